@@ -1,0 +1,527 @@
+// weft — MIT licence. See LICENSE.
+//
+// <weft/bounded_queue.hpp> — a bounded, blocking, multi-producer
+// multi-consumer FIFO queue: the C++ counterpart of Python's `queue.Queue`
+// (with `maxsize`), plus Go-style close().
+#pragma once
+
+#include <weft/detail/config.hpp>
+#include <weft/detail/wait.hpp>
+#include <weft/error.hpp>
+
+#include <atomic>
+#include <bit>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <iterator>
+#include <memory>
+#include <new>
+#include <optional>
+#include <stdexcept>
+#include <type_traits>
+#include <utility>
+
+namespace weft {
+
+// A bounded MPMC queue of T (like Python's `queue.Queue(maxsize=capacity)`).
+//
+// Thread-safety: every member may be called concurrently from any number of
+//   threads, except construction and destruction, which must not race with
+//   any other call (destroy only after every user has returned).
+// Blocking: push()/emplace() block while the queue is full, pop() while it is
+//   empty. A waiter spins briefly (spin_limit pauses), then sleeps on a futex;
+//   it is woken by the operation that frees or fills its slot, or by close().
+//   try_* never sleep (they may wait out another thread's in-flight copy of
+//   one item); *_for / *_until sleep at most until their deadline.
+// Exceptions: the constructor throws std::invalid_argument for capacity 0.
+//   Producers throw weft::queue_closed once close() was called, including
+//   producers already blocked in push() (their item is not enqueued). A
+//   throwing T constructor in push()/emplace() propagates; the item is not
+//   enqueued and the queue stays consistent. try_push() moves from its
+//   argument only when it returns true. task_done() throws std::logic_error
+//   when called more often than items were popped.
+// Ordering: FIFO per producer; every item pushed is popped exactly once.
+//   Writes a thread made before push(x) are visible to the thread that pops x.
+//   After close(), items already in the queue are still delivered; pop()
+//   returns std::nullopt only once the queue is closed and drained.
+// Cost: O(1) per operation: one fetch_add on a shared index plus two atomic
+//   operations on the item's own slot; no allocation after construction, no
+//   system call unless a thread sleeps. Memory: capacity slots, each at
+//   least one cache line.
+// Lifetime: the destructor destroys items still queued.
+//
+// Design: a ring of `capacity` slots, each with a 32-bit `turn` word (after
+// Vyukov's bounded MPMC queue and the ticket variant in rigtorp/MPMCQueue).
+// Blocking producers and consumers take a ticket t with fetch_add on head_ /
+// tail_ and then own the slot t % capacity for round t / capacity. try_*
+// claim a ticket with a compare-exchange only when the counts say that an
+// item (or room) exists, so they never wait for a party that may not come.
+//
+// Slot turn for round r (base = 8r, modulo 2^32):
+//   base + 0  empty: producer r may claim      (set by consumer r-1 or void)
+//   base + 1  writing: producer r constructs   (set by producer r, CAS)
+//   base + 2  full: consumer r may take        (set by producer r)
+//   base + 8  round r done (taken or voided)   (set by consumer r, or by
+//             producer r when T's constructor throws)
+//   bit 2     "poke": set once by close() on every slot so that a thread
+//             about to sleep on the old value wakes; masked by strip().
+// Legal transitions: 0 -> 1 -> 2 -> 8 (normal), 0 -> 8 (void: closed and the
+// producer never came, or its constructor threw), 1 -> 8 (constructor threw).
+// A consumer that meets a voided round takes another ticket.
+//
+// Close: close() sets the closed bit of head_ (so no later ticket is valid),
+// records close_ticket_ = the number of tickets handed out before, then sets
+// closed_. A consumer whose ticket is >= close_ticket_ returns std::nullopt;
+// a consumer whose ticket is below it waits for its item, or voids the round
+// if the slot is still empty (its producer was blocked and gave up).
+template <class T>
+class bounded_queue {
+  static_assert(std::is_object_v<T> && !std::is_array_v<T>,
+                "weft::bounded_queue<T>: T must be an object type (use std::array for arrays)");
+  static_assert(std::is_move_constructible_v<T>,
+                "weft::bounded_queue<T>: T must be move constructible");
+  static_assert(std::is_nothrow_destructible_v<T>,
+                "weft::bounded_queue<T>: T's destructor must not throw");
+
+  class consume_range;
+
+ public:
+  using value_type = T;
+  using size_type = std::size_t;
+
+  // Creates an empty queue holding at most `capacity` items.
+  // Throws std::invalid_argument if capacity is 0 or absurdly large,
+  // std::bad_alloc if the ring cannot be allocated.
+  explicit bounded_queue(size_type capacity);
+  ~bounded_queue();
+  bounded_queue(const bounded_queue&) = delete;
+  bounded_queue& operator=(const bounded_queue&) = delete;
+
+  // ---- producers ----
+  // Appends value, waiting while the queue is full.
+  // Thread-safe. Blocks while full. Throws weft::queue_closed. O(1).
+  void push(T value) { emplace(std::move(value)); }
+  // Constructs an item in place from args, waiting while the queue is full.
+  // Thread-safe. Blocks while full. Throws weft::queue_closed or what T's
+  // constructor throws (the item is then not enqueued). O(1).
+  template <class... Args>
+  void emplace(Args&&... args);
+  // Appends value if there is room now; false when full. Moves from value
+  // only on success. Thread-safe. Never sleeps. Throws weft::queue_closed.
+  bool try_push(T&& value);
+  bool try_push(const T& value);
+  // Like try_push, waiting up to `timeout` for room.
+  // Thread-safe. Blocks at most `timeout`. Throws weft::queue_closed.
+  template <class Rep, class Period>
+  bool try_push_for(T&& value, std::chrono::duration<Rep, Period> timeout) {
+    return push_waiting(std::move(value), detail::wait_policy::for_(timeout));
+  }
+  template <class Clock, class Duration>
+  bool try_push_until(T&& value, std::chrono::time_point<Clock, Duration> deadline) {
+    return push_waiting(std::move(value), detail::wait_policy::until(deadline));
+  }
+
+  // ---- consumers ----
+  // Removes the oldest item, waiting while the queue is empty; std::nullopt
+  // only when the queue is closed and drained.
+  // Thread-safe. Blocks while empty and open. O(1).
+  std::optional<T> pop();
+  // Removes an item if one is present; std::nullopt when empty (or closed and
+  // drained). Thread-safe. Never sleeps. O(1).
+  std::optional<T> try_pop();
+  // Like pop(), waiting at most `timeout`; std::nullopt on timeout or when
+  // closed and drained. Thread-safe. Blocks at most `timeout`.
+  template <class Rep, class Period>
+  std::optional<T> pop_for(std::chrono::duration<Rep, Period> timeout) {
+    return pop_waiting(detail::wait_policy::for_(timeout));
+  }
+  template <class Clock, class Duration>
+  std::optional<T> pop_until(std::chrono::time_point<Clock, Duration> deadline) {
+    return pop_waiting(detail::wait_policy::until(deadline));
+  }
+  // A range for `for (T& item : q.consume())`: each step pop()s; the loop
+  // ends when the queue is closed and drained. Single pass.
+  consume_range consume() noexcept { return consume_range(*this); }
+
+  // ---- closing ----
+  // Closes the queue: later pushes throw weft::queue_closed, every blocked
+  // thread wakes, queued items are still delivered. Idempotent.
+  // Thread-safe. Never blocks. O(capacity) once.
+  void close() noexcept;
+  bool closed() const noexcept { return closed_.load(std::memory_order_acquire); }
+
+  // ---- completion tracking (Python's task_done / join) ----
+  // Marks one popped item as processed. Thread-safe. Throws std::logic_error
+  // when called more often than items were popped.
+  void task_done();
+  // Waits until every item pushed so far has been marked done.
+  // Thread-safe. Blocks until then (close() does not end the wait).
+  void join();
+
+  // ---- observers (snapshots: may be stale as soon as they return) ----
+  size_type size() const noexcept;
+  size_type capacity() const noexcept { return capacity_; }
+  bool empty() const noexcept { return size() == 0; }
+  bool full() const noexcept { return size() >= capacity_; }
+
+ private:
+  static constexpr std::uint64_t closed_bit = std::uint64_t{1} << 63;
+  static constexpr std::uint32_t writing = 1, full_state = 2, poke = 4, round_step = 8;
+
+  struct alignas(detail::cache_line) slot {
+    detail::parking_word<> turn;  // atomic, protocol above
+    alignas(T) unsigned char storage[sizeof(T)];
+    T* item() noexcept { return std::launder(reinterpret_cast<T*>(storage)); }
+  };
+
+  enum class outcome { item, voided, closed_end };
+
+  static std::uint32_t strip(std::uint32_t turn) noexcept { return turn & ~poke; }
+  // Signed distance of a turn from `want`, modulo 2^32: > 0 means later.
+  static std::int32_t distance(std::uint32_t turn, std::uint32_t want) noexcept {
+    return static_cast<std::int32_t>(strip(turn) - want);
+  }
+  std::uint64_t round_of(std::uint64_t ticket) const noexcept {
+    return pow2_ ? ticket >> shift_ : ticket / capacity_;
+  }
+  std::size_t index_of(std::uint64_t ticket) const noexcept {
+    return pow2_ ? static_cast<std::size_t>(ticket & (capacity_ - 1))
+                 : static_cast<std::size_t>(ticket % capacity_);
+  }
+  slot& slot_of(std::uint64_t ticket) noexcept { return slots_[index_of(ticket)]; }
+  std::uint32_t base_of(std::uint64_t ticket) const noexcept {
+    return static_cast<std::uint32_t>(round_of(ticket) * round_step);  // wraps on purpose
+  }
+  std::uint64_t tickets_issued() const noexcept {
+    return head_.value.load(std::memory_order_acquire) & ~closed_bit;
+  }
+
+  template <class... Args>
+  void produce(std::uint64_t ticket, Args&&... args);
+  outcome consume(std::uint64_t ticket, std::optional<T>& out);
+  void take(slot& s, std::uint32_t base, std::optional<T>& out);
+  enum class try_result { item, empty, drained };
+  try_result try_pop_into(std::optional<T>& out);
+  bool push_waiting(T&& value, const detail::wait_policy& policy);
+  std::optional<T> pop_waiting(const detail::wait_policy& policy);
+  bool closed_before(std::uint64_t ticket) const noexcept {
+    return closed_.load(std::memory_order_acquire) &&
+           ticket >= close_ticket_.load(std::memory_order_relaxed);
+  }
+
+  class consume_range {
+   public:
+    class iterator {
+     public:
+      using value_type = T;
+      using difference_type = std::ptrdiff_t;
+      iterator() = default;
+      T& operator*() const noexcept { return *current_; }
+      T* operator->() const noexcept { return &*current_; }
+      iterator& operator++() { current_ = queue_->pop(); return *this; }
+      void operator++(int) { ++*this; }
+      bool operator==(std::default_sentinel_t) const noexcept { return !current_.has_value(); }
+
+     private:
+      friend class consume_range;
+      explicit iterator(bounded_queue* q) : queue_(q), current_(q->pop()) {}
+      bounded_queue* queue_ = nullptr;
+      mutable std::optional<T> current_;
+    };
+    iterator begin() { return iterator(queue_); }
+    std::default_sentinel_t end() const noexcept { return {}; }
+
+   private:
+    friend class bounded_queue;
+    explicit consume_range(bounded_queue& q) noexcept : queue_(&q) {}
+    bounded_queue* queue_;
+  };
+
+  const size_type capacity_;
+  const bool pow2_;
+  const unsigned shift_;
+  std::unique_ptr<slot[]> slots_;
+
+  // Producer side, one false-sharing range of its own.
+  struct alignas(detail::false_sharing_range) producer_side {
+    std::atomic<std::uint64_t> value{0};       // head_: tickets issued | closed_bit
+    std::atomic<std::uint64_t> unfinished{0};  // pushed and not task_done()
+  } head_;
+  // Consumer side.
+  struct alignas(detail::false_sharing_range) consumer_side {
+    std::atomic<std::uint64_t> value{0};          // tail_: consumer tickets issued
+    std::atomic<std::uint64_t> popped_undone{0};  // popped and not task_done()
+  } tail_;
+  alignas(detail::false_sharing_range) std::atomic<bool> closed_{false};  // set once by close()
+  std::atomic<std::uint64_t> close_ticket_{0};  // written before closed_ (release), read after (acquire)
+  detail::parking_word<> join_epoch_;           // bumped when unfinished reaches 0
+};
+
+// ---- implementation ----
+
+template <class T>
+bounded_queue<T>::bounded_queue(size_type capacity)
+    : capacity_(capacity),
+      pow2_(capacity != 0 && std::has_single_bit(capacity)),
+      shift_(capacity != 0 ? static_cast<unsigned>(std::countr_zero(capacity)) : 0) {
+  if (capacity == 0) throw std::invalid_argument("weft::bounded_queue: capacity must be at least 1");
+  if (capacity > (size_type{1} << 40))
+    throw std::invalid_argument("weft::bounded_queue: capacity exceeds 2^40 items");
+  slots_ = std::make_unique<slot[]>(capacity);
+  // Slot i starts in round 0, empty: turn = 0 (value-initialized).
+}
+
+template <class T>
+bounded_queue<T>::~bounded_queue() {
+  for (size_type i = 0; i < capacity_; ++i) {
+    if ((strip(slots_[i].turn.value.load(std::memory_order_acquire)) & (round_step - 1)) == full_state)
+      slots_[i].item()->~T();
+  }
+}
+
+template <class T>
+template <class... Args>
+void bounded_queue<T>::emplace(Args&&... args) {
+  if (closed()) throw queue_closed();  // early out: spare a wasted ticket
+  // acq_rel: the ticket order is the FIFO order; no data rides on it.
+  std::uint64_t ticket = head_.value.fetch_add(1, std::memory_order_acq_rel);
+  if (ticket & closed_bit) throw queue_closed();  // issued after close(): never valid
+  produce(ticket, std::forward<Args>(args)...);
+}
+
+// Waits for the ticket's slot to be empty in its round, claims it, constructs
+// the item and publishes it. Throws queue_closed when the queue closes while
+// the slot is still occupied, or when a consumer voided the round.
+template <class T>
+template <class... Args>
+void bounded_queue<T>::produce(std::uint64_t ticket, Args&&... args) {
+  slot& s = slot_of(ticket);
+  const std::uint32_t base = base_of(ticket);
+  for (;;) {
+    auto turn = s.turn.await([&](std::uint32_t v) { return distance(v, base) >= 0; },
+                             [&] { return closed(); }, detail::wait_policy::forever());
+    if (!turn || distance(*turn, base) > 0) throw queue_closed();  // gave up, or voided
+    std::uint32_t seen = *turn;
+    // (A) claim. acquire: pairs with the release in (D) of consumer r-1, so
+    // its destruction of the previous item happens before we construct. The
+    // CAS decides the race with a consumer voiding this round in consume().
+    if (s.turn.value.compare_exchange_strong(seen, base + writing, std::memory_order_acquire))
+      break;
+  }
+  try {
+    ::new (static_cast<void*>(s.storage)) T(std::forward<Args>(args)...);
+  } catch (...) {
+    s.turn.store_and_wake(base + round_step);  // void the round: consumer r skips it
+    throw;
+  }
+  // relaxed: ordered before (B) by program order; join() reads it acquire
+  // after task_done()'s acq_rel decrement, which follows the pop of this item.
+  head_.unfinished.fetch_add(1, std::memory_order_relaxed);
+  // (B) publish. seq_cst store (release suffices for the item; seq_cst for the
+  // parking protocol): pairs with the acquire in (C).
+  s.turn.store_and_wake(base + full_state);
+}
+
+template <class T>
+std::optional<T> bounded_queue<T>::pop() {
+  std::optional<T> out;
+  for (;;) {
+    std::uint64_t ticket = tail_.value.fetch_add(1, std::memory_order_acq_rel);
+    if (consume(ticket, out) != outcome::voided) return out;
+  }
+}
+
+// Takes the item of `ticket`, waiting for its producer. Returns voided when
+// the round holds no item (the caller takes a new ticket) and closed_end when
+// the queue closed before this ticket could be filled.
+template <class T>
+typename bounded_queue<T>::outcome bounded_queue<T>::consume(std::uint64_t ticket,
+                                                             std::optional<T>& out) {
+  slot& s = slot_of(ticket);
+  const std::uint32_t base = base_of(ticket);
+  for (;;) {
+    // (C) acquire: pairs with (B); the item's construction happens before.
+    auto turn = s.turn.await(
+        [&](std::uint32_t v) { return distance(v, base + full_state) >= 0; },
+        [&] {
+          if (!closed()) return false;
+          return ticket >= close_ticket_.load(std::memory_order_relaxed) ||
+                 strip(s.turn.value.load(std::memory_order_acquire)) == base;
+        },
+        detail::wait_policy::forever());
+    if (turn) {
+      if (strip(*turn) != base + full_state) return outcome::voided;
+      take(s, base, out);
+      return outcome::item;
+    }
+    // Closed. No producer will ever fill a ticket issued after close().
+    if (ticket >= close_ticket_.load(std::memory_order_relaxed)) return outcome::closed_end;
+    // The round is still empty: its producer gave up or has not claimed yet.
+    // Void it; if the producer's CAS (A) wins instead, wait for its item.
+    std::uint32_t seen = s.turn.value.load(std::memory_order_acquire);
+    if (strip(seen) == base &&
+        s.turn.value.compare_exchange_strong(seen, base + round_step, std::memory_order_acq_rel)) {
+      s.turn.wake_all();  // a producer sleeping on this slot learns it was voided
+      return outcome::voided;
+    }
+  }
+}
+
+// Moves the item out of a full slot and hands the slot to the next round.
+template <class T>
+void bounded_queue<T>::take(slot& s, std::uint32_t base, std::optional<T>& out) {
+  struct release_slot {  // runs even if T's move constructor throws
+    slot& s;
+    std::uint32_t next;
+    ~release_slot() {
+      s.item()->~T();
+      // (D) release (seq_cst store): pairs with (A) of producer r+1.
+      s.turn.store_and_wake(next);
+    }
+  } release{s, base + round_step};
+  out.emplace(std::move(*s.item()));
+  // relaxed: a count for task_done()'s misuse check only.
+  tail_.popped_undone.fetch_add(1, std::memory_order_relaxed);
+}
+
+template <class T>
+typename bounded_queue<T>::try_result bounded_queue<T>::try_pop_into(std::optional<T>& out) {
+  std::uint64_t ticket = tail_.value.load(std::memory_order_acquire);
+  for (;;) {
+    // Claim a ticket only if a producer already holds it, so the wait in
+    // consume() is for an item in flight, never for one that may not come.
+    if (static_cast<std::int64_t>(tickets_issued() - ticket) <= 0)
+      return closed_before(ticket) ? try_result::drained : try_result::empty;
+    if (!tail_.value.compare_exchange_weak(ticket, ticket + 1, std::memory_order_acq_rel,
+                                           std::memory_order_acquire))
+      continue;  // `ticket` now holds the fresh tail
+    switch (consume(ticket, out)) {
+      case outcome::item: return try_result::item;
+      case outcome::closed_end: return try_result::drained;
+      case outcome::voided: ticket = tail_.value.load(std::memory_order_acquire); break;
+    }
+  }
+}
+
+template <class T>
+std::optional<T> bounded_queue<T>::try_pop() {
+  std::optional<T> out;
+  try_pop_into(out);
+  return out;
+}
+
+template <class T>
+std::optional<T> bounded_queue<T>::pop_waiting(const detail::wait_policy& policy) {
+  std::optional<T> out;
+  for (;;) {
+    if (try_pop_into(out) != try_result::empty) return out;
+    // Sleep until the slot of the next ticket changes (its producer
+    // publishes, or close() pokes it), then retry.
+    std::uint64_t ticket = tail_.value.load(std::memory_order_acquire);
+    slot& s = slot_of(ticket);
+    std::uint32_t seen = s.turn.value.load(std::memory_order_acquire);
+    auto changed = s.turn.await(
+        [&](std::uint32_t v) { return v != seen; },
+        [&] { return closed() || tickets_issued() > ticket ||
+                     tail_.value.load(std::memory_order_acquire) != ticket; },
+        policy);
+    if (!changed && policy.expired()) {
+      try_pop_into(out);  // one last look, so a timeout never hides an item
+      return out;
+    }
+  }
+}
+
+template <class T>
+bool bounded_queue<T>::try_push(T&& value) {
+  std::uint64_t ticket = head_.value.load(std::memory_order_acquire);
+  for (;;) {
+    if (ticket & closed_bit) throw queue_closed();
+    std::uint64_t tail = tail_.value.load(std::memory_order_acquire);
+    // Full when every slot belongs to a ticket no consumer has claimed yet.
+    if (static_cast<std::int64_t>(ticket - tail) >= static_cast<std::int64_t>(capacity_))
+      return false;
+    if (head_.value.compare_exchange_weak(ticket, ticket + 1, std::memory_order_acq_rel,
+                                          std::memory_order_acquire))
+      break;
+  }
+  // The consumer of the slot's previous round has claimed it: any wait in
+  // produce() is for that consumer's in-flight move.
+  produce(ticket, std::move(value));
+  return true;
+}
+
+template <class T>
+bool bounded_queue<T>::try_push(const T& value) {
+  T copy(value);
+  return try_push(std::move(copy));
+}
+
+template <class T>
+bool bounded_queue<T>::push_waiting(T&& value, const detail::wait_policy& policy) {
+  for (;;) {
+    if (try_push(std::move(value))) return true;
+    std::uint64_t ticket = tickets_issued();
+    slot& s = slot_of(ticket);
+    std::uint32_t seen = s.turn.value.load(std::memory_order_acquire);
+    auto changed = s.turn.await(
+        [&](std::uint32_t v) { return v != seen; },
+        [&] { return closed() || !full() || tickets_issued() != ticket; }, policy);
+    if (!changed && policy.expired()) return try_push(std::move(value));
+  }
+}
+
+template <class T>
+void bounded_queue<T>::close() noexcept {
+  if (closed_.load(std::memory_order_acquire)) return;
+  // Every ticket issued before this fetch_or is valid; none after.
+  std::uint64_t issued = head_.value.fetch_or(closed_bit, std::memory_order_acq_rel);
+  if (issued & closed_bit) return;  // another thread closed first
+  close_ticket_.store(issued, std::memory_order_relaxed);
+  // seq_cst: publishes close_ticket_ (release) and orders against the
+  // parking protocol's give_up() checks (Dekker with W1/W2).
+  closed_.store(true, std::memory_order_seq_cst);
+  for (size_type i = 0; i < capacity_; ++i) {
+    slots_[i].turn.value.fetch_or(poke, std::memory_order_seq_cst);  // C1 for sleepers
+    slots_[i].turn.wake_all();
+  }
+}
+
+template <class T>
+void bounded_queue<T>::task_done() {
+  std::uint64_t popped = tail_.popped_undone.load(std::memory_order_relaxed);
+  do {
+    if (popped == 0)
+      throw std::logic_error("weft::bounded_queue::task_done: called more times than items were popped");
+  } while (!tail_.popped_undone.compare_exchange_weak(popped, popped - 1, std::memory_order_relaxed));
+  // acq_rel: the finishing thread's work happens before join() returns.
+  if (head_.unfinished.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    join_epoch_.value.fetch_add(1, std::memory_order_seq_cst);
+    join_epoch_.wake_all();
+  }
+}
+
+template <class T>
+void bounded_queue<T>::join() {
+  for (;;) {
+    std::uint32_t epoch = join_epoch_.value.load(std::memory_order_seq_cst);
+    if (head_.unfinished.load(std::memory_order_acquire) == 0) return;
+    join_epoch_.await([&](std::uint32_t v) { return v != epoch; }, detail::wait_policy::forever());
+  }
+}
+
+template <class T>
+typename bounded_queue<T>::size_type bounded_queue<T>::size() const noexcept {
+  std::uint64_t tail = tail_.value.load(std::memory_order_acquire);
+  std::uint64_t head = tickets_issued();
+  if (closed_.load(std::memory_order_acquire)) {
+    std::uint64_t last = close_ticket_.load(std::memory_order_relaxed);
+    if (head > last) head = last;
+  }
+  auto n = static_cast<std::int64_t>(head - tail);
+  if (n <= 0) return 0;
+  return n > static_cast<std::int64_t>(capacity_) ? capacity_ : static_cast<size_type>(n);
+}
+
+}  // namespace weft

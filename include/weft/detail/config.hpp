@@ -1,0 +1,54 @@
+// weft — MIT licence. See LICENSE.
+//
+// <weft/detail/config.hpp> — internal: assertions, cache-line constants,
+// CPU relax hint. Not API.
+#pragma once
+
+#include <cstddef>
+#include <cstdio>
+#include <cstdlib>
+
+// WEFT_ASSERT checks internal transition invariants. It is on in Debug builds
+// and in every weft test build (WEFT_ENABLE_ASSERTS), off in Release.
+#if !defined(NDEBUG) || defined(WEFT_ENABLE_ASSERTS)
+#define WEFT_ASSERT(cond, msg)                                                            \
+  ((cond) ? static_cast<void>(0)                                                          \
+          : ::weft::detail::assertion_failed(#cond, msg, __FILE__, __LINE__))
+#else
+#define WEFT_ASSERT(cond, msg) static_cast<void>(0)
+#endif
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
+namespace weft::detail {
+
+[[noreturn]] inline void assertion_failed(const char* cond, const char* msg,
+                                          const char* file, int line) noexcept {
+  std::fprintf(stderr, "weft: invariant violated at %s:%d: %s (%s)\n", file, line, msg, cond);
+  std::abort();
+}
+
+// Destructive-interference distance. std::hardware_destructive_interference_size
+// is 64 on x86-64 but the adjacent-line prefetcher pulls pairs of lines, so
+// contended words are kept 128 bytes apart (as oneTBB and folly do).
+inline constexpr std::size_t cache_line = 64;
+inline constexpr std::size_t false_sharing_range = 128;
+
+// Tells the CPU we are spinning (saves power, frees the sibling hyperthread).
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield" ::: "memory");
+#endif
+}
+
+// A value alone in its false-sharing range.
+template <class T>
+struct alignas(false_sharing_range) padded {
+  T value{};
+};
+
+}  // namespace weft::detail

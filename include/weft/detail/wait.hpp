@@ -1,0 +1,205 @@
+// weft — MIT licence. See LICENSE.
+//
+// <weft/detail/wait.hpp> — internal: how every weft operation that can wait
+// waits. Not API.
+//
+// - wait_policy: one blocking loop serves the plain (forever), try_ (never)
+//   and _for/_until (deadline) variants of an operation, as in folly's
+//   SharedMutex.
+// - futex_wait / futex_wake: Linux futexes with an absolute CLOCK_MONOTONIC
+//   deadline. `process_shared` drops FUTEX_PRIVATE_FLAG so a waiter in one
+//   process is woken by a waker in another (libstdc++'s std::atomic::wait
+//   uses private futexes and cannot do that). Elsewhere a portable fallback
+//   uses std::atomic::wait, and bounded sleeps for timed waits.
+// - parking_word: a 32-bit word plus a sleeper count. Waiters spin briefly,
+//   then sleep on the word; changers wake only when somebody sleeps, so the
+//   uncontended path makes no system call.
+#pragma once
+
+#include <weft/detail/config.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <thread>
+
+#if defined(__linux__)
+#include <cerrno>
+#include <ctime>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
+namespace weft::detail {
+
+using steady_time = std::chrono::steady_clock::time_point;
+
+// How long a waiting operation may wait.
+class wait_policy {
+ public:
+  static wait_policy forever() noexcept { return wait_policy(kind::forever, {}); }
+  static wait_policy never() noexcept { return wait_policy(kind::never, {}); }
+  static wait_policy until(steady_time deadline) noexcept {
+    return wait_policy(kind::until, deadline);
+  }
+  // Converts a deadline on any clock to the steady clock, as the standard
+  // asks of try_lock_until: later adjustments of that clock are not followed.
+  template <class Clock, class Duration>
+  static wait_policy until(std::chrono::time_point<Clock, Duration> deadline) {
+    if constexpr (std::is_same_v<Clock, std::chrono::steady_clock>) {
+      return until(std::chrono::time_point_cast<steady_time::duration>(deadline));
+    } else {
+      auto left = deadline - Clock::now();
+      return until(std::chrono::steady_clock::now() +
+                   std::chrono::duration_cast<steady_time::duration>(left));
+    }
+  }
+  template <class Rep, class Period>
+  static wait_policy for_(std::chrono::duration<Rep, Period> d) {
+    // Saturate so that huge durations (hours::max()) mean "practically forever".
+    auto now = std::chrono::steady_clock::now();
+    auto room = steady_time::max() - now;
+    if (d >= std::chrono::duration_cast<decltype(d)>(room)) return until(steady_time::max());
+    if (d <= d.zero()) return until(now);
+    return until(now + std::chrono::ceil<steady_time::duration>(d));
+  }
+
+  bool may_sleep() const noexcept { return kind_ != kind::never; }
+  bool has_deadline() const noexcept { return kind_ == kind::until; }
+  steady_time deadline() const noexcept { return deadline_; }
+  bool expired() const noexcept {
+    switch (kind_) {
+      case kind::forever: return false;
+      case kind::never: return true;
+      case kind::until: return std::chrono::steady_clock::now() >= deadline_;
+    }
+    return true;
+  }
+
+ private:
+  enum class kind { forever, never, until };
+  wait_policy(kind k, steady_time d) noexcept : kind_(k), deadline_(d) {}
+  kind kind_;
+  steady_time deadline_;
+};
+
+enum class futex_scope { process_private, process_shared };
+
+static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t) &&
+                  std::atomic<std::uint32_t>::is_always_lock_free,
+              "futex words must be plain lock-free 32-bit atomics");
+
+// Sleeps while `word == expected`, until woken, a spurious wake-up, or the
+// policy's deadline. Returns false only when the deadline has passed.
+// Callers always re-check their condition: a true return proves nothing.
+inline bool futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected,
+                       const wait_policy& policy, futex_scope scope) noexcept {
+  if (!policy.may_sleep()) return false;
+#if defined(__linux__)
+  timespec abs{};
+  timespec* abs_ptr = nullptr;
+  if (policy.has_deadline()) {
+    if (policy.expired()) return false;
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                  policy.deadline().time_since_epoch()).count();
+    abs.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
+    abs.tv_nsec = static_cast<long>(ns % 1'000'000'000);
+    abs_ptr = &abs;
+  }
+  int op = FUTEX_WAIT_BITSET | (scope == futex_scope::process_private ? FUTEX_PRIVATE_FLAG : 0);
+  // steady_clock is CLOCK_MONOTONIC on Linux, which FUTEX_WAIT_BITSET uses
+  // for its absolute timeout unless FUTEX_CLOCK_REALTIME is given.
+  long rc = ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), op, expected,
+                      abs_ptr, nullptr, FUTEX_BITSET_MATCH_ANY);
+  if (rc == -1 && errno == ETIMEDOUT) return false;
+  return true;
+#else
+  (void)scope;
+  if (!policy.has_deadline()) {
+    word.wait(expected, std::memory_order_seq_cst);
+    return true;
+  }
+  // Portable timed fallback: short sleeps, bounded by the deadline.
+  auto pause = std::chrono::microseconds(50);
+  while (word.load(std::memory_order_seq_cst) == expected) {
+    if (policy.expired()) return false;
+    std::this_thread::sleep_for(pause);
+    if (pause < std::chrono::milliseconds(2)) pause *= 2;
+  }
+  return true;
+#endif
+}
+
+inline void futex_wake(std::atomic<std::uint32_t>& word, int count, futex_scope scope) noexcept {
+#if defined(__linux__)
+  int op = FUTEX_WAKE | (scope == futex_scope::process_private ? FUTEX_PRIVATE_FLAG : 0);
+  ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), op, count, nullptr, nullptr, 0);
+#else
+  (void)scope;
+  if (count == 1) word.notify_one(); else word.notify_all();
+#endif
+}
+
+// Spin iterations before a waiter goes to sleep. Short: on an oversubscribed
+// machine a spinning waiter steals the CPU from the thread it waits for.
+inline constexpr int spin_limit = 64;
+
+// A 32-bit futex word with a count of sleepers.
+//
+// Protocol (Dekker-style; both sides seq_cst):
+//   waiter:  (W1) sleepers += 1   (W2) re-read value   (W3) futex_wait(value)
+//   changer: (C1) change value    (C2) read sleepers    (C3) wake if > 0
+// Either C2 sees W1 and wakes, or W2 sees C1 and does not sleep; a change
+// between W2 and W3 makes the kernel's value check in W3 fail.
+template <futex_scope Scope = futex_scope::process_private>
+struct parking_word {
+  std::atomic<std::uint32_t> value{0};     // the protocol's state; meaning is the owner's
+  std::atomic<std::uint32_t> sleepers{0};  // threads between W1 and their decrement
+
+  static_assert(std::atomic<std::uint32_t>::is_always_lock_free,
+                "parking_word may live in shared memory: it must be address-free");
+
+  // Waits until ready(value) holds and returns that value; std::nullopt when
+  // the policy expires first, or when give_up() becomes true before a sleep.
+  template <class Ready, class GiveUp>
+  std::optional<std::uint32_t> await(Ready ready, GiveUp give_up, const wait_policy& policy) {
+    for (int i = 0; i < spin_limit; ++i) {
+      std::uint32_t v = value.load(std::memory_order_acquire);
+      if (ready(v)) return v;
+      if (!policy.may_sleep() || give_up()) return std::nullopt;
+      cpu_relax();
+    }
+    for (;;) {
+      sleepers.fetch_add(1, std::memory_order_seq_cst);                 // W1
+      std::uint32_t v = value.load(std::memory_order_seq_cst);          // W2
+      bool stop = ready(v) || give_up();
+      bool in_time = stop || futex_wait(value, v, policy, Scope);       // W3
+      sleepers.fetch_sub(1, std::memory_order_relaxed);
+      if (stop) return ready(v) ? std::optional<std::uint32_t>(v) : std::nullopt;
+      if (!in_time) {
+        v = value.load(std::memory_order_acquire);
+        return ready(v) ? std::optional<std::uint32_t>(v) : std::nullopt;
+      }
+    }
+  }
+  template <class Ready>
+  std::optional<std::uint32_t> await(Ready ready, const wait_policy& policy) {
+    return await(ready, [] { return false; }, policy);
+  }
+
+  // C2 + C3: call after every seq_cst change of `value` waiters may care about.
+  void wake_all() noexcept {
+    if (sleepers.load(std::memory_order_seq_cst) != 0) futex_wake(value, INT32_MAX, Scope);
+  }
+  void wake_one() noexcept {
+    if (sleepers.load(std::memory_order_seq_cst) != 0) futex_wake(value, 1, Scope);
+  }
+  void store_and_wake(std::uint32_t v) noexcept {
+    value.store(v, std::memory_order_seq_cst);  // C1
+    wake_all();
+  }
+};
+
+}  // namespace weft::detail

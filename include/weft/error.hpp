@@ -1,0 +1,58 @@
+// weft — MIT licence. See LICENSE.
+//
+// <weft/error.hpp> — the exception types every weft component throws.
+//
+// weft::error is the root of weft's own errors and derives from
+// std::runtime_error, so `catch (const std::exception&)` sees them all.
+// Errors the standard already names are thrown as the standard type instead:
+// std::invalid_argument for bad arguments, std::logic_error for misuse of a
+// protocol (task_done() too often), std::system_error (with errno) for OS
+// failures, std::future_error for a future without state.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace weft {
+
+// Root of every weft-specific exception.
+class error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// A producer used a bounded_queue / shared_queue after close().
+class queue_closed : public error {
+ public:
+  queue_closed() : error("weft: push on a closed queue") {}
+  using error::error;
+};
+
+// A task was submitted to a pool after shutdown() began.
+class pool_closed : public error {
+ public:
+  pool_closed() : error("weft: submit on a pool that is shut down") {}
+  using error::error;
+};
+
+// future::get() on a task that was cancelled before it started.
+class cancelled : public error {
+ public:
+  cancelled() : error("weft: the task was cancelled before it started") {}
+  using error::error;
+};
+
+// A timed wait over several futures (as_completed, wait) ran out of time.
+class timeout : public error {
+ public:
+  timeout() : error("weft: timed out") {}
+  using error::error;
+};
+
+// Bytes crossing a process boundary were truncated or corrupted.
+class protocol_error : public error {
+ public:
+  using error::error;
+};
+
+}  // namespace weft
