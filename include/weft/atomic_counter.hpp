@@ -54,9 +54,13 @@ class alignas(detail::cache_line) atomic_counter {
   atomic_counter& operator=(const atomic_counter&) = delete;
 
   // Adds n; returns the new value. Thread-safe. Never blocks. O(1).
-  T increment(T n = 1) noexcept { return value_.fetch_add(n, std::memory_order_acq_rel) + n; }
+  T increment(T n = 1) noexcept {
+    return static_cast<T>(value_.fetch_add(n, std::memory_order_acq_rel) + n);
+  }
   // Subtracts n; returns the new value. Thread-safe. Never blocks. O(1).
-  T decrement(T n = 1) noexcept { return value_.fetch_sub(n, std::memory_order_acq_rel) - n; }
+  T decrement(T n = 1) noexcept {
+    return static_cast<T>(value_.fetch_sub(n, std::memory_order_acq_rel) - n);
+  }
   // The current value (snapshot). Thread-safe. O(1).
   T value() const noexcept { return value_.load(std::memory_order_acquire); }
   // Replaces the value; returns the old one. Thread-safe. O(1).
@@ -115,7 +119,8 @@ class sharded_counter {
   // Sum of all stripes (snapshot while writers run). Thread-safe. O(stripes).
   T value() const noexcept {
     T sum = 0;
-    for (std::size_t i = 0; i <= mask_; ++i) sum += stripes_[i].value.load(std::memory_order_relaxed);
+    for (std::size_t i = 0; i <= mask_; ++i)
+      sum = static_cast<T>(sum + stripes_[i].value.load(std::memory_order_relaxed));
     return sum;
   }
   // Sets every stripe to zero. See thread-safety above. O(stripes).

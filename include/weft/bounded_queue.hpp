@@ -40,7 +40,9 @@ namespace weft {
 //   throwing T constructor in push()/emplace() propagates; the item is not
 //   enqueued and the queue stays consistent. try_push() moves from its
 //   argument only when it returns true. task_done() throws std::logic_error
-//   when called more often than items were popped.
+//   when called more often than items were popped. If T's move constructor
+//   throws inside pop(), that item is destroyed (counted as done for join())
+//   and the exception propagates.
 // Ordering: FIFO per producer; every item pushed is popped exactly once.
 //   Writes a thread made before push(x) are visible to the thread that pops x.
 //   After close(), items already in the queue are still delivered; pop()
@@ -67,7 +69,11 @@ namespace weft {
 //   bit 2     "poke": set once by close() on every slot so that a thread
 //             about to sleep on the old value wakes; masked by strip().
 // Legal transitions: 0 -> 1 -> 2 -> 8 (normal), 0 -> 8 (void: closed and the
-// producer never came, or its constructor threw), 1 -> 8 (constructor threw).
+// producer never came), 1 -> 8 (the item's constructor threw in the slot).
+// A constructor that may throw runs before the ticket is taken whenever T's
+// move is noexcept, so 1 -> 8 happens only for T with a throwing move; such a
+// void holds its slot until a consumer passes it, which can make the queue
+// look full one item early for that long.
 // A consumer that meets a voided round takes another ticket.
 //
 // Close: close() sets the closed bit of head_ (so no later ticket is valid),
@@ -204,6 +210,8 @@ class bounded_queue {
   enum class try_result { item, empty, drained };
   try_result try_pop_into(std::optional<T>& out);
   bool push_waiting(T&& value, const detail::wait_policy& policy);
+  void mark_finished() noexcept;
+  std::uint64_t take_producer_ticket();
   std::optional<T> pop_waiting(const detail::wait_policy& policy);
   bool closed_before(std::uint64_t ticket) const noexcept {
     return closed_.load(std::memory_order_acquire) &&
@@ -284,10 +292,23 @@ template <class T>
 template <class... Args>
 void bounded_queue<T>::emplace(Args&&... args) {
   if (closed()) throw queue_closed();  // early out: spare a wasted ticket
+  if constexpr (!std::is_nothrow_constructible_v<T, Args...> &&
+                std::is_nothrow_move_constructible_v<T>) {
+    // Build the item before taking a ticket, so that a throwing constructor
+    // leaves no trace in the ring; the move into the slot cannot throw.
+    T item(std::forward<Args>(args)...);
+    produce(take_producer_ticket(), std::move(item));
+  } else {
+    produce(take_producer_ticket(), std::forward<Args>(args)...);
+  }
+}
+
+template <class T>
+std::uint64_t bounded_queue<T>::take_producer_ticket() {
   // acq_rel: the ticket order is the FIFO order; no data rides on it.
   std::uint64_t ticket = head_.value.fetch_add(1, std::memory_order_acq_rel);
   if (ticket & closed_bit) throw queue_closed();  // issued after close(): never valid
-  produce(ticket, std::forward<Args>(args)...);
+  return ticket;
 }
 
 // Waits for the ticket's slot to be empty in its round, claims it, constructs
@@ -380,7 +401,12 @@ void bounded_queue<T>::take(slot& s, std::uint32_t base, std::optional<T>& out) 
       s.turn.store_and_wake(next);
     }
   } release{s, base + round_step};
-  out.emplace(std::move(*s.item()));
+  try {
+    out.emplace(std::move(*s.item()));
+  } catch (...) {
+    mark_finished();  // the item is destroyed, never delivered: join() must not wait for it
+    throw;
+  }
   // relaxed: a count for task_done()'s misuse check only.
   tail_.popped_undone.fetch_add(1, std::memory_order_relaxed);
 }
@@ -495,6 +521,11 @@ void bounded_queue<T>::task_done() {
     if (popped == 0)
       throw std::logic_error("weft::bounded_queue::task_done: called more times than items were popped");
   } while (!tail_.popped_undone.compare_exchange_weak(popped, popped - 1, std::memory_order_relaxed));
+  mark_finished();
+}
+
+template <class T>
+void bounded_queue<T>::mark_finished() noexcept {
   // acq_rel: the finishing thread's work happens before join() returns.
   if (head_.unfinished.fetch_sub(1, std::memory_order_acq_rel) == 1) {
     join_epoch_.value.fetch_add(1, std::memory_order_seq_cst);

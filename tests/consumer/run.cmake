@@ -1,0 +1,55 @@
+# Builds tests/consumer against weft one way (MODE) and runs it.
+#   find_package     : configure + install weft to a prefix, then find_package(weft)
+#   add_subdirectory : the consumer vendors weft's source tree
+#   pkg_config       : compile by hand with `pkg-config --cflags --libs weft`
+cmake_minimum_required(VERSION 3.21)
+set(consumer_src ${CMAKE_CURRENT_LIST_DIR})
+file(REMOVE_RECURSE ${WORK_DIR})
+file(MAKE_DIRECTORY ${WORK_DIR})
+
+function(run)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "failed (${rc}): ${ARGN}")
+  endif()
+endfunction()
+
+function(install_weft prefix)
+  run(${CMAKE_COMMAND} -S ${WEFT_SOURCE_DIR} -B ${WORK_DIR}/weft-build
+      -DCMAKE_CXX_COMPILER=${CXX} -DCMAKE_INSTALL_PREFIX=${prefix} -DWEFT_INSTALL=ON
+      -DWEFT_BUILD_TESTS=OFF -DWEFT_BUILD_BENCHMARKS=OFF -DWEFT_BUILD_EXAMPLES=OFF)
+  run(${CMAKE_COMMAND} --install ${WORK_DIR}/weft-build)
+endfunction()
+
+set(prefix ${WORK_DIR}/prefix)
+if(MODE STREQUAL "find_package")
+  install_weft(${prefix})
+  run(${CMAKE_COMMAND} -S ${consumer_src} -B ${WORK_DIR}/build -DCMAKE_CXX_COMPILER=${CXX}
+      -DWEFT_CONSUMER_MODE=find_package -DCMAKE_PREFIX_PATH=${prefix})
+  run(${CMAKE_COMMAND} --build ${WORK_DIR}/build)
+  set(exe ${WORK_DIR}/build/consumer)
+elseif(MODE STREQUAL "add_subdirectory")
+  run(${CMAKE_COMMAND} -S ${consumer_src} -B ${WORK_DIR}/build -DCMAKE_CXX_COMPILER=${CXX}
+      -DWEFT_CONSUMER_MODE=add_subdirectory -DWEFT_SOURCE_DIR=${WEFT_SOURCE_DIR})
+  run(${CMAKE_COMMAND} --build ${WORK_DIR}/build)
+  # add_subdirectory must build nothing of weft's own (tests, benchmarks, examples).
+  file(GLOB_RECURSE extra ${WORK_DIR}/build/weft/*_test ${WORK_DIR}/build/weft/weft-bench)
+  if(extra)
+    message(FATAL_ERROR "add_subdirectory built weft's own targets: ${extra}")
+  endif()
+  set(exe ${WORK_DIR}/build/consumer)
+elseif(MODE STREQUAL "pkg_config")
+  install_weft(${prefix})
+  set(ENV{PKG_CONFIG_PATH} ${prefix}/share/pkgconfig)
+  execute_process(COMMAND pkg-config --cflags --libs weft OUTPUT_VARIABLE flags
+                  RESULT_VARIABLE rc OUTPUT_STRIP_TRAILING_WHITESPACE)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "pkg-config does not know weft")
+  endif()
+  separate_arguments(flags UNIX_COMMAND "${flags}")
+  set(exe ${WORK_DIR}/consumer)
+  run(${CXX} ${consumer_src}/main.cpp ${flags} -o ${exe})
+else()
+  message(FATAL_ERROR "unknown MODE ${MODE}")
+endif()
+run(${exe})

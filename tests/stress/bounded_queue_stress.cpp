@@ -1,0 +1,143 @@
+// weft — MIT licence. See LICENSE.
+// Stress: randomized MPMC runs of bounded_queue with exact accounting. Every
+// item is tagged (producer, sequence); consumers check per-producer FIFO and
+// a shared table checks each item is delivered exactly once.
+#include <weft/bounded_queue.hpp>
+
+#include "support.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <random>
+
+namespace {
+
+struct tagged {
+  std::uint32_t producer;
+  std::uint32_t seq;
+};
+
+enum class api { blocking, try_spin, timed };
+
+struct run_config {
+  int producers;
+  int consumers;
+  std::size_t capacity;
+  std::uint32_t items_per_producer;
+};
+
+// Runs one configuration; each thread picks its API at random per operation.
+void run_mpmc(const run_config& cfg) {
+  weft::bounded_queue<tagged> q(cfg.capacity);
+  const auto total = static_cast<std::size_t>(cfg.producers) * cfg.items_per_producer;
+  auto delivered = std::make_unique<std::atomic<std::uint8_t>[]>(total);
+  std::atomic<std::uint64_t> popped{0}, checksum{0}, fifo_violations{0}, duplicates{0};
+
+  auto consumer = [&](int id) {
+    std::mt19937 rng(static_cast<unsigned>(id) * 7919u + 1);
+    std::vector<std::int64_t> last(static_cast<std::size_t>(cfg.producers), -1);
+    std::uint64_t local_count = 0, local_sum = 0;
+    for (;;) {
+      std::optional<tagged> item;
+      switch (static_cast<api>(rng() % 3)) {
+        case api::blocking: item = q.pop(); break;
+        case api::try_spin:
+          item = q.try_pop();
+          if (!item && !q.closed()) continue;
+          if (!item) item = q.pop();
+          break;
+        case api::timed: item = q.pop_for(std::chrono::microseconds(rng() % 200)); if (!item && !q.closed()) continue; if (!item) item = q.pop(); break;
+      }
+      if (!item) break;  // closed and drained
+      auto& prev = last[item->producer];
+      if (static_cast<std::int64_t>(item->seq) <= prev) fifo_violations.fetch_add(1);
+      prev = item->seq;
+      std::size_t index = std::size_t{item->producer} * cfg.items_per_producer + item->seq;
+      if (delivered[index].fetch_add(1) != 0) duplicates.fetch_add(1);
+      ++local_count;
+      local_sum += index;
+    }
+    popped.fetch_add(local_count);
+    checksum.fetch_add(local_sum);
+  };
+  auto producer = [&](int id) {
+    std::mt19937 rng(static_cast<unsigned>(id) * 104729u + 3);
+    for (std::uint32_t s = 0; s < cfg.items_per_producer; ++s) {
+      tagged item{static_cast<std::uint32_t>(id), s};
+      switch (static_cast<api>(rng() % 3)) {
+        case api::blocking: q.push(item); break;
+        case api::try_spin: while (!q.try_push(tagged(item))) std::this_thread::yield(); break;
+        case api::timed:
+          while (!q.try_push_for(tagged(item), std::chrono::microseconds(rng() % 200))) {}
+          break;
+      }
+    }
+  };
+
+  std::vector<std::thread> consumers;
+  for (int c = 0; c < cfg.consumers; ++c) consumers.emplace_back(consumer, c);
+  weft_test::run_threads(cfg.producers, producer);
+  q.close();
+  for (auto& t : consumers) t.join();
+
+  CHECK(popped.load() == total);
+  CHECK(duplicates.load() == 0);
+  CHECK(fifo_violations.load() == 0);
+  CHECK(checksum.load() == std::uint64_t{total} * (total - 1) / 2);
+  std::size_t missing = 0;
+  for (std::size_t i = 0; i < total; ++i) missing += delivered[i].load() == 1 ? 0 : 1;
+  CHECK(missing == 0);
+}
+
+}  // namespace
+
+TEST_CASE("4 producers x 4 consumers x 1M items: exactly once, FIFO per producer",
+          "[bounded_queue][stress]") {
+  run_mpmc({4, 4, 1024, 250000u * static_cast<std::uint32_t>(weft_test::stress_scale())});
+}
+
+TEST_CASE("oversubscribed: 8 producers x 8 consumers through a tiny queue",
+          "[bounded_queue][stress]") {
+  run_mpmc({8, 8, 3, 25000u * static_cast<std::uint32_t>(weft_test::stress_scale())});
+}
+
+TEST_CASE("capacity 1 with one producer and many consumers", "[bounded_queue][stress]") {
+  run_mpmc({1, 5, 1, 100000u});
+}
+
+TEST_CASE("close during traffic: accepted pushes equal pops, none lost",
+          "[bounded_queue][stress]") {
+  for (int trial = 0; trial < 20; ++trial) {
+    weft::bounded_queue<int> q(16);
+    std::atomic<std::int64_t> pushed{0}, popped{0}, pushed_sum{0}, popped_sum{0};
+    std::atomic<bool> go{false};
+    std::vector<std::thread> threads;
+    for (int p = 0; p < 3; ++p)
+      threads.emplace_back([&, p] {
+        while (!go) std::this_thread::yield();
+        try {
+          for (int i = 1;; ++i) {
+            int v = i * 4 + p;
+            if (i % 2) q.push(v); else if (!q.try_push(int(v))) continue;
+            pushed.fetch_add(1);
+            pushed_sum.fetch_add(v);
+          }
+        } catch (const weft::queue_closed&) {
+        }
+      });
+    for (int c = 0; c < 3; ++c)
+      threads.emplace_back([&] {
+        while (!go) std::this_thread::yield();
+        while (auto v = q.pop()) {
+          popped.fetch_add(1);
+          popped_sum.fetch_add(*v);
+        }
+      });
+    go = true;
+    REQUIRE(weft_test::eventually([&] { return popped.load() > 2000; }));
+    q.close();
+    for (auto& t : threads) t.join();
+    CHECK(pushed.load() == popped.load());
+    CHECK(pushed_sum.load() == popped_sum.load());
+  }
+}

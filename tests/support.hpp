@@ -1,0 +1,70 @@
+// weft — MIT licence. See LICENSE.
+//
+// Test helpers shared by every weft test: the Catch2 v2/v3 include shim,
+// thread helpers and hang detection. Hang detection uses generous deadlines
+// only to turn a would-be hang into a failure; no test asserts on timing.
+#pragma once
+
+#if defined(WEFT_CATCH2_V3)
+#include <catch2/catch_all.hpp>
+#else
+#include <catch2/catch.hpp>
+#endif
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <functional>
+#include <thread>
+#include <vector>
+
+namespace weft_test {
+
+// Upper bound for "this should finish" waits; far beyond any healthy run,
+// even under ThreadSanitizer on a loaded 2-core machine.
+inline constexpr auto hang_limit = std::chrono::seconds(60);
+
+// Runs f(i) on n threads and joins them all.
+inline void run_threads(int n, const std::function<void(int)>& f) {
+  std::vector<std::thread> threads;
+  threads.reserve(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) threads.emplace_back(f, i);
+  for (auto& t : threads) t.join();
+}
+
+// Waits (yielding) until pred() holds or hang_limit passes; returns pred().
+template <class Pred>
+bool eventually(Pred pred) {
+  auto deadline = std::chrono::steady_clock::now() + hang_limit;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+// Lets other threads run for a while without being a synchronization point:
+// assertions made after it hold whatever the scheduler did.
+inline void let_others_run() {
+  for (int i = 0; i < 1000; ++i) std::this_thread::yield();
+}
+
+// Stress tests scale their operation counts by WEFT_STRESS_SCALE (default 1).
+inline long stress_scale() {
+  const char* s = std::getenv("WEFT_STRESS_SCALE");
+  long v = s ? std::atol(s) : 1;
+  return v > 0 ? v : 1;
+}
+
+// Counts live instances, to prove nothing leaks or is destroyed twice.
+struct tracked {
+  static inline std::atomic<long> live{0};
+  int value = 0;
+  explicit tracked(int v) : value(v) { live.fetch_add(1); }
+  tracked(tracked&& o) noexcept : value(o.value) { live.fetch_add(1); }
+  tracked(const tracked& o) : value(o.value) { live.fetch_add(1); }
+  tracked& operator=(const tracked&) = default;
+  ~tracked() { live.fetch_sub(1); }
+};
+
+}  // namespace weft_test
