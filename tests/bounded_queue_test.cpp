@@ -122,7 +122,7 @@ TEST_CASE("close wakes every blocked consumer with nullopt", "[bounded_queue]") 
   for (int i = 0; i < consumers; ++i)
     threads.emplace_back([&] {
       auto v = q.pop();
-      CHECK_FALSE(v);
+      THREAD_CHECK(!v);
       woke.fetch_add(1);
     });
   weft_test::let_others_run();
@@ -130,6 +130,7 @@ TEST_CASE("close wakes every blocked consumer with nullopt", "[bounded_queue]") 
   for (auto& t : threads) t.join();
   CHECK(woke == consumers);
   CHECK(q.closed());
+  CHECK_THREADS_OK();
 }
 
 TEST_CASE("close wakes blocked producers with queue_closed and keeps queued items",
@@ -202,10 +203,12 @@ TEST_CASE("try_push_for succeeds when a consumer makes room", "[bounded_queue]")
   q.push(1);
   std::thread consumer([&] {
     weft_test::let_others_run();
-    CHECK(*q.pop() == 1);
+    THREAD_CHECK(*q.pop() == 1);
   });
-  CHECK(q.try_push_for(2, weft_test::hang_limit));
+  bool pushed = q.try_push_for(2, weft_test::hang_limit);
   consumer.join();
+  CHECK(pushed);
+  CHECK_THREADS_OK();
   CHECK(*q.pop() == 2);
 }
 

@@ -16,11 +16,12 @@ TEST_CASE("readers share the lock and exclude writers", "[rw_lock]") {
   rw_lock lock;
   lock.lock_shared();
   std::thread other([&] {
-    CHECK(lock.try_lock_shared());  // a second reader gets in at once
-    CHECK_FALSE(lock.try_lock());   // a writer does not
+    THREAD_CHECK(lock.try_lock_shared());  // a second reader gets in at once
+    THREAD_CHECK(!lock.try_lock());        // a writer does not
     lock.unlock_shared();
   });
   other.join();
+  CHECK_THREADS_OK();
   CHECK_FALSE(lock.try_lock());
   lock.unlock_shared();
   CHECK(lock.try_lock());
@@ -31,10 +32,11 @@ TEST_CASE("a writer excludes readers and writers", "[rw_lock]") {
   rw_lock lock;
   lock.lock();
   std::thread other([&] {
-    CHECK_FALSE(lock.try_lock_shared());
-    CHECK_FALSE(lock.try_lock());
+    THREAD_CHECK(!lock.try_lock_shared());
+    THREAD_CHECK(!lock.try_lock());
   });
   other.join();
+  CHECK_THREADS_OK();
   lock.unlock();
   CHECK(lock.try_lock_shared());
   lock.unlock_shared();
@@ -74,19 +76,20 @@ TEST_CASE("timed lock variants give up after their timeout", "[rw_lock]") {
   rw_lock lock;
   lock.lock_shared();
   std::thread([&] {
-    CHECK_FALSE(lock.try_lock_for(10ms));
-    CHECK_FALSE(lock.try_lock_until(std::chrono::system_clock::now() + 5ms));
+    THREAD_CHECK(!lock.try_lock_for(10ms));
+    THREAD_CHECK(!lock.try_lock_until(std::chrono::system_clock::now() + 5ms));
     // The writer that gave up must not keep readers out.
-    CHECK(lock.try_lock_shared_for(weft_test::hang_limit));
+    THREAD_CHECK(lock.try_lock_shared_for(weft_test::hang_limit));
     lock.unlock_shared();
   }).join();
   lock.unlock_shared();
 
   lock.lock();
   std::thread([&] {
-    CHECK_FALSE(lock.try_lock_shared_for(10ms));
-    CHECK_FALSE(lock.try_lock_shared_until(std::chrono::steady_clock::now() + 5ms));
+    THREAD_CHECK(!lock.try_lock_shared_for(10ms));
+    THREAD_CHECK(!lock.try_lock_shared_until(std::chrono::steady_clock::now() + 5ms));
   }).join();
+  CHECK_THREADS_OK();
   lock.unlock();
   // The readers that gave up must not keep writers out.
   CHECK(lock.try_lock_for(weft_test::hang_limit));
@@ -98,7 +101,7 @@ TEST_CASE("a writer timing out while readers drain lets waiting readers in", "[r
   lock.lock_shared();  // reader A holds
   std::atomic<bool> writer_gave_up{false};
   std::thread writer([&] {
-    CHECK_FALSE(lock.try_lock_for(50ms));  // A never leaves in time
+    THREAD_CHECK(!lock.try_lock_for(50ms));  // A never leaves in time
     writer_gave_up = true;
   });
   std::thread reader_b([&] {
@@ -110,6 +113,7 @@ TEST_CASE("a writer timing out while readers drain lets waiting readers in", "[r
   writer.join();
   reader_b.join();
   CHECK(writer_gave_up.load());
+  CHECK_THREADS_OK();
   lock.unlock_shared();
 }
 

@@ -14,7 +14,10 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <utility>
 #include <functional>
+#include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -56,6 +59,22 @@ inline long stress_scale() {
   return v > 0 ? v : 1;
 }
 
+// Catch2 v2 assertions are not thread-safe. Threads other than the test's
+// own record failures with THREAD_CHECK; the test thread then reports them
+// all with CHECK_THREADS_OK().
+inline std::mutex thread_failures_mutex;
+inline std::string thread_failures;  // guarded by thread_failures_mutex
+
+inline void thread_check(bool ok, const char* expr, const char* file, int line) {
+  if (ok) return;
+  std::lock_guard lock(thread_failures_mutex);
+  thread_failures += std::string(file) + ":" + std::to_string(line) + ": " + expr + "\n";
+}
+inline std::string take_thread_failures() {
+  std::lock_guard lock(thread_failures_mutex);
+  return std::exchange(thread_failures, {});
+}
+
 // Counts live instances, to prove nothing leaks or is destroyed twice.
 struct tracked {
   static inline std::atomic<long> live{0};
@@ -68,3 +87,19 @@ struct tracked {
 };
 
 }  // namespace weft_test
+
+#define THREAD_CHECK(...) \
+  ::weft_test::thread_check(static_cast<bool>(__VA_ARGS__), #__VA_ARGS__, __FILE__, __LINE__)
+// Passes when fn() throws E; usable from any thread.
+#define THREAD_CHECK_THROWS_AS(expr, E)                                  \
+  do {                                                                   \
+    bool thrown_ = false;                                                \
+    try {                                                                \
+      (void)(expr);                                                      \
+    } catch (const E&) {                                                 \
+      thrown_ = true;                                                    \
+    } catch (...) {                                                      \
+    }                                                                    \
+    ::weft_test::thread_check(thrown_, #expr " throws " #E, __FILE__, __LINE__); \
+  } while (0)
+#define CHECK_THREADS_OK() CHECK(::weft_test::take_thread_failures() == "")

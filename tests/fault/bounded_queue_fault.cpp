@@ -35,11 +35,11 @@ TEST_CASE("close while producers and consumers are both blocked", "[bounded_queu
     std::vector<std::thread> threads;
     for (int i = 0; i < 3; ++i) {
       threads.emplace_back([&] {
-        CHECK_THROWS_AS(full_q.push(1), weft::queue_closed);
+        THREAD_CHECK_THROWS_AS(full_q.push(1), weft::queue_closed);
         producers_out++;
       });
       threads.emplace_back([&] {
-        CHECK_FALSE(empty_q.pop());
+        THREAD_CHECK(!empty_q.pop());
         consumers_out++;
       });
     }
@@ -47,6 +47,7 @@ TEST_CASE("close while producers and consumers are both blocked", "[bounded_queu
     full_q.close();
     empty_q.close();
     for (auto& t : threads) t.join();
+    CHECK_THREADS_OK();
     CHECK(producers_out == 3);
     CHECK(consumers_out == 3);
     CHECK(*full_q.pop() == 0);
@@ -61,7 +62,7 @@ TEST_CASE("throwing constructors under concurrency lose nothing and leak nothing
     std::atomic<long> accepted{0}, refused{0}, received{0};
     std::thread consumer([&] {
       while (auto item = q.pop()) {
-        CHECK(item->value % 7 != 0);
+        THREAD_CHECK(item->value % 7 != 0);
         received++;
       }
     });
@@ -77,6 +78,7 @@ TEST_CASE("throwing constructors under concurrency lose nothing and leak nothing
     });
     q.close();
     consumer.join();
+    CHECK_THREADS_OK();
     CHECK(received.load() == accepted.load());
     CHECK(refused.load() > 0);
     CHECK(accepted.load() + refused.load() == 21000);
