@@ -75,6 +75,19 @@ inline std::string take_thread_failures() {
   return std::exchange(thread_failures, {});
 }
 
+// A one-shot gate: tasks block in wait() until the test calls open().
+class gate {
+ public:
+  void wait() const { open_.wait(false); }
+  void open() {
+    open_.store(true);
+    open_.notify_all();
+  }
+
+ private:
+  std::atomic<bool> open_{false};
+};
+
 // Counts live instances, to prove nothing leaks or is destroyed twice.
 struct tracked {
   static inline std::atomic<long> live{0};

@@ -7,4 +7,6 @@
 #include <weft/atomic_counter.hpp>
 #include <weft/bounded_queue.hpp>
 #include <weft/error.hpp>
+#include <weft/future.hpp>
 #include <weft/rw_lock.hpp>
+#include <weft/thread_pool.hpp>

@@ -1,0 +1,333 @@
+// weft — MIT licence. See LICENSE.
+//
+// <weft/detail/shared_state.hpp> — internal: the one allocation behind a
+// weft::future. A task's state holds its callable, its result, its waiters'
+// futex word and its done callbacks; pools queue pointers to it. Not API.
+#pragma once
+
+#include <weft/detail/config.hpp>
+#include <weft/detail/wait.hpp>
+#include <weft/error.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <cstdio>
+#include <exception>
+#include <new>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+namespace weft::detail {
+
+class state_base;
+
+// What a future needs from the executor that runs its task: a worker of the
+// same executor that waits on a future runs other work instead of blocking
+// (help while waiting), so recursive submit+get cannot deadlock the pool.
+class executor_hooks {
+ public:
+  // True when the calling thread is one of this executor's workers.
+  virtual bool on_worker_thread() const noexcept = 0;
+  // Runs pending work until `awaited` is done or the policy expires.
+  virtual bool help_until_done(state_base& awaited, const wait_policy& policy) = 0;
+
+ protected:
+  ~executor_hooks() = default;
+};
+
+// Reports an exception that escaped a done callback (Python logs these too).
+inline void report_callback_error(std::exception_ptr error) noexcept {
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "weft: a future's done callback threw: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "weft: a future's done callback threw a non-std exception\n");
+  }
+}
+
+// Reference-counted, type-erased task state.
+//
+// status_ (a parking_word, waiters sleep on it):
+//   pending    initial; set at construction
+//   running    set by the thread whose claim CAS wins in run()
+//   succeeded  set by the runner (or a promise-style completer) after the value
+//   failed     set after the exception_ptr
+//   cancelled  set by the cancel CAS winner, from pending only
+// Legal transitions: pending -> running -> {succeeded, failed};
+// pending -> cancelled; pending -> {succeeded, failed} (completers without a
+// callable). Final states never change.
+class state_base {
+ public:
+  enum status : std::uint32_t { pending = 0, running = 1, succeeded = 2, failed = 3, cancelled = 4 };
+
+  state_base(const state_base&) = delete;
+  state_base& operator=(const state_base&) = delete;
+
+  void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void release() noexcept {
+    // acq_rel: every owner's last use happens before the deleting thread's delete.
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+
+  std::uint32_t load_status() const noexcept { return status_.value.load(std::memory_order_acquire); }
+  bool done() const noexcept { return load_status() >= succeeded; }
+
+  // Claims and runs the task if it is still pending; false if it was already
+  // claimed, run or cancelled. The callable is destroyed before completion.
+  bool run() noexcept {
+    if (!runnable_) return false;  // completed by hand, never claimed by a runner
+    std::uint32_t expected = pending;
+    // acquire: pairs with the release that queued us (the callable is built).
+    if (!status_.value.compare_exchange_strong(expected, running, std::memory_order_acquire))
+      return false;
+    invoke_and_complete();
+    return true;
+  }
+
+  // Cancels the task if it has not started. True when cancelled on return.
+  bool cancel() noexcept {
+    std::uint32_t expected = pending;
+    if (status_.value.compare_exchange_strong(expected, cancelled, std::memory_order_acq_rel)) {
+      destroy_callable();
+      status_.wake_all();
+      run_callbacks();
+      return true;
+    }
+    return expected == cancelled;
+  }
+
+  // Blocks until done or the policy expires; true when done. A worker of the
+  // owning executor helps with other work instead of sleeping.
+  bool wait(const wait_policy& policy) {
+    if (done()) return true;
+    if (owner_ != nullptr && owner_->on_worker_thread()) return owner_->help_until_done(*this, policy);
+    return park(policy);
+  }
+  // Sleeps (after a short spin) until done or the policy expires.
+  bool park(const wait_policy& policy) {
+    return status_.await([](std::uint32_t s) { return s >= succeeded; }, policy).has_value();
+  }
+
+  // Runs f() once the state is done: now, on this thread, if it already is;
+  // otherwise on the completing thread. Exceptions from f are reported.
+  template <class F>
+  void add_done_callback(F&& f) {
+    auto* node = new callback<std::decay_t<F>>(std::forward<F>(f));
+    // Already done: run now, even if the completer is still running the
+    // callbacks registered before (as Python's Future does).
+    callback_node* head = done() ? closed_list() : callbacks_.load(std::memory_order_acquire);
+    do {
+      if (head == closed_list()) {
+        node->invoke_and_delete();
+        return;
+      }
+      node->next = head;
+      // release: publishes the node to the completer's exchange (acquire).
+    } while (!callbacks_.compare_exchange_weak(head, node, std::memory_order_release,
+                                               std::memory_order_acquire));
+  }
+
+  executor_hooks* owner() const noexcept { return owner_; }
+
+ protected:
+  state_base(executor_hooks* owner, std::uint32_t refs, bool runnable) noexcept
+      : refs_(refs), owner_(owner), runnable_(runnable) {}
+
+  // Moves pending -> running for a state completed by hand; false when it
+  // was cancelled or another completer won.
+  bool claim_for_completion() noexcept {
+    std::uint32_t expected = pending;
+    return status_.value.compare_exchange_strong(expected, running, std::memory_order_acq_rel);
+  }
+  virtual ~state_base() {
+    // Callbacks never ran only if the state never completed (a promise-style
+    // state abandoned); drop them without running.
+    callback_node* n = callbacks_.load(std::memory_order_acquire);
+    while (n != nullptr && n != closed_list()) {
+      callback_node* next = n->next;
+      delete n;
+      n = next;
+    }
+  }
+
+  // Runs the callable and completes the state (implemented by task_state).
+  virtual void invoke_and_complete() noexcept = 0;
+  // Destroys the callable of a task that will never run.
+  virtual void destroy_callable() noexcept = 0;
+
+  // Publishes the final status: wakes waiters, runs callbacks.
+  void complete(status final_status) noexcept {
+    WEFT_ASSERT(final_status >= succeeded, "complete() needs a final status");
+    // seq_cst store (release for the result): pairs with the acquire loads in
+    // done()/park(); seq_cst for the parking protocol.
+    status_.store_and_wake(final_status);
+    run_callbacks();
+  }
+
+ private:
+  struct callback_node {
+    callback_node* next = nullptr;
+    virtual void invoke_and_delete() noexcept = 0;
+    virtual ~callback_node() = default;
+  };
+  template <class F>
+  struct callback final : callback_node {
+    explicit callback(F f) : fn(std::move(f)) {}
+    void invoke_and_delete() noexcept override {
+      try {
+        fn();
+      } catch (...) {
+        report_callback_error(std::current_exception());
+      }
+      delete this;
+    }
+    F fn;
+  };
+  static callback_node* closed_list() noexcept {
+    static struct sentinel final : callback_node {
+      void invoke_and_delete() noexcept override {}
+    } marker;
+    return &marker;
+  }
+
+  void run_callbacks() noexcept {
+    // acquire: pairs with the release CAS in add_done_callback.
+    callback_node* n = callbacks_.exchange(closed_list(), std::memory_order_acq_rel);
+    // The list is newest-first; reverse it to run in registration order.
+    callback_node* ordered = nullptr;
+    while (n != nullptr) {
+      callback_node* next = n->next;
+      n->next = ordered;
+      ordered = n;
+      n = next;
+    }
+    while (ordered != nullptr) {
+      callback_node* next = ordered->next;
+      ordered->invoke_and_delete();
+      ordered = next;
+    }
+  }
+
+  std::atomic<std::uint32_t> refs_;
+  parking_word<> status_;                            // protocol above
+  std::atomic<callback_node*> callbacks_{nullptr};   // Treiber stack; closed_list() once completed
+  executor_hooks* const owner_;                      // may be null; used only by its own workers
+  const bool runnable_;                              // false: completed by hand (promise_state)
+};
+
+// The result half: a value or an exception.
+template <class T>
+class shared_state : public state_base {
+ public:
+  using value_type = T;
+  using stored_type = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
+
+
+  // Reader side: valid only once done().
+  std::exception_ptr exception() const noexcept {
+    return load_status() == failed ? std::get<2>(result_) : nullptr;
+  }
+  stored_type take_value() {
+    switch (load_status()) {
+      case succeeded: return std::move(std::get<1>(result_));
+      case failed: std::rethrow_exception(std::get<2>(result_));
+      default: throw weft::cancelled();
+    }
+  }
+
+ protected:
+  using state_base::state_base;
+
+  // Completion; the caller holds the state in `running`.
+  template <class... Args>
+  void finish_with_value(Args&&... args) {
+    result_.template emplace<1>(std::forward<Args>(args)...);
+    complete(succeeded);
+  }
+  void finish_with_exception(std::exception_ptr error) noexcept {
+    result_.template emplace<2>(std::move(error));
+    complete(failed);
+  }
+
+ private:
+  std::variant<std::monostate, stored_type, std::exception_ptr> result_;  // written before the final status
+};
+
+// A state completed by hand (when_all, when_any, a process pool's reader
+// thread). The first set_* wins; later ones, and any after cancel(), are
+// ignored and return false.
+template <class T>
+class promise_state final : public shared_state<T> {
+ public:
+  // `owner` lets a waiting worker of that executor help while it waits.
+  explicit promise_state(executor_hooks* owner = nullptr, std::uint32_t refs = 1) noexcept
+      : shared_state<T>(owner, refs, false) {}
+
+  template <class... Args>
+  bool set_value(Args&&... args) {
+    if (!this->claim_for_completion()) return false;
+    try {
+      this->finish_with_value(std::forward<Args>(args)...);
+    } catch (...) {
+      this->finish_with_exception(std::current_exception());
+    }
+    return true;
+  }
+  bool set_exception(std::exception_ptr error) noexcept {
+    if (!this->claim_for_completion()) return false;
+    this->finish_with_exception(std::move(error));
+    return true;
+  }
+
+ private:
+  void invoke_and_complete() noexcept override {}
+  void destroy_callable() noexcept override {}
+};
+
+// A state that runs F() to produce its value.
+template <class F, class R>
+class task_state final : public shared_state<R> {
+ public:
+  task_state(F&& f, executor_hooks* owner, std::uint32_t refs)
+      : shared_state<R>(owner, refs, true) {
+    ::new (static_cast<void*>(storage_)) F(std::move(f));
+  }
+  ~task_state() override { WEFT_ASSERT(!alive_, "task destroyed with its callable"); }
+
+ private:
+  F& fn() noexcept { return *std::launder(reinterpret_cast<F*>(storage_)); }
+
+  void invoke_and_complete() noexcept override {
+    std::exception_ptr error;
+    try {
+      if constexpr (std::is_void_v<R>) {
+        fn()();
+        destroy_callable();
+        this->finish_with_value();
+        return;
+      } else {
+        R value = fn()();
+        destroy_callable();  // captures die when the task finishes, before waiters wake
+        this->finish_with_value(std::move(value));
+        return;
+      }
+    } catch (...) {
+      error = std::current_exception();
+    }
+    destroy_callable();
+    this->finish_with_exception(std::move(error));
+  }
+  void destroy_callable() noexcept override {
+    if (alive_) {
+      fn().~F();
+      alive_ = false;
+    }
+  }
+
+  alignas(F) unsigned char storage_[sizeof(F)];
+  bool alive_ = true;  // owner: the run()/cancel() CAS winner
+};
+
+}  // namespace weft::detail

@@ -1,0 +1,445 @@
+// weft — MIT licence. See LICENSE.
+//
+// <weft/future.hpp> — the result of a task submitted to a weft pool: the C++
+// counterpart of `concurrent.futures.Future`, with `as_completed`, `wait`
+// (return_when), and asyncio-style `when_all` (gather) and `when_any` (race).
+#pragma once
+
+#include <weft/detail/shared_state.hpp>
+#include <weft/detail/wait.hpp>
+#include <weft/error.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <exception>
+#include <future>
+#include <iterator>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <ranges>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace weft {
+
+// The eventual result of a task (like Python's concurrent.futures.Future).
+//
+// Thread-safety: a future is a move-only handle. Its const members, cancel()
+//   and add_done_callback() may be called concurrently with each other and
+//   with the task's completion; get(), moves and destruction must not race
+//   with other calls on the same future object.
+// Blocking: get(), wait(), wait_for(), wait_until() and exception() block
+//   until the task is done (or the timeout passes): a short spin, then a
+//   futex sleep, woken by completion or cancellation. Called on a worker
+//   thread of the pool that owns the task, they run that pool's other
+//   pending tasks (and the awaited task itself, if it has not started)
+//   instead of sleeping, so recursive submit+get cannot deadlock.
+// Exceptions: get() rethrows the task's exception, or throws weft::cancelled
+//   for a cancelled task; any member but valid(), the move operations and the
+//   destructor throws std::future_error(no_state) on a future without state
+//   (default-constructed, moved-from, or after get()).
+// Ordering: everything the task did happens before get()/wait() return and
+//   before the done callbacks run; callbacks added before completion run on
+//   the completing thread and may still be running when wait() returns.
+// Cost: the task, its callable and its result share one allocation with the
+//   future; completion is one atomic store plus a futex wake when someone
+//   sleeps; no mutex, no condition variable.
+// Lifetime: a future may outlive its pool: the pool completes or cancels every
+//   task before it is destroyed.
+template <class T>
+class future {
+  static_assert(!std::is_reference_v<T>,
+                "weft::future<T&>: return a pointer or std::reference_wrapper instead");
+
+ public:
+  using value_type = T;
+
+  future() noexcept = default;
+  future(future&& other) noexcept : state_(std::exchange(other.state_, nullptr)) {}
+  future& operator=(future&& other) noexcept {
+    if (this != &other) {
+      reset();
+      state_ = std::exchange(other.state_, nullptr);
+    }
+    return *this;
+  }
+  ~future() { reset(); }
+
+  // Waits for the result and returns it; rethrows the task's exception;
+  // throws weft::cancelled if cancelled. Leaves the future without state
+  // (valid() == false), like std::future::get().
+  T get() {
+    wait();
+    future keep(std::move(*this));  // released when get() returns or throws
+    if constexpr (std::is_void_v<T>) {
+      keep.state_->take_value();
+    } else {
+      return keep.state_->take_value();
+    }
+  }
+  // Blocks until the task is done (succeeded, failed or cancelled).
+  void wait() const { checked().wait(detail::wait_policy::forever()); }
+  template <class Rep, class Period>
+  std::future_status wait_for(const std::chrono::duration<Rep, Period>& timeout) const {
+    return status_after(detail::wait_policy::for_(timeout));
+  }
+  template <class Clock, class Duration>
+  std::future_status wait_until(const std::chrono::time_point<Clock, Duration>& deadline) const {
+    return status_after(detail::wait_policy::until(deadline));
+  }
+
+  // True when the task is done (succeeded, failed or cancelled). Never blocks.
+  bool ready() const { return checked().done(); }
+  bool valid() const noexcept { return state_ != nullptr; }
+  // Cancels the task if it has not started: true when it is cancelled as the
+  // call returns (now or before); false once it runs or has finished.
+  // Waiters wake and get() throws weft::cancelled. Never blocks.
+  bool cancel() { return checked().cancel(); }
+  bool cancelled() const { return checked().load_status() == detail::state_base::cancelled; }
+  // Waits for completion; the task's exception, or nullptr if it succeeded.
+  // Throws weft::cancelled for a cancelled task (as Python does).
+  std::exception_ptr exception() const {
+    wait();
+    if (cancelled()) throw weft::cancelled();
+    return state_->exception();
+  }
+  // Runs f() when the task is done: at once on this thread if it already is,
+  // otherwise on the thread that completes it. An exception escaping f is
+  // reported on stderr, never lost silently and never propagated into the
+  // completing thread. Callbacks run in the order they were added.
+  template <class F>
+  void add_done_callback(F&& f) {
+    static_assert(std::is_invocable_v<std::decay_t<F>&>,
+                  "weft::future::add_done_callback: f must be callable with no arguments");
+    checked().add_done_callback(std::forward<F>(f));
+  }
+
+  // ---- for weft's executors: adopts one reference to `state` ----
+  explicit future(detail::shared_state<T>* state) noexcept : state_(state) {}
+  detail::shared_state<T>* state() const noexcept { return state_; }
+
+ private:
+  detail::shared_state<T>& checked() const {
+    if (state_ == nullptr) throw std::future_error(std::future_errc::no_state);
+    return *state_;
+  }
+  std::future_status status_after(const detail::wait_policy& policy) const {
+    return checked().wait(policy) ? std::future_status::ready : std::future_status::timeout;
+  }
+  void reset() noexcept {
+    if (state_ != nullptr) std::exchange(state_, nullptr)->release();
+  }
+
+  detail::shared_state<T>* state_ = nullptr;  // one reference owned
+};
+
+// What wait() waits for, as in concurrent.futures.
+enum class return_when { first_completed, first_exception, all_completed };
+
+// The outcome of wait(): indices into the range, in ascending order.
+struct wait_result {
+  std::vector<std::size_t> done;
+  std::vector<std::size_t> not_done;
+};
+
+namespace detail {
+
+template <class R>
+concept future_range = std::ranges::random_access_range<R> &&
+    requires(std::ranges::range_reference_t<R> f) {
+      { f.ready() } -> std::same_as<bool>;
+      f.state();
+    };
+
+// Indices of futures in the order they complete, fed by done callbacks.
+// Shared (shared_ptr) between the callbacks and the waiting side.
+class completion_log {
+ public:
+  void record(std::size_t index) {
+    {
+      std::lock_guard lock(mutex_);
+      order_.push_back(index);
+    }
+    count_.value.fetch_add(1, std::memory_order_seq_cst);  // C1
+    count_.wake_all();                                     // C2, C3
+  }
+  // Waits until more than `seen` completions are logged; false on timeout.
+  bool wait_beyond(std::size_t seen, const wait_policy& policy) {
+    return count_.await([seen](std::uint32_t n) { return n > seen; }, policy).has_value();
+  }
+  std::size_t at(std::size_t i) {
+    std::lock_guard lock(mutex_);
+    return order_[i];
+  }
+  std::size_t count() const noexcept { return count_.value.load(std::memory_order_acquire); }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::size_t> order_;  // guarded by mutex_
+  parking_word<> count_;            // number of entries in order_
+};
+
+template <class Range>
+std::shared_ptr<completion_log> watch_all(Range& futures) {
+  auto log = std::make_shared<completion_log>();
+  std::size_t i = 0;
+  for (auto& f : futures) {
+    f.add_done_callback([log, i] { log->record(i); });
+    ++i;
+  }
+  return log;
+}
+
+}  // namespace detail
+
+// Yields the futures of a range in the order they complete (as Python's
+// concurrent.futures.as_completed), as references into the range.
+//
+// Blocking: advancing the iterator waits for the next completion. With a
+// timeout, an advance that would pass the deadline (counted from the call)
+// throws weft::timeout. The range must outlive the iteration and must not be
+// resized meanwhile. Cost: one done callback per future.
+template <class Range>
+class as_completed_range {
+ public:
+  class iterator {
+   public:
+    using value_type = std::ranges::range_value_t<Range>;
+    using difference_type = std::ptrdiff_t;
+    iterator() = default;
+    value_type& operator*() const { return std::ranges::begin(*owner_->futures_)[index()]; }
+    value_type* operator->() const { return &**this; }
+    // Position of the current future in the input range.
+    std::size_t index() const { return owner_->log_->at(position_); }
+    iterator& operator++() {
+      ++position_;
+      owner_->await(position_);
+      return *this;
+    }
+    void operator++(int) { ++*this; }
+    bool operator==(std::default_sentinel_t) const noexcept { return position_ >= owner_->size_; }
+
+   private:
+    friend class as_completed_range;
+    explicit iterator(as_completed_range* owner) : owner_(owner) { owner_->await(0); }
+    as_completed_range* owner_ = nullptr;
+    std::size_t position_ = 0;
+  };
+
+  as_completed_range(Range& futures, detail::wait_policy policy)
+      : futures_(&futures), size_(std::ranges::size(futures)), policy_(policy),
+        log_(detail::watch_all(futures)) {}
+
+  iterator begin() { return iterator(this); }
+  std::default_sentinel_t end() const noexcept { return {}; }
+
+ private:
+  void await(std::size_t position) {
+    if (position >= size_ || log_->count() > position) return;
+    if (!log_->wait_beyond(position, policy_)) throw weft::timeout("weft::as_completed: timed out");
+  }
+
+  Range* futures_;
+  std::size_t size_;
+  detail::wait_policy policy_;
+  std::shared_ptr<detail::completion_log> log_;
+};
+
+// `for (auto& f : weft::as_completed(futures))` visits futures as they finish.
+// Throws std::future_error(no_state) if a future has no state.
+template <detail::future_range Range>
+as_completed_range<Range> as_completed(Range& futures) {
+  return {futures, detail::wait_policy::forever()};
+}
+template <detail::future_range Range, class Rep, class Period>
+as_completed_range<Range> as_completed(Range& futures, std::chrono::duration<Rep, Period> timeout) {
+  return {futures, detail::wait_policy::for_(timeout)};
+}
+
+namespace detail {
+
+template <class Range>
+bool any_failed(Range& futures) {
+  for (auto& f : futures)
+    if (f.ready() && f.state()->load_status() == state_base::failed) return true;
+  return false;
+}
+
+template <class Range>
+wait_result wait_impl(Range& futures, return_when when, const wait_policy& policy) {
+  const std::size_t n = std::ranges::size(futures);
+  auto log = watch_all(futures);
+  auto satisfied = [&] {
+    std::size_t done = log->count();
+    switch (when) {
+      case return_when::first_completed: return done >= 1 || n == 0;
+      case return_when::first_exception: return done == n || any_failed(futures);
+      case return_when::all_completed: return done == n;
+    }
+    return true;
+  };
+  while (!satisfied()) {
+    if (!log->wait_beyond(log->count(), policy)) break;  // timed out
+  }
+  wait_result result;
+  std::size_t i = 0;
+  for (auto& f : futures) (f.ready() ? result.done : result.not_done).push_back(i++);
+  return result;
+}
+
+}  // namespace detail
+
+// Waits until `when` is satisfied (or the timeout passes) and reports which
+// futures are done, like concurrent.futures.wait. first_exception returns when
+// a future fails with an exception (a cancelled future is done, not failed)
+// or when all are done. Never throws on timeout: check not_done.
+template <detail::future_range Range>
+wait_result wait(Range& futures, return_when when = return_when::all_completed) {
+  return detail::wait_impl(futures, when, detail::wait_policy::forever());
+}
+template <detail::future_range Range, class Rep, class Period>
+wait_result wait(Range& futures, return_when when, std::chrono::duration<Rep, Period> timeout) {
+  return detail::wait_impl(futures, when, detail::wait_policy::for_(timeout));
+}
+
+namespace detail {
+
+// One reference to a state, released on destruction (for captures).
+template <class S>
+class state_ref {
+ public:
+  explicit state_ref(S* s) noexcept : s_(s) { s_->add_ref(); }
+  state_ref(const state_ref& o) noexcept : s_(o.s_) { s_->add_ref(); }
+  state_ref& operator=(const state_ref&) = delete;
+  ~state_ref() { s_->release(); }
+  S* operator->() const noexcept { return s_; }
+
+ private:
+  S* s_;
+};
+
+template <class T>
+using stored_t = typename shared_state<T>::stored_type;
+
+template <class F>
+executor_hooks* owner_of(const F& f) noexcept {
+  return f.valid() ? f.state()->owner() : nullptr;
+}
+
+}  // namespace detail
+
+// Gathers a vector of futures into one future of all their values, in input
+// order (asyncio.gather). The inputs are consumed. If any input fails, the
+// result fails with the exception of the first failed input in input order;
+// a cancelled input makes the result fail with weft::cancelled. Cancelling
+// the result does not cancel the inputs.
+template <class T>
+auto when_all(std::vector<future<T>> futures)
+    -> future<std::conditional_t<std::is_void_v<T>, void, std::vector<T>>> {
+  using result_t = std::conditional_t<std::is_void_v<T>, void, std::vector<T>>;
+  auto* state = new detail::promise_state<result_t>(
+      futures.empty() ? nullptr : detail::owner_of(futures.front()), 1);
+  future<result_t> result(state);
+  if (futures.empty()) {
+    state->set_value();
+    return result;
+  }
+  struct gather {
+    explicit gather(std::vector<future<T>> in) : inputs(std::move(in)), remaining(inputs.size()) {}
+    std::vector<future<T>> inputs;
+    std::atomic<std::size_t> remaining;  // inputs not yet completed
+  };
+  auto shared = std::make_shared<gather>(std::move(futures));
+  detail::state_ref<detail::promise_state<result_t>> out(state);
+  for (auto& f : shared->inputs) {
+    f.add_done_callback([shared, out] {
+      // acq_rel: every input's completion happens before the last one reads them.
+      if (shared->remaining.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+      try {
+        if constexpr (std::is_void_v<T>) {
+          for (auto& in : shared->inputs) in.get();
+          out->set_value();
+        } else {
+          std::vector<T> values;
+          values.reserve(shared->inputs.size());
+          for (auto& in : shared->inputs) values.push_back(in.get());
+          out->set_value(std::move(values));
+        }
+      } catch (...) {
+        out->set_exception(std::current_exception());
+      }
+      shared->inputs.clear();  // breaks the callback <-> input cycle
+    });
+  }
+  return result;
+}
+
+// Gathers futures of different types into a future of a tuple (void inputs
+// give std::monostate). Same rules as the vector form.
+template <class... Ts>
+  requires(sizeof...(Ts) > 0)
+future<std::tuple<detail::stored_t<Ts>...>> when_all(future<Ts>... futures) {
+  using result_t = std::tuple<detail::stored_t<Ts>...>;
+  auto inputs = std::make_shared<std::tuple<future<Ts>...>>(std::move(futures)...);
+  auto* state = new detail::promise_state<result_t>(detail::owner_of(std::get<0>(*inputs)), 1);
+  future<result_t> result(state);
+  auto remaining = std::make_shared<std::atomic<std::size_t>>(sizeof...(Ts));
+  detail::state_ref<detail::promise_state<result_t>> out(state);
+  auto finish = [inputs, remaining, out] {
+    if (remaining->fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    try {
+      auto take = [](auto& f) {
+        using V = typename std::remove_reference_t<decltype(f)>::value_type;
+        if constexpr (std::is_void_v<V>) {
+          f.get();
+          return std::monostate{};
+        } else {
+          return f.get();
+        }
+      };
+      out->set_value(std::apply([&](auto&... f) { return result_t(take(f)...); }, *inputs));
+    } catch (...) {
+      out->set_exception(std::current_exception());
+    }
+  };
+  std::apply([&](auto&... f) { (f.add_done_callback(finish), ...); }, *inputs);
+  return result;
+}
+
+// A future of the index of the first future in `futures` to complete
+// (succeeded, failed or cancelled): the race. The inputs stay with the
+// caller, who typically gets the winner and cancels the losers.
+template <detail::future_range Range>
+future<std::size_t> when_any(Range& futures) {
+  if (std::ranges::empty(futures))
+    throw std::invalid_argument("weft::when_any: needs at least one future");
+  auto* state = new detail::promise_state<std::size_t>(
+      detail::owner_of(*std::ranges::begin(futures)), 1);
+  future<std::size_t> result(state);
+  detail::state_ref<detail::promise_state<std::size_t>> out(state);
+  std::size_t i = 0;
+  for (auto& f : futures) {
+    f.add_done_callback([out, i] { out->set_value(i); });  // the first set_value wins
+    ++i;
+  }
+  return result;
+}
+
+// The race over futures of any types: a future of the winner's position.
+template <class... Ts>
+  requires(sizeof...(Ts) > 0)
+future<std::size_t> when_any(future<Ts>&... futures) {
+  auto* state = new detail::promise_state<std::size_t>(
+      detail::owner_of(std::get<0>(std::tie(futures...))), 1);
+  future<std::size_t> result(state);
+  detail::state_ref<detail::promise_state<std::size_t>> out(state);
+  std::size_t i = 0;
+  (futures.add_done_callback([out, index = i++] { out->set_value(index); }), ...);
+  return result;
+}
+
+}  // namespace weft

@@ -1,0 +1,559 @@
+// weft — MIT licence. See LICENSE.
+//
+// <weft/thread_pool.hpp> — a work-stealing thread pool returning
+// weft::future: the C++ counterpart of concurrent.futures.ThreadPoolExecutor
+// (submit, map, shutdown) plus parallel_for, post and wait.
+#pragma once
+
+#include <weft/detail/config.hpp>
+#include <weft/detail/cpu_count.hpp>
+#include <weft/detail/shared_state.hpp>
+#include <weft/detail/wait.hpp>
+#include <weft/detail/work_stealing_deque.hpp>
+#include <weft/error.hpp>
+#include <weft/future.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <concepts>
+#include <cstddef>
+#include <cstdio>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <iterator>
+#include <memory>
+#include <mutex>
+#include <ranges>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#if defined(__linux__) || defined(__APPLE__)
+#include <pthread.h>
+#endif
+
+namespace weft {
+
+// The kind of work a pool will run, for sizing it.
+enum class workload { cpu, io, mixed };
+
+// Workers for a workload, from the CPUs this process may use (affinity mask
+// and cgroup quota): cpu -> cores, io -> cores x 5, mixed -> cores x 2 + 1.
+inline std::size_t default_workers(workload kind = workload::cpu) {
+  std::size_t cores = detail::usable_cpus();
+  switch (kind) {
+    case workload::cpu: return cores;
+    case workload::io: return cores * 5;
+    case workload::mixed: return cores * 2 + 1;
+  }
+  return cores;
+}
+
+// How shutdown() treats tasks that have not started.
+enum class shutdown_mode {
+  drain,           // run every task already submitted, then stop
+  cancel_pending,  // cancel tasks that have not started; finish running ones
+};
+
+struct thread_pool_options {
+  std::size_t threads = default_workers(workload::cpu);
+  // Called once in each worker, with its 0-based index, before it runs tasks.
+  std::function<void(std::size_t)> initializer;
+  // OS thread names are `name-N` (truncated to 15 characters on Linux).
+  std::string name = "weft";
+  // Receives exceptions escaping post()ed tasks and initializers. Default:
+  // print the message and std::terminate, so that nothing is lost silently.
+  std::function<void(std::exception_ptr)> error_handler;
+};
+
+// A fixed set of worker threads with per-worker work-stealing deques and a
+// shared FIFO injection queue (like Python's ThreadPoolExecutor).
+//
+// Thread-safety: every member may be called concurrently from any thread,
+//   workers included, except the destructor. wait() and shutdown() called
+//   from one of this pool's own workers throw std::logic_error (they would
+//   wait for themselves).
+// Blocking: submit()/post() never block. map(), parallel_for(), wait() and
+//   shutdown() block until their tasks finish; on a worker of this pool,
+//   map() and parallel_for() (like future::get) run pending tasks while they
+//   wait. Idle workers spin briefly, then sleep on a futex until work arrives.
+// Exceptions: the constructor throws std::invalid_argument for 0 threads and
+//   std::system_error if a thread cannot start. submit()/post()/map()/
+//   parallel_for() throw weft::pool_closed once shutdown() began. A task's
+//   exception is stored in its future; map() and parallel_for() rethrow the
+//   first (in input order) after all items finished; an exception escaping a
+//   post()ed task goes to the error handler.
+// Ordering: submit(f) happens before f runs; f's completion happens before
+//   get()/wait() on its future return. Tasks submitted from outside the pool
+//   start in submission order (FIFO): a one-thread pool runs them strictly in
+//   order. Tasks submitted from a worker go to that worker's deque (LIFO for
+//   the worker, stolen FIFO by idle workers).
+// Cost: submit() is one allocation (the task's state, shared with its
+//   future), one deque push or one short mutex-protected append, and a futex
+//   wake only when a worker sleeps.
+// Lifetime: the destructor drains (shutdown(drain)) and joins. A task's
+//   callable and captures are destroyed as soon as it finishes or is
+//   cancelled; the pool keeps no reference to them.
+class thread_pool final : private detail::executor_hooks {
+ public:
+  thread_pool() : thread_pool(thread_pool_options{}) {}
+  explicit thread_pool(std::size_t threads) : thread_pool(options_with(threads)) {}
+  explicit thread_pool(thread_pool_options options);
+  ~thread_pool();
+  thread_pool(const thread_pool&) = delete;
+  thread_pool& operator=(const thread_pool&) = delete;
+
+  // Runs f(args...) on a worker; its future holds the result or exception.
+  // Arguments are copied/moved into the task (use std::ref to pass a reference).
+  // Thread-safe. Never blocks. Throws weft::pool_closed after shutdown().
+  template <class F, class... Args>
+  auto submit(F&& f, Args&&... args)
+      -> future<std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>>;
+
+  // Fire and forget: runs f(args...); an escaping exception goes to the
+  // error handler. Thread-safe. Never blocks. Throws weft::pool_closed.
+  template <class F, class... Args>
+  void post(F&& f, Args&&... args);
+
+  // Applies f to every element of `items` in parallel, `chunk` elements per
+  // task (0: about four tasks per worker), and returns the results in input
+  // order. Rethrows the first exception (in input order) after every item
+  // finished. Blocks. Throws weft::pool_closed.
+  template <std::ranges::forward_range Range, class F>
+  auto map(F&& f, const Range& items, std::size_t chunk = 0)
+      -> std::vector<std::invoke_result_t<F&, std::ranges::range_reference_t<const Range>>>;
+
+  // Calls f(i) for every i in [first, last), `grain` indices per task (0:
+  // about four tasks per worker). Blocks until done; rethrows the first
+  // exception (lowest index range) after every task finished.
+  template <std::integral Index, class F>
+  void parallel_for(Index first, Index last, F&& f, std::size_t grain = 0);
+
+  // Blocks until every task submitted so far has finished.
+  // Throws std::logic_error when called from one of this pool's workers.
+  void wait();
+
+  // Stops accepting tasks (later submissions throw weft::pool_closed), then
+  // either runs (drain) or cancels (cancel_pending) the tasks not yet
+  // started, waits for the running ones, and joins the workers. Idempotent;
+  // concurrent calls all return after the workers are joined.
+  // Throws std::logic_error when called from one of this pool's workers.
+  void shutdown(shutdown_mode mode = shutdown_mode::drain);
+
+  // Snapshots.
+  std::size_t size() const noexcept { return workers_.size(); }
+  // Tasks submitted and not yet started (cancelled ones until discarded).
+  std::size_t pending() const noexcept;
+  // Tasks running right now.
+  std::size_t running() const noexcept;
+
+ private:
+  struct alignas(detail::false_sharing_range) worker {
+    detail::work_stealing_deque<detail::state_base*> deque;  // owner: this worker
+    std::atomic<std::size_t> busy{0};  // tasks this worker is running (nested when helping)
+    std::thread thread;
+  };
+  struct worker_context {
+    const thread_pool* pool;
+    std::size_t index;
+  };
+  static worker_context*& current() noexcept {
+    static thread_local worker_context* context = nullptr;
+    return context;
+  }
+
+  static thread_pool_options options_with(std::size_t threads) {
+    thread_pool_options o;
+    o.threads = threads;
+    return o;
+  }
+
+  // executor_hooks
+  bool on_worker_thread() const noexcept override {
+    return current() != nullptr && current()->pool == this;
+  }
+  bool help_until_done(detail::state_base& awaited, const detail::wait_policy& policy) override;
+
+  template <class R, class F>
+  future<R> enqueue_task(F&& task);
+  void enqueue(detail::state_base* task);
+  void notify_one_worker() noexcept;
+  detail::state_base* find_work(std::size_t self);
+  detail::state_base* pop_injected();
+  detail::state_base* steal(std::size_t self);
+  bool has_work() const noexcept;
+  void execute(detail::state_base* task, std::size_t self) noexcept;
+  void finish_entry() noexcept;
+  void worker_main(std::size_t index);
+  void wait_until_idle();
+  void cancel_all_pending();
+  void report(std::exception_ptr error) noexcept;
+  template <class MakePart>
+  auto run_parts(std::size_t parts, MakePart make_part);
+  // About four tasks per worker: enough slack for stealing to balance.
+  std::size_t default_chunk(std::size_t count) const noexcept {
+    return std::max<std::size_t>(1, (count + 4 * size() - 1) / (4 * size()));
+  }
+
+  thread_pool_options options_;
+  std::vector<std::unique_ptr<worker>> workers_;  // fixed after construction
+
+  std::mutex inject_mutex_;
+  std::deque<detail::state_base*> injected_;      // guarded by inject_mutex_; FIFO
+  std::atomic<std::size_t> injected_size_{0};     // written under inject_mutex_ (seq_cst), read lock-free
+
+  // Tasks submitted whose queue entry has not been processed yet. Incremented
+  // before the closed_ check in enqueue() (Dekker with shutdown()).
+  alignas(detail::false_sharing_range) std::atomic<std::size_t> outstanding_{0};
+  detail::parking_word<> idle_signal_;  // bumped when outstanding_ drops to 0
+  alignas(detail::false_sharing_range) detail::parking_word<> work_signal_;  // bumped when work arrives for sleepers
+  std::atomic<bool> closed_{false};      // set once by shutdown()
+  std::atomic<bool> cancelling_{false};  // set by shutdown(cancel_pending)
+  std::atomic<bool> stopping_{false};    // set once everything finished; workers exit
+  std::mutex shutdown_mutex_;            // serializes shutdown(); guards joined_
+  bool joined_ = false;                  // guarded by shutdown_mutex_
+};
+
+// ---- implementation ----
+
+inline thread_pool::thread_pool(thread_pool_options options) : options_(std::move(options)) {
+  if (options_.threads == 0)
+    throw std::invalid_argument("weft::thread_pool: needs at least one thread");
+  workers_.reserve(options_.threads);
+  for (std::size_t i = 0; i < options_.threads; ++i) workers_.push_back(std::make_unique<worker>());
+  try {
+    for (std::size_t i = 0; i < options_.threads; ++i)
+      workers_[i]->thread = std::thread([this, i] { worker_main(i); });
+  } catch (...) {
+    shutdown(shutdown_mode::cancel_pending);  // joins the threads that started
+    throw;
+  }
+}
+
+inline thread_pool::~thread_pool() {
+  // A destructor never throws; shutdown() from a worker is a logic error
+  // that would deadlock, so it ends the program instead.
+  shutdown(shutdown_mode::drain);
+}
+
+template <class F, class... Args>
+auto thread_pool::submit(F&& f, Args&&... args)
+    -> future<std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>> {
+  using R = std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>;
+  return enqueue_task<R>(
+      [fn = std::forward<F>(f), ... bound = std::forward<Args>(args)]() mutable -> R {
+        return std::invoke(std::move(fn), std::move(bound)...);
+      });
+}
+
+template <class F, class... Args>
+void thread_pool::post(F&& f, Args&&... args) {
+  auto task = [this, fn = std::forward<F>(f), ... bound = std::forward<Args>(args)]() mutable {
+    try {
+      std::invoke(std::move(fn), std::move(bound)...);
+    } catch (...) {
+      report(std::current_exception());
+    }
+  };
+  using task_t = detail::task_state<decltype(task), void>;
+  auto* state = new task_t(std::move(task), this, 1);  // the queue's reference only
+  try {
+    enqueue(state);
+  } catch (...) {
+    state->cancel();
+    state->release();
+    throw;
+  }
+}
+
+template <class R, class F>
+future<R> thread_pool::enqueue_task(F&& task) {
+  using task_t = detail::task_state<std::decay_t<F>, R>;
+  auto* state = new task_t(std::forward<F>(task), this, 2);  // the future's and the queue's
+  future<R> result(state);
+  try {
+    enqueue(state);
+  } catch (...) {
+    state->cancel();
+    state->release();  // the queue's reference; the future's goes with `result`
+    throw;
+  }
+  return result;
+}
+
+inline void thread_pool::enqueue(detail::state_base* task) {
+  // (S1) seq_cst: Dekker with shutdown(): either shutdown's wait sees this
+  // increment, or we see closed_ and back out.
+  outstanding_.fetch_add(1, std::memory_order_seq_cst);
+  if (closed_.load(std::memory_order_seq_cst)) {  // (S2)
+    finish_entry();
+    throw pool_closed("weft::thread_pool: submit after shutdown()");
+  }
+  worker_context* ctx = current();
+  if (ctx != nullptr && ctx->pool == this) {
+    workers_[ctx->index]->deque.push(task);  // stays local: LIFO for us, stolen FIFO
+  } else {
+    std::lock_guard lock(inject_mutex_);
+    injected_.push_back(task);
+    injected_size_.fetch_add(1, std::memory_order_seq_cst);
+  }
+  notify_one_worker();
+}
+
+// Wakes a sleeping worker, if any. Dekker with the sleeper's await(): the
+// sleeper (W1) raises work_signal_.sleepers then (W2) re-checks has_work();
+// we published the task, then (fence) read sleepers. One side sees the other.
+inline void thread_pool::notify_one_worker() noexcept {
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (work_signal_.sleepers.load(std::memory_order_seq_cst) == 0) return;
+  work_signal_.value.fetch_add(1, std::memory_order_seq_cst);
+  detail::futex_wake(work_signal_.value, 1, detail::futex_scope::process_private);
+}
+
+inline detail::state_base* thread_pool::pop_injected() {
+  if (injected_size_.load(std::memory_order_seq_cst) == 0) return nullptr;
+  std::lock_guard lock(inject_mutex_);
+  if (injected_.empty()) return nullptr;
+  detail::state_base* task = injected_.front();
+  injected_.pop_front();
+  injected_size_.fetch_sub(1, std::memory_order_seq_cst);
+  return task;
+}
+
+inline detail::state_base* thread_pool::steal(std::size_t self) {
+  const std::size_t n = workers_.size();
+  for (std::size_t k = 1; k < n; ++k) {
+    if (auto* task = workers_[(self + k) % n]->deque.steal()) return task;
+  }
+  return nullptr;
+}
+
+// Local deque first (hot, LIFO), then the shared FIFO, then the others.
+inline detail::state_base* thread_pool::find_work(std::size_t self) {
+  if (auto* task = workers_[self]->deque.pop()) return task;
+  if (auto* task = pop_injected()) return task;
+  return steal(self);
+}
+
+inline bool thread_pool::has_work() const noexcept {
+  if (injected_size_.load(std::memory_order_seq_cst) != 0) return true;
+  for (auto& w : workers_)
+    if (!w->deque.empty()) return true;
+  return false;
+}
+
+// Runs (or, while cancelling, cancels) one queue entry and retires it.
+inline void thread_pool::execute(detail::state_base* task, std::size_t self) noexcept {
+  if (cancelling_.load(std::memory_order_acquire)) {
+    task->cancel();
+  } else {
+    // relaxed: a statistic for running(); only this worker writes it.
+    auto& busy = workers_[self]->busy;
+    busy.store(busy.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    task->run();  // false when it was cancelled or already run inline: nothing to do
+    busy.store(busy.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+  }
+  task->release();
+  finish_entry();
+}
+
+inline void thread_pool::finish_entry() noexcept {
+  // acq_rel: the task's effects happen before wait()/shutdown() return.
+  if (outstanding_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    idle_signal_.value.fetch_add(1, std::memory_order_seq_cst);
+    idle_signal_.wake_all();
+  }
+}
+
+inline void thread_pool::worker_main(std::size_t index) {
+  worker_context context{this, index};
+  current() = &context;
+#if defined(__linux__)
+  std::string thread_name = options_.name + "-" + std::to_string(index);
+  thread_name.resize(std::min<std::size_t>(thread_name.size(), 15));
+  pthread_setname_np(pthread_self(), thread_name.c_str());
+#endif
+  if (options_.initializer) {
+    try {
+      options_.initializer(index);
+    } catch (...) {
+      report(std::current_exception());
+    }
+  }
+  for (;;) {
+    if (auto* task = find_work(index)) {
+      execute(task, index);
+      continue;
+    }
+    if (stopping_.load(std::memory_order_acquire)) break;
+    std::uint32_t seen = work_signal_.value.load(std::memory_order_seq_cst);
+    work_signal_.await([seen](std::uint32_t v) { return v != seen; },
+                       [this] { return has_work() || stopping_.load(std::memory_order_seq_cst); },
+                       detail::wait_policy::forever());
+  }
+  current() = nullptr;
+}
+
+inline bool thread_pool::help_until_done(detail::state_base& awaited,
+                                         const detail::wait_policy& policy) {
+  const std::size_t self = current()->index;
+  auto& busy = workers_[self]->busy;
+  for (;;) {
+    if (awaited.done()) return true;
+    if (policy.expired()) return false;
+    // The awaited task itself, if nobody started it: run it right here. Its
+    // queue entry is discarded when some worker pops it later.
+    busy.store(busy.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    bool ran = awaited.run();
+    busy.store(busy.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+    if (ran) continue;
+    if (auto* task = find_work(self)) {
+      execute(task, self);
+      continue;
+    }
+    // The awaited task runs on another thread (or is a hand-completed state
+    // that nothing here can advance): sleep until it completes.
+    return awaited.park(policy);
+  }
+}
+
+inline void thread_pool::wait() {
+  if (on_worker_thread())
+    throw std::logic_error("weft::thread_pool::wait: called from a worker of the same pool (would wait for itself)");
+  wait_until_idle();
+}
+
+inline void thread_pool::wait_until_idle() {
+  for (;;) {
+    std::uint32_t epoch = idle_signal_.value.load(std::memory_order_seq_cst);
+    if (outstanding_.load(std::memory_order_seq_cst) == 0) return;  // (S3) pairs with S1
+    idle_signal_.await([epoch](std::uint32_t v) { return v != epoch; },
+                       detail::wait_policy::forever());
+  }
+}
+
+inline void thread_pool::cancel_all_pending() {
+  cancelling_.store(true, std::memory_order_release);
+  while (auto* task = pop_injected()) execute(task, 0);  // cancels: cancelling_ is set
+  for (auto& w : workers_)
+    while (auto* task = w->deque.steal()) execute(task, 0);
+}
+
+inline void thread_pool::shutdown(shutdown_mode mode) {
+  if (on_worker_thread())
+    throw std::logic_error("weft::thread_pool::shutdown: called from a worker of the same pool (would wait for itself)");
+  std::lock_guard lock(shutdown_mutex_);
+  if (joined_) return;
+  closed_.store(true, std::memory_order_seq_cst);  // (S4) pairs with S1/S2
+  if (mode == shutdown_mode::cancel_pending) cancel_all_pending();
+  wait_until_idle();
+  stopping_.store(true, std::memory_order_seq_cst);
+  work_signal_.value.fetch_add(1, std::memory_order_seq_cst);
+  work_signal_.wake_all();
+  for (auto& w : workers_)
+    if (w->thread.joinable()) w->thread.join();
+  joined_ = true;
+}
+
+inline std::size_t thread_pool::pending() const noexcept {
+  std::size_t queued = outstanding_.load(std::memory_order_acquire);
+  std::size_t active = running();
+  return queued > active ? queued - active : 0;
+}
+
+inline std::size_t thread_pool::running() const noexcept {
+  std::size_t n = 0;
+  for (auto& w : workers_) n += w->busy.load(std::memory_order_relaxed);
+  return n;
+}
+
+inline void thread_pool::report(std::exception_ptr error) noexcept {
+  if (options_.error_handler) {
+    try {
+      options_.error_handler(error);
+      return;
+    } catch (...) {
+      std::fprintf(stderr, "weft::thread_pool: the error handler itself threw\n");
+    }
+  }
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "weft::thread_pool: a posted task threw: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "weft::thread_pool: a posted task threw a non-std exception\n");
+  }
+  std::terminate();
+}
+
+// Submits make_part(k) for k in [0, parts) and waits for all of them (helping
+// when on a worker) before returning or rethrowing, so that no part can
+// outlive the caller's frame, which the parts reference. Rethrows the first
+// failure in part order, or pool_closed if submission was cut short.
+template <class MakePart>
+auto thread_pool::run_parts(std::size_t parts, MakePart make_part) {
+  using part_future = decltype(submit(make_part(std::size_t{0})));
+  std::vector<part_future> futures;
+  futures.reserve(parts);
+  std::exception_ptr submit_error;
+  try {
+    for (std::size_t k = 0; k < parts; ++k) futures.push_back(submit(make_part(k)));
+  } catch (...) {
+    submit_error = std::current_exception();
+  }
+  for (auto& f : futures) f.wait();
+  if (submit_error) std::rethrow_exception(submit_error);
+  return futures;
+}
+
+template <std::integral Index, class F>
+void thread_pool::parallel_for(Index first, Index last, F&& f, std::size_t grain) {
+  if (!(first < last)) return;
+  const auto count = static_cast<std::size_t>(last - first);
+  if (grain == 0) grain = default_chunk(count);
+  auto parts = run_parts((count + grain - 1) / grain, [&f, first, count, grain](std::size_t k) {
+    return [&f, first, begin = k * grain, end = std::min(count, (k + 1) * grain)] {
+      for (std::size_t i = begin; i < end; ++i) f(static_cast<Index>(first + static_cast<Index>(i)));
+    };
+  });
+  for (auto& part : parts) part.get();  // rethrows the first failure
+}
+
+template <std::ranges::forward_range Range, class F>
+auto thread_pool::map(F&& f, const Range& items, std::size_t chunk)
+    -> std::vector<std::invoke_result_t<F&, std::ranges::range_reference_t<const Range>>> {
+  using R = std::invoke_result_t<F&, std::ranges::range_reference_t<const Range>>;
+  static_assert(!std::is_void_v<R>,
+                "weft::thread_pool::map: f returns void; use parallel_for or submit instead");
+  using iterator = std::ranges::iterator_t<const Range>;
+  const auto count = static_cast<std::size_t>(std::ranges::distance(items));
+  if (chunk == 0) chunk = default_chunk(count);
+  // Chunk boundaries up front (a forward range is walked once).
+  std::vector<iterator> bounds;
+  bounds.reserve(count / chunk + 2);
+  iterator it = std::ranges::begin(items);
+  for (std::size_t begin = 0; begin < count; begin += chunk) {
+    bounds.push_back(it);
+    it = std::ranges::next(it, static_cast<std::ptrdiff_t>(std::min(chunk, count - begin)));
+  }
+  bounds.push_back(it);
+  auto parts = run_parts(bounds.size() - 1, [&f, &bounds](std::size_t k) {
+    return [&f, from = bounds[k], to = bounds[k + 1]] {
+      std::vector<R> out;
+      for (iterator i = from; i != to; ++i) out.push_back(f(*i));
+      return out;
+    };
+  });
+  std::vector<R> results;
+  results.reserve(count);
+  for (auto& part : parts)
+    for (auto& r : part.get()) results.push_back(std::move(r));
+  return results;
+}
+
+}  // namespace weft

@@ -1,0 +1,316 @@
+// weft — MIT licence. See LICENSE.
+// Tests for <weft/thread_pool.hpp>.
+#include <weft/thread_pool.hpp>
+
+#include "support.hpp"
+
+#include <memory>
+#include <numeric>
+#include <set>
+#include <string>
+
+#if defined(__linux__)
+#include <pthread.h>
+#endif
+
+using namespace std::chrono_literals;
+using weft::thread_pool;
+
+TEST_CASE("zero threads throws std::invalid_argument", "[thread_pool]") {
+  CHECK_THROWS_AS(thread_pool(0), std::invalid_argument);
+  weft::thread_pool_options o;
+  o.threads = 0;
+  CHECK_THROWS_AS(thread_pool(o), std::invalid_argument);
+}
+
+TEST_CASE("default_workers follows the seed guidance", "[thread_pool]") {
+  auto cpu = weft::default_workers(weft::workload::cpu);
+  CHECK(cpu >= 1);
+  CHECK(cpu <= std::max(1u, std::thread::hardware_concurrency()));
+  CHECK(weft::default_workers(weft::workload::io) == cpu * 5);
+  CHECK(weft::default_workers(weft::workload::mixed) == cpu * 2 + 1);
+  thread_pool pool;
+  CHECK(pool.size() == cpu);
+}
+
+TEST_CASE("a one-thread pool runs outside submissions strictly in order", "[thread_pool]") {
+  thread_pool pool(1);
+  std::vector<int> order;  // only the single worker writes it
+  std::vector<weft::future<void>> done;
+  for (int i = 0; i < 200; ++i) done.push_back(pool.submit([&order, i] { order.push_back(i); }));
+  pool.wait();
+  std::vector<int> expected(200);
+  std::iota(expected.begin(), expected.end(), 0);
+  CHECK(order == expected);
+}
+
+TEST_CASE("map keeps input order", "[thread_pool]") {
+  thread_pool pool(3);
+  std::vector<int> input(1000);
+  std::iota(input.begin(), input.end(), 0);
+  auto squares = pool.map([](int x) { return x * x; }, input);
+  REQUIRE(squares.size() == input.size());
+  for (int i = 0; i < 1000; ++i) CHECK(squares[i] == i * i);
+  auto chunked = pool.map([](int x) { return std::to_string(x); }, input, 7);
+  CHECK(chunked[999] == "999");
+  CHECK(pool.map([](int x) { return x; }, std::vector<int>{}).empty());
+}
+
+TEST_CASE("map rethrows the first exception after every item finished", "[thread_pool]") {
+  thread_pool pool(2);
+  std::vector<int> input(100);
+  std::iota(input.begin(), input.end(), 0);
+  std::atomic<int> finished{0};
+  auto f = [&](int x) {
+    if (x == 10) throw std::invalid_argument("ten");
+    if (x == 60) throw std::out_of_range("sixty");
+    finished++;
+    return x;
+  };
+  CHECK_THROWS_AS(pool.map(f, input, 1), std::invalid_argument);
+  CHECK(finished == 98);  // nothing was still running when map threw
+}
+
+TEST_CASE("parallel_for visits every index exactly once", "[thread_pool]") {
+  thread_pool pool(3);
+  constexpr int n = 10007;
+  std::vector<std::atomic<int>> hits(n);
+  pool.parallel_for(0, n, [&](int i) { hits[i]++; });
+  pool.parallel_for(std::size_t{5}, std::size_t{5}, [&](std::size_t) { FAIL("empty range"); });
+  pool.parallel_for(100L, 200L, [&](long i) { hits[i]++; }, 3);
+  int wrong = 0;
+  for (int i = 0; i < n; ++i) wrong += hits[i] != ((i >= 100 && i < 200) ? 2 : 1);
+  CHECK(wrong == 0);
+}
+
+TEST_CASE("parallel_for rethrows after every task finished", "[thread_pool]") {
+  thread_pool pool(2);
+  std::atomic<int> visited{0};
+  CHECK_THROWS_AS(pool.parallel_for(0, 64, [&](int i) {
+    visited++;
+    if (i == 5) throw std::runtime_error("five");
+  }, 1), std::runtime_error);
+  CHECK(visited == 64);
+}
+
+TEST_CASE("post reports an escaping exception to the error handler", "[thread_pool]") {
+  std::atomic<int> reported{0};
+  std::string message;
+  weft::thread_pool_options o;
+  o.threads = 2;
+  o.error_handler = [&](std::exception_ptr e) {
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      message = ex.what();
+    }
+    reported++;
+  };
+  {
+    thread_pool pool(o);
+    std::atomic<int> ran{0};
+    pool.post([&] { ran++; });
+    pool.post([] { throw std::runtime_error("posted failure"); });
+    pool.post([&](int n) { ran += n; }, 10);
+    pool.wait();
+    CHECK(ran == 11);
+  }
+  CHECK(reported == 1);
+  CHECK(message == "posted failure");
+}
+
+TEST_CASE("wait blocks until every submitted task finished", "[thread_pool]") {
+  thread_pool pool(2);
+  std::atomic<int> done{0};
+  for (int i = 0; i < 500; ++i) pool.post([&] { done++; });
+  pool.wait();
+  CHECK(done == 500);
+  auto f = pool.submit([&] {
+    bool threw = false;
+    try {
+      pool.wait();
+    } catch (const std::logic_error&) {
+      threw = true;
+    }
+    return threw;
+  });
+  CHECK(f.get());  // wait() from a worker is refused instead of deadlocking
+}
+
+TEST_CASE("shutdown(drain) runs pending tasks; later submissions throw pool_closed",
+          "[thread_pool]") {
+  thread_pool pool(1);
+  weft_test::gate gate;
+  std::atomic<int> ran{0};
+  pool.post([&] { gate.wait(); });
+  std::vector<weft::future<void>> pending;
+  for (int i = 0; i < 10; ++i) pending.push_back(pool.submit([&] { ran++; }));
+  std::thread closer([&] { pool.shutdown(weft::shutdown_mode::drain); });
+  // shutdown() is waiting for the queue: submissions are refused already.
+  REQUIRE(weft_test::eventually([&] {
+    try {
+      pool.post([] {});
+      return false;
+    } catch (const weft::pool_closed&) {
+      return true;
+    }
+  }));
+  gate.open();
+  closer.join();
+  CHECK(ran == 10);
+  CHECK_THROWS_AS(pool.submit([] { return 1; }), weft::pool_closed);
+  pool.shutdown();  // idempotent
+}
+
+TEST_CASE("submit from a worker after shutdown throws pool_closed", "[thread_pool]") {
+  thread_pool pool(2);
+  weft_test::gate gate;
+  auto inner = pool.submit([&] {
+    gate.wait();
+    try {
+      pool.submit([] {});
+      return false;
+    } catch (const weft::pool_closed&) {
+      return true;
+    }
+  });
+  std::thread closer([&] { pool.shutdown(); });
+  REQUIRE(weft_test::eventually([&] {
+    try {
+      pool.post([] {});
+      return false;
+    } catch (const weft::pool_closed&) {
+      return true;
+    }
+  }));
+  gate.open();
+  closer.join();
+  CHECK(inner.get());
+}
+
+TEST_CASE("shutdown(cancel_pending) cancels waiting tasks at once and waits for running ones",
+          "[thread_pool]") {
+  thread_pool pool(1);
+  weft_test::gate gate;
+  std::atomic<bool> running_finished{false};
+  auto running = pool.submit([&] { gate.wait(); running_finished = true; return 1; });
+  REQUIRE(weft_test::eventually([&] { return pool.running() == 1; }));
+  std::atomic<int> ran{0};
+  std::vector<weft::future<int>> queued;
+  for (int i = 0; i < 20; ++i) queued.push_back(pool.submit([&] { ran++; return 2; }));
+  CHECK(pool.pending() == 20);
+  std::thread closer([&] { pool.shutdown(weft::shutdown_mode::cancel_pending); });
+  for (auto& f : queued) f.wait();  // woken by the cancellation, while `running` still blocks
+  CHECK_FALSE(running_finished.load());
+  for (auto& f : queued) CHECK(f.cancelled());
+  gate.open();
+  closer.join();
+  CHECK(running.get() == 1);
+  CHECK(ran == 0);
+}
+
+TEST_CASE("the destructor drains pending work", "[thread_pool]") {
+  std::atomic<int> ran{0};
+  {
+    thread_pool pool(2);
+    for (int i = 0; i < 1000; ++i) pool.post([&] { ran++; });
+  }
+  CHECK(ran == 1000);
+}
+
+namespace {
+long fib(thread_pool& pool, int n) {
+  if (n < 2) return n;
+  auto a = pool.submit([&pool, n] { return fib(pool, n - 1); });
+  auto b = pool.submit([&pool, n] { return fib(pool, n - 2); });
+  return a.get() + b.get();
+}
+int chain(thread_pool& pool, int depth) {
+  if (depth == 0) return 0;
+  return pool.submit([&pool, depth] { return chain(pool, depth - 1); }).get() + 1;
+}
+}  // namespace
+
+TEST_CASE("recursive submit+get does not deadlock: fib(25) on 2 threads", "[thread_pool]") {
+  thread_pool pool(2);
+  CHECK(pool.submit([&] { return fib(pool, 25); }).get() == 75025);
+}
+
+TEST_CASE("nested submit+wait chains 1000 deep on 2 threads", "[thread_pool]") {
+  thread_pool pool(2);
+  auto a = pool.submit([&] { return chain(pool, 1000); });
+  auto b = pool.submit([&] { return chain(pool, 1000); });
+  CHECK(a.get() == 1000);
+  CHECK(b.get() == 1000);
+}
+
+TEST_CASE("map and parallel_for called from inside a task help instead of blocking",
+          "[thread_pool]") {
+  thread_pool pool(1);  // the only worker is the caller: it must run the parts itself
+  auto total = pool.submit([&] {
+    std::vector<int> v(100, 1);
+    auto r = pool.map([](int x) { return x * 2; }, v);
+    std::atomic<int> s{0};
+    pool.parallel_for(0, 10, [&](int i) { s += i; });
+    return std::accumulate(r.begin(), r.end(), 0) + s.load();
+  });
+  CHECK(total.get() == 200 + 45);
+}
+
+TEST_CASE("initializer runs once per worker with its index; threads are named",
+          "[thread_pool]") {
+  std::mutex m;
+  std::multiset<std::size_t> indices;
+  weft::thread_pool_options o;
+  o.threads = 3;
+  o.name = "crunch";
+  o.initializer = [&](std::size_t i) {
+    std::lock_guard l(m);
+    indices.insert(i);
+  };
+  thread_pool pool(o);
+  std::set<std::string> names;
+  std::mutex names_mutex;
+  pool.parallel_for(0, 300, [&](int) {
+#if defined(__linux__)
+    char buf[16] = {};
+    pthread_getname_np(pthread_self(), buf, sizeof buf);
+    std::lock_guard l(names_mutex);
+    names.insert(buf);
+#endif
+  }, 1);
+  pool.shutdown();
+  CHECK(indices == std::multiset<std::size_t>{0, 1, 2});
+#if defined(__linux__)
+  for (auto& n : names) CHECK((n == "crunch-0" || n == "crunch-1" || n == "crunch-2"));
+#endif
+}
+
+TEST_CASE("a task's callable and captures are destroyed when it finishes", "[thread_pool]") {
+  thread_pool pool(1);
+  auto token = std::make_shared<int>(1);
+  auto f = pool.submit([token] { return *token; });
+  CHECK(f.get() == 1);
+  CHECK(token.use_count() == 1);  // the pool kept no copy
+  weft_test::gate gate;
+  pool.post([&] { gate.wait(); });
+  auto cancelled = pool.submit([token] { return *token; });
+  CHECK(cancelled.cancel());
+  CHECK(token.use_count() == 1);  // destroyed on cancel, before the worker discards the entry
+  gate.open();
+}
+
+TEST_CASE("size, pending and running are snapshots of the pool", "[thread_pool]") {
+  thread_pool pool(2);
+  CHECK(pool.size() == 2);
+  weft_test::gate gate;
+  pool.post([&] { gate.wait(); });
+  pool.post([&] { gate.wait(); });
+  REQUIRE(weft_test::eventually([&] { return pool.running() == 2; }));
+  pool.post([] {});
+  CHECK(pool.pending() == 1);
+  gate.open();
+  pool.wait();
+  CHECK(pool.pending() == 0);
+  CHECK(pool.running() == 0);
+}
