@@ -10,6 +10,8 @@ namespace weft_bench {
 void register_queue();
 void register_rwlock();
 void register_counter();
+void register_pool();
+void register_cpu();
 }  // namespace weft_bench
 
 static void print_families() {
@@ -18,6 +20,9 @@ static void print_families() {
       "  queue/<impl>/<P>p<C>c    items/s through a capacity-1024 queue\n"
       "  rwlock/<impl>/<read %%>   lock operations/s\n"
       "  counter/<impl>/<threads> increments/s\n"
+      "  pool/<impl>/submit_get   tasks/s: submit 4096 tiny tasks, get every future\n"
+      "  pool/<impl>/post_wait    tasks/s: post 4096 tiny tasks, wait for all\n"
+      "  cpu/<strategy>           the seed's CPU-bound job: serial, threads, std_async\n"
       "peers compiled in:");
 #if defined(WEFT_BENCH_HAVE_TBB)
   std::printf(" tbb");
@@ -37,6 +42,8 @@ int main(int argc, char** argv) {
   weft_bench::register_queue();
   weft_bench::register_rwlock();
   weft_bench::register_counter();
+  weft_bench::register_pool();
+  weft_bench::register_cpu();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

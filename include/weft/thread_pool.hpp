@@ -7,6 +7,7 @@
 
 #include <weft/detail/config.hpp>
 #include <weft/detail/cpu_count.hpp>
+#include <weft/detail/injection_queue.hpp>
 #include <weft/detail/shared_state.hpp>
 #include <weft/detail/wait.hpp>
 #include <weft/detail/work_stealing_deque.hpp>
@@ -18,7 +19,6 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdio>
-#include <deque>
 #include <exception>
 #include <functional>
 #include <iterator>
@@ -203,9 +203,7 @@ class thread_pool final : private detail::executor_hooks {
   thread_pool_options options_;
   std::vector<std::unique_ptr<worker>> workers_;  // fixed after construction
 
-  std::mutex inject_mutex_;
-  std::deque<detail::state_base*> injected_;      // guarded by inject_mutex_; FIFO
-  std::atomic<std::size_t> injected_size_{0};     // written under inject_mutex_ (seq_cst), read lock-free
+  detail::injection_queue injected_;  // FIFO of tasks submitted from outside the pool
 
   // Tasks submitted whose queue entry has not been processed yet. Incremented
   // before the closed_ check in enqueue() (Dekker with shutdown()).
@@ -298,9 +296,7 @@ inline void thread_pool::enqueue(detail::state_base* task) {
   if (ctx != nullptr && ctx->pool == this) {
     workers_[ctx->index]->deque.push(task);  // stays local: LIFO for us, stolen FIFO
   } else {
-    std::lock_guard lock(inject_mutex_);
-    injected_.push_back(task);
-    injected_size_.fetch_add(1, std::memory_order_seq_cst);
+    injected_.push(task);
   }
   notify_one_worker();
 }
@@ -316,13 +312,8 @@ inline void thread_pool::notify_one_worker() noexcept {
 }
 
 inline detail::state_base* thread_pool::pop_injected() {
-  if (injected_size_.load(std::memory_order_seq_cst) == 0) return nullptr;
-  std::lock_guard lock(inject_mutex_);
-  if (injected_.empty()) return nullptr;
-  detail::state_base* task = injected_.front();
-  injected_.pop_front();
-  injected_size_.fetch_sub(1, std::memory_order_seq_cst);
-  return task;
+  // Every node in injected_ is a state_base (only enqueue() pushes).
+  return static_cast<detail::state_base*>(injected_.pop());
 }
 
 inline detail::state_base* thread_pool::steal(std::size_t self) {
@@ -341,7 +332,7 @@ inline detail::state_base* thread_pool::find_work(std::size_t self) {
 }
 
 inline bool thread_pool::has_work() const noexcept {
-  if (injected_size_.load(std::memory_order_seq_cst) != 0) return true;
+  if (injected_.size() != 0) return true;
   for (auto& w : workers_)
     if (!w->deque.empty()) return true;
   return false;
@@ -391,6 +382,10 @@ inline void thread_pool::worker_main(std::size_t index) {
       continue;
     }
     if (stopping_.load(std::memory_order_acquire)) break;
+    if (has_work()) {  // lost a steal race, or a push is half done: retry soon
+      std::this_thread::yield();
+      continue;
+    }
     std::uint32_t seen = work_signal_.value.load(std::memory_order_seq_cst);
     work_signal_.await([seen](std::uint32_t v) { return v != seen; },
                        [this] { return has_work() || stopping_.load(std::memory_order_seq_cst); },

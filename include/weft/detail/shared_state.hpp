@@ -5,7 +5,9 @@
 // futex word and its done callbacks; pools queue pointers to it. Not API.
 #pragma once
 
+#include <weft/detail/block_cache.hpp>
 #include <weft/detail/config.hpp>
+#include <weft/detail/injection_queue.hpp>
 #include <weft/detail/wait.hpp>
 #include <weft/error.hpp>
 
@@ -58,12 +60,18 @@ inline void report_callback_error(std::exception_ptr error) noexcept {
 // Legal transitions: pending -> running -> {succeeded, failed};
 // pending -> cancelled; pending -> {succeeded, failed} (completers without a
 // callable). Final states never change.
-class state_base {
+class state_base : public queue_node {  // queue_node: the link of a pool's injection queue
  public:
   enum status : std::uint32_t { pending = 0, running = 1, succeeded = 2, failed = 3, cancelled = 4 };
 
   state_base(const state_base&) = delete;
   state_base& operator=(const state_base&) = delete;
+
+  // States are allocated by submitters and freed by workers: recycle their
+  // memory across threads (see block_cache). The destructor is virtual, so
+  // `delete this` passes the most-derived size.
+  static void* operator new(std::size_t bytes) { return block_cache::allocate(bytes); }
+  static void operator delete(void* p, std::size_t bytes) noexcept { block_cache::deallocate(p, bytes); }
 
   void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
   void release() noexcept {
@@ -146,9 +154,9 @@ class state_base {
     // state abandoned); drop them without running.
     callback_node* n = callbacks_.load(std::memory_order_acquire);
     while (n != nullptr && n != closed_list()) {
-      callback_node* next = n->next;
+      callback_node* following = n->next;
       delete n;
-      n = next;
+      n = following;
     }
   }
 
@@ -198,15 +206,15 @@ class state_base {
     // The list is newest-first; reverse it to run in registration order.
     callback_node* ordered = nullptr;
     while (n != nullptr) {
-      callback_node* next = n->next;
+      callback_node* following = n->next;
       n->next = ordered;
       ordered = n;
-      n = next;
+      n = following;
     }
     while (ordered != nullptr) {
-      callback_node* next = ordered->next;
+      callback_node* later = ordered->next;
       ordered->invoke_and_delete();
-      ordered = next;
+      ordered = later;
     }
   }
 

@@ -145,6 +145,10 @@ inline void futex_wake(std::atomic<std::uint32_t>& word, int count, futex_scope 
 // Spin iterations before a waiter goes to sleep. Short: on an oversubscribed
 // machine a spinning waiter steals the CPU from the thread it waits for.
 inline constexpr int spin_limit = 64;
+// Then a few sched_yield()s: they hand the CPU to a runnable thread (often
+// the one we wait for) and cost far less than a futex sleep and wake-up
+// when the wait is a few microseconds. Still bounded: then we sleep.
+inline constexpr int yield_limit = 16;
 
 // A 32-bit futex word with a count of sleepers.
 //
@@ -165,11 +169,16 @@ struct parking_word {
   // the policy expires first, or when give_up() becomes true before a sleep.
   template <class Ready, class GiveUp>
   std::optional<std::uint32_t> await(Ready ready, GiveUp give_up, const wait_policy& policy) {
-    for (int i = 0; i < spin_limit; ++i) {
+    for (int i = 0; i < spin_limit + yield_limit; ++i) {
       std::uint32_t v = value.load(std::memory_order_acquire);
       if (ready(v)) return v;
       if (!policy.may_sleep() || give_up()) return std::nullopt;
-      cpu_relax();
+      if (i < spin_limit) {
+        cpu_relax();
+      } else {
+        if (policy.expired()) break;
+        std::this_thread::yield();
+      }
     }
     for (;;) {
       sleepers.fetch_add(1, std::memory_order_seq_cst);                 // W1

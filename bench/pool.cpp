@@ -1,0 +1,168 @@
+// weft — MIT licence. See LICENSE.
+// pool/<impl>/submit_get — submit 4096 tiny tasks, then get every result;
+// pool/<impl>/post_wait — post 4096 tiny fire-and-forget tasks, then wait for
+// all. items_per_second counts tasks. Pools have default_workers(cpu)
+// threads and are built once per benchmark, outside the timed loop.
+#include <weft/thread_pool.hpp>
+
+#include "harness.hpp"
+
+#include <atomic>
+#include <future>
+#include <latch>
+#include <memory>
+#include <vector>
+
+#if defined(WEFT_BENCH_HAVE_TBB)
+#include <tbb/global_control.h>
+#include <tbb/task_group.h>
+#endif
+#if defined(WEFT_BENCH_HAVE_BOOST)
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
+#endif
+
+namespace weft_bench {
+namespace {
+
+constexpr int tasks_per_run = 4096;
+
+std::size_t workers() { return weft::default_workers(weft::workload::cpu); }
+
+void finish(benchmark::State& state, std::int64_t sum) {
+  if (sum != std::int64_t{tasks_per_run} * (tasks_per_run - 1) / 2) state.SkipWithError("lost tasks");
+  state.SetItemsProcessed(state.iterations() * tasks_per_run);
+}
+
+void weft_submit_get(benchmark::State& state) {
+  weft::thread_pool pool(workers());
+  std::vector<weft::future<int>> futures(tasks_per_run);
+  std::int64_t sum = 0;
+  for (auto _ : state) {
+    for (int i = 0; i < tasks_per_run; ++i) futures[i] = pool.submit([i] { return i; });
+    sum = 0;
+    for (auto& f : futures) sum += f.get();
+  }
+  finish(state, sum);
+}
+
+void weft_post_wait(benchmark::State& state) {
+  weft::thread_pool pool(workers());
+  std::atomic<std::int64_t> sum{0};
+  for (auto _ : state) {
+    sum = 0;
+    for (int i = 0; i < tasks_per_run; ++i) pool.post([&sum, i] { sum.fetch_add(i, std::memory_order_relaxed); });
+    pool.wait();
+  }
+  finish(state, sum.load());
+}
+
+void std_async_submit_get(benchmark::State& state) {
+  std::vector<std::future<int>> futures(tasks_per_run);
+  std::int64_t sum = 0;
+  for (auto _ : state) {
+    for (int i = 0; i < tasks_per_run; ++i) futures[i] = std::async(std::launch::async, [i] { return i; });
+    sum = 0;
+    for (auto& f : futures) sum += f.get();
+  }
+  finish(state, sum);
+}
+
+void std_async_post_wait(benchmark::State& state) {
+  std::atomic<std::int64_t> sum{0};
+  for (auto _ : state) {
+    sum = 0;
+    std::vector<std::future<void>> futures;
+    futures.reserve(tasks_per_run);
+    for (int i = 0; i < tasks_per_run; ++i)
+      futures.push_back(std::async(std::launch::async, [&sum, i] { sum.fetch_add(i, std::memory_order_relaxed); }));
+    for (auto& f : futures) f.wait();
+  }
+  finish(state, sum.load());
+}
+
+#if defined(WEFT_BENCH_HAVE_TBB)
+// task_group has no futures: results go to a slot per task, read after wait().
+void tbb_submit_get(benchmark::State& state) {
+  tbb::global_control limit(tbb::global_control::max_allowed_parallelism, workers());
+  tbb::task_group group;
+  std::vector<int> results(tasks_per_run);
+  std::int64_t sum = 0;
+  for (auto _ : state) {
+    for (int i = 0; i < tasks_per_run; ++i) group.run([&results, i] { results[i] = i; });
+    group.wait();
+    sum = 0;
+    for (int r : results) sum += r;
+  }
+  finish(state, sum);
+}
+
+void tbb_post_wait(benchmark::State& state) {
+  tbb::global_control limit(tbb::global_control::max_allowed_parallelism, workers());
+  tbb::task_group group;
+  std::atomic<std::int64_t> sum{0};
+  for (auto _ : state) {
+    sum = 0;
+    for (int i = 0; i < tasks_per_run; ++i) group.run([&sum, i] { sum.fetch_add(i, std::memory_order_relaxed); });
+    group.wait();
+  }
+  finish(state, sum.load());
+}
+#endif
+
+#if defined(WEFT_BENCH_HAVE_BOOST)
+// Boost.Asio's thread_pool: futures through std::packaged_task, waiting
+// through a std::latch (the pool itself can only be joined, not waited on).
+void asio_submit_get(benchmark::State& state) {
+  boost::asio::thread_pool pool(workers());
+  std::vector<std::future<int>> futures(tasks_per_run);
+  std::int64_t sum = 0;
+  for (auto _ : state) {
+    for (int i = 0; i < tasks_per_run; ++i) {
+      auto task = std::make_shared<std::packaged_task<int()>>([i] { return i; });
+      futures[i] = task->get_future();
+      boost::asio::post(pool, [task] { (*task)(); });
+    }
+    sum = 0;
+    for (auto& f : futures) sum += f.get();
+  }
+  pool.join();
+  finish(state, sum);
+}
+
+void asio_post_wait(benchmark::State& state) {
+  boost::asio::thread_pool pool(workers());
+  std::atomic<std::int64_t> sum{0};
+  for (auto _ : state) {
+    sum = 0;
+    std::latch done(tasks_per_run);
+    for (int i = 0; i < tasks_per_run; ++i)
+      boost::asio::post(pool, [&sum, &done, i] {
+        sum.fetch_add(i, std::memory_order_relaxed);
+        done.count_down();
+      });
+    done.wait();
+  }
+  pool.join();
+  finish(state, sum.load());
+}
+#endif
+
+}  // namespace
+
+void register_pool() {
+  add("pool/weft/submit_get", weft_submit_get);
+  add("pool/weft/post_wait", weft_post_wait);
+#if defined(WEFT_BENCH_HAVE_TBB)
+  add("pool/tbb_task_group/submit_get", tbb_submit_get);
+  add("pool/tbb_task_group/post_wait", tbb_post_wait);
+#endif
+#if defined(WEFT_BENCH_HAVE_BOOST)
+  add("pool/asio/submit_get", asio_submit_get);
+  add("pool/asio/post_wait", asio_post_wait);
+#endif
+  add("pool/std_async/submit_get", std_async_submit_get);
+  add("pool/std_async/post_wait", std_async_post_wait);
+}
+
+}  // namespace weft_bench

@@ -1,0 +1,153 @@
+// weft — MIT licence. See LICENSE.
+//
+// <weft/detail/block_cache.hpp> — internal: recycling of task-state memory.
+// Not API.
+//
+// A pool's submitter allocates every task's state and a worker frees it, so
+// with plain malloc the submitting thread never finds a recycled block in
+// its own cache and pays for a fresh allocation each time (measured: a
+// quarter of post()'s cost). Here freed blocks collect in the freeing
+// thread's cache and move, 64 at a time, through a mutex-protected depot to
+// whichever thread allocates next: one lock per 64 blocks.
+//
+// Under AddressSanitizer the cache is bypassed, so that use-after-free of a
+// task state is still detected.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <mutex>
+#include <new>
+#include <vector>
+
+namespace weft::detail {
+
+class block_cache {
+ public:
+  static void* allocate(std::size_t bytes) {
+    int c = size_class(bytes);
+    if (c < 0) return ::operator new(bytes);
+    // Always a whole class-sized block: any thread may later recycle it.
+    if (cache_gone()) return ::operator new(class_bytes(c));
+    return local().take(c);
+  }
+  static void deallocate(void* p, std::size_t bytes) noexcept {
+    int c = size_class(bytes);
+    if (c < 0 || cache_gone()) {
+      ::operator delete(p);
+      return;
+    }
+    local().give(c, p);
+  }
+
+ private:
+  static constexpr std::size_t class_count = 4;  // 64, 128, 256, 512 bytes
+  static constexpr std::size_t batch = 64;
+
+  struct block {
+    block* next;
+  };
+  struct chain {  // a singly linked batch of blocks
+    block* head = nullptr;
+    std::size_t count = 0;
+  };
+
+  static int size_class(std::size_t bytes) noexcept {
+#if defined(__SANITIZE_ADDRESS__)
+    (void)bytes;
+    return -1;
+#else
+    for (int c = 0; c < static_cast<int>(class_count); ++c)
+      if (bytes <= class_bytes(c)) return c;
+    return -1;
+#endif
+  }
+  static constexpr std::size_t class_bytes(int c) noexcept { return std::size_t{64} << c; }
+
+  // Full batches shared by all threads; lives until exit.
+  struct depot {
+    std::mutex mutex;
+    std::array<std::vector<chain>, class_count> full;  // guarded by mutex
+
+    bool take(int c, chain& out) {
+      std::lock_guard lock(mutex);
+      auto& v = full[static_cast<std::size_t>(c)];
+      if (v.empty()) return false;
+      out = v.back();
+      v.pop_back();
+      return true;
+    }
+    void put(int c, chain in) {
+      std::lock_guard lock(mutex);
+      full[static_cast<std::size_t>(c)].push_back(in);
+    }
+  };
+  // Never destroyed: threads (a static pool's workers) may still give blocks
+  // back during static destruction. Its blocks stay reachable, not leaked.
+  static depot& shared() {
+    static depot* d = new depot;
+    return *d;
+  }
+
+  static void release(chain& ch) noexcept {
+    while (ch.head != nullptr) {
+      block* b = ch.head;
+      ch.head = b->next;
+      ::operator delete(static_cast<void*>(b));
+    }
+    ch.count = 0;
+  }
+
+  // One per thread; its blocks are freed when the thread exits.
+  struct thread_cache {
+    std::array<chain, class_count> lists;
+
+    void* take(int c) {
+      chain& list = lists[static_cast<std::size_t>(c)];
+      if (list.head == nullptr && !shared().take(c, list))
+        return ::operator new(class_bytes(c));
+      block* b = list.head;
+      list.head = b->next;
+      --list.count;
+      return b;
+    }
+    void give(int c, void* p) noexcept {
+      chain& list = lists[static_cast<std::size_t>(c)];
+      auto* b = static_cast<block*>(p);
+      b->next = list.head;
+      list.head = b;
+      if (++list.count < 2 * batch) return;
+      chain spill;  // hand a batch to the depot for the allocating threads
+      while (spill.count < batch) {
+        block* moved = list.head;
+        list.head = moved->next;
+        moved->next = spill.head;
+        spill.head = moved;
+        ++spill.count;
+        --list.count;
+      }
+      try {
+        shared().put(c, spill);
+      } catch (...) {
+        release(spill);  // no memory for the depot's vector: free instead
+      }
+    }
+    ~thread_cache() {
+      for (chain& ch : lists) release(ch);
+      cache_gone() = true;
+    }
+  };
+  // True once this thread's cache was destroyed (thread exit, or the main
+  // thread during static destruction): later calls bypass it. A trivially
+  // destructible thread_local, so it stays usable until the thread ends.
+  static bool& cache_gone() noexcept {
+    static thread_local bool gone = false;
+    return gone;
+  }
+  static thread_cache& local() {
+    static thread_local thread_cache cache;
+    return cache;
+  }
+};
+
+}  // namespace weft::detail
