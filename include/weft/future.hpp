@@ -378,6 +378,12 @@ auto when_all(std::vector<future<T>> futures)
   return result;
 }
 
+// The same, taking the futures out of a named vector (it is left empty).
+template <class T>
+auto when_all(std::vector<future<T>>& futures) {
+  return when_all(std::vector<future<T>>(std::move(futures)));
+}
+
 // Gathers futures of different types into a future of a tuple (void inputs
 // give std::monostate). Same rules as the vector form.
 template <class... Ts>
