@@ -1,7 +1,8 @@
 // weft — MIT licence. See LICENSE.
 //
-// <weft/weft.hpp> — every public weft header. Include single components
-// (<weft/bounded_queue.hpp>, ...) to keep compile times down.
+// <weft/weft.hpp> — every public weft header (the POSIX-only ones on POSIX
+// systems). Include single components (<weft/bounded_queue.hpp>, ...) to keep
+// compile times down.
 #pragma once
 
 #include <weft/atomic_counter.hpp>
@@ -9,4 +10,9 @@
 #include <weft/error.hpp>
 #include <weft/future.hpp>
 #include <weft/rw_lock.hpp>
+#include <weft/serialize.hpp>
 #include <weft/thread_pool.hpp>
+
+#if defined(__unix__) || defined(__APPLE__)  // POSIX-only components
+#include <weft/shared_memory.hpp>
+#endif

@@ -1,0 +1,334 @@
+// weft — MIT licence. See LICENSE.
+//
+// <weft/serialize.hpp> — what crosses a process boundary: the serializer<T>
+// customization point, weft::writer / weft::reader over a byte buffer, and
+// built-in support for the standard vocabulary types. Python pickles
+// implicitly; weft makes it a compile-time property of the type.
+#pragma once
+
+#include <weft/error.hpp>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace weft {
+
+class writer;
+class reader;
+
+// Customization point. Specialize it for your type:
+//
+//   template <> struct weft::serializer<point> {
+//     static void write(weft::writer& w, const point& p) { w.write(p.x); w.write(p.name); }
+//     static point read(weft::reader& r) { auto x = r.read<double>(); return {x, r.read<std::string>()}; }
+//   };
+//
+// The primary template is deliberately not usable: a type without a
+// serializer fails at compile time (see weft::serializable).
+template <class T, class Enable = void>
+struct serializer {
+  using not_specialized = void;
+};
+
+// True when T can cross a process boundary: it has a serializer.
+template <class T>
+concept serializable = !requires { typename serializer<std::remove_cv_t<T>>::not_specialized; };
+
+namespace detail {
+template <class T>
+inline constexpr bool dependent_false = false;
+
+template <class T>
+constexpr void require_serializable() {
+  static_assert(serializable<T>,
+                "weft::serializer<T> is not specialized for this T (the type named in the "
+                "instantiation below): specialize weft::serializer<T> with static write(weft::writer&, "
+                "const T&) and read(weft::reader&) -> T, or use a supported type (arithmetic, enum, "
+                "trivially copyable struct, string, vector, array, pair, tuple, optional, map, "
+                "unordered_map, variant)");
+}
+}  // namespace detail
+
+// Appends the encoding of values to a byte buffer.
+//
+// Format: native byte order and sizes, lengths as 64-bit counts, no
+// versioning: both ends must be the same build (true for forked workers and
+// for ranks of one MPI job). Not a storage or network format.
+// Thread-safety: one writer per thread. Cost: amortized O(bytes).
+class writer {
+ public:
+  explicit writer(std::vector<std::byte>& out) noexcept : out_(&out) {}
+
+  void write_bytes(const void* data, std::size_t n) {
+    if (n == 0) return;
+    std::size_t at = out_->size();
+    out_->resize(at + n);
+    std::memcpy(out_->data() + at, data, n);
+  }
+  template <class T>
+  void write(const T& value) {
+    detail::require_serializable<T>();
+    serializer<std::remove_cv_t<T>>::write(*this, value);
+  }
+  void write_size(std::size_t n) { write_bytes(&n, sizeof n); }
+
+ private:
+  std::vector<std::byte>* out_;
+};
+
+// Decodes values from a byte range; never reads out of bounds.
+//
+// Exceptions: weft::protocol_error when the input is truncated or
+// corrupted (a length larger than what is left, an invalid tag); the reader
+// is then unusable. Thread-safety: one reader per thread.
+class reader {
+ public:
+  explicit reader(std::span<const std::byte> in) noexcept : in_(in) {}
+
+  void read_bytes(void* out, std::size_t n) {
+    if (n > remaining()) fail("truncated input");
+    if (n != 0) std::memcpy(out, in_.data() + pos_, n);
+    pos_ += n;
+  }
+  template <class T>
+  T read() {
+    detail::require_serializable<T>();
+    return serializer<std::remove_cv_t<T>>::read(*this);
+  }
+  // A count of elements each at least `min_bytes` long; rejects counts the
+  // remaining input cannot hold, so corrupt lengths never allocate.
+  std::size_t read_size(std::size_t min_bytes = 1) {
+    std::size_t n = 0;
+    read_bytes(&n, sizeof n);
+    if (min_bytes != 0 && n > remaining() / min_bytes) fail("length exceeds the input");
+    return n;
+  }
+  std::size_t remaining() const noexcept { return in_.size() - pos_; }
+  [[noreturn]] static void fail(const char* what) {
+    throw protocol_error(std::string("weft::reader: ") + what);
+  }
+
+ private:
+  std::span<const std::byte> in_;
+  std::size_t pos_ = 0;
+};
+
+// The encoding of `value` as a fresh byte vector.
+template <class T>
+std::vector<std::byte> serialize(const T& value) {
+  std::vector<std::byte> out;
+  writer(out).write(value);
+  return out;
+}
+// Decodes a T that must use every byte of `bytes`; throws weft::protocol_error.
+template <class T>
+T deserialize(std::span<const std::byte> bytes) {
+  reader r(bytes);
+  T value = r.read<T>();
+  if (r.remaining() != 0) reader::fail("trailing bytes after the value");
+  return value;
+}
+
+// ---- built-in serializers ----
+
+namespace detail {
+template <class T, template <class...> class Template>
+inline constexpr bool is_specialization_of = false;
+template <template <class...> class Template, class... Args>
+inline constexpr bool is_specialization_of<Template<Args...>, Template> = true;
+
+// Types copied as raw bytes: arithmetic, enums and other trivially copyable
+// types, except pointers (an address means nothing in another process), and
+// types whose bytes carry an invariant a corrupt message could break: bool,
+// std::optional and std::variant are encoded with a validated tag instead.
+// (A user struct copied bitwise is not validated: its bytes are its own.)
+template <class T>
+inline constexpr bool bitwise_serializable =
+    std::is_trivially_copyable_v<T> && !std::is_pointer_v<T> && !std::is_member_pointer_v<T> &&
+    !std::is_same_v<T, bool> && !std::is_array_v<T> && !is_specialization_of<T, std::optional> &&
+    !is_specialization_of<T, std::variant>;
+
+template <class T>
+constexpr std::size_t min_wire_size() noexcept {
+  if constexpr (bitwise_serializable<T>) return sizeof(T) == 0 ? 1 : sizeof(T);
+  return 1;  // every other encoding is at least one byte (a tag, a flag or a length)
+}
+}  // namespace detail
+
+template <class T>
+struct serializer<T, std::enable_if_t<detail::bitwise_serializable<T>>> {
+  static void write(writer& w, const T& v) { w.write_bytes(&v, sizeof v); }
+  static T read(reader& r) {
+    T v;
+    r.read_bytes(&v, sizeof v);
+    return v;
+  }
+};
+
+template <>
+struct serializer<bool> {
+  static void write(writer& w, bool v) { w.write(static_cast<std::uint8_t>(v ? 1 : 0)); }
+  static bool read(reader& r) {
+    auto b = r.read<std::uint8_t>();
+    if (b > 1) reader::fail("invalid bool");
+    return b == 1;
+  }
+};
+
+template <class C, class Tr, class A>
+struct serializer<std::basic_string<C, Tr, A>> {
+  static void write(writer& w, const std::basic_string<C, Tr, A>& s) {
+    w.write_size(s.size());
+    w.write_bytes(s.data(), s.size() * sizeof(C));
+  }
+  static std::basic_string<C, Tr, A> read(reader& r) {
+    std::basic_string<C, Tr, A> s(r.read_size(sizeof(C)), C{});
+    r.read_bytes(s.data(), s.size() * sizeof(C));
+    return s;
+  }
+};
+
+template <class T, class A>
+struct serializer<std::vector<T, A>, std::enable_if_t<serializable<T>>> {
+  static void write(writer& w, const std::vector<T, A>& v) {
+    w.write_size(v.size());
+    if constexpr (detail::bitwise_serializable<T>) {
+      w.write_bytes(v.data(), v.size() * sizeof(T));  // contiguous: one memcpy
+    } else {
+      for (const auto& e : v) w.write(e);
+    }
+  }
+  static std::vector<T, A> read(reader& r) {
+    std::size_t n = r.read_size(detail::min_wire_size<T>());
+    std::vector<T, A> v;
+    if constexpr (detail::bitwise_serializable<T>) {
+      v.resize(n);
+      r.read_bytes(v.data(), n * sizeof(T));
+    } else {
+      v.reserve(n);
+      for (std::size_t i = 0; i < n; ++i) v.push_back(r.read<T>());
+    }
+    return v;
+  }
+};
+
+template <class T, std::size_t N>
+struct serializer<std::array<T, N>, std::enable_if_t<serializable<T> && !detail::bitwise_serializable<std::array<T, N>>>> {
+  static void write(writer& w, const std::array<T, N>& a) {
+    for (const auto& e : a) w.write(e);
+  }
+  static std::array<T, N> read(reader& r) {
+    return read_all(r, std::make_index_sequence<N>{});
+  }
+  template <std::size_t... I>
+  static std::array<T, N> read_all(reader& r, std::index_sequence<I...>) {
+    return {{(static_cast<void>(I), r.read<T>())...}};  // braced: left to right
+  }
+};
+
+template <class A, class B>
+struct serializer<std::pair<A, B>, std::enable_if_t<serializable<A> && serializable<B> &&
+                                                    !detail::bitwise_serializable<std::pair<A, B>>>> {
+  static void write(writer& w, const std::pair<A, B>& p) {
+    w.write(p.first);
+    w.write(p.second);
+  }
+  static std::pair<A, B> read(reader& r) {
+    A first = r.read<A>();
+    return {std::move(first), r.read<B>()};
+  }
+};
+
+template <class... Ts>
+struct serializer<std::tuple<Ts...>, std::enable_if_t<(serializable<Ts> && ...) &&
+                                                      !detail::bitwise_serializable<std::tuple<Ts...>>>> {
+  static void write(writer& w, const std::tuple<Ts...>& t) {
+    std::apply([&](const auto&... e) { (w.write(e), ...); }, t);
+  }
+  static std::tuple<Ts...> read(reader& r) {
+    return std::tuple<Ts...>{r.read<Ts>()...};  // braced init: evaluated left to right
+  }
+};
+
+template <class T>
+struct serializer<std::optional<T>, std::enable_if_t<serializable<T>>> {
+  static void write(writer& w, const std::optional<T>& o) {
+    w.write(o.has_value());
+    if (o) w.write(*o);
+  }
+  static std::optional<T> read(reader& r) {
+    if (!r.read<bool>()) return std::nullopt;
+    return r.read<T>();
+  }
+};
+
+namespace detail {
+template <class Map>
+struct map_serializer {
+  using K = typename Map::key_type;
+  using V = typename Map::mapped_type;
+  static void write(writer& w, const Map& m) {
+    w.write_size(m.size());
+    for (const auto& [k, v] : m) {
+      w.write(k);
+      w.write(v);
+    }
+  }
+  static Map read(reader& r) {
+    std::size_t n = r.read_size(min_wire_size<K>() + min_wire_size<V>());
+    Map m;
+    for (std::size_t i = 0; i < n; ++i) {
+      K k = r.read<K>();
+      m.insert_or_assign(std::move(k), r.read<V>());
+    }
+    return m;
+  }
+};
+}  // namespace detail
+
+template <class K, class V, class C, class A>
+struct serializer<std::map<K, V, C, A>, std::enable_if_t<serializable<K> && serializable<V>>>
+    : detail::map_serializer<std::map<K, V, C, A>> {};
+template <class K, class V, class H, class E, class A>
+struct serializer<std::unordered_map<K, V, H, E, A>, std::enable_if_t<serializable<K> && serializable<V>>>
+    : detail::map_serializer<std::unordered_map<K, V, H, E, A>> {};
+
+template <class... Ts>
+struct serializer<std::variant<Ts...>, std::enable_if_t<(serializable<Ts> && ...)>> {
+  using variant_t = std::variant<Ts...>;
+  static void write(writer& w, const variant_t& v) {
+    if (v.valueless_by_exception()) throw std::invalid_argument("weft::serializer: valueless variant");
+    w.write(static_cast<std::uint32_t>(v.index()));
+    std::visit([&](const auto& e) { w.write(e); }, v);
+  }
+  static variant_t read(reader& r) {
+    auto index = r.read<std::uint32_t>();
+    if (index >= sizeof...(Ts)) reader::fail("invalid variant index");
+    return readers(std::index_sequence_for<Ts...>{})[index](r);
+  }
+
+ private:
+  using read_fn = variant_t (*)(reader&);
+  template <std::size_t I>
+  static variant_t read_alternative(reader& r) {
+    return variant_t(std::in_place_index<I>, r.read<std::variant_alternative_t<I, variant_t>>());
+  }
+  template <std::size_t... I>
+  static constexpr std::array<read_fn, sizeof...(Ts)> readers(std::index_sequence<I...>) {
+    return {&read_alternative<I>...};
+  }
+};
+
+}  // namespace weft

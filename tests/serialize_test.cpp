@@ -1,0 +1,153 @@
+// weft — MIT licence. See LICENSE.
+// Tests for <weft/serialize.hpp>: round trips, user types, fuzzed decoding.
+#include <weft/serialize.hpp>
+
+#include "support.hpp"
+
+#include <limits>
+#include <random>
+
+namespace {
+struct point {  // trivially copyable aggregate: copied bitwise
+  double x, y;
+  int tag;
+  bool operator==(const point&) const = default;
+};
+enum class colour : std::uint8_t { red, green, blue };
+
+struct person {  // a user type with its own serializer
+  std::string name;
+  std::vector<int> scores;
+  bool operator==(const person&) const = default;
+};
+struct not_serializable {
+  std::string s;  // not trivially copyable, no serializer
+};
+}  // namespace
+
+template <>
+struct weft::serializer<person> {
+  static void write(weft::writer& w, const person& p) {
+    w.write(p.name);
+    w.write(p.scores);
+  }
+  static person read(weft::reader& r) {
+    auto name = r.read<std::string>();
+    return {std::move(name), r.read<std::vector<int>>()};
+  }
+};
+
+static_assert(weft::serializable<int>);
+static_assert(weft::serializable<std::map<std::string, std::vector<point>>>);
+static_assert(weft::serializable<person>);
+static_assert(!weft::serializable<not_serializable>);
+static_assert(!weft::serializable<int*>);
+static_assert(!weft::serializable<std::vector<not_serializable>>);
+
+template <class T>
+T round_trip(const T& value) {
+  return weft::deserialize<T>(weft::serialize(value));
+}
+
+TEST_CASE("every built-in type round-trips", "[serialize]") {
+  CHECK(round_trip(42) == 42);
+  CHECK(round_trip(-1.5) == -1.5);
+  CHECK(round_trip(std::numeric_limits<std::uint64_t>::max()) == std::numeric_limits<std::uint64_t>::max());
+  CHECK(round_trip(true));
+  CHECK_FALSE(round_trip(false));
+  CHECK(round_trip('x') == 'x');
+  CHECK(round_trip(colour::blue) == colour::blue);
+  CHECK(round_trip(point{1, 2, 3}) == point{1, 2, 3});
+  CHECK(round_trip(std::string("hello")) == "hello");
+  CHECK(round_trip(std::string()).empty());
+  CHECK(round_trip(std::vector<double>{1, 2, 3}) == std::vector<double>{1, 2, 3});
+  CHECK(round_trip(std::vector<std::string>{"a", "", "ccc"}) == std::vector<std::string>{"a", "", "ccc"});
+  CHECK(round_trip(std::vector<bool>{true, false, true}) == std::vector<bool>{true, false, true});
+  CHECK(round_trip(std::array<int, 3>{1, 2, 3}) == std::array<int, 3>{1, 2, 3});
+  CHECK(round_trip(std::array<std::string, 2>{"x", "y"}) == std::array<std::string, 2>{"x", "y"});
+  CHECK(round_trip(std::pair<std::string, int>{"k", 1}) == std::pair<std::string, int>{"k", 1});
+  CHECK(round_trip(std::tuple<int, std::string, double>{1, "t", 2.5}) ==
+        std::tuple<int, std::string, double>{1, "t", 2.5});
+  CHECK(round_trip(std::optional<std::string>("o")) == std::optional<std::string>("o"));
+  CHECK(round_trip(std::optional<int>()) == std::nullopt);
+  CHECK(round_trip(std::optional<int>(7)) == 7);
+  std::map<std::string, int> m{{"a", 1}, {"b", 2}};
+  CHECK(round_trip(m) == m);
+  std::unordered_map<int, std::vector<int>> um{{1, {1}}, {2, {2, 2}}};
+  CHECK(round_trip(um) == um);
+  using var = std::variant<int, std::string, point>;
+  CHECK(round_trip(var(5)) == var(5));
+  CHECK(round_trip(var(std::string("v"))) == var(std::string("v")));
+  CHECK(round_trip(var(point{1, 1, 1})) == var(point{1, 1, 1}));
+}
+
+TEST_CASE("a user type with its own serializer round-trips, also nested", "[serialize]") {
+  person p{"ada", {90, 95}};
+  CHECK(round_trip(p) == p);
+  std::vector<person> people{p, {"bob", {}}};
+  CHECK(round_trip(people) == people);
+  std::map<std::string, person> by_name{{"ada", p}};
+  CHECK(round_trip(by_name) == by_name);
+}
+
+TEST_CASE("contiguous trivially copyable data is one block of bytes", "[serialize]") {
+  std::vector<double> v(1000, 3.0);
+  auto bytes = weft::serialize(v);
+  CHECK(bytes.size() == sizeof(std::size_t) + 1000 * sizeof(double));
+}
+
+TEST_CASE("truncated input throws protocol_error at every cut", "[serialize]") {
+  using T = std::tuple<std::string, std::vector<person>, std::map<int, std::string>, std::optional<double>>;
+  T value{"head", {{"a", {1, 2}}, {"b", {3}}}, {{1, "one"}, {2, "two"}}, 4.5};
+  auto bytes = weft::serialize(value);
+  for (std::size_t cut = 0; cut < bytes.size(); ++cut) {
+    std::span<const std::byte> prefix(bytes.data(), cut);
+    CHECK_THROWS_AS(weft::deserialize<T>(prefix), weft::protocol_error);
+  }
+  auto extended = bytes;
+  extended.push_back(std::byte{0});
+  CHECK_THROWS_AS(weft::deserialize<T>(extended), weft::protocol_error);  // trailing bytes
+  CHECK(weft::deserialize<T>(bytes) == value);
+}
+
+TEST_CASE("invalid tags and absurd lengths throw protocol_error", "[serialize]") {
+  std::vector<std::byte> bad_bool{std::byte{2}};
+  CHECK_THROWS_AS(weft::deserialize<bool>(bad_bool), weft::protocol_error);
+  auto var_bytes = weft::serialize(std::variant<int, double>(1));
+  var_bytes[0] = std::byte{9};  // index 9 of a 2-alternative variant
+  CHECK_THROWS_AS((weft::deserialize<std::variant<int, double>>(var_bytes)), weft::protocol_error);
+  auto huge = weft::serialize(std::size_t{1} << 60);  // a length no input can hold
+  CHECK_THROWS_AS(weft::deserialize<std::vector<int>>(huge), weft::protocol_error);
+  CHECK_THROWS_AS(weft::deserialize<std::string>(huge), weft::protocol_error);
+  CHECK_THROWS_AS((weft::deserialize<std::map<int, int>>(huge)), weft::protocol_error);
+}
+
+TEST_CASE("fuzz: random and mutated buffers never crash the reader", "[serialize]") {
+  using T = std::variant<std::vector<std::string>, std::map<std::string, std::optional<int>>,
+                         std::tuple<bool, colour, std::vector<point>>, person>;
+  std::mt19937_64 rng(12345);
+  std::vector<T> seeds{T(std::vector<std::string>{"a", "bb"}),
+                       T(std::map<std::string, std::optional<int>>{{"k", 1}, {"n", std::nullopt}}),
+                       T(std::tuple<bool, colour, std::vector<point>>{true, colour::green, {{1, 2, 3}}}),
+                       T(person{"p", {1, 2, 3}})};
+  long decoded = 0, rejected = 0;
+  for (int round = 0; round < 20000; ++round) {
+    std::vector<std::byte> bytes;
+    if (round % 2 == 0) {  // pure noise
+      bytes.resize(rng() % 64);
+      for (auto& b : bytes) b = static_cast<std::byte>(rng());
+    } else {  // a valid message with a few flipped bytes
+      bytes = weft::serialize(seeds[rng() % seeds.size()]);
+      for (int flips = 1 + static_cast<int>(rng() % 3); flips > 0; --flips)
+        bytes[rng() % bytes.size()] ^= static_cast<std::byte>(1 + rng() % 255);
+    }
+    try {
+      (void)weft::deserialize<T>(bytes);
+      ++decoded;
+    } catch (const weft::protocol_error&) {
+      ++rejected;
+    }
+  }
+  CHECK(decoded + rejected == 20000);
+  CHECK(rejected > 0);
+}
