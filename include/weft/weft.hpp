@@ -15,4 +15,5 @@
 
 #if defined(__unix__) || defined(__APPLE__)  // POSIX-only components
 #include <weft/shared_memory.hpp>
+#include <weft/shared_queue.hpp>
 #endif

@@ -19,6 +19,7 @@
 #include <weft/detail/config.hpp>
 
 #include <atomic>
+#include <bit>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -130,6 +131,19 @@ inline bool futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected,
   }
   return true;
 #endif
+}
+
+// The low 32 bits of a 64-bit atomic word, as a futex word: every change of
+// those bits wakes or fails a futex_wait on it (used by shared_queue, whose
+// slot words carry a sequence number low and an owner pid high).
+inline std::atomic<std::uint32_t>& low_half(std::atomic<std::uint64_t>& word) noexcept {
+  static_assert(sizeof(std::atomic<std::uint64_t>) == 8 && sizeof(std::atomic<std::uint32_t>) == 4);
+  auto* base = reinterpret_cast<unsigned char*>(&word);
+  if constexpr (std::endian::native == std::endian::little) {
+    return *reinterpret_cast<std::atomic<std::uint32_t>*>(base);
+  } else {
+    return *reinterpret_cast<std::atomic<std::uint32_t>*>(base + 4);
+  }
 }
 
 inline void futex_wake(std::atomic<std::uint32_t>& word, int count, futex_scope scope) noexcept {
