@@ -12,6 +12,10 @@ void register_rwlock();
 void register_counter();
 void register_pool();
 void register_cpu();
+void register_serialize();
+#if defined(__unix__) || defined(__APPLE__)
+void register_shm();
+#endif
 }  // namespace weft_bench
 
 static void print_families() {
@@ -23,6 +27,9 @@ static void print_families() {
       "  pool/<impl>/submit_get   tasks/s: submit 4096 tiny tasks, get every future\n"
       "  pool/<impl>/post_wait    tasks/s: post 4096 tiny tasks, wait for all\n"
       "  cpu/<strategy>           the seed's CPU-bound job: serial, threads, std_async\n"
+      "  shm/queue/<P>p<C>c       items/s through shared_queue between processes\n"
+      "  shm/pipe/1p1c            the same items through a pipe (baseline)\n"
+      "  serialize/<type>         bytes/s of a serialize + deserialize round trip\n"
       "peers compiled in:");
 #if defined(WEFT_BENCH_HAVE_TBB)
   std::printf(" tbb");
@@ -44,6 +51,10 @@ int main(int argc, char** argv) {
   weft_bench::register_counter();
   weft_bench::register_pool();
   weft_bench::register_cpu();
+  weft_bench::register_serialize();
+#if defined(__unix__) || defined(__APPLE__)
+  weft_bench::register_shm();
+#endif
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

@@ -228,7 +228,7 @@ TEST_CASE("shared_queue: a producer SIGKILLed mid-stream loses at most its unfin
   std::uint64_t from_victim = 0;
   bool killed = false;
   std::uint64_t survivor_items = 0;
-  while (survivor_items < per_producer) {
+  while (survivor_items < per_producer || !killed) {  // the victim pushes until killed
     auto item = q.pop_for(weft_test::hang_limit);
     REQUIRE(item);  // the survivor's items keep arriving: nothing is wedged
     if (item->seq != next_expected[item->producer] % per_producer) ++fifo_violations;

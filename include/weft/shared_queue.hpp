@@ -175,13 +175,15 @@ class shared_queue {
     std::atomic<std::uint64_t> magic{0};  // stored last (release) by the creator
     std::uint64_t element_size = 0;
     std::uint64_t capacity = 0;
+    // Producer side, consumer side and read-mostly flags each in their own
+    // false-sharing range: producers and consumers never write one line.
     alignas(detail::false_sharing_range) std::atomic<std::uint64_t> tail{0};  // next producer ticket
+    std::atomic<std::uint64_t> unfinished{0};                                 // pushed and not task_done()
     alignas(detail::false_sharing_range) std::atomic<std::uint64_t> head{0};  // next consumer ticket
+    std::atomic<std::uint64_t> popped_undone{0};                              // popped and not task_done()
     alignas(detail::false_sharing_range) std::atomic<std::uint32_t> closed{0};
-    std::atomic<std::uint32_t> waiters{0};          // processes between announcing a sleep and waking
-    std::atomic<std::uint64_t> unfinished{0};       // pushed and not task_done()
-    std::atomic<std::uint64_t> popped_undone{0};    // popped and not task_done()
-    detail::parking_word<detail::futex_scope::process_shared> join_epoch;  // bumped when unfinished hits 0
+    std::atomic<std::uint32_t> waiters{0};  // processes between announcing a sleep and waking
+    alignas(detail::false_sharing_range) detail::parking_word<detail::futex_scope::process_shared> join_epoch;  // bumped when unfinished hits 0
   };
   static_assert(std::atomic<std::uint64_t>::is_always_lock_free &&
                     std::atomic<std::uint32_t>::is_always_lock_free,
@@ -284,7 +286,7 @@ void shared_queue<T>::publish(slot& s, std::uint32_t new_seq) noexcept {
 template <class T>
 bool shared_queue<T>::push_with(const T& item, const detail::wait_policy& policy) {
   auto& h = header();
-  const pid_t self = ::getpid();
+  const pid_t self = detail::current_pid();
   for (;;) {
     if (closed()) throw queue_closed("weft::shared_queue: push on a closed queue");
     std::uint64_t t = h.tail.load(std::memory_order_acquire);
@@ -321,7 +323,7 @@ bool shared_queue<T>::push_with(const T& item, const detail::wait_policy& policy
 template <class T>
 std::optional<T> shared_queue<T>::pop_with(const detail::wait_policy& policy) {
   auto& h = header();
-  const pid_t self = ::getpid();
+  const pid_t self = detail::current_pid();
   for (;;) {
     std::uint64_t t = h.head.load(std::memory_order_acquire);
     slot& s = slot_of(t);
@@ -394,7 +396,7 @@ bool shared_queue<T>::wait_for_change(slot& s, std::uint64_t seen, const detail:
 template <class T>
 bool shared_queue<T>::repair_if_owner_dead(slot& s, std::uint64_t seen) noexcept {
   pid_t pid = owner(seen);
-  if (pid == 0 || pid == ::getpid() || process_alive(pid)) return false;
+  if (pid == 0 || pid == detail::current_pid() || process_alive(pid)) return false;
   const std::uint32_t state = seq(seen) % next_round;
   const std::uint32_t round_base = seq(seen) - state;
   if (!s.word.compare_exchange_strong(seen, make(round_base + next_round, poked(seen)), std::memory_order_seq_cst,

@@ -8,6 +8,7 @@
 #error "weft's shared-memory components need POSIX (Linux, macOS)"
 #endif
 
+#include <atomic>
 #include <cerrno>
 #include <cstddef>
 #include <string>
@@ -16,6 +17,7 @@
 #include <utility>
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -24,6 +26,24 @@ namespace weft::detail {
 
 [[noreturn]] inline void throw_errno(int err, const std::string& what) {
   throw std::system_error(err, std::generic_category(), what);
+}
+
+// This process's pid without a system call per use (glibc no longer caches
+// getpid()); a fork handler clears the cache in every child.
+inline pid_t current_pid() noexcept {
+  static std::atomic<pid_t> cached{0};
+  static const bool registered = [] {
+    ::pthread_atfork(nullptr, nullptr, [] { cached.store(0, std::memory_order_relaxed); });
+    return true;
+  }();
+  (void)registered;
+  // relaxed: the value is this process's own constant; races only repeat getpid().
+  pid_t pid = cached.load(std::memory_order_relaxed);
+  if (pid == 0) {
+    pid = ::getpid();
+    cached.store(pid, std::memory_order_relaxed);
+  }
+  return pid;
 }
 
 // A MAP_SHARED mapping, unmapped on destruction. Move-only.
