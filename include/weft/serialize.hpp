@@ -53,8 +53,8 @@ inline constexpr bool dependent_false = false;
 template <class T>
 constexpr void require_serializable() {
   static_assert(serializable<T>,
-                "weft::serializer<T> is not specialized for this T (the type named in the "
-                "instantiation below): specialize weft::serializer<T> with static write(weft::writer&, "
+                "weft::serializer<T> is not specialized for this T (the compiler names T in the "
+                "instantiation context): specialize weft::serializer<T> with static write(weft::writer&, "
                 "const T&) and read(weft::reader&) -> T, or use a supported type (arithmetic, enum, "
                 "trivially copyable struct, string, vector, array, pair, tuple, optional, map, "
                 "unordered_map, variant)");
@@ -80,7 +80,7 @@ class writer {
   template <class T>
   void write(const T& value) {
     detail::require_serializable<T>();
-    serializer<std::remove_cv_t<T>>::write(*this, value);
+    if constexpr (serializable<T>) serializer<std::remove_cv_t<T>>::write(*this, value);
   }
   void write_size(std::size_t n) { write_bytes(&n, sizeof n); }
 
@@ -105,7 +105,8 @@ class reader {
   template <class T>
   T read() {
     detail::require_serializable<T>();
-    return serializer<std::remove_cv_t<T>>::read(*this);
+    if constexpr (serializable<T>) return serializer<std::remove_cv_t<T>>::read(*this);
+    else fail("unreachable");  // the static_assert above already stopped the build
   }
   // A count of elements each at least `min_bytes` long; rejects counts the
   // remaining input cannot hold, so corrupt lengths never allocate.

@@ -1,0 +1,30 @@
+// weft — MIT licence. See LICENSE.
+// libFuzzer target: decoding arbitrary bytes must either succeed or throw
+// weft::protocol_error, and never read out of bounds (built with ASan).
+#include <weft/serialize.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <variant>
+#include <vector>
+
+namespace {
+enum class kind : std::uint8_t { a, b };
+using message = std::variant<std::vector<std::string>, std::map<std::string, std::optional<std::int64_t>>,
+                             std::tuple<bool, kind, std::vector<double>>, std::pair<std::string, std::array<int, 3>>>;
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  std::span<const std::byte> bytes(reinterpret_cast<const std::byte*>(data), size);
+  try {
+    message m = weft::deserialize<message>(bytes);
+    // Whatever decodes must encode back to the same bytes.
+    if (weft::serialize(m) != std::vector<std::byte>(bytes.begin(), bytes.end())) __builtin_trap();
+  } catch (const weft::protocol_error&) {
+  }
+  return 0;
+}
