@@ -12,6 +12,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace weft {
 
@@ -53,6 +54,33 @@ class timeout : public error {
 class protocol_error : public error {
  public:
   using error::error;
+};
+
+// A task run in another process (process_pool) threw: what() is the
+// original message, type_name() the original exception type.
+class remote_error : public error {
+ public:
+  remote_error(std::string type_name, const std::string& what)
+      : error(what), type_name_(std::move(type_name)) {}
+  const std::string& type_name() const noexcept { return type_name_; }
+
+ private:
+  std::string type_name_;
+};
+
+// The worker process running a task died (signal, exit(), abort, OOM kill)
+// before it returned a result. signal() is the terminating signal or 0;
+// exit_status() the exit status when it exited.
+class worker_lost : public error {
+ public:
+  worker_lost(const std::string& what, int signal, int exit_status)
+      : error(what), signal_(signal), exit_status_(exit_status) {}
+  int signal() const noexcept { return signal_; }
+  int exit_status() const noexcept { return exit_status_; }
+
+ private:
+  int signal_;
+  int exit_status_;
 };
 
 }  // namespace weft

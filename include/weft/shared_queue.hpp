@@ -36,6 +36,15 @@
 #include <signal.h>
 #include <unistd.h>
 
+// Fault injection for weft's own tests: a test may define
+// WEFT_TEST_HOOK_AFTER_CLAIM(side) before including this header to run code
+// (e.g. kill the process) while a slot is stamped. Never defined otherwise.
+#if defined(WEFT_TEST_HOOK_AFTER_CLAIM)
+#define WEFT_DETAIL_AFTER_CLAIM(side) WEFT_TEST_HOOK_AFTER_CLAIM(side)
+#else
+#define WEFT_DETAIL_AFTER_CLAIM(side) static_cast<void>(0)
+#endif
+
 namespace weft {
 
 // A bounded MPMC FIFO of trivially copyable T living in shared memory, used
@@ -166,13 +175,15 @@ class shared_queue {
     std::atomic<std::uint64_t> magic{0};  // stored last (release) by the creator
     std::uint64_t element_size = 0;
     std::uint64_t capacity = 0;
+    // Producer side, consumer side and read-mostly flags each in their own
+    // false-sharing range: producers and consumers never write one line.
     alignas(detail::false_sharing_range) std::atomic<std::uint64_t> tail{0};  // next producer ticket
+    std::atomic<std::uint64_t> unfinished{0};                                 // pushed and not task_done()
     alignas(detail::false_sharing_range) std::atomic<std::uint64_t> head{0};  // next consumer ticket
+    std::atomic<std::uint64_t> popped_undone{0};                              // popped and not task_done()
     alignas(detail::false_sharing_range) std::atomic<std::uint32_t> closed{0};
-    std::atomic<std::uint32_t> waiters{0};          // processes between announcing a sleep and waking
-    std::atomic<std::uint64_t> unfinished{0};       // pushed and not task_done()
-    std::atomic<std::uint64_t> popped_undone{0};    // popped and not task_done()
-    detail::parking_word<detail::futex_scope::process_shared> join_epoch;  // bumped when unfinished hits 0
+    std::atomic<std::uint32_t> waiters{0};  // processes between announcing a sleep and waking
+    alignas(detail::false_sharing_range) detail::parking_word<detail::futex_scope::process_shared> join_epoch;  // bumped when unfinished hits 0
   };
   static_assert(std::atomic<std::uint64_t>::is_always_lock_free &&
                     std::atomic<std::uint32_t>::is_always_lock_free,
@@ -275,7 +286,7 @@ void shared_queue<T>::publish(slot& s, std::uint32_t new_seq) noexcept {
 template <class T>
 bool shared_queue<T>::push_with(const T& item, const detail::wait_policy& policy) {
   auto& h = header();
-  const pid_t self = ::getpid();
+  const pid_t self = detail::current_pid();
   for (;;) {
     if (closed()) throw queue_closed("weft::shared_queue: push on a closed queue");
     std::uint64_t t = h.tail.load(std::memory_order_acquire);
@@ -291,6 +302,7 @@ bool shared_queue<T>::push_with(const T& item, const detail::wait_policy& policy
                                           std::memory_order_relaxed))
         continue;
       help_advance(h.tail, t);
+      WEFT_DETAIL_AFTER_CLAIM("push");
       std::memcpy(s.item.data(), &item, sizeof(T));
       // relaxed: a count for join(); ordered before the publish below.
       h.unfinished.fetch_add(1, std::memory_order_relaxed);
@@ -311,7 +323,7 @@ bool shared_queue<T>::push_with(const T& item, const detail::wait_policy& policy
 template <class T>
 std::optional<T> shared_queue<T>::pop_with(const detail::wait_policy& policy) {
   auto& h = header();
-  const pid_t self = ::getpid();
+  const pid_t self = detail::current_pid();
   for (;;) {
     std::uint64_t t = h.head.load(std::memory_order_acquire);
     slot& s = slot_of(t);
@@ -324,6 +336,7 @@ std::optional<T> shared_queue<T>::pop_with(const detail::wait_policy& policy) {
                                           std::memory_order_relaxed))
         continue;
       help_advance(h.head, t);
+      WEFT_DETAIL_AFTER_CLAIM("pop");
       T out = std::bit_cast<T>(s.item);
       h.popped_undone.fetch_add(1, std::memory_order_relaxed);  // a count for task_done()
       publish(s, base + next_round);  // (D) hands the slot to round r+1's producer
@@ -383,7 +396,7 @@ bool shared_queue<T>::wait_for_change(slot& s, std::uint64_t seen, const detail:
 template <class T>
 bool shared_queue<T>::repair_if_owner_dead(slot& s, std::uint64_t seen) noexcept {
   pid_t pid = owner(seen);
-  if (pid == 0 || pid == ::getpid() || process_alive(pid)) return false;
+  if (pid == 0 || pid == detail::current_pid() || process_alive(pid)) return false;
   const std::uint32_t state = seq(seen) % next_round;
   const std::uint32_t round_base = seq(seen) - state;
   if (!s.word.compare_exchange_strong(seen, make(round_base + next_round, poked(seen)), std::memory_order_seq_cst,

@@ -289,6 +289,25 @@ class promise_state final : public shared_state<T> {
     return true;
   }
 
+  // For work done elsewhere (a process pool's worker): start() moves pending
+  // -> running, so that cancel() fails from then on; false if it was
+  // cancelled first. The completer then calls complete_value /
+  // complete_exception exactly once.
+  bool start() noexcept { return this->claim_for_completion(); }
+  template <class... Args>
+  void complete_value(Args&&... args) {
+    WEFT_ASSERT(this->load_status() == state_base::running, "complete_value() without start()");
+    try {
+      this->finish_with_value(std::forward<Args>(args)...);
+    } catch (...) {
+      this->finish_with_exception(std::current_exception());
+    }
+  }
+  void complete_exception(std::exception_ptr error) noexcept {
+    WEFT_ASSERT(this->load_status() == state_base::running, "complete_exception() without start()");
+    this->finish_with_exception(std::move(error));
+  }
+
  private:
   void invoke_and_complete() noexcept override {}
   void destroy_callable() noexcept override {}

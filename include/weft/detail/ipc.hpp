@@ -1,0 +1,117 @@
+// weft — MIT licence. See LICENSE.
+//
+// <weft/detail/ipc.hpp> — internal: framed messages over stream sockets and
+// file-descriptor passing, for process_pool. Not API.
+//
+// A frame is a 64-bit length followed by that many bytes. Writes use
+// MSG_NOSIGNAL, so a peer that died gives EPIPE instead of killing us with
+// SIGPIPE. A short read (the peer died mid-frame) reads as end of stream.
+#pragma once
+
+#if !defined(__unix__) && !defined(__APPLE__)
+#error "weft's process components need POSIX"
+#endif
+
+#include <weft/detail/shm.hpp>
+
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#if !defined(MSG_NOSIGNAL)
+#define MSG_NOSIGNAL 0  // macOS: SO_NOSIGPIPE is set on the socket instead
+#endif
+
+namespace weft::detail {
+
+// Writes all bytes; false when the peer is gone.
+inline bool send_all(int fd, const void* data, std::size_t n) noexcept {
+  auto* p = static_cast<const char*>(data);
+  while (n > 0) {
+    ssize_t k = ::send(fd, p, n, MSG_NOSIGNAL);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) return false;
+    p += k;
+    n -= static_cast<std::size_t>(k);
+  }
+  return true;
+}
+
+// Reads exactly n bytes; false at end of stream or on error.
+inline bool recv_all(int fd, void* data, std::size_t n) noexcept {
+  auto* p = static_cast<char*>(data);
+  while (n > 0) {
+    ssize_t k = ::recv(fd, p, n, 0);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) return false;
+    p += k;
+    n -= static_cast<std::size_t>(k);
+  }
+  return true;
+}
+
+inline bool send_frame(int fd, std::span<const std::byte> payload) noexcept {
+  std::uint64_t n = payload.size();
+  return send_all(fd, &n, sizeof n) && send_all(fd, payload.data(), payload.size());
+}
+
+// The next frame, or nullopt at end of stream (or a frame over max_bytes).
+inline std::optional<std::vector<std::byte>> recv_frame(int fd, std::uint64_t max_bytes = std::uint64_t{1} << 36) {
+  std::uint64_t n = 0;
+  if (!recv_all(fd, &n, sizeof n) || n > max_bytes) return std::nullopt;
+  std::vector<std::byte> payload(static_cast<std::size_t>(n));
+  if (!recv_all(fd, payload.data(), payload.size())) return std::nullopt;
+  return payload;
+}
+
+// Sends `data` plus one file descriptor (SCM_RIGHTS).
+inline bool send_with_fd(int socket, const void* data, std::size_t n, int fd_to_pass) noexcept {
+  iovec iov{const_cast<void*>(data), n};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &fd_to_pass, sizeof(int));
+  ssize_t k;
+  do {
+    k = ::sendmsg(socket, &msg, MSG_NOSIGNAL);
+  } while (k < 0 && errno == EINTR);
+  return k == static_cast<ssize_t>(n);
+}
+
+// Receives exactly n bytes of one message and the descriptor it carries, if
+// any (-1 otherwise). False at end of stream.
+inline bool recv_with_fd(int socket, void* data, std::size_t n, int& fd_received) noexcept {
+  iovec iov{data, n};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t k;
+  do {
+    k = ::recvmsg(socket, &msg, MSG_CMSG_CLOEXEC);
+  } while (k < 0 && errno == EINTR);
+  if (k != static_cast<ssize_t>(n)) return false;
+  fd_received = -1;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c))
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) std::memcpy(&fd_received, CMSG_DATA(c), sizeof(int));
+  return true;
+}
+
+}  // namespace weft::detail

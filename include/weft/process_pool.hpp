@@ -1,0 +1,625 @@
+// weft — MIT licence. See LICENSE.
+//
+// <weft/process_pool.hpp> — a pool of worker processes returning
+// weft::future: the C++ counterpart of multiprocessing.Pool and
+// concurrent.futures.ProcessPoolExecutor. POSIX only.
+#pragma once
+
+#if !defined(__unix__) && !defined(__APPLE__)
+#error "<weft/process_pool.hpp> needs POSIX processes (Linux, macOS); it is not available on this platform"
+#endif
+
+#include <weft/detail/ipc.hpp>
+#include <weft/detail/shared_state.hpp>
+#include <weft/error.hpp>
+#include <weft/future.hpp>
+#include <weft/serialize.hpp>
+#include <weft/thread_pool.hpp>  // default_workers, workload, shutdown_mode
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <bit>
+#include <csignal>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <deque>
+#include <exception>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <ranges>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <type_traits>
+#include <typeinfo>
+#include <utility>
+#include <vector>
+
+#include <cxxabi.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#if defined(__linux__)
+#include <sys/prctl.h>
+#endif
+
+namespace weft {
+
+struct process_pool_options {
+  std::size_t workers = default_workers(workload::cpu);
+  // Runs once in each worker process after it starts (like Python's
+  // initializer=), e.g. to open a per-process resource.
+  void (*initializer)() = nullptr;
+  // Replace a worker after it ran this many tasks (0: never).
+  std::size_t max_tasks_per_child = 0;
+};
+
+namespace detail {
+
+// A task as it travels to a worker: the address of a function instantiated
+// for (F, Args...) in this very binary (valid in every fork of it), the
+// callable's bytes and the serialized arguments.
+using invoker_fn = void (*)(reader& in, writer& out);
+
+template <class F, class R, class... Args>
+void invoke_in_worker(reader& in, writer& out) {
+  std::array<std::byte, sizeof(F)> bytes;
+  in.read_bytes(bytes.data(), bytes.size());
+  F f = std::bit_cast<F>(bytes);
+  std::tuple<Args...> args{in.read<Args>()...};  // braced: read left to right
+  if constexpr (std::is_void_v<R>) {
+    std::apply(f, std::move(args));
+  } else {
+    out.write(std::apply(f, std::move(args)));
+  }
+}
+
+inline std::string demangled(const char* name) {
+  int status = 0;
+  char* d = abi::__cxa_demangle(name, nullptr, nullptr, &status);
+  std::string out = (status == 0 && d != nullptr) ? d : name;
+  std::free(d);
+  return out;
+}
+
+// The worker process: run the initializer, then serve tasks until told to
+// stop, the pool goes away, or max_tasks tasks were run. Never returns.
+[[noreturn]] inline void worker_main(int fd, void (*initializer)(), std::size_t max_tasks) {
+  if (initializer != nullptr) initializer();
+  for (std::size_t done = 0; max_tasks == 0 || done < max_tasks; ++done) {
+    auto frame = recv_frame(fd);
+    if (!frame || frame->empty()) break;  // pool gone, or asked to stop
+    reader in(*frame);
+    std::vector<std::byte> reply;
+    writer out(reply);
+    auto id = in.read<std::uint64_t>();
+    auto fn = reinterpret_cast<invoker_fn>(in.read<std::uintptr_t>());
+    out.write(id);
+    std::vector<std::byte> result;
+    writer result_out(result);
+    try {
+      fn(in, result_out);
+      out.write(true);
+      out.write_bytes(result.data(), result.size());
+    } catch (const std::exception& e) {
+      out.write(false);
+      out.write(demangled(typeid(e).name()));
+      out.write(std::string(e.what()));
+    } catch (...) {
+      out.write(false);
+      out.write(std::string("(non-standard exception)"));
+      out.write(std::string("a task threw something that is not a std::exception"));
+    }
+    if (!send_frame(fd, reply)) break;
+  }
+  std::fflush(nullptr);
+  ::_exit(0);
+}
+
+// The fork server: a single-threaded process forked when the pool is built;
+// every worker is forked from it, never from the (multithreaded) parent.
+// Requests: one byte 'S' (spawn a worker). Replies: {kind, pid, status}, with
+// the new worker's socket attached for 'S'; 'D' reports a worker's death.
+struct zygote_message {
+  char kind;  // 'S' spawned (fd attached), 'D' died
+  int pid;
+  int status;  // waitpid status for 'D'
+};
+
+[[noreturn]] inline void zygote_main(int control, void (*initializer)(), std::size_t max_tasks) {
+#if defined(__linux__)
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // dies with the pool's process
+#endif
+  std::size_t children = 0;
+  bool parent_open = true;
+  while (parent_open || children > 0) {
+    pollfd p{control, POLLIN, 0};
+    int ready = ::poll(&p, parent_open ? 1 : 0, 20);
+    if (ready > 0 && (p.revents & (POLLIN | POLLHUP))) {
+      char request = 0;
+      ssize_t k = ::recv(control, &request, 1, 0);
+      if (k <= 0 || request != 'S') {
+        parent_open = false;  // the pool shut down (or died): wait for the workers to leave
+      } else {
+        int pair[2];
+        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0) {
+          std::fflush(nullptr);
+          pid_t pid = ::fork();
+          if (pid == 0) {
+            ::close(control);
+            ::close(pair[0]);
+#if defined(__linux__)
+            ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+#endif
+            worker_main(pair[1], initializer, max_tasks);
+          }
+          ::close(pair[1]);
+          zygote_message m{'S', pid > 0 ? pid : -1, 0};
+          send_with_fd(control, &m, sizeof m, pair[0]);
+          ::close(pair[0]);
+          if (pid > 0) ++children;
+        }
+      }
+    }
+    int status = 0;
+    pid_t dead;
+    while (children > 0 && (dead = ::waitpid(-1, &status, WNOHANG)) > 0) {  // our own children only
+      --children;
+      zygote_message m{'D', dead, status};
+      if (parent_open) ::send(control, &m, sizeof m, MSG_NOSIGNAL);
+    }
+  }
+  ::_exit(0);
+}
+
+}  // namespace detail
+
+// Worker processes that run functions and return weft::future (like
+// ProcessPoolExecutor / multiprocessing.Pool).
+//
+// Processes: a fork server is forked when the pool is constructed (before
+//   the pool starts its dispatcher thread); every worker, including
+//   replacements, is forked from it, never from the multithreaded parent.
+//   Workers and the fork server die with the parent (PR_SET_PDEATHSIG on
+//   Linux; end of stream on their socket elsewhere) and leave with _exit.
+//   Only the pool's own processes are reaped: no SIGCHLD handler, no
+//   waitpid(-1) in the parent.
+// What can be submitted: f is a function pointer or a trivially copyable
+//   callable (e.g. a lambda capturing ints by value); it runs in a fork of
+//   this binary, so code addresses are valid. Arguments and the result must
+//   be serializable (weft::serializer). Anything else does not compile.
+// Thread-safety: every member may be called from any thread, except the
+//   destructor. Blocking: submit() never blocks; map() and shutdown() do.
+// Exceptions: submit()/map() throw weft::pool_closed after shutdown(). A
+//   task's exception arrives as weft::remote_error (what() and type_name() of
+//   the original); a task whose worker died (signal, exit(), abort, OOM kill)
+//   fails with weft::worker_lost, the worker is replaced and the other tasks
+//   go on. std::system_error if the fork server cannot start.
+// Ordering: map() keeps input order; tasks start in submission order.
+// Cost: per task one frame each way over a socketpair (two system calls per
+//   side); map() sends chunks of `chunksize` items as one task.
+// Lifetime: the destructor drains (runs every submitted task), then stops
+//   and reaps the workers and the fork server.
+class process_pool {
+ public:
+  process_pool() : process_pool(process_pool_options{}) {}
+  explicit process_pool(std::size_t workers) : process_pool(options_with(workers)) {}
+  explicit process_pool(process_pool_options options);
+  ~process_pool();
+  process_pool(const process_pool&) = delete;
+  process_pool& operator=(const process_pool&) = delete;
+
+  template <class F, class... Args>
+  auto submit(F f, Args&&... args) -> future<std::invoke_result_t<F&, std::decay_t<Args>...>>;
+
+  // Applies f to every element in worker processes, `chunksize` elements
+  // per message (0: about four chunks per worker); results in input order.
+  // Rethrows the first failure (input order) after every chunk finished.
+  template <class F, std::ranges::forward_range Range>
+  auto map(F f, const Range& items, std::size_t chunksize = 0)
+      -> std::vector<std::invoke_result_t<F&, std::ranges::range_value_t<Range>>>;
+
+  // Stops accepting tasks, then runs (drain) or cancels (cancel_pending)
+  // the tasks not yet sent to a worker, waits for the running ones and
+  // reaps every process. Idempotent.
+  void shutdown(shutdown_mode mode = shutdown_mode::drain);
+
+  std::size_t size() const noexcept { return options_.workers; }
+  // Tasks submitted and not yet finished (snapshot).
+  std::size_t pending() const noexcept { return unfinished_.load(std::memory_order_acquire); }
+
+ private:
+  struct task {
+    std::uint64_t id;
+    std::vector<std::byte> payload;  // id, invoker address, callable bytes, arguments
+    detail::state_base* state;       // one reference owned by the task
+    void (*complete)(detail::state_base*, reader&);
+    void (*fail)(detail::state_base*, std::exception_ptr);
+    bool (*start)(detail::state_base*);  // pending -> running; false if cancelled
+  };
+  struct worker {
+    pid_t pid = -1;
+    int fd = -1;
+    std::optional<task> running;  // dispatcher thread only
+    std::size_t tasks_sent = 0;   // a worker leaves by itself after max_tasks_per_child
+  };
+  bool retiring(const worker& w) const noexcept {
+    return options_.max_tasks_per_child != 0 && w.tasks_sent >= options_.max_tasks_per_child;
+  }
+
+  static process_pool_options options_with(std::size_t workers) {
+    process_pool_options o;
+    o.workers = workers;
+    return o;
+  }
+  // Typed completion of a started task's state (the dispatcher holds only
+  // state_base pointers).
+  template <class R>
+  static void complete_as(detail::state_base* s, reader& in) {
+    auto* p = static_cast<detail::promise_state<R>*>(s);
+    try {
+      if constexpr (std::is_void_v<R>) {
+        p->complete_value();
+      } else {
+        p->complete_value(in.read<R>());
+      }
+    } catch (...) {
+      p->complete_exception(std::current_exception());  // e.g. a protocol_error decoding R
+    }
+  }
+  template <class R>
+  static void fail_as(detail::state_base* s, std::exception_ptr e) {
+    static_cast<detail::promise_state<R>*>(s)->complete_exception(std::move(e));
+  }
+  template <class R>
+  static bool start_as(detail::state_base* s) {
+    return static_cast<detail::promise_state<R>*>(s)->start();
+  }
+
+  void enqueue(task t);
+  void dispatcher_main();
+  void request_spawn();
+  void on_zygote_message();
+  void on_worker_readable(std::size_t i);
+  void on_worker_lost(std::size_t i);
+  void fail_lost_task(task& t, int status);
+  void finish(task& t) noexcept;
+  void assign_tasks();
+  void wake_dispatcher() noexcept;
+
+  process_pool_options options_;
+  pid_t zygote_pid_ = -1;
+  int zygote_fd_ = -1;    // SOCK_SEQPACKET to the fork server
+  int wake_read_ = -1;    // self-pipe: submit()/shutdown() -> dispatcher
+  int wake_write_ = -1;
+  std::thread dispatcher_;
+
+  std::mutex mutex_;                 // guards queue_, closing_, cancel_
+  std::deque<task> queue_;           // submitted, not yet sent to a worker
+  bool closing_ = false;
+  bool cancel_ = false;
+  std::atomic<bool> closed_{false};  // submit() refuses once set
+  std::atomic<std::size_t> unfinished_{0};
+  std::atomic<std::uint64_t> next_id_{1};
+  std::mutex shutdown_mutex_;
+  bool joined_ = false;              // guarded by shutdown_mutex_
+
+  // Dispatcher thread only:
+  std::vector<worker> workers_;
+  std::size_t spawning_ = 0;                          // spawn requests not yet answered
+  std::map<pid_t, task> lost_tasks_;                  // a dead worker's task, awaiting its status
+  std::map<pid_t, int> early_status_;                 // death reports that came before the EOF
+};
+
+// ---- implementation ----
+
+inline process_pool::process_pool(process_pool_options options) : options_(std::move(options)) {
+  if (options_.workers == 0) throw std::invalid_argument("weft::process_pool: needs at least one worker");
+  int control[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, control) != 0)
+    detail::throw_errno(errno, "weft::process_pool: socketpair");
+  int wake[2];
+  if (::pipe(wake) != 0) {
+    ::close(control[0]);
+    ::close(control[1]);
+    detail::throw_errno(errno, "weft::process_pool: pipe");
+  }
+  ::fcntl(wake[0], F_SETFD, FD_CLOEXEC);
+  ::fcntl(wake[1], F_SETFD, FD_CLOEXEC);
+  ::fcntl(wake[1], F_SETFL, O_NONBLOCK);
+  std::fflush(nullptr);  // no buffered output is written twice
+  pid_t pid = ::fork();
+  if (pid < 0) detail::throw_errno(errno, "weft::process_pool: fork of the fork server");
+  if (pid == 0) {
+    ::close(control[0]);
+    ::close(wake[0]);
+    ::close(wake[1]);
+    detail::zygote_main(control[1], options_.initializer, options_.max_tasks_per_child);
+  }
+  ::close(control[1]);
+  zygote_pid_ = pid;
+  zygote_fd_ = control[0];
+  wake_read_ = wake[0];
+  wake_write_ = wake[1];
+  for (std::size_t i = 0; i < options_.workers; ++i) request_spawn();
+  dispatcher_ = std::thread([this] { dispatcher_main(); });
+}
+
+inline process_pool::~process_pool() { shutdown(shutdown_mode::drain); }
+
+template <class F, class... Args>
+auto process_pool::submit(F f, Args&&... args) -> future<std::invoke_result_t<F&, std::decay_t<Args>...>> {
+  using R = std::invoke_result_t<F&, std::decay_t<Args>...>;
+  static_assert(std::is_trivially_copyable_v<F>,
+                "weft::process_pool::submit: f must be a function pointer or a trivially copyable "
+                "callable (a lambda capturing only trivially copyable values by value): it is sent "
+                "as bytes to another process");
+  static_assert((serializable<std::decay_t<Args>> && ...),
+                "weft::process_pool::submit: every argument must be serializable (weft::serializer)");
+  static_assert(std::is_void_v<R> || serializable<R>,
+                "weft::process_pool::submit: the result must be serializable (weft::serializer)");
+  if (closed_.load(std::memory_order_acquire)) throw pool_closed("weft::process_pool: submit after shutdown()");
+  task t{next_id_.fetch_add(1, std::memory_order_relaxed), {}, nullptr, &complete_as<R>, &fail_as<R>, &start_as<R>};
+  writer w(t.payload);
+  w.write(t.id);
+  w.write(reinterpret_cast<std::uintptr_t>(&detail::invoke_in_worker<F, R, std::decay_t<Args>...>));
+  w.write_bytes(&f, sizeof f);
+  (w.write(args), ...);
+  auto* state = new detail::promise_state<R>(nullptr, 2);  // the future's and the task's
+  t.state = state;
+  future<R> result(state);
+  enqueue(std::move(t));
+  return result;
+}
+
+namespace detail {
+// A chunk of map(): applies F to every element, as one task.
+template <class F, class T>
+struct map_chunk {
+  F f;
+  auto operator()(const std::vector<T>& items) const {
+    std::vector<std::invoke_result_t<const F&, const T&>> out;
+    out.reserve(items.size());
+    for (const auto& x : items) out.push_back(f(x));
+    return out;
+  }
+};
+}  // namespace detail
+
+template <class F, std::ranges::forward_range Range>
+auto process_pool::map(F f, const Range& items, std::size_t chunksize)
+    -> std::vector<std::invoke_result_t<F&, std::ranges::range_value_t<Range>>> {
+  using T = std::ranges::range_value_t<Range>;
+  using R = std::invoke_result_t<F&, T>;
+  static_assert(!std::is_void_v<R>, "weft::process_pool::map: f returns void; use submit instead");
+  const auto count = static_cast<std::size_t>(std::ranges::distance(items));
+  if (chunksize == 0) chunksize = std::max<std::size_t>(1, (count + 4 * size() - 1) / (4 * size()));
+  std::vector<future<std::vector<R>>> parts;
+  std::vector<T> chunk;
+  std::exception_ptr submit_error;
+  try {
+    for (const auto& x : items) {
+      chunk.push_back(x);
+      if (chunk.size() == chunksize) parts.push_back(submit(detail::map_chunk<F, T>{f}, std::exchange(chunk, {})));
+    }
+    if (!chunk.empty()) parts.push_back(submit(detail::map_chunk<F, T>{f}, std::move(chunk)));
+  } catch (...) {
+    submit_error = std::current_exception();
+  }
+  for (auto& p : parts) p.wait();  // every chunk finishes before anything is rethrown
+  if (submit_error) std::rethrow_exception(submit_error);
+  std::vector<R> results;
+  results.reserve(count);
+  for (auto& p : parts)
+    for (auto& r : p.get()) results.push_back(std::move(r));
+  return results;
+}
+
+inline void process_pool::enqueue(task t) {
+  {
+    std::lock_guard lock(mutex_);
+    if (closing_) {
+      t.state->cancel();
+      t.state->release();
+      throw pool_closed("weft::process_pool: submit after shutdown()");
+    }
+    unfinished_.fetch_add(1, std::memory_order_relaxed);
+    queue_.push_back(std::move(t));
+  }
+  wake_dispatcher();
+}
+
+inline void process_pool::wake_dispatcher() noexcept {
+  char byte = 1;
+  [[maybe_unused]] ssize_t k = ::write(wake_write_, &byte, 1);  // a full pipe already means "awake"
+}
+
+inline void process_pool::request_spawn() {
+  char request = 'S';
+  if (::send(zygote_fd_, &request, 1, MSG_NOSIGNAL) == 1) ++spawning_;
+}
+
+inline void process_pool::finish(task& t) noexcept {
+  t.state->release();
+  t.state = nullptr;
+  unfinished_.fetch_sub(1, std::memory_order_acq_rel);
+}
+
+inline void process_pool::fail_lost_task(task& t, int status) {
+  int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+  int code = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
+  std::string what = sig != 0 ? "weft::process_pool: the worker running this task was killed by signal " +
+                                    std::to_string(sig)
+                              : "weft::process_pool: the worker running this task exited with status " +
+                                    std::to_string(code);
+  t.fail(t.state, std::make_exception_ptr(worker_lost(what, sig, code)));
+  finish(t);
+}
+
+inline void process_pool::on_zygote_message() {
+  detail::zygote_message m{};
+  int fd = -1;
+  if (!detail::recv_with_fd(zygote_fd_, &m, sizeof m, fd)) return;
+  if (m.kind == 'S') {
+    --spawning_;
+    if (m.pid > 0 && fd >= 0) {
+      workers_.push_back(worker{m.pid, fd, std::nullopt, 0});
+    } else if (fd >= 0) {
+      ::close(fd);  // the fork failed: no worker behind this socket
+    }
+    return;
+  }
+  // 'D': a worker died. Its socket's end of stream may come before or after.
+  if (auto it = lost_tasks_.find(m.pid); it != lost_tasks_.end()) {
+    fail_lost_task(it->second, m.status);
+    lost_tasks_.erase(it);
+  } else {
+    bool still_listed = std::any_of(workers_.begin(), workers_.end(), [&](const worker& w) { return w.pid == m.pid; });
+    if (still_listed) early_status_[m.pid] = m.status;
+  }
+}
+
+inline void process_pool::on_worker_lost(std::size_t i) {
+  worker w = std::move(workers_[i]);
+  workers_.erase(workers_.begin() + static_cast<std::ptrdiff_t>(i));
+  ::close(w.fd);
+  if (w.running) {
+    if (auto it = early_status_.find(w.pid); it != early_status_.end()) {
+      fail_lost_task(*w.running, it->second);
+      early_status_.erase(it);
+    } else {
+      lost_tasks_.emplace(w.pid, std::move(*w.running));  // failed when the fork server reports the status
+    }
+  } else {
+    early_status_.erase(w.pid);  // recycled (max_tasks_per_child) or stopped: nothing was lost
+  }
+}
+
+inline void process_pool::on_worker_readable(std::size_t i) {
+  auto frame = detail::recv_frame(workers_[i].fd);
+  if (!frame) {
+    on_worker_lost(i);
+    return;
+  }
+  worker& w = workers_[i];
+  if (!w.running) return;  // not expected; ignore
+  task t = std::move(*w.running);
+  w.running.reset();
+  try {
+    reader in(*frame);
+    auto id = in.read<std::uint64_t>();
+    if (id != t.id) reader::fail("reply for another task");
+    if (in.read<bool>()) {
+      t.complete(t.state, in);
+    } else {
+      auto type = in.read<std::string>();
+      auto what = in.read<std::string>();
+      t.fail(t.state, std::make_exception_ptr(remote_error(std::move(type), what)));
+    }
+  } catch (...) {
+    t.fail(t.state, std::current_exception());
+  }
+  finish(t);
+}
+
+inline void process_pool::assign_tasks() {
+  std::lock_guard lock(mutex_);
+  for (auto& w : workers_) {
+    if (w.running || retiring(w)) continue;
+    while (!queue_.empty()) {
+      task t = std::move(queue_.front());
+      queue_.pop_front();
+      // Cancelled by its future (start fails), or by shutdown(cancel_pending).
+      if (cancel_ || !t.start(t.state)) {
+        t.state->cancel();
+        finish(t);
+        continue;
+      }
+      if (!detail::send_frame(w.fd, t.payload)) {
+        // The worker is gone (its end of stream follows). The task was
+        // started: it fails with worker_lost like any task a worker held.
+        w.running = std::move(t);
+        break;
+      }
+      w.running = std::move(t);
+      ++w.tasks_sent;
+      break;
+    }
+  }
+  if (cancel_) {  // nothing may start any more
+    while (!queue_.empty()) {
+      task t = std::move(queue_.front());
+      queue_.pop_front();
+      t.state->cancel();
+      finish(t);
+    }
+  }
+}
+
+inline void process_pool::dispatcher_main() {
+  for (;;) {
+    bool stopping;
+    {
+      std::lock_guard lock(mutex_);
+      stopping = closing_ && queue_.empty();
+    }
+    bool busy = std::any_of(workers_.begin(), workers_.end(), [](const worker& w) { return w.running.has_value(); });
+    // Wait for answers to spawn requests too: an unanswered one carries a
+    // worker's socket that we must receive and close, or that worker waits forever.
+    if (stopping && !busy && lost_tasks_.empty() && spawning_ == 0) break;
+    // Keep the pool at full strength (replacing dead and recycled workers).
+    std::size_t serving = static_cast<std::size_t>(
+        std::count_if(workers_.begin(), workers_.end(), [this](const worker& w) { return !retiring(w); }));
+    if (!stopping)
+      while (serving + spawning_ < options_.workers) {
+        std::size_t before = spawning_;
+        request_spawn();
+        if (spawning_ == before) break;  // the fork server is gone
+      }
+    std::vector<pollfd> fds{{wake_read_, POLLIN, 0}, {zygote_fd_, POLLIN, 0}};
+    for (auto& w : workers_) fds.push_back({w.fd, POLLIN, 0});
+    if (::poll(fds.data(), fds.size(), 100) < 0 && errno != EINTR) break;
+    if (fds[0].revents & POLLIN) {
+      char buf[256];
+      while (::read(wake_read_, buf, sizeof buf) == static_cast<ssize_t>(sizeof buf)) {
+      }
+    }
+    if (fds[1].revents & (POLLIN | POLLHUP)) on_zygote_message();
+    // Walk backwards: on_worker_lost erases from workers_.
+    for (std::size_t i = fds.size() - 1; i >= 2; --i)
+      if (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) on_worker_readable(i - 2);
+    assign_tasks();
+  }
+  // Stop the workers (end of stream), then the fork server, and reap it.
+  for (auto& w : workers_) ::close(w.fd);
+  workers_.clear();
+}
+
+inline void process_pool::shutdown(shutdown_mode mode) {
+  std::lock_guard guard(shutdown_mutex_);
+  if (joined_) return;
+  closed_.store(true, std::memory_order_release);
+  {
+    std::lock_guard lock(mutex_);
+    closing_ = true;
+    if (mode == shutdown_mode::cancel_pending) cancel_ = true;
+  }
+  wake_dispatcher();
+  if (dispatcher_.joinable()) dispatcher_.join();
+  ::shutdown(zygote_fd_, SHUT_RDWR);  // the fork server waits for its workers, then exits
+  int status = 0;
+  while (::waitpid(zygote_pid_, &status, 0) < 0 && errno == EINTR) {
+  }
+  ::close(zygote_fd_);
+  ::close(wake_read_);
+  ::close(wake_write_);
+  joined_ = true;
+}
+
+}  // namespace weft

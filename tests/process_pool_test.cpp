@@ -1,0 +1,251 @@
+// weft — MIT licence. See LICENSE.
+// Tests for <weft/process_pool.hpp>. Label `fork`.
+#include <weft/process_pool.hpp>
+#include <weft/shared_memory.hpp>
+
+#include "support.hpp"
+
+#include <csignal>
+#include <filesystem>
+#include <map>
+#include <numeric>
+#include <set>
+#include <sys/wait.h>
+#include <unistd.h>
+
+using weft::process_pool;
+
+namespace {
+
+struct point {
+  int x, y;
+};
+struct person {
+  std::string name;
+  int age;
+  bool operator==(const person&) const = default;
+};
+
+int square(int x) { return x * x; }
+int my_pid() { return static_cast<int>(::getpid()); }
+std::string greet(std::string name, int times) {
+  std::string out;
+  for (int i = 0; i < times; ++i) out += "hi " + name + ";";
+  return out;
+}
+std::map<std::string, int> count_words(std::vector<std::string> words) {
+  std::map<std::string, int> m;
+  for (auto& w : words) ++m[w];
+  return m;
+}
+person older(person p) { return {p.name, p.age + 1}; }
+int throws_range(int) { throw std::out_of_range("index 7 out of range"); }
+int die_by_signal(int) {
+  ::raise(SIGKILL);
+  return 0;
+}
+int call_exit(int) { std::exit(3); }
+int slow_identity(int x) {
+  ::usleep(2000);
+  return x;
+}
+
+std::size_t open_fds() {
+  std::size_t n = 0;
+  for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
+  return n;
+}
+bool no_children_left() { return ::waitpid(-1, nullptr, WNOHANG) == -1 && errno == ECHILD; }
+
+weft::shared_value<int>* init_counter = nullptr;  // set before the pool forks
+void count_init() { init_counter->fetch_add(1); }
+
+}  // namespace
+
+template <>
+struct weft::serializer<person> {
+  static void write(weft::writer& w, const person& p) {
+    w.write(p.name);
+    w.write(p.age);
+  }
+  static person read(weft::reader& r) {
+    auto name = r.read<std::string>();
+    return {std::move(name), r.read<int>()};
+  }
+};
+
+TEST_CASE("process_pool: round trips of ints, strings, maps and user types", "[process_pool][fork]") {
+  const std::size_t fds_before = open_fds();
+  {
+    process_pool pool(2);
+    CHECK(pool.size() == 2);
+    CHECK(pool.submit(square, 7).get() == 49);
+    CHECK(pool.submit(greet, std::string("ada"), 2).get() == "hi ada;hi ada;");
+    auto m = pool.submit(count_words, std::vector<std::string>{"a", "b", "a"}).get();
+    CHECK(m == std::map<std::string, int>{{"a", 2}, {"b", 1}});
+    CHECK(pool.submit(older, person{"bob", 41}).get() == person{"bob", 42});
+    CHECK(pool.submit([](point p) { return p.x * 10 + p.y; }, point{3, 4}).get() == 34);
+    int offset = 100;  // trivially copyable capture, by value
+    CHECK(pool.submit([offset](int x) { return x + offset; }, 1).get() == 101);
+    CHECK(pool.submit(my_pid).get() != static_cast<int>(::getpid()));  // ran in another process
+  }
+  CHECK(open_fds() == fds_before);
+  CHECK(no_children_left());
+}
+
+TEST_CASE("process_pool: map keeps order over 100k items for several chunk sizes",
+          "[process_pool][fork]") {
+  process_pool pool(2);
+  std::vector<int> input(100000);
+  std::iota(input.begin(), input.end(), 0);
+  for (std::size_t chunk : {std::size_t{0}, std::size_t{1000}, std::size_t{256}, std::size_t{99999}}) {
+    auto out = pool.map([](int x) { return static_cast<long>(x) * 3; }, input, chunk);
+    REQUIRE(out.size() == input.size());
+    long wrong = 0;
+    for (std::size_t i = 0; i < out.size(); ++i) wrong += out[i] != static_cast<long>(i) * 3;
+    CHECK(wrong == 0);
+  }
+  std::vector<int> small{1, 2, 3};
+  CHECK(pool.map(square, small, 1) == std::vector<int>{1, 4, 9});
+}
+
+TEST_CASE("process_pool: a task's exception arrives as remote_error", "[process_pool][fork]") {
+  process_pool pool(1);
+  auto f = pool.submit(throws_range, 7);
+  try {
+    f.get();
+    FAIL("no exception");
+  } catch (const weft::remote_error& e) {
+    CHECK(std::string(e.what()) == "index 7 out of range");
+    CHECK(e.type_name() == "std::out_of_range");
+  }
+  CHECK(pool.submit(square, 3).get() == 9);  // the worker is fine
+  std::vector<int> items{1, 2, 3};
+  CHECK_THROWS_AS(pool.map(throws_range, items), weft::remote_error);
+}
+
+TEST_CASE("process_pool: SIGKILL mid-task fails only that task, 50 times", "[process_pool][fork]") {
+  process_pool pool(2);
+  for (int round = 0; round < 50; ++round) {
+    auto good1 = pool.submit(slow_identity, round);
+    auto bad = pool.submit(die_by_signal, 0);
+    auto good2 = pool.submit(square, round);
+    try {
+      bad.get();
+      FAIL("the task should have been lost");
+    } catch (const weft::worker_lost& e) {
+      CHECK(e.signal() == SIGKILL);
+    }
+    CHECK(good1.get() == round);
+    CHECK(good2.get() == round * round);
+  }
+  pool.shutdown();
+  CHECK(no_children_left());
+}
+
+TEST_CASE("process_pool: a task calling exit(3) is reported with its status", "[process_pool][fork]") {
+  process_pool pool(1);
+  try {
+    pool.submit(call_exit, 0).get();
+    FAIL("the task should have been lost");
+  } catch (const weft::worker_lost& e) {
+    CHECK(e.signal() == 0);
+    CHECK(e.exit_status() == 3);
+  }
+  CHECK(pool.submit(square, 4).get() == 16);  // replaced
+}
+
+TEST_CASE("process_pool: initializer runs once per worker", "[process_pool][fork]") {
+  weft::shared_value<int> inits(0);
+  init_counter = &inits;
+  {
+    weft::process_pool_options o;
+    o.workers = 3;
+    o.initializer = count_init;
+    process_pool pool(o);
+    std::vector<int> v(300, 1);
+    pool.map(square, v, 1);
+  }
+  CHECK(inits.load() == 3);
+  init_counter = nullptr;
+}
+
+TEST_CASE("process_pool: max_tasks_per_child replaces workers, results intact", "[process_pool][fork]") {
+  weft::process_pool_options o;
+  o.workers = 2;
+  o.max_tasks_per_child = 3;
+  process_pool pool(o);
+  std::vector<weft::future<int>> pids;
+  for (int i = 0; i < 30; ++i) pids.push_back(pool.submit(my_pid));
+  std::set<int> distinct;
+  for (auto& f : pids) distinct.insert(f.get());
+  CHECK(distinct.size() >= 10);  // 30 tasks, at most 3 per worker process
+  CHECK(pool.submit(square, 5).get() == 25);
+}
+
+TEST_CASE("process_pool: as_completed over process futures", "[process_pool][fork]") {
+  process_pool pool(2);
+  std::vector<weft::future<int>> futures;
+  for (int i = 0; i < 20; ++i) futures.push_back(pool.submit(square, i));
+  int sum = 0, count = 0;
+  for (auto& f : weft::as_completed(futures)) {
+    sum += f.get();
+    ++count;
+  }
+  CHECK(count == 20);
+  CHECK(sum == 2470);
+}
+
+TEST_CASE("process_pool: destructor drains; shutdown(cancel_pending) cancels; pool_closed after",
+          "[process_pool][fork]") {
+  std::vector<weft::future<int>> drained;
+  {
+    process_pool pool(1);
+    for (int i = 0; i < 20; ++i) drained.push_back(pool.submit(slow_identity, i));
+  }
+  for (int i = 0; i < 20; ++i) CHECK(drained[i].get() == i);
+
+  process_pool pool(1);
+  auto first = pool.submit(slow_identity, 1);
+  std::vector<weft::future<int>> queued;
+  for (int i = 0; i < 50; ++i) queued.push_back(pool.submit(slow_identity, i));
+  pool.shutdown(weft::shutdown_mode::cancel_pending);
+  int cancelled = 0, ran = 0;
+  for (auto& f : queued) {
+    f.wait();
+    (f.cancelled() ? cancelled : ran)++;
+  }
+  CHECK(cancelled > 0);
+  CHECK(cancelled + ran == 50);
+  CHECK_THROWS_AS(pool.submit(square, 1), weft::pool_closed);
+  CHECK(no_children_left());
+}
+
+TEST_CASE("process_pool: a future cancelled before dispatch never runs", "[process_pool][fork]") {
+  process_pool pool(1);
+  auto busy = pool.submit(slow_identity, 0);
+  auto victim = pool.submit(square, 3);
+  CHECK(victim.cancel());
+  CHECK_THROWS_AS(victim.get(), weft::cancelled);
+  CHECK(busy.get() == 0);
+}
+
+TEST_CASE("process_pool: shared memory created before the pool is visible to workers",
+          "[process_pool][fork]") {
+  weft::shared_array<long> results(100, 0);
+  static weft::shared_array<long>* shared = nullptr;
+  shared = &results;
+  {
+    process_pool pool(2);
+    std::vector<int> idx(100);
+    std::iota(idx.begin(), idx.end(), 0);
+    pool.map([](int i) {
+      (*shared)[static_cast<std::size_t>(i)] = static_cast<long>(i) * 2;
+      return 0;
+    }, idx, 10);
+  }
+  long sum = 0;
+  for (long v : results) sum += v;
+  CHECK(sum == 9900);
+  shared = nullptr;
+}
