@@ -15,6 +15,7 @@ void register_cpu();
 void register_serialize();
 #if defined(__unix__) || defined(__APPLE__)
 void register_shm();
+void register_process();
 #endif
 }  // namespace weft_bench
 
@@ -30,6 +31,8 @@ static void print_families() {
       "  shm/queue/<P>p<C>c       items/s through shared_queue between processes\n"
       "  shm/pipe/1p1c            the same items through a pipe (baseline)\n"
       "  serialize/<type>         bytes/s of a serialize + deserialize round trip\n"
+      "  process/weft/<case>      process_pool: roundtrip, map_chunked, shared_array, by_value\n"
+      "  cpu/processes            the seed's CPU-bound job on a process_pool\n"
       "peers compiled in:");
 #if defined(WEFT_BENCH_HAVE_TBB)
   std::printf(" tbb");
@@ -54,6 +57,7 @@ int main(int argc, char** argv) {
   weft_bench::register_serialize();
 #if defined(__unix__) || defined(__APPLE__)
   weft_bench::register_shm();
+  weft_bench::register_process();
 #endif
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;

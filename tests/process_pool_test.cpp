@@ -143,6 +143,18 @@ TEST_CASE("process_pool: SIGKILL mid-task fails only that task, 50 times", "[pro
   CHECK(no_children_left());
 }
 
+TEST_CASE("process_pool: tasks queued behind a dying task on the same worker still run",
+          "[process_pool][fork]") {
+  process_pool pool(1);  // one worker: everything goes through it
+  for (int round = 0; round < 10; ++round) {
+    auto bad = pool.submit(die_by_signal, 0);
+    std::vector<weft::future<int>> behind;
+    for (int i = 0; i < 5; ++i) behind.push_back(pool.submit(square, i));
+    CHECK_THROWS_AS(bad.get(), weft::worker_lost);
+    for (int i = 0; i < 5; ++i) CHECK(behind[i].get() == i * i);  // none was lost with it
+  }
+}
+
 TEST_CASE("process_pool: a task calling exit(3) is reported with its status", "[process_pool][fork]") {
   process_pool pool(1);
   try {

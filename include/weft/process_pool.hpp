@@ -242,13 +242,17 @@ class process_pool {
     void (*complete)(detail::state_base*, reader&);
     void (*fail)(detail::state_base*, std::exception_ptr);
     bool (*start)(detail::state_base*);  // pending -> running; false if cancelled
+    bool started = false;                  // start() succeeded (a task can be re-queued)
   };
   struct worker {
     pid_t pid = -1;
     int fd = -1;
-    std::optional<task> running;  // dispatcher thread only
-    std::size_t tasks_sent = 0;   // a worker leaves by itself after max_tasks_per_child
+    std::deque<task> running;    // sent, in order; replies come back in this order
+    std::size_t tasks_sent = 0;  // a worker leaves by itself after max_tasks_per_child
   };
+  // Tasks in flight per worker: the next one already waits in the socket
+  // when the current one finishes, so the worker never idles for a round trip.
+  static constexpr std::size_t pipeline_depth = 2;
   bool retiring(const worker& w) const noexcept {
     return options_.max_tasks_per_child != 0 && w.tasks_sent >= options_.max_tasks_per_child;
   }
@@ -288,7 +292,7 @@ class process_pool {
   void on_zygote_message();
   void on_worker_readable(std::size_t i);
   void on_worker_lost(std::size_t i);
-  void fail_lost_task(task& t, int status);
+  void fail_lost_tasks(std::deque<task>& tasks, int status);
   void finish(task& t) noexcept;
   void assign_tasks();
   void wake_dispatcher() noexcept;
@@ -313,7 +317,7 @@ class process_pool {
   // Dispatcher thread only:
   std::vector<worker> workers_;
   std::size_t spawning_ = 0;                          // spawn requests not yet answered
-  std::map<pid_t, task> lost_tasks_;                  // a dead worker's task, awaiting its status
+  std::map<pid_t, std::deque<task>> lost_tasks_;      // a dead worker's tasks, awaiting its status
   std::map<pid_t, int> early_status_;                 // death reports that came before the EOF
 };
 
@@ -451,15 +455,18 @@ inline void process_pool::finish(task& t) noexcept {
   unfinished_.fetch_sub(1, std::memory_order_acq_rel);
 }
 
-inline void process_pool::fail_lost_task(task& t, int status) {
+inline void process_pool::fail_lost_tasks(std::deque<task>& tasks, int status) {
   int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
   int code = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
   std::string what = sig != 0 ? "weft::process_pool: the worker running this task was killed by signal " +
                                     std::to_string(sig)
                               : "weft::process_pool: the worker running this task exited with status " +
                                     std::to_string(code);
-  t.fail(t.state, std::make_exception_ptr(worker_lost(what, sig, code)));
-  finish(t);
+  for (task& t : tasks) {
+    t.fail(t.state, std::make_exception_ptr(worker_lost(what, sig, code)));
+    finish(t);
+  }
+  tasks.clear();
 }
 
 inline void process_pool::on_zygote_message() {
@@ -469,7 +476,7 @@ inline void process_pool::on_zygote_message() {
   if (m.kind == 'S') {
     --spawning_;
     if (m.pid > 0 && fd >= 0) {
-      workers_.push_back(worker{m.pid, fd, std::nullopt, 0});
+      workers_.push_back(worker{m.pid, fd, {}, 0});
     } else if (fd >= 0) {
       ::close(fd);  // the fork failed: no worker behind this socket
     }
@@ -477,7 +484,7 @@ inline void process_pool::on_zygote_message() {
   }
   // 'D': a worker died. Its socket's end of stream may come before or after.
   if (auto it = lost_tasks_.find(m.pid); it != lost_tasks_.end()) {
-    fail_lost_task(it->second, m.status);
+    fail_lost_tasks(it->second, m.status);
     lost_tasks_.erase(it);
   } else {
     bool still_listed = std::any_of(workers_.begin(), workers_.end(), [&](const worker& w) { return w.pid == m.pid; });
@@ -489,12 +496,21 @@ inline void process_pool::on_worker_lost(std::size_t i) {
   worker w = std::move(workers_[i]);
   workers_.erase(workers_.begin() + static_cast<std::ptrdiff_t>(i));
   ::close(w.fd);
-  if (w.running) {
+  if (!w.running.empty()) {
+    // Only the oldest task was running; the ones behind it were still in
+    // the socket, never started by the worker: they go back to the queue.
+    {
+      std::lock_guard lock(mutex_);
+      while (w.running.size() > 1) {
+        queue_.push_front(std::move(w.running.back()));
+        w.running.pop_back();
+      }
+    }
     if (auto it = early_status_.find(w.pid); it != early_status_.end()) {
-      fail_lost_task(*w.running, it->second);
+      fail_lost_tasks(w.running, it->second);
       early_status_.erase(it);
     } else {
-      lost_tasks_.emplace(w.pid, std::move(*w.running));  // failed when the fork server reports the status
+      lost_tasks_.emplace(w.pid, std::move(w.running));  // failed when the fork server reports the status
     }
   } else {
     early_status_.erase(w.pid);  // recycled (max_tasks_per_child) or stopped: nothing was lost
@@ -508,9 +524,9 @@ inline void process_pool::on_worker_readable(std::size_t i) {
     return;
   }
   worker& w = workers_[i];
-  if (!w.running) return;  // not expected; ignore
-  task t = std::move(*w.running);
-  w.running.reset();
+  if (w.running.empty()) return;  // not expected; ignore
+  task t = std::move(w.running.front());
+  w.running.pop_front();
   try {
     reader in(*frame);
     auto id = in.read<std::uint64_t>();
@@ -531,32 +547,32 @@ inline void process_pool::on_worker_readable(std::size_t i) {
 inline void process_pool::assign_tasks() {
   std::lock_guard lock(mutex_);
   for (auto& w : workers_) {
-    if (w.running || retiring(w)) continue;
-    while (!queue_.empty()) {
+    while (!queue_.empty() && w.running.size() < pipeline_depth && !retiring(w)) {
       task t = std::move(queue_.front());
       queue_.pop_front();
       // Cancelled by its future (start fails), or by shutdown(cancel_pending).
-      if (cancel_ || !t.start(t.state)) {
+      if (!t.started && (cancel_ || !t.start(t.state))) {
         t.state->cancel();
         finish(t);
         continue;
       }
-      if (!detail::send_frame(w.fd, t.payload)) {
-        // The worker is gone (its end of stream follows). The task was
-        // started: it fails with worker_lost like any task a worker held.
-        w.running = std::move(t);
-        break;
-      }
-      w.running = std::move(t);
+      t.started = true;
+      bool sent = detail::send_frame(w.fd, t.payload);
+      // Sent or not, the task was started and the worker holds it: if the
+      // worker is gone (its end of stream follows), it fails with worker_lost.
+      w.running.push_back(std::move(t));
       ++w.tasks_sent;
-      break;
+      if (!sent) break;
     }
   }
   if (cancel_) {  // nothing may start any more
     while (!queue_.empty()) {
       task t = std::move(queue_.front());
       queue_.pop_front();
-      t.state->cancel();
+      if (t.started)  // re-queued after its worker died: it can no longer be "cancelled"
+        t.fail(t.state, std::make_exception_ptr(weft::cancelled("weft::process_pool: shut down before it ran")));
+      else
+        t.state->cancel();
       finish(t);
     }
   }
@@ -569,7 +585,7 @@ inline void process_pool::dispatcher_main() {
       std::lock_guard lock(mutex_);
       stopping = closing_ && queue_.empty();
     }
-    bool busy = std::any_of(workers_.begin(), workers_.end(), [](const worker& w) { return w.running.has_value(); });
+    bool busy = std::any_of(workers_.begin(), workers_.end(), [](const worker& w) { return !w.running.empty(); });
     // Wait for answers to spawn requests too: an unanswered one carries a
     // worker's socket that we must receive and close, or that worker waits forever.
     if (stopping && !busy && lost_tasks_.empty() && spawning_ == 0) break;

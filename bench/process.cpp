@@ -1,0 +1,113 @@
+// weft — MIT licence. See LICENSE.
+// process/weft/roundtrip — submit + get of a trivial task on a process_pool;
+// process/weft/map_chunked — map over 100k ints with chunksize 256;
+// process/weft/shared_array vs process/weft/by_value — workers sum an 8 MB
+// array through shared memory, or receive the same vector serialized;
+// cpu/processes — the seed's CPU-bound job on default_workers(cpu) processes.
+// Pools are built once per benchmark, outside the timed loop.
+#include <weft/process_pool.hpp>
+#include <weft/shared_memory.hpp>
+
+#include "harness.hpp"
+#include "workload.hpp"
+
+#include <array>
+#include <numeric>
+#include <vector>
+
+namespace weft_bench {
+namespace {
+
+constexpr std::size_t big_doubles = (8u << 20) / sizeof(double);  // 8 MB
+
+int identity(int x) { return x; }
+std::uint64_t cpu_job(std::uint64_t n) { return cpu_task(n); }
+double sum_vector(std::vector<double> v) { return std::accumulate(v.begin(), v.end(), 0.0); }
+
+weft::shared_array<double>* big_array = nullptr;  // created before the pool forks
+double sum_shared(int part) {
+  const std::size_t per = big_doubles / 4, from = static_cast<std::size_t>(part) * per;
+  double s = 0;
+  for (std::size_t i = from; i < from + per; ++i) s += (*big_array)[i];
+  return s;
+}
+
+void bm_roundtrip(benchmark::State& state) {
+  weft::process_pool pool(1);
+  int i = 0;
+  for (auto _ : state) {
+    if (pool.submit(identity, i).get() != i) state.SkipWithError("wrong result");
+    ++i;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+void bm_map_chunked(benchmark::State& state) {
+  weft::process_pool pool(weft::default_workers(weft::workload::cpu));
+  std::vector<int> items(100000);
+  std::iota(items.begin(), items.end(), 0);
+  for (auto _ : state) {
+    auto out = pool.map([](int x) { return x * 2; }, items, 256);
+    if (out.back() != 2 * 99999) state.SkipWithError("wrong result");
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(items.size()));
+}
+
+void bm_cpu_processes(benchmark::State& state) {
+  weft::process_pool pool(weft::default_workers(weft::workload::cpu));
+  std::array<std::uint64_t, cpu_tasks> sizes;
+  sizes.fill(cpu_task_size);
+  static const std::uint64_t expected = cpu_tasks * cpu_task(cpu_task_size);
+  for (auto _ : state) {
+    auto sums = pool.map(cpu_job, sizes, 1);
+    if (std::accumulate(sums.begin(), sums.end(), std::uint64_t{0}) != expected) state.SkipWithError("wrong sum");
+  }
+  state.SetItemsProcessed(state.iterations() * cpu_tasks);
+  state.counters["workers"] = static_cast<double>(pool.size());
+}
+
+void bm_shared_array(benchmark::State& state) {
+  weft::shared_array<double> data(big_doubles, 1.0);
+  big_array = &data;
+  {
+    weft::process_pool pool(weft::default_workers(weft::workload::cpu));
+    std::vector<int> parts{0, 1, 2, 3};
+    for (auto _ : state) {
+      auto sums = pool.map(sum_shared, parts, 1);
+      if (std::accumulate(sums.begin(), sums.end(), 0.0) != static_cast<double>(big_doubles / 4 * 4))
+        state.SkipWithError("wrong sum");
+    }
+  }
+  big_array = nullptr;
+  state.SetItemsProcessed(state.iterations());
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(big_doubles * sizeof(double)));
+}
+
+void bm_by_value(benchmark::State& state) {
+  weft::process_pool pool(weft::default_workers(weft::workload::cpu));
+  std::vector<double> data(big_doubles, 1.0);
+  for (auto _ : state) {
+    // The same 8 MB, in four quarters sent to the workers.
+    std::vector<weft::future<double>> parts;
+    for (int p = 0; p < 4; ++p)
+      parts.push_back(pool.submit(sum_vector, std::vector<double>(data.begin() + p * (big_doubles / 4),
+                                                                  data.begin() + (p + 1) * (big_doubles / 4))));
+    double total = 0;
+    for (auto& f : parts) total += f.get();
+    if (total != static_cast<double>(big_doubles / 4 * 4)) state.SkipWithError("wrong sum");
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(big_doubles * sizeof(double)));
+}
+
+}  // namespace
+
+void register_process() {
+  add("process/weft/roundtrip", bm_roundtrip)->Unit(benchmark::kMicrosecond);
+  add("process/weft/map_chunked", bm_map_chunked);
+  add("process/weft/shared_array", bm_shared_array);
+  add("process/weft/by_value", bm_by_value);
+  add("cpu/processes", bm_cpu_processes);
+}
+
+}  // namespace weft_bench
