@@ -13,6 +13,7 @@ void register_counter();
 void register_pool();
 void register_cpu();
 void register_serialize();
+void register_sweep();
 #if defined(__unix__) || defined(__APPLE__)
 void register_shm();
 void register_process();
@@ -33,6 +34,7 @@ static void print_families() {
       "  serialize/<type>         bytes/s of a serialize + deserialize round trip\n"
       "  process/weft/<case>      process_pool: roundtrip, map_chunked, shared_array, by_value\n"
       "  cpu/processes            the seed's CPU-bound job on a process_pool\n"
+      "  sweep/<cpu|io>/<threads|processes>/<workers>  worker-count sweeps\n"
       "peers compiled in:");
 #if defined(WEFT_BENCH_HAVE_TBB)
   std::printf(" tbb");
@@ -55,6 +57,7 @@ int main(int argc, char** argv) {
   weft_bench::register_pool();
   weft_bench::register_cpu();
   weft_bench::register_serialize();
+  weft_bench::register_sweep();
 #if defined(__unix__) || defined(__APPLE__)
   weft_bench::register_shm();
   weft_bench::register_process();
