@@ -34,11 +34,19 @@ def usable_cores():
 
 
 def rows_by_name(raw):
+    """One row per benchmark: the median when it ran with repetitions."""
     out = {}
     for b in raw.get("benchmarks", []):
-        if b.get("run_type", "iteration") != "iteration" or "error_occurred" in b:
+        if "error_occurred" in b:
             continue
-        name = b["name"].replace("/real_time", "")
+        kind = b.get("run_type", "iteration")
+        if kind == "aggregate" and b.get("aggregate_name") != "median":
+            continue
+        # Drop Google Benchmark's suffixes: /min_time:0.200/repeats:5/real_time.
+        name = "/".join(part for part in b.get("run_name", b["name"]).split("/")
+                        if part != "real_time" and not part.startswith(("min_time:", "repeats:")))
+        if kind == "iteration" and name in out:
+            continue  # keep the median if both are present
         out[name] = b
     return out
 
