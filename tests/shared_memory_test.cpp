@@ -18,23 +18,9 @@ std::string unique_name(const char* what) {
   return "weft-test-" + std::to_string(::getpid()) + "-" + what;
 }
 
-// Forks; the child runs body() and _exits with its return value (0 = ok).
-template <class Body>
-pid_t spawn(Body body) {
-  std::fflush(nullptr);
-  pid_t pid = ::fork();
-  if (pid == 0) ::_exit(body());
-  return pid;
-}
-int wait_status(pid_t pid) {
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return status;
-}
-bool exited_ok(pid_t pid) {
-  int s = wait_status(pid);
-  return WIFEXITED(s) && WEXITSTATUS(s) == 0;
-}
+using weft_test::exited_ok;
+using weft_test::spawn;
+int wait_status(pid_t pid) { return weft_test::reap(pid); }
 
 std::size_t open_fds() {
   std::size_t n = 0;

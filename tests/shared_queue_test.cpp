@@ -16,6 +16,9 @@
 
 using namespace std::chrono_literals;
 using weft::shared_queue;
+using weft_test::exited_ok;
+using weft_test::reap;
+using weft_test::spawn;
 
 namespace {
 
@@ -23,30 +26,6 @@ struct tagged {
   std::uint32_t producer;
   std::uint32_t seq;
 };
-
-// Forks; the child runs body() and _exits with its result. Children die
-// with the test process, so a failed assertion never leaves them behind.
-template <class Body>
-pid_t spawn(Body body) {
-  std::fflush(nullptr);
-  pid_t pid = ::fork();
-  if (pid == 0) {
-#if defined(__linux__)
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-#endif
-    ::_exit(body());
-  }
-  return pid;
-}
-int reap(pid_t pid) {
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return status;
-}
-bool exited_ok(pid_t pid) {
-  int s = reap(pid);
-  return WIFEXITED(s) && WEXITSTATUS(s) == 0;
-}
 
 }  // namespace
 

@@ -21,6 +21,16 @@
 #include <thread>
 #include <vector>
 
+#if defined(__unix__) || defined(__APPLE__)
+#include <csignal>
+#include <cstdio>
+#include <sys/wait.h>
+#include <unistd.h>
+#if defined(__linux__)
+#include <sys/prctl.h>
+#endif
+#endif
+
 namespace weft_test {
 
 // Upper bound for "this should finish" waits; far beyond any healthy run,
@@ -87,6 +97,33 @@ class gate {
  private:
   std::atomic<bool> open_{false};
 };
+
+#if defined(__unix__) || defined(__APPLE__)
+// Forks; the child runs body() and _exits with its result (0 = ok). Children
+// die with the test process, so a failed assertion never leaves them behind.
+template <class Body>
+pid_t spawn(Body body) {
+  std::fflush(nullptr);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+#if defined(__linux__)
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+#endif
+    ::_exit(body());
+  }
+  return pid;
+}
+// Waits for a child and returns its wait status.
+inline int reap(pid_t pid) {
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return status;
+}
+inline bool exited_ok(pid_t pid) {
+  int s = reap(pid);
+  return WIFEXITED(s) && WEXITSTATUS(s) == 0;
+}
+#endif
 
 // Counts live instances, to prove nothing leaks or is destroyed twice.
 struct tracked {

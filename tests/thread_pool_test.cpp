@@ -16,6 +16,18 @@
 using namespace std::chrono_literals;
 using weft::thread_pool;
 
+namespace {
+// True once the pool throws pool_closed at a new task (shutdown began).
+bool refuses_new_tasks(thread_pool& pool) {
+  try {
+    pool.post([] {});
+    return false;
+  } catch (const weft::pool_closed&) {
+    return true;
+  }
+}
+}  // namespace
+
 TEST_CASE("zero threads throws std::invalid_argument", "[thread_pool]") {
   CHECK_THROWS_AS(thread_pool(0), std::invalid_argument);
   weft::thread_pool_options o;
@@ -147,14 +159,7 @@ TEST_CASE("shutdown(drain) runs pending tasks; later submissions throw pool_clos
   for (int i = 0; i < 10; ++i) pending.push_back(pool.submit([&] { ran++; }));
   std::thread closer([&] { pool.shutdown(weft::shutdown_mode::drain); });
   // shutdown() is waiting for the queue: submissions are refused already.
-  REQUIRE(weft_test::eventually([&] {
-    try {
-      pool.post([] {});
-      return false;
-    } catch (const weft::pool_closed&) {
-      return true;
-    }
-  }));
+  REQUIRE(weft_test::eventually([&] { return refuses_new_tasks(pool); }));
   gate.open();
   closer.join();
   CHECK(ran == 10);
@@ -175,14 +180,7 @@ TEST_CASE("submit from a worker after shutdown throws pool_closed", "[thread_poo
     }
   });
   std::thread closer([&] { pool.shutdown(); });
-  REQUIRE(weft_test::eventually([&] {
-    try {
-      pool.post([] {});
-      return false;
-    } catch (const weft::pool_closed&) {
-      return true;
-    }
-  }));
+  REQUIRE(weft_test::eventually([&] { return refuses_new_tasks(pool); }));
   gate.open();
   closer.join();
   CHECK(inner.get());

@@ -212,6 +212,7 @@ class bounded_queue {
   bool push_waiting(T&& value, const detail::wait_policy& policy);
   void mark_finished() noexcept;
   std::uint64_t take_producer_ticket();
+  using tracking = detail::task_tracking<detail::futex_scope::process_private>;
   std::optional<T> pop_waiting(const detail::wait_policy& policy);
   bool closed_before(std::uint64_t ticket) const noexcept {
     return closed_.load(std::memory_order_acquire) &&
@@ -516,30 +517,18 @@ void bounded_queue<T>::close() noexcept {
 
 template <class T>
 void bounded_queue<T>::task_done() {
-  std::uint64_t popped = tail_.popped_undone.load(std::memory_order_relaxed);
-  do {
-    if (popped == 0)
-      throw std::logic_error("weft::bounded_queue::task_done: called more times than items were popped");
-  } while (!tail_.popped_undone.compare_exchange_weak(popped, popped - 1, std::memory_order_relaxed));
-  mark_finished();
+  tracking::task_done(tail_.popped_undone, head_.unfinished, join_epoch_,
+                      "weft::bounded_queue::task_done: called more times than items were popped");
 }
 
 template <class T>
 void bounded_queue<T>::mark_finished() noexcept {
-  // acq_rel: the finishing thread's work happens before join() returns.
-  if (head_.unfinished.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-    join_epoch_.value.fetch_add(1, std::memory_order_seq_cst);
-    join_epoch_.wake_all();
-  }
+  tracking::finish_one(head_.unfinished, join_epoch_);
 }
 
 template <class T>
 void bounded_queue<T>::join() {
-  for (;;) {
-    std::uint32_t epoch = join_epoch_.value.load(std::memory_order_seq_cst);
-    if (head_.unfinished.load(std::memory_order_acquire) == 0) return;
-    join_epoch_.await([&](std::uint32_t v) { return v != epoch; }, detail::wait_policy::forever());
-  }
+  tracking::join(head_.unfinished, join_epoch_);
 }
 
 template <class T>

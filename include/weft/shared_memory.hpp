@@ -233,6 +233,25 @@ inline void shared_memory::unlink() {
 
 namespace detail {
 
+// Checks a segment opened by name against what its creator wrote: room for
+// the header, the magic number (stored last by the creator), the element
+// size, and room for the `count` elements the header announces. `who` names
+// the container in the messages, e.g. "weft::shared_array".
+template <class Header, class BytesFor>
+Header& checked_header(const shared_memory& segment, std::size_t header_bytes, std::uint64_t magic,
+                       std::size_t element_size, BytesFor bytes_for, const std::string& who) {
+  const std::string where = who + "::open: segment '" + segment.name() + "'";
+  if (segment.size() < header_bytes) throw std::invalid_argument(where + " is too small");
+  auto& h = *std::launder(static_cast<Header*>(segment.data()));
+  // acquire: pairs with the creator's release store of magic.
+  if (h.magic.load(std::memory_order_acquire) != magic)
+    throw std::invalid_argument(where + " is not an initialized " + who);
+  if (h.element_size != element_size || bytes_for(static_cast<std::size_t>(h.count)) > segment.size())
+    throw std::invalid_argument(where + " holds elements of " + std::to_string(h.element_size) +
+                                " bytes, not " + std::to_string(element_size));
+  return h;
+}
+
 // The layout of shared_array memory: this header, then the elements at
 // offset data_offset (a multiple of 64 and of alignof(T)).
 struct array_header {
@@ -314,18 +333,8 @@ class shared_array {
     initialize(n, init);
   }
   explicit shared_array(shared_memory segment) : segment_(std::move(segment)) {
-    const auto& n = segment_.name();
-    if (segment_.size() < data_offset)
-      throw std::invalid_argument("weft::shared_array::open: segment '" + n + "' is too small for an array");
-    auto& h = header();
-    // acquire: pairs with the creator's release store of magic.
-    if (h.magic.load(std::memory_order_acquire) != detail::array_header::ready_magic)
-      throw std::invalid_argument("weft::shared_array::open: segment '" + n +
-                                  "' is not an initialized weft::shared_array");
-    if (h.element_size != sizeof(T) || bytes_for(static_cast<std::size_t>(h.count)) > segment_.size())
-      throw std::invalid_argument("weft::shared_array::open: segment '" + n + "' holds elements of " +
-                                  std::to_string(h.element_size) + " bytes, not " +
-                                  std::to_string(sizeof(T)));
+    detail::checked_header<detail::array_header>(segment_, data_offset, detail::array_header::ready_magic,
+                                                 sizeof(T), bytes_for, "weft::shared_array");
   }
   void initialize(std::size_t n, const T& init) {
     auto* h = ::new (segment_.data()) detail::array_header();

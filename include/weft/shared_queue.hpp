@@ -152,7 +152,7 @@ class shared_queue {
 
   // Snapshots.
   size_type size() const noexcept;
-  size_type capacity() const noexcept { return static_cast<size_type>(header().capacity); }
+  size_type capacity() const noexcept { return static_cast<size_type>(header().count); }
   bool empty() const noexcept { return size() == 0; }
   bool full() const noexcept { return size() >= capacity(); }
 
@@ -174,7 +174,7 @@ class shared_queue {
     static constexpr std::uint64_t ready_magic = 0x7765667471756531;  // "weftque1"
     std::atomic<std::uint64_t> magic{0};  // stored last (release) by the creator
     std::uint64_t element_size = 0;
-    std::uint64_t capacity = 0;
+    std::uint64_t count = 0;  // the capacity, in slots
     // Producer side, consumer side and read-mostly flags each in their own
     // false-sharing range: producers and consumers never write one line.
     alignas(detail::false_sharing_range) std::atomic<std::uint64_t> tail{0};  // next producer ticket
@@ -216,10 +216,10 @@ class shared_queue {
   control_block& header() const noexcept { return *std::launder(static_cast<control_block*>(segment_.data())); }
   slot& slot_of(std::uint64_t ticket) const noexcept {
     auto* first = reinterpret_cast<slot*>(static_cast<std::byte*>(segment_.data()) + slots_offset);
-    return first[ticket % header().capacity];
+    return first[ticket % header().count];
   }
   std::uint32_t base_of(std::uint64_t ticket) const noexcept {
-    return static_cast<std::uint32_t>((ticket / header().capacity) * next_round) & seq_mask;
+    return static_cast<std::uint32_t>((ticket / header().count) * next_round) & seq_mask;
   }
 
   bool push_with(const T& item, const detail::wait_policy& policy);
@@ -237,7 +237,7 @@ class shared_queue {
     if (header().waiters.load(std::memory_order_seq_cst) != 0)
       detail::futex_wake(detail::low_half(s.word), INT_MAX, detail::futex_scope::process_shared);
   }
-  void mark_finished() noexcept;
+  using tracking = detail::task_tracking<detail::futex_scope::process_shared>;
 
   shared_memory segment_;
 };
@@ -246,23 +246,15 @@ class shared_queue {
 
 template <class T>
 shared_queue<T>::shared_queue(shared_memory segment) : segment_(std::move(segment)) {
-  const auto& n = segment_.name();
-  if (segment_.size() < slots_offset)
-    throw std::invalid_argument("weft::shared_queue::open: segment '" + n + "' is too small for a queue");
-  auto& h = header();
-  // acquire: pairs with the creator's release store of magic.
-  if (h.magic.load(std::memory_order_acquire) != control_block::ready_magic)
-    throw std::invalid_argument("weft::shared_queue::open: segment '" + n + "' is not an initialized weft::shared_queue");
-  if (h.element_size != sizeof(T) || bytes_for(static_cast<size_type>(h.capacity)) > segment_.size())
-    throw std::invalid_argument("weft::shared_queue::open: segment '" + n + "' holds items of " +
-                                std::to_string(h.element_size) + " bytes, not " + std::to_string(sizeof(T)));
+  detail::checked_header<control_block>(segment_, slots_offset, control_block::ready_magic, sizeof(T), bytes_for,
+                                        "weft::shared_queue");
 }
 
 template <class T>
 void shared_queue<T>::initialize(size_type capacity) {
   auto* h = ::new (segment_.data()) control_block();
   h->element_size = sizeof(T);
-  h->capacity = capacity;
+  h->count = capacity;
   for (size_type i = 0; i < capacity; ++i) {
     slot& s = slot_of(i);
     ::new (static_cast<void*>(&s.word)) std::atomic<std::uint64_t>(make(base_of(i), 0));
@@ -429,7 +421,7 @@ void shared_queue<T>::close() noexcept {
   auto& h = header();
   // seq_cst: producers that load a slot after this see closed() or the poke.
   if (h.closed.exchange(1, std::memory_order_seq_cst) != 0) return;
-  for (std::uint64_t i = 0; i < h.capacity; ++i) {
+  for (std::uint64_t i = 0; i < h.count; ++i) {
     slot& s = slot_of(i);
     s.word.fetch_or(poke, std::memory_order_seq_cst);  // sticky; changes the futex word
     detail::futex_wake(detail::low_half(s.word), INT_MAX, detail::futex_scope::process_shared);
@@ -441,32 +433,14 @@ void shared_queue<T>::close() noexcept {
 template <class T>
 void shared_queue<T>::task_done() {
   auto& h = header();
-  std::uint64_t popped = h.popped_undone.load(std::memory_order_relaxed);
-  do {
-    if (popped == 0)
-      throw std::logic_error("weft::shared_queue::task_done: called more times than items were popped");
-  } while (!h.popped_undone.compare_exchange_weak(popped, popped - 1, std::memory_order_relaxed));
-  mark_finished();
-}
-
-template <class T>
-void shared_queue<T>::mark_finished() noexcept {
-  auto& h = header();
-  // acq_rel: the finishing process's work happens before join() returns.
-  if (h.unfinished.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-    h.join_epoch.value.fetch_add(1, std::memory_order_seq_cst);
-    h.join_epoch.wake_all();
-  }
+  tracking::task_done(h.popped_undone, h.unfinished, h.join_epoch,
+                      "weft::shared_queue::task_done: called more times than items were popped");
 }
 
 template <class T>
 void shared_queue<T>::join() {
   auto& h = header();
-  for (;;) {
-    std::uint32_t epoch = h.join_epoch.value.load(std::memory_order_seq_cst);
-    if (h.unfinished.load(std::memory_order_acquire) == 0) return;
-    h.join_epoch.await([epoch](std::uint32_t v) { return v != epoch; }, detail::wait_policy::forever());
-  }
+  tracking::join(h.unfinished, h.join_epoch);
 }
 
 template <class T>
@@ -475,7 +449,7 @@ typename shared_queue<T>::size_type shared_queue<T>::size() const noexcept {
   std::uint64_t head = h.head.load(std::memory_order_acquire);
   std::uint64_t tail = h.tail.load(std::memory_order_acquire);
   if (tail <= head) return 0;
-  return static_cast<size_type>(std::min<std::uint64_t>(tail - head, h.capacity));
+  return static_cast<size_type>(std::min<std::uint64_t>(tail - head, h.count));
 }
 
 }  // namespace weft

@@ -24,27 +24,14 @@ inline void after_claim(const char* side) {
 #include <unistd.h>
 
 using weft::shared_queue;
+using weft_test::reap;
+using weft_test::spawn;
 
 namespace {
 struct tagged {
   std::uint32_t producer;
   std::uint32_t seq;
 };
-template <class Body>
-pid_t spawn(Body body) {
-  std::fflush(nullptr);
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    ::_exit(body());
-  }
-  return pid;
-}
-int reap(pid_t pid) {
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return status;
-}
 }  // namespace
 
 TEST_CASE("a producer killed between claiming a slot and publishing drops exactly that item",

@@ -15,15 +15,10 @@ namespace {
 // Runs body in a child process and returns its wait status.
 template <class Body>
 int in_child(Body body) {
-  std::fflush(nullptr);
-  pid_t pid = ::fork();
-  if (pid == 0) {
+  return weft_test::reap(weft_test::spawn([&] {
     body();
-    ::_exit(0);
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return status;
+    return 0;
+  }));
 }
 }  // namespace
 

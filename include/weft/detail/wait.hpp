@@ -23,6 +23,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <stdexcept>
 #include <thread>
 
 #if defined(__linux__)
@@ -222,6 +223,41 @@ struct parking_word {
   void store_and_wake(std::uint32_t v) noexcept {
     value.store(v, std::memory_order_seq_cst);  // C1
     wake_all();
+  }
+};
+
+// Python's task_done()/join() bookkeeping, shared by bounded_queue and
+// shared_queue. The counters live where their owner keeps them (producer
+// and consumer lines apart); these functions hold the protocol.
+//   unfinished     items pushed and not yet marked done
+//   popped_undone  items popped and not yet marked done (misuse check)
+//   epoch          bumped whenever unfinished drops to 0; join() sleeps on it
+template <futex_scope Scope>
+struct task_tracking {
+  // An item reached its consumer-visible end without a task_done() (e.g.
+  // destroyed by a throwing move): count it as done.
+  static void finish_one(std::atomic<std::uint64_t>& unfinished, parking_word<Scope>& epoch) noexcept {
+    // acq_rel: the finishing thread's work happens before join() returns.
+    if (unfinished.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      epoch.value.fetch_add(1, std::memory_order_seq_cst);
+      epoch.wake_all();
+    }
+  }
+  // Throws std::logic_error (message `misuse`) if nothing popped is undone.
+  static void task_done(std::atomic<std::uint64_t>& popped_undone, std::atomic<std::uint64_t>& unfinished,
+                        parking_word<Scope>& epoch, const char* misuse) {
+    std::uint64_t popped = popped_undone.load(std::memory_order_relaxed);
+    do {
+      if (popped == 0) throw std::logic_error(misuse);
+    } while (!popped_undone.compare_exchange_weak(popped, popped - 1, std::memory_order_relaxed));
+    finish_one(unfinished, epoch);
+  }
+  static void join(const std::atomic<std::uint64_t>& unfinished, parking_word<Scope>& epoch) {
+    for (;;) {
+      std::uint32_t seen = epoch.value.load(std::memory_order_seq_cst);
+      if (unfinished.load(std::memory_order_acquire) == 0) return;
+      epoch.await([seen](std::uint32_t v) { return v != seen; }, wait_policy::forever());
+    }
   }
 };
 
