@@ -155,10 +155,14 @@ def main():
     print_report(machine, table, sweep, recommended)
     os.makedirs(args.out_dir, exist_ok=True)
     stem = os.path.join(args.out_dir, f"{machine['date']}-{machine['host']}")
-    with open(stem + ".json", "w") as f:
+    # Write to a temporary name and rename: an interrupted run never leaves
+    # a half-written file that looks like a result.
+    with open(stem + ".json.tmp", "w") as f:
         json.dump({"machine": machine, "recommended_workers": recommended, "benchmark": raw}, f, indent=1)
+    os.replace(stem + ".json.tmp", stem + ".json")
     print(f"\nresults: {stem}.json")
-    if sweep and draw_chart(sweep, stem + ".svg"):
+    if sweep and draw_chart(sweep, stem + ".svg.tmp"):
+        os.replace(stem + ".svg.tmp", stem + ".svg")
         print(f"chart:   {stem}.svg")
 
 
