@@ -2,6 +2,7 @@
 #   vcpkg install weft --overlay-ports=<weft>/ports
 # Header-only: installs the headers, the weft::weft CMake package and weft.pc.
 set(SOURCE_PATH "${CMAKE_CURRENT_LIST_DIR}/../..")
+set(VCPKG_BUILD_TYPE release)  # header-only: one configuration is enough
 
 vcpkg_cmake_configure(
   SOURCE_PATH "${SOURCE_PATH}"
@@ -19,3 +20,4 @@ vcpkg_fixup_pkgconfig()
 file(REMOVE_RECURSE "${CURRENT_PACKAGES_DIR}/debug" "${CURRENT_PACKAGES_DIR}/lib")
 set(VCPKG_POLICY_EMPTY_PACKAGE enabled)
 vcpkg_install_copyright(FILE_LIST "${SOURCE_PATH}/LICENSE")
+file(INSTALL "${CMAKE_CURRENT_LIST_DIR}/usage" DESTINATION "${CURRENT_PACKAGES_DIR}/share/${PORT}")
