@@ -18,6 +18,5 @@ vcpkg_fixup_pkgconfig()
 
 # Header-only: nothing architecture- or configuration-specific to keep.
 file(REMOVE_RECURSE "${CURRENT_PACKAGES_DIR}/debug" "${CURRENT_PACKAGES_DIR}/lib")
-set(VCPKG_POLICY_EMPTY_PACKAGE enabled)
 vcpkg_install_copyright(FILE_LIST "${SOURCE_PATH}/LICENSE")
 file(INSTALL "${CMAKE_CURRENT_LIST_DIR}/usage" DESTINATION "${CURRENT_PACKAGES_DIR}/share/${PORT}")
