@@ -322,4 +322,9 @@ TEST_CASE("seed: a race that cancels the losers", "[future][seed]") {
   auto f1 = pool.submit([] { return 1; });
   auto f2 = pool.submit([] { return 2.5; });
   CHECK(weft::when_any(f1, f2).get() <= 1);
+  // Temporaries: the race still reports a winner.
+  CHECK(weft::when_any(pool.submit([] { return 1; }), pool.submit([] {})).get() <= 1);
+  std::vector<future<int>> owned;
+  owned.push_back(pool.submit([] { return 3; }));
+  CHECK(weft::when_any(std::move(owned)).get() == 0);
 }

@@ -448,4 +448,18 @@ future<std::size_t> when_any(future<Ts>&... futures) {
   return result;
 }
 
+// The race over temporaries (e.g. when_any(pool.submit(a), pool.submit(b))):
+// the caller keeps no handle to the losers, which finish on their own.
+template <class... Ts>
+  requires(sizeof...(Ts) > 0)
+future<std::size_t> when_any(future<Ts>&&... futures) {
+  return when_any(futures...);
+}
+template <detail::future_range Range>
+  requires(!std::is_lvalue_reference_v<Range>)
+future<std::size_t> when_any(Range&& futures) {
+  Range owned = std::move(futures);
+  return when_any(owned);
+}
+
 }  // namespace weft
