@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Compares two weft-bench result files benchmark by benchmark.
 
-    bench/compare BEFORE.json AFTER.json [--filter REGEX]
+    bench/compare.py BEFORE.json AFTER.json [--filter REGEX]
 
 Accepts the files scripts/bench writes (bench/results/<date>-<host>.json) or
 raw Google Benchmark JSON. Prints items/s before and after and the ratio
@@ -32,7 +32,7 @@ def main():
     before, after = load(args.before), load(args.after)
     names = [n for n in before if n in after and re.search(args.filter, n)]
     if not names:
-        print("bench/compare: no benchmark in common", file=sys.stderr)
+        print("bench/compare.py: no benchmark in common", file=sys.stderr)
         return 1
     width = max(len(n) for n in names)
     print(f"{'benchmark':<{width}}  {'before':>14}  {'after':>14}  {'after/before':>12}")
