@@ -20,14 +20,7 @@ using weft_test::exited_ok;
 using weft_test::reap;
 using weft_test::spawn;
 
-namespace {
-
-struct tagged {
-  std::uint32_t producer;
-  std::uint32_t seq;
-};
-
-}  // namespace
+using weft_test::tagged;
 
 TEST_CASE("shared_queue: FIFO, try_* and timeouts in one process", "[shared_queue]") {
   CHECK_THROWS_AS(shared_queue<int>(0), std::invalid_argument);

@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <utility>
 #include <functional>
@@ -84,6 +85,13 @@ inline std::string take_thread_failures() {
   std::lock_guard lock(thread_failures_mutex);
   return std::exchange(thread_failures, {});
 }
+
+// An item that says who pushed it and in which order (per-producer FIFO and
+// exactly-once checks in the queue tests).
+struct tagged {
+  std::uint32_t producer;
+  std::uint32_t seq;
+};
 
 // A one-shot gate: tasks block in wait() until the test calls open().
 class gate {

@@ -27,12 +27,7 @@ using weft::shared_queue;
 using weft_test::reap;
 using weft_test::spawn;
 
-namespace {
-struct tagged {
-  std::uint32_t producer;
-  std::uint32_t seq;
-};
-}  // namespace
+using weft_test::tagged;
 
 TEST_CASE("a producer killed between claiming a slot and publishing drops exactly that item",
           "[shared_queue][fork][fault]") {

@@ -12,10 +12,7 @@
 
 namespace {
 
-struct tagged {
-  std::uint32_t producer;
-  std::uint32_t seq;
-};
+using weft_test::tagged;
 
 enum class api { blocking, try_spin, timed };
 

@@ -72,23 +72,32 @@ inline std::optional<std::vector<std::byte>> recv_frame(int fd, std::uint64_t ma
   return payload;
 }
 
-// Sends `data` plus one file descriptor (SCM_RIGHTS).
-inline bool send_with_fd(int socket, const void* data, std::size_t n, int fd_to_pass) noexcept {
-  iovec iov{const_cast<void*>(data), n};
+// One message of n bytes with room for one passed descriptor (SCM_RIGHTS).
+struct fd_message {
+  iovec iov;
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
   msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  fd_message(void* data, std::size_t n) noexcept : iov{data, n} {
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+  }
+  fd_message(const fd_message&) = delete;  // msg points into this object
+  fd_message& operator=(const fd_message&) = delete;
+};
+
+// Sends `data` plus one file descriptor.
+inline bool send_with_fd(int socket, const void* data, std::size_t n, int fd_to_pass) noexcept {
+  fd_message m(const_cast<void*>(data), n);
+  cmsghdr* c = CMSG_FIRSTHDR(&m.msg);
   c->cmsg_level = SOL_SOCKET;
   c->cmsg_type = SCM_RIGHTS;
   c->cmsg_len = CMSG_LEN(sizeof(int));
   std::memcpy(CMSG_DATA(c), &fd_to_pass, sizeof(int));
   ssize_t k;
   do {
-    k = ::sendmsg(socket, &msg, MSG_NOSIGNAL);
+    k = ::sendmsg(socket, &m.msg, MSG_NOSIGNAL);
   } while (k < 0 && errno == EINTR);
   return k == static_cast<ssize_t>(n);
 }
@@ -96,20 +105,14 @@ inline bool send_with_fd(int socket, const void* data, std::size_t n, int fd_to_
 // Receives exactly n bytes of one message and the descriptor it carries, if
 // any (-1 otherwise). False at end of stream.
 inline bool recv_with_fd(int socket, void* data, std::size_t n, int& fd_received) noexcept {
-  iovec iov{data, n};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
+  fd_message m(data, n);
   ssize_t k;
   do {
-    k = ::recvmsg(socket, &msg, MSG_CMSG_CLOEXEC);
+    k = ::recvmsg(socket, &m.msg, MSG_CMSG_CLOEXEC);
   } while (k < 0 && errno == EINTR);
   if (k != static_cast<ssize_t>(n)) return false;
   fd_received = -1;
-  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c))
+  for (cmsghdr* c = CMSG_FIRSTHDR(&m.msg); c != nullptr; c = CMSG_NXTHDR(&m.msg, c))
     if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) std::memcpy(&fd_received, CMSG_DATA(c), sizeof(int));
   return true;
 }
