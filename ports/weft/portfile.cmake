@@ -1,7 +1,27 @@
-# vcpkg overlay port for weft, built from this source tree:
+# vcpkg port for weft (header-only).
+#
+# Overlay from a checkout (tests the tree you have):
 #   vcpkg install weft --overlay-ports=<weft>/ports
-# Header-only: installs the headers, the weft::weft CMake package and weft.pc.
-set(SOURCE_PATH "${CMAKE_CURRENT_LIST_DIR}/../..")
+# Copied into a registry or vcpkg's own ports/ folder, it downloads the
+# release tag with vcpkg_from_github instead. Before publishing, set
+# WEFT_GITHUB_REPO and WEFT_RELEASE_SHA512: with SHA512 0, vcpkg fails and
+# prints the archive's real hash to paste here (vcpkg's documented procedure).
+set(WEFT_GITHUB_REPO "weft-cpp/weft")
+set(WEFT_RELEASE_SHA512 0)
+
+set(checkout "${CMAKE_CURRENT_LIST_DIR}/../..")
+if(EXISTS "${checkout}/include/weft/weft.hpp" AND EXISTS "${checkout}/CMakeLists.txt")
+  get_filename_component(SOURCE_PATH "${checkout}" ABSOLUTE)
+else()
+  vcpkg_from_github(
+    OUT_SOURCE_PATH SOURCE_PATH
+    REPO "${WEFT_GITHUB_REPO}"
+    REF "v${VERSION}"
+    SHA512 "${WEFT_RELEASE_SHA512}"
+    HEAD_REF main
+  )
+endif()
+
 set(VCPKG_BUILD_TYPE release)  # header-only: one configuration is enough
 
 vcpkg_cmake_configure(
