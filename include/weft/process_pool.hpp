@@ -10,6 +10,7 @@
 #endif
 
 #include <weft/detail/ipc.hpp>
+#include <weft/detail/remote_task.hpp>
 #include <weft/detail/shared_state.hpp>
 #include <weft/error.hpp>
 #include <weft/future.hpp>
@@ -17,9 +18,7 @@
 #include <weft/thread_pool.hpp>  // default_workers, workload, shutdown_mode
 
 #include <algorithm>
-#include <array>
 #include <atomic>
-#include <bit>
 #include <csignal>
 #include <cstddef>
 #include <cstdint>
@@ -33,13 +32,10 @@
 #include <ranges>
 #include <string>
 #include <thread>
-#include <tuple>
 #include <type_traits>
-#include <typeinfo>
 #include <utility>
 #include <vector>
 
-#include <cxxabi.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -62,32 +58,6 @@ struct process_pool_options {
 
 namespace detail {
 
-// A task as it travels to a worker: the address of a function instantiated
-// for (F, Args...) in this very binary (valid in every fork of it), the
-// callable's bytes and the serialized arguments.
-using invoker_fn = void (*)(reader& in, writer& out);
-
-template <class F, class R, class... Args>
-void invoke_in_worker(reader& in, writer& out) {
-  std::array<std::byte, sizeof(F)> bytes;
-  in.read_bytes(bytes.data(), bytes.size());
-  F f = std::bit_cast<F>(bytes);
-  std::tuple<Args...> args{in.read<Args>()...};  // braced: read left to right
-  if constexpr (std::is_void_v<R>) {
-    std::apply(f, std::move(args));
-  } else {
-    out.write(std::apply(f, std::move(args)));
-  }
-}
-
-inline std::string demangled(const char* name) {
-  int status = 0;
-  char* d = abi::__cxa_demangle(name, nullptr, nullptr, &status);
-  std::string out = (status == 0 && d != nullptr) ? d : name;
-  std::free(d);
-  return out;
-}
-
 // The worker process: run the initializer, then serve tasks until told to
 // stop, the pool goes away, or max_tasks tasks were run. Never returns.
 [[noreturn]] inline void worker_main(int fd, void (*initializer)(), std::size_t max_tasks) {
@@ -95,27 +65,9 @@ inline std::string demangled(const char* name) {
   for (std::size_t done = 0; max_tasks == 0 || done < max_tasks; ++done) {
     auto frame = recv_frame(fd);
     if (!frame || frame->empty()) break;  // pool gone, or asked to stop
-    reader in(*frame);
-    std::vector<std::byte> reply;
-    writer out(reply);
-    auto id = in.read<std::uint64_t>();
-    auto fn = reinterpret_cast<invoker_fn>(in.read<std::uintptr_t>());
-    out.write(id);
-    std::vector<std::byte> result;
-    writer result_out(result);
-    try {
-      fn(in, result_out);
-      out.write(true);
-      out.write_bytes(result.data(), result.size());
-    } catch (const std::exception& e) {
-      out.write(false);
-      out.write(demangled(typeid(e).name()));
-      out.write(std::string(e.what()));
-    } catch (...) {
-      out.write(false);
-      out.write(std::string("(non-standard exception)"));
-      out.write(std::string("a task threw something that is not a std::exception"));
-    }
+    // Forks of one binary share its code addresses: the function word is the
+    // invoker's address.
+    auto reply = run_task_frame(*frame, [](std::uint64_t word) { return reinterpret_cast<invoker_fn>(word); });
     if (!send_frame(fd, reply)) break;
   }
   std::fflush(nullptr);
@@ -216,14 +168,13 @@ class process_pool {
   process_pool& operator=(const process_pool&) = delete;
 
   template <class F, class... Args>
-  auto submit(F f, Args&&... args) -> future<std::invoke_result_t<F&, std::decay_t<Args>...>>;
+  auto submit(F f, Args&&... args) -> future<detail::remote_result_t<F, Args...>>;
 
   // Applies f to every element in worker processes, `chunksize` elements
   // per message (0: about four chunks per worker); results in input order.
   // Rethrows the first failure (input order) after every chunk finished.
   template <class F, std::ranges::forward_range Range>
-  auto map(F f, const Range& items, std::size_t chunksize = 0)
-      -> std::vector<std::invoke_result_t<F&, std::ranges::range_value_t<Range>>>;
+  auto map(F f, const Range& items, std::size_t chunksize = 0) -> detail::remote_map_result_t<F, Range>;
 
   // Stops accepting tasks, then runs (drain) or cancels (cancel_pending)
   // the tasks not yet sent to a worker, waits for the running ones and
@@ -235,15 +186,7 @@ class process_pool {
   std::size_t pending() const noexcept { return unfinished_.load(std::memory_order_acquire); }
 
  private:
-  struct task {
-    std::uint64_t id;
-    std::vector<std::byte> payload;  // id, invoker address, callable bytes, arguments
-    detail::state_base* state;       // one reference owned by the task
-    void (*complete)(detail::state_base*, reader&);
-    void (*fail)(detail::state_base*, std::exception_ptr);
-    bool (*start)(detail::state_base*);  // pending -> running; false if cancelled
-    bool started = false;                  // start() succeeded (a task can be re-queued)
-  };
+  using task = detail::remote_task;
   struct worker {
     pid_t pid = -1;
     int fd = -1;
@@ -262,30 +205,6 @@ class process_pool {
     o.workers = workers;
     return o;
   }
-  // Typed completion of a started task's state (the dispatcher holds only
-  // state_base pointers).
-  template <class R>
-  static void complete_as(detail::state_base* s, reader& in) {
-    auto* p = static_cast<detail::promise_state<R>*>(s);
-    try {
-      if constexpr (std::is_void_v<R>) {
-        p->complete_value();
-      } else {
-        p->complete_value(in.read<R>());
-      }
-    } catch (...) {
-      p->complete_exception(std::current_exception());  // e.g. a protocol_error decoding R
-    }
-  }
-  template <class R>
-  static void fail_as(detail::state_base* s, std::exception_ptr e) {
-    static_cast<detail::promise_state<R>*>(s)->complete_exception(std::move(e));
-  }
-  template <class R>
-  static bool start_as(detail::state_base* s) {
-    return static_cast<detail::promise_state<R>*>(s)->start();
-  }
-
   void enqueue(task t);
   void dispatcher_main();
   void request_spawn();
@@ -358,71 +277,18 @@ inline process_pool::process_pool(process_pool_options options) : options_(std::
 inline process_pool::~process_pool() { shutdown(shutdown_mode::drain); }
 
 template <class F, class... Args>
-auto process_pool::submit(F f, Args&&... args) -> future<std::invoke_result_t<F&, std::decay_t<Args>...>> {
-  using R = std::invoke_result_t<F&, std::decay_t<Args>...>;
-  static_assert(std::is_trivially_copyable_v<F>,
-                "weft::process_pool::submit: f must be a function pointer or a trivially copyable "
-                "callable (a lambda capturing only trivially copyable values by value): it is sent "
-                "as bytes to another process");
-  static_assert((serializable<std::decay_t<Args>> && ...),
-                "weft::process_pool::submit: every argument must be serializable (weft::serializer)");
-  static_assert(std::is_void_v<R> || serializable<R>,
-                "weft::process_pool::submit: the result must be serializable (weft::serializer)");
+auto process_pool::submit(F f, Args&&... args) -> future<detail::remote_result_t<F, Args...>> {
   if (closed_.load(std::memory_order_acquire)) throw pool_closed("weft::process_pool: submit after shutdown()");
-  task t{next_id_.fetch_add(1, std::memory_order_relaxed), {}, nullptr, &complete_as<R>, &fail_as<R>, &start_as<R>};
-  writer w(t.payload);
-  w.write(t.id);
-  w.write(reinterpret_cast<std::uintptr_t>(&detail::invoke_in_worker<F, R, std::decay_t<Args>...>));
-  w.write_bytes(&f, sizeof f);
-  (w.write(args), ...);
-  auto* state = new detail::promise_state<R>(nullptr, 2);  // the future's and the task's
-  t.state = state;
-  future<R> result(state);
+  auto identity = [](std::uintptr_t address) { return static_cast<std::uint64_t>(address); };
+  auto [t, result] = detail::make_remote_task(next_id_.fetch_add(1, std::memory_order_relaxed), identity, f,
+                                              std::forward<Args>(args)...);
   enqueue(std::move(t));
-  return result;
+  return std::move(result);
 }
 
-namespace detail {
-// A chunk of map(): applies F to every element, as one task.
-template <class F, class T>
-struct map_chunk {
-  F f;
-  auto operator()(const std::vector<T>& items) const {
-    std::vector<std::invoke_result_t<const F&, const T&>> out;
-    out.reserve(items.size());
-    for (const auto& x : items) out.push_back(f(x));
-    return out;
-  }
-};
-}  // namespace detail
-
 template <class F, std::ranges::forward_range Range>
-auto process_pool::map(F f, const Range& items, std::size_t chunksize)
-    -> std::vector<std::invoke_result_t<F&, std::ranges::range_value_t<Range>>> {
-  using T = std::ranges::range_value_t<Range>;
-  using R = std::invoke_result_t<F&, T>;
-  static_assert(!std::is_void_v<R>, "weft::process_pool::map: f returns void; use submit instead");
-  const auto count = static_cast<std::size_t>(std::ranges::distance(items));
-  if (chunksize == 0) chunksize = std::max<std::size_t>(1, (count + 4 * size() - 1) / (4 * size()));
-  std::vector<future<std::vector<R>>> parts;
-  std::vector<T> chunk;
-  std::exception_ptr submit_error;
-  try {
-    for (const auto& x : items) {
-      chunk.push_back(x);
-      if (chunk.size() == chunksize) parts.push_back(submit(detail::map_chunk<F, T>{f}, std::exchange(chunk, {})));
-    }
-    if (!chunk.empty()) parts.push_back(submit(detail::map_chunk<F, T>{f}, std::move(chunk)));
-  } catch (...) {
-    submit_error = std::current_exception();
-  }
-  for (auto& p : parts) p.wait();  // every chunk finishes before anything is rethrown
-  if (submit_error) std::rethrow_exception(submit_error);
-  std::vector<R> results;
-  results.reserve(count);
-  for (auto& p : parts)
-    for (auto& r : p.get()) results.push_back(std::move(r));
-  return results;
+auto process_pool::map(F f, const Range& items, std::size_t chunksize) -> detail::remote_map_result_t<F, Range> {
+  return detail::remote_map(*this, f, items, chunksize);
 }
 
 inline void process_pool::enqueue(task t) {
@@ -430,7 +296,7 @@ inline void process_pool::enqueue(task t) {
     std::lock_guard lock(mutex_);
     if (closing_) {
       t.state->cancel();
-      t.state->release();
+      t.release();
       throw pool_closed("weft::process_pool: submit after shutdown()");
     }
     unfinished_.fetch_add(1, std::memory_order_relaxed);
@@ -450,8 +316,7 @@ inline void process_pool::request_spawn() {
 }
 
 inline void process_pool::finish(task& t) noexcept {
-  t.state->release();
-  t.state = nullptr;
+  t.release();
   unfinished_.fetch_sub(1, std::memory_order_acq_rel);
 }
 
@@ -463,7 +328,7 @@ inline void process_pool::fail_lost_tasks(std::deque<task>& tasks, int status) {
                               : "weft::process_pool: the worker running this task exited with status " +
                                     std::to_string(code);
   for (task& t : tasks) {
-    t.fail(t.state, std::make_exception_ptr(worker_lost(what, sig, code)));
+    t.fail_with(std::make_exception_ptr(worker_lost(what, sig, code)));
     finish(t);
   }
   tasks.clear();
@@ -527,20 +392,7 @@ inline void process_pool::on_worker_readable(std::size_t i) {
   if (w.running.empty()) return;  // not expected; ignore
   task t = std::move(w.running.front());
   w.running.pop_front();
-  try {
-    reader in(*frame);
-    auto id = in.read<std::uint64_t>();
-    if (id != t.id) reader::fail("reply for another task");
-    if (in.read<bool>()) {
-      t.complete(t.state, in);
-    } else {
-      auto type = in.read<std::string>();
-      auto what = in.read<std::string>();
-      t.fail(t.state, std::make_exception_ptr(remote_error(std::move(type), what)));
-    }
-  } catch (...) {
-    t.fail(t.state, std::current_exception());
-  }
+  t.complete_from(*frame);
   finish(t);
 }
 
@@ -551,12 +403,11 @@ inline void process_pool::assign_tasks() {
       task t = std::move(queue_.front());
       queue_.pop_front();
       // Cancelled by its future (start fails), or by shutdown(cancel_pending).
-      if (!t.started && (cancel_ || !t.start(t.state))) {
+      if (!t.started && (cancel_ || !t.try_start())) {
         t.state->cancel();
         finish(t);
         continue;
       }
-      t.started = true;
       bool sent = detail::send_frame(w.fd, t.payload);
       // Sent or not, the task was started and the worker holds it: if the
       // worker is gone (its end of stream follows), it fails with worker_lost.
@@ -569,10 +420,7 @@ inline void process_pool::assign_tasks() {
     while (!queue_.empty()) {
       task t = std::move(queue_.front());
       queue_.pop_front();
-      if (t.started)  // re-queued after its worker died: it can no longer be "cancelled"
-        t.fail(t.state, std::make_exception_ptr(weft::cancelled("weft::process_pool: shut down before it ran")));
-      else
-        t.state->cancel();
+      t.cancel_unstarted();  // fails with weft::cancelled one re-queued after its worker died
       finish(t);
     }
   }

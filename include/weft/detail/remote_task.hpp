@@ -1,0 +1,239 @@
+// weft — MIT licence. See LICENSE.
+//
+// <weft/detail/remote_task.hpp> — internal: a task that runs in another
+// process (process_pool's forked workers, mpi_pool's ranks). Not API.
+//
+// Wire format of a task:  id (u64), function word (u64), callable bytes,
+//                         serialized arguments.
+// Wire format of a reply: id (u64), ok (bool), then the serialized result,
+//                         or the exception's type name and what().
+// The function word names `invoke_in_worker<F, R, Args...>` in the same
+// binary; how it is encoded is the pool's business (a raw address between
+// forks, an offset from the image base between MPI ranks).
+#pragma once
+
+#include <weft/detail/shared_state.hpp>
+#include <weft/error.hpp>
+#include <weft/future.hpp>
+#include <weft/serialize.hpp>
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <exception>
+#include <ranges>
+#include <span>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <typeinfo>
+#include <utility>
+#include <vector>
+
+#include <cxxabi.h>
+
+namespace weft::detail {
+
+using invoker_fn = void (*)(reader& in, writer& out);
+
+// Runs in the worker: rebuilds the callable from its bytes and the arguments
+// from the stream, calls it and writes the result.
+template <class F, class R, class... Args>
+void invoke_in_worker(reader& in, writer& out) {
+  std::array<std::byte, sizeof(F)> bytes;
+  in.read_bytes(bytes.data(), bytes.size());
+  F f = std::bit_cast<F>(bytes);
+  std::tuple<Args...> args{in.read<Args>()...};  // braced: read left to right
+  if constexpr (std::is_void_v<R>) {
+    std::apply(f, std::move(args));
+  } else {
+    out.write(std::apply(f, std::move(args)));
+  }
+}
+
+inline std::string demangled(const char* name) {
+  int status = 0;
+  char* d = abi::__cxa_demangle(name, nullptr, nullptr, &status);
+  std::string out = (status == 0 && d != nullptr) ? d : name;
+  std::free(d);
+  return out;
+}
+
+// Worker side: runs one task frame and returns the reply frame. An exception
+// from the task becomes a failure reply; `resolve` turns the function word
+// back into an invoker (and may throw protocol_error for a bad one).
+template <class Resolve>
+std::vector<std::byte> run_task_frame(std::span<const std::byte> frame, Resolve resolve) {
+  reader in(frame);
+  std::vector<std::byte> reply;
+  writer out(reply);
+  out.write(in.read<std::uint64_t>());  // the id goes back unchanged
+  std::vector<std::byte> result;
+  writer result_out(result);
+  try {
+    invoker_fn fn = resolve(in.read<std::uint64_t>());
+    fn(in, result_out);
+    out.write(true);
+    out.write_bytes(result.data(), result.size());
+  } catch (const std::exception& e) {
+    out.write(false);
+    out.write(demangled(typeid(e).name()));
+    out.write(std::string(e.what()));
+  } catch (...) {
+    out.write(false);
+    out.write(std::string("(non-standard exception)"));
+    out.write(std::string("a task threw something that is not a std::exception"));
+  }
+  return reply;
+}
+
+// Client side: a submitted task, its payload and the type-erased hooks that
+// complete its future.
+struct remote_task {
+  std::uint64_t id = 0;
+  std::vector<std::byte> payload;      // the task frame
+  state_base* state = nullptr;         // one reference owned by the task
+  void (*complete)(state_base*, reader&) = nullptr;
+  void (*fail)(state_base*, std::exception_ptr) = nullptr;
+  bool (*start)(state_base*) = nullptr;  // pending -> running; false if cancelled
+  bool started = false;                  // start() succeeded (a task can be re-queued)
+
+  // Moves the future to running; false if it was cancelled (the task then
+  // must not run). Idempotent, so a re-queued task is not started twice.
+  bool try_start() {
+    if (!started) started = start(state);
+    return started;
+  }
+  void fail_with(std::exception_ptr e) { fail(state, std::move(e)); }
+  // Completes the future from a reply frame (protocol errors fail it).
+  void complete_from(std::span<const std::byte> reply) {
+    try {
+      reader in(reply);
+      if (in.read<std::uint64_t>() != id) reader::fail("reply for another task");
+      if (in.read<bool>()) {
+        complete(state, in);
+      } else {
+        auto type = in.read<std::string>();
+        auto what = in.read<std::string>();
+        fail(state, std::make_exception_ptr(remote_error(std::move(type), what)));
+      }
+    } catch (...) {
+      fail(state, std::current_exception());
+    }
+  }
+  // A task cancelled before it started (by its future or by a shutdown).
+  void cancel_unstarted() {
+    if (started)
+      fail(state, std::make_exception_ptr(cancelled("weft: the pool shut down before this task ran")));
+    else
+      state->cancel();
+  }
+  // Drops the task's reference to its future's state.
+  void release() noexcept {
+    state->release();
+    state = nullptr;
+  }
+};
+
+template <class R>
+void complete_as(state_base* s, reader& in) {
+  auto* p = static_cast<promise_state<R>*>(s);
+  try {
+    if constexpr (std::is_void_v<R>) {
+      p->complete_value();
+    } else {
+      p->complete_value(in.read<R>());
+    }
+  } catch (...) {
+    p->complete_exception(std::current_exception());  // e.g. a protocol_error decoding R
+  }
+}
+template <class R>
+void fail_as(state_base* s, std::exception_ptr e) {
+  static_cast<promise_state<R>*>(s)->complete_exception(std::move(e));
+}
+template <class R>
+bool start_as(state_base* s) {
+  return static_cast<promise_state<R>*>(s)->start();
+}
+
+template <class F, class... Args>
+using remote_result_t = std::invoke_result_t<F&, std::decay_t<Args>...>;
+
+// Checks what can cross a process boundary (readable errors at compile time),
+// then builds the task frame and the future it completes. `encode` turns the
+// invoker's address into the wire's function word.
+template <class F, class Encode, class... Args>
+std::pair<remote_task, future<remote_result_t<F, Args...>>> make_remote_task(std::uint64_t id, Encode encode, F f,
+                                                                             Args&&... args) {
+  using R = remote_result_t<F, Args...>;
+  static_assert(std::is_trivially_copyable_v<F>,
+                "weft: submit to a process or MPI pool: f must be a function pointer or a trivially copyable "
+                "callable (a lambda capturing only trivially copyable values by value): it is sent "
+                "as bytes to another process");
+  static_assert((serializable<std::decay_t<Args>> && ...),
+                "weft: submit to a process or MPI pool: every argument must be serializable (weft::serializer)");
+  static_assert(std::is_void_v<R> || serializable<R>,
+                "weft: submit to a process or MPI pool: the result must be serializable (weft::serializer)");
+  remote_task t{id, {}, nullptr, &complete_as<R>, &fail_as<R>, &start_as<R>};
+  writer w(t.payload);
+  w.write(id);
+  w.write(encode(reinterpret_cast<std::uintptr_t>(&invoke_in_worker<F, R, std::decay_t<Args>...>)));
+  w.write_bytes(&f, sizeof f);
+  (w.write(args), ...);
+  auto* state = new promise_state<R>(nullptr, 2);  // the future's and the task's
+  t.state = state;
+  return {std::move(t), future<R>(state)};
+}
+
+// A chunk of map(): applies F to every element, as one task.
+template <class F, class T>
+struct map_chunk {
+  F f;
+  auto operator()(const std::vector<T>& items) const {
+    std::vector<std::invoke_result_t<const F&, const T&>> out;
+    out.reserve(items.size());
+    for (const auto& x : items) out.push_back(f(x));
+    return out;
+  }
+};
+
+template <class F, class Range>
+using remote_map_result_t = std::vector<std::invoke_result_t<F&, std::ranges::range_value_t<Range>>>;
+
+// map() for any pool with submit() and size(): sends `chunksize` items per
+// task (0: about four chunks per worker), waits for every chunk, then
+// rethrows the first failure in input order or returns the results in order.
+template <class Pool, class F, class Range>
+remote_map_result_t<F, Range> remote_map(Pool& pool, F f, const Range& items, std::size_t chunksize) {
+  using T = std::ranges::range_value_t<Range>;
+  using R = std::invoke_result_t<F&, T>;
+  static_assert(!std::is_void_v<R>, "weft: map over a process or MPI pool: f returns void; use submit instead");
+  const auto count = static_cast<std::size_t>(std::ranges::distance(items));
+  const std::size_t workers = std::max<std::size_t>(1, pool.size());
+  if (chunksize == 0) chunksize = std::max<std::size_t>(1, (count + 4 * workers - 1) / (4 * workers));
+  std::vector<future<std::vector<R>>> parts;
+  std::vector<T> chunk;
+  std::exception_ptr submit_error;
+  try {
+    for (const auto& x : items) {
+      chunk.push_back(x);
+      if (chunk.size() == chunksize) parts.push_back(pool.submit(map_chunk<F, T>{f}, std::exchange(chunk, {})));
+    }
+    if (!chunk.empty()) parts.push_back(pool.submit(map_chunk<F, T>{f}, std::move(chunk)));
+  } catch (...) {
+    submit_error = std::current_exception();
+  }
+  for (auto& p : parts) p.wait();  // every chunk finishes before anything is rethrown
+  if (submit_error) std::rethrow_exception(submit_error);
+  remote_map_result_t<F, Range> results;
+  results.reserve(count);
+  for (auto& p : parts)
+    for (auto& r : p.get()) results.push_back(std::move(r));
+  return results;
+}
+
+}  // namespace weft::detail
