@@ -65,9 +65,8 @@ namespace detail {
   for (std::size_t done = 0; max_tasks == 0 || done < max_tasks; ++done) {
     auto frame = recv_frame(fd);
     if (!frame || frame->empty()) break;  // pool gone, or asked to stop
-    // Forks of one binary share its code addresses: the function word is the
-    // invoker's address.
-    auto reply = run_task_frame(*frame, [](std::uint64_t word) { return reinterpret_cast<invoker_fn>(word); });
+    // Forks of one process share its code addresses: code words are addresses.
+    auto reply = run_task_frame(*frame, code_resolver{});
     if (!send_frame(fd, reply)) break;
   }
   std::fflush(nullptr);

@@ -8,8 +8,10 @@
 // Wire format of a reply: id (u64), ok (bool), then the serialized result,
 //                         or the exception's type name and what().
 // The function word names `invoke_in_worker<F, R, Args...>` in the same
-// binary; how it is encoded is the pool's business (a raw address between
-// forks, an offset from the image base between MPI ranks).
+// binary; a function pointer callable is sent as a code word too. How code
+// words are encoded is the pool's business (a raw address between forks, an
+// offset into the loaded image between MPI ranks). Other callables travel as
+// raw bytes, so between MPI ranks they must not hold pointers.
 #pragma once
 
 #include <weft/detail/shared_state.hpp>
@@ -37,15 +39,52 @@
 
 namespace weft::detail {
 
-using invoker_fn = void (*)(reader& in, writer& out);
+// How a worker turns a code word from the wire (the invoker, or a function
+// pointer sent as the callable) back into an address. Forks of one process
+// share addresses (context null: the word is the address); MPI ranks map
+// image offsets (see code_address.hpp). Throws protocol_error for a word
+// that names no code.
+struct code_resolver {
+  std::uintptr_t (*resolve)(const void* context, std::uint64_t word) = nullptr;
+  const void* context = nullptr;
+  std::uintptr_t operator()(std::uint64_t word) const {
+    return resolve == nullptr ? static_cast<std::uintptr_t>(word) : resolve(context, word);
+  }
+};
 
-// Runs in the worker: rebuilds the callable from its bytes and the arguments
-// from the stream, calls it and writes the result.
+using invoker_fn = void (*)(reader& in, writer& out, const code_resolver& code);
+
+template <class F>
+inline constexpr bool is_function_pointer_v = std::is_pointer_v<F> && std::is_function_v<std::remove_pointer_t<F>>;
+
+// How a callable travels: a function pointer as a code word, anything else
+// as its bytes. Specialized for map()'s chunk wrapper, which holds one.
+template <class F>
+struct callable_codec {
+  template <class Encode>
+  static void write(writer& w, const F& f, Encode& encode) {
+    if constexpr (is_function_pointer_v<F>) {
+      w.write(encode(reinterpret_cast<std::uintptr_t>(f)));
+    } else {
+      w.write_bytes(&f, sizeof f);
+    }
+  }
+  static F read(reader& in, const code_resolver& code) {
+    if constexpr (is_function_pointer_v<F>) {
+      return reinterpret_cast<F>(code(in.read<std::uint64_t>()));
+    } else {
+      std::array<std::byte, sizeof(F)> bytes;
+      in.read_bytes(bytes.data(), bytes.size());
+      return std::bit_cast<F>(bytes);
+    }
+  }
+};
+
+// Runs in the worker: rebuilds the callable and the arguments from the
+// stream, calls it and writes the result.
 template <class F, class R, class... Args>
-void invoke_in_worker(reader& in, writer& out) {
-  std::array<std::byte, sizeof(F)> bytes;
-  in.read_bytes(bytes.data(), bytes.size());
-  F f = std::bit_cast<F>(bytes);
+void invoke_in_worker(reader& in, writer& out, const code_resolver& code) {
+  F f = callable_codec<F>::read(in, code);
   std::tuple<Args...> args{in.read<Args>()...};  // braced: read left to right
   if constexpr (std::is_void_v<R>) {
     std::apply(f, std::move(args));
@@ -63,10 +102,8 @@ inline std::string demangled(const char* name) {
 }
 
 // Worker side: runs one task frame and returns the reply frame. An exception
-// from the task becomes a failure reply; `resolve` turns the function word
-// back into an invoker (and may throw protocol_error for a bad one).
-template <class Resolve>
-std::vector<std::byte> run_task_frame(std::span<const std::byte> frame, Resolve resolve) {
+// from the task (or a code word that names no code) becomes a failure reply.
+inline std::vector<std::byte> run_task_frame(std::span<const std::byte> frame, const code_resolver& code) {
   reader in(frame);
   std::vector<std::byte> reply;
   writer out(reply);
@@ -74,8 +111,8 @@ std::vector<std::byte> run_task_frame(std::span<const std::byte> frame, Resolve 
   std::vector<std::byte> result;
   writer result_out(result);
   try {
-    invoker_fn fn = resolve(in.read<std::uint64_t>());
-    fn(in, result_out);
+    auto fn = reinterpret_cast<invoker_fn>(code(in.read<std::uint64_t>()));
+    fn(in, result_out, code);
     out.write(true);
     out.write_bytes(result.data(), result.size());
   } catch (const std::exception& e) {
@@ -164,8 +201,9 @@ template <class F, class... Args>
 using remote_result_t = std::invoke_result_t<F&, std::decay_t<Args>...>;
 
 // Checks what can cross a process boundary (readable errors at compile time),
-// then builds the task frame and the future it completes. `encode` turns the
-// invoker's address into the wire's function word.
+// then builds the task frame and the future it completes. `encode` turns a
+// code address (the invoker's, and f's if it is a function pointer) into a
+// code word; it may throw.
 template <class F, class Encode, class... Args>
 std::pair<remote_task, future<remote_result_t<F, Args...>>> make_remote_task(std::uint64_t id, Encode encode, F f,
                                                                              Args&&... args) {
@@ -182,7 +220,7 @@ std::pair<remote_task, future<remote_result_t<F, Args...>>> make_remote_task(std
   writer w(t.payload);
   w.write(id);
   w.write(encode(reinterpret_cast<std::uintptr_t>(&invoke_in_worker<F, R, std::decay_t<Args>...>)));
-  w.write_bytes(&f, sizeof f);
+  callable_codec<F>::write(w, f, encode);
   (w.write(args), ...);
   auto* state = new promise_state<R>(nullptr, 2);  // the future's and the task's
   t.state = state;
@@ -199,6 +237,15 @@ struct map_chunk {
     for (const auto& x : items) out.push_back(f(x));
     return out;
   }
+};
+
+template <class F, class T>
+struct callable_codec<map_chunk<F, T>> {
+  template <class Encode>
+  static void write(writer& w, const map_chunk<F, T>& chunk, Encode& encode) {
+    callable_codec<F>::write(w, chunk.f, encode);
+  }
+  static map_chunk<F, T> read(reader& in, const code_resolver& code) { return {callable_codec<F>::read(in, code)}; }
 };
 
 template <class F, class Range>

@@ -1,0 +1,404 @@
+// weft — MIT licence. See LICENSE.
+//
+// <weft/mpi_pool.hpp> — the process_pool API across the ranks of an MPI job
+// (the C++ counterpart of mpi4py.futures.MPIPoolExecutor). Optional: needs an
+// MPI library (link MPI::MPI_CXX) and Linux's dl_iterate_phdr.
+#pragma once
+
+#include <weft/detail/code_address.hpp>
+#include <weft/detail/remote_task.hpp>
+#include <weft/error.hpp>
+#include <weft/future.hpp>
+#include <weft/thread_pool.hpp>  // shutdown_mode
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <climits>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <deque>
+#include <mutex>
+#include <ranges>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <mpi.h>
+
+namespace weft {
+
+namespace detail {
+
+// Sleeps between polls of MPI without burning the core that the work needs:
+// MPI has no blocking wait that does not spin, so the pool polls, first by
+// yielding for a short while after the last activity, then by sleeping for
+// growing intervals (up to 1 ms).
+class poll_backoff {
+ public:
+  void reset() noexcept { idle_since_ = clock::now(); }
+  // Waits a little; `sleep` is called with the chosen duration.
+  template <class Sleep>
+  void pause(Sleep sleep) {
+    auto idle = clock::now() - idle_since_;
+    if (idle < spin_time) {
+      std::this_thread::yield();
+      return;
+    }
+    auto grown = std::chrono::duration_cast<std::chrono::microseconds>(idle / 8);
+    sleep(std::clamp(grown, min_sleep, max_sleep));
+  }
+
+ private:
+  using clock = std::chrono::steady_clock;
+  static constexpr auto spin_time = std::chrono::microseconds(200);
+  static constexpr auto min_sleep = std::chrono::microseconds(20);
+  static constexpr auto max_sleep = std::chrono::microseconds(1000);
+  clock::time_point idle_since_ = clock::now();
+};
+
+// Its code word is compared across ranks at start-up: equal words mean the
+// ranks run the same binary with the same images loaded.
+inline void mpi_pool_probe() {}
+
+inline int mpi_int_size(std::size_t n, const char* what) {
+  if (n > static_cast<std::size_t>(INT_MAX)) throw std::length_error(what);
+  return static_cast<int>(n);
+}
+
+}  // namespace detail
+
+// Runs functions on the other ranks of an MPI job and returns weft::future,
+// with process_pool's API: code moves between the two by changing the type.
+//
+// Start-up (SPMD): run the program with `mpirun -np N ./app`, N >= 2. Every
+//   rank constructs the pool (collective). On rank 0 the constructor returns
+//   and rank 0 submits; on ranks 1..N-1 it never returns: they serve tasks
+//   until rank 0 shuts the pool down, then finalize MPI and exit(0). Code
+//   before the constructor runs on every rank, like set-up before a fork.
+//   One pool per job. If MPI is not initialized, the pool initializes it
+//   (requesting MPI_THREAD_MULTIPLE, needing at least SERIALIZED) and
+//   finalizes it in shutdown(); call shutdown() or destroy the pool on the
+//   thread that constructed it.
+// What can be submitted: as for process_pool (a function pointer or a
+//   trivially copyable callable; serializable arguments and result). The
+//   function crosses ranks as an offset into its loaded image, never as a
+//   raw address; the constructor aborts the job if the ranks' binaries differ.
+// Thread-safety: submit/map/pending/size from any thread; one background
+//   thread on rank 0 makes every MPI call while the pool runs (other MPI use
+//   on rank 0 meanwhile needs MPI_THREAD_MULTIPLE).
+// Blocking: submit() never blocks; map() and shutdown() do. Idle ranks poll
+//   MPI with a short yield phase, then sleeps of up to 1 ms: no core spins.
+// Exceptions: a task's exception arrives as weft::remote_error. A rank that
+//   dies ends the whole job (MPI without ULFM cannot survive it): mpirun
+//   reports the rank and signal and stops every process. pool_closed after
+//   shutdown(); std::invalid_argument with fewer than 2 ranks.
+// Ordering: map() keeps input order; tasks start in submission order.
+// Cost: per task one MPI message each way; map() sends chunks.
+class mpi_pool {
+ public:
+  mpi_pool();
+  ~mpi_pool();
+  mpi_pool(const mpi_pool&) = delete;
+  mpi_pool& operator=(const mpi_pool&) = delete;
+
+  template <class F, class... Args>
+  auto submit(F f, Args&&... args) -> future<detail::remote_result_t<F, Args...>>;
+
+  // Applies f to every element on the worker ranks, `chunksize` elements per
+  // message (0: about four chunks per worker); results in input order.
+  template <class F, std::ranges::forward_range Range>
+  auto map(F f, const Range& items, std::size_t chunksize = 0) -> detail::remote_map_result_t<F, Range> {
+    return detail::remote_map(*this, f, items, chunksize);
+  }
+
+  // Stops accepting tasks, runs (drain) or cancels (cancel_pending) the ones
+  // not yet sent, waits for the running ones, then releases the worker
+  // ranks. Idempotent.
+  void shutdown(shutdown_mode mode = shutdown_mode::drain);
+
+  // Worker ranks (the job's size minus one).
+  std::size_t size() const noexcept { return workers_.size(); }
+  // Tasks submitted and not yet finished (snapshot).
+  std::size_t pending() const noexcept { return unfinished_.load(std::memory_order_acquire); }
+
+ private:
+  using task = detail::remote_task;
+  struct worker {
+    int rank;
+    std::deque<task> running;  // sent, in order; replies come back in this order
+  };
+  static constexpr int task_tag = 1, result_tag = 2, stop_tag = 3;
+  static constexpr std::size_t pipeline_depth = 2;  // the next task waits at the worker
+  static inline std::atomic<bool> constructed_{false};
+
+  void start_mpi();
+  void check_same_binary();
+  [[noreturn]] void serve();
+  void progress_main();
+  bool send_queued_tasks();
+  bool receive_results();
+  bool idle_and_stopping();
+  void sleep_unless_woken(std::chrono::microseconds d);
+  void enqueue(task t);
+  void finish(task& t) noexcept;
+  void end_mpi();
+
+  bool owns_mpi_ = false;
+  MPI_Comm comm_ = MPI_COMM_NULL;
+  int rank_ = 0;
+  detail::image_table images_;
+  std::thread progress_;
+
+  std::mutex mutex_;  // guards queue_, closing_, cancel_, woken_
+  std::condition_variable wake_;
+  std::deque<task> queue_;  // submitted, not yet sent
+  bool closing_ = false;
+  bool cancel_ = false;
+  bool woken_ = false;
+  std::atomic<bool> closed_{false};
+  std::atomic<std::size_t> unfinished_{0};
+  std::atomic<std::uint64_t> next_id_{1};
+  std::mutex shutdown_mutex_;
+  bool joined_ = false;  // guarded by shutdown_mutex_
+
+  std::vector<worker> workers_;  // rank 0's progress thread only (size() reads its length)
+};
+
+// ---- implementation ----
+
+inline mpi_pool::mpi_pool() {
+  if (constructed_.exchange(true))
+    throw std::logic_error("weft::mpi_pool: one pool per MPI job (the worker ranks serve the first and exit with it)");
+  start_mpi();
+  images_ = detail::image_table::current();
+  check_same_binary();
+  if (rank_ != 0) serve();
+  int ranks = 0;
+  MPI_Comm_size(comm_, &ranks);
+  for (int r = 1; r < ranks; ++r) workers_.push_back(worker{r, {}});
+  progress_ = std::thread([this] { progress_main(); });
+}
+
+inline void mpi_pool::start_mpi() {
+  int initialized = 0, provided = 0;
+  MPI_Initialized(&initialized);
+  if (initialized) {
+    MPI_Query_thread(&provided);
+  } else {
+    MPI_Init_thread(nullptr, nullptr, MPI_THREAD_MULTIPLE, &provided);
+    owns_mpi_ = true;
+  }
+  // Same on every rank, so every rank throws alike.
+  if (provided < MPI_THREAD_SERIALIZED) {
+    if (owns_mpi_) MPI_Finalize();
+    throw error("weft::mpi_pool: the MPI library gives thread level " + std::to_string(provided) +
+                "; the pool's progress thread needs MPI_THREAD_SERIALIZED or better");
+  }
+  MPI_Comm_dup(MPI_COMM_WORLD, &comm_);  // our tags never meet the application's messages
+  int ranks = 0;
+  MPI_Comm_rank(comm_, &rank_);
+  MPI_Comm_size(comm_, &ranks);
+  if (ranks < 2) {
+    end_mpi();
+    throw std::invalid_argument(
+        "weft::mpi_pool: needs at least 2 MPI ranks (rank 0 submits, the others serve); start with mpirun -np N, N >= 2");
+  }
+}
+
+inline void mpi_pool::check_same_binary() {
+  auto probe = images_.encode(reinterpret_cast<std::uintptr_t>(&detail::mpi_pool_probe));
+  std::uint64_t mine = probe ? *probe : ~std::uint64_t{0};
+  std::uint64_t root = mine;
+  MPI_Bcast(&root, 1, MPI_UINT64_T, 0, comm_);
+  if (root != mine) {
+    std::fprintf(stderr,
+                 "weft::mpi_pool: rank %d does not run the same binary (or the same libraries) as rank 0; "
+                 "functions cannot be sent between them. Aborting the job.\n",
+                 rank_);
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
+}
+
+// A worker rank: receive a task, run it, send the reply; until told to stop.
+inline void mpi_pool::serve() {
+  auto decode = [](const void* images, std::uint64_t word) {
+    auto address = static_cast<const detail::image_table*>(images)->decode(word);
+    if (!address) reader::fail("weft::mpi_pool: a code word that names no code in this binary");
+    return *address;
+  };
+  const detail::code_resolver code{decode, &images_};
+  detail::poll_backoff backoff;
+  std::vector<std::byte> frame;
+  for (;;) {
+    int arrived = 0;
+    MPI_Message message;
+    MPI_Status status;
+    MPI_Improbe(0, MPI_ANY_TAG, comm_, &arrived, &message, &status);
+    if (!arrived) {
+      backoff.pause([](auto d) { std::this_thread::sleep_for(d); });
+      continue;
+    }
+    int count = 0;
+    MPI_Get_count(&status, MPI_BYTE, &count);
+    frame.resize(static_cast<std::size_t>(count));
+    MPI_Mrecv(frame.data(), count, MPI_BYTE, &message, MPI_STATUS_IGNORE);
+    if (status.MPI_TAG == stop_tag) break;
+    std::vector<std::byte> reply = detail::run_task_frame(frame, code);
+    MPI_Send(reply.data(), detail::mpi_int_size(reply.size(), "weft::mpi_pool: a result over 2 GiB"), MPI_BYTE, 0,
+             result_tag, comm_);
+    backoff.reset();
+  }
+  std::fflush(nullptr);
+  end_mpi();
+  std::exit(0);
+}
+
+template <class F, class... Args>
+auto mpi_pool::submit(F f, Args&&... args) -> future<detail::remote_result_t<F, Args...>> {
+  if (closed_.load(std::memory_order_acquire)) throw pool_closed("weft::mpi_pool: submit after shutdown()");
+  auto encode = [this](std::uintptr_t address) {
+    auto word = images_.encode(address);
+    if (!word) throw std::invalid_argument("weft::mpi_pool: f's code is not in an image loaded when the pool started");
+    return *word;
+  };
+  auto [t, result] = detail::make_remote_task(next_id_.fetch_add(1, std::memory_order_relaxed), encode, f,
+                                              std::forward<Args>(args)...);
+  if (t.payload.size() > static_cast<std::size_t>(INT_MAX)) {
+    t.state->cancel();
+    t.release();
+    throw std::length_error("weft::mpi_pool: arguments over 2 GiB do not fit one MPI message");
+  }
+  enqueue(std::move(t));
+  return std::move(result);
+}
+
+inline void mpi_pool::enqueue(task t) {
+  std::lock_guard lock(mutex_);
+  if (closing_) {
+    t.state->cancel();
+    t.release();
+    throw pool_closed("weft::mpi_pool: submit after shutdown()");
+  }
+  unfinished_.fetch_add(1, std::memory_order_relaxed);
+  queue_.push_back(std::move(t));
+  woken_ = true;
+  wake_.notify_one();
+}
+
+inline void mpi_pool::finish(task& t) noexcept {
+  t.release();
+  unfinished_.fetch_sub(1, std::memory_order_acq_rel);
+}
+
+// Sends queued tasks to workers with room; cancels them instead after
+// shutdown(cancel_pending) or when their future was cancelled.
+inline bool mpi_pool::send_queued_tasks() {
+  bool progressed = false;
+  std::lock_guard lock(mutex_);
+  for (auto& w : workers_) {
+    while (!queue_.empty() && w.running.size() < pipeline_depth) {
+      task t = std::move(queue_.front());
+      queue_.pop_front();
+      progressed = true;
+      if (cancel_ || !t.try_start()) {
+        t.cancel_unstarted();
+        finish(t);
+        continue;
+      }
+      MPI_Request request;
+      MPI_Isend(t.payload.data(), static_cast<int>(t.payload.size()), MPI_BYTE, w.rank, task_tag, comm_, &request);
+      // The worker's reply proves it received the payload, which stays alive
+      // in `running` until then; so the request itself need not be tracked.
+      MPI_Request_free(&request);
+      w.running.push_back(std::move(t));
+    }
+  }
+  if (cancel_) {
+    for (task& t : queue_) {
+      t.cancel_unstarted();
+      finish(t);
+    }
+    queue_.clear();
+  }
+  return progressed;
+}
+
+inline bool mpi_pool::receive_results() {
+  bool progressed = false;
+  for (;;) {
+    int arrived = 0;
+    MPI_Message message;
+    MPI_Status status;
+    MPI_Improbe(MPI_ANY_SOURCE, result_tag, comm_, &arrived, &message, &status);
+    if (!arrived) return progressed;
+    int count = 0;
+    MPI_Get_count(&status, MPI_BYTE, &count);
+    std::vector<std::byte> reply(static_cast<std::size_t>(count));
+    MPI_Mrecv(reply.data(), count, MPI_BYTE, &message, MPI_STATUS_IGNORE);
+    worker& w = workers_[static_cast<std::size_t>(status.MPI_SOURCE - 1)];
+    if (w.running.empty()) continue;  // not expected: a reply nobody asked for
+    task t = std::move(w.running.front());
+    w.running.pop_front();
+    t.complete_from(reply);
+    finish(t);
+    progressed = true;
+  }
+}
+
+inline bool mpi_pool::idle_and_stopping() {
+  bool busy = std::any_of(workers_.begin(), workers_.end(), [](const worker& w) { return !w.running.empty(); });
+  std::lock_guard lock(mutex_);
+  return closing_ && queue_.empty() && !busy;
+}
+
+inline void mpi_pool::sleep_unless_woken(std::chrono::microseconds d) {
+  std::unique_lock lock(mutex_);
+  wake_.wait_for(lock, d, [this] { return woken_; });
+  woken_ = false;
+}
+
+inline void mpi_pool::progress_main() {
+  detail::poll_backoff backoff;
+  while (!idle_and_stopping()) {
+    bool sent = send_queued_tasks();
+    bool received = receive_results();
+    if (sent || received) {
+      backoff.reset();
+      continue;
+    }
+    backoff.pause([this](auto d) { sleep_unless_woken(d); });
+  }
+  for (const auto& w : workers_) MPI_Send(nullptr, 0, MPI_BYTE, w.rank, stop_tag, comm_);
+}
+
+inline void mpi_pool::shutdown(shutdown_mode mode) {
+  std::lock_guard guard(shutdown_mutex_);
+  if (joined_) return;
+  closed_.store(true, std::memory_order_release);
+  {
+    std::lock_guard lock(mutex_);
+    closing_ = true;
+    cancel_ = mode == shutdown_mode::cancel_pending;
+    woken_ = true;
+  }
+  wake_.notify_one();
+  if (progress_.joinable()) progress_.join();
+  end_mpi();
+  joined_ = true;
+}
+
+inline void mpi_pool::end_mpi() {
+  if (comm_ != MPI_COMM_NULL) MPI_Comm_free(&comm_);
+  if (owns_mpi_) MPI_Finalize();
+  owns_mpi_ = false;
+}
+
+inline mpi_pool::~mpi_pool() { shutdown(shutdown_mode::drain); }
+
+}  // namespace weft

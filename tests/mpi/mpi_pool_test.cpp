@@ -1,0 +1,161 @@
+// weft — MIT licence. See LICENSE.
+// Tests for <weft/mpi_pool.hpp>. Label `mpi`; run by ctest under
+// `mpiexec -np 3`: rank 0 runs the Catch2 session, ranks 1 and 2 serve.
+// Each ctest entry selects test cases by tag, because one job holds one pool
+// and the [shutdown] cases end it.
+#if defined(WEFT_CATCH2_V3)
+#include <catch2/catch_session.hpp>
+#else
+#define CATCH_CONFIG_RUNNER
+#endif
+#include "../support.hpp"
+
+#include <weft/mpi_pool.hpp>
+
+#include <map>
+#include <numeric>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace {
+
+std::optional<weft::mpi_pool> the_pool;  // built in main, on every rank
+weft::mpi_pool& pool() { return *the_pool; }
+
+struct person {
+  std::string name;
+  int age;
+  bool operator==(const person&) const = default;
+};
+
+int square(int x) { return x * x; }
+long long square_wide(long long x) { return x * x; }
+int my_rank() {
+  int r = -1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &r);
+  return r;
+}
+std::map<std::string, int> count_words(std::vector<std::string> words) {
+  std::map<std::string, int> m;
+  for (auto& w : words) ++m[w];
+  return m;
+}
+person older(person p) { return {p.name, p.age + 1}; }
+int throws_range(int) { throw std::out_of_range("index 7 out of range"); }
+int slow_square(int x) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // keeps the workers busy (not a synchronization)
+  return x * x;
+}
+
+}  // namespace
+
+template <>
+struct weft::serializer<person> {
+  static void write(weft::writer& w, const person& p) {
+    w.write(p.name);
+    w.write(p.age);
+  }
+  static person read(weft::reader& r) {
+    auto name = r.read<std::string>();
+    return {std::move(name), r.read<int>()};
+  }
+};
+
+TEST_CASE("values of many types make the round trip", "[general]") {
+  CHECK(pool().size() == 2);
+  CHECK(pool().submit(square, 12).get() == 144);
+  CHECK(pool().submit(count_words, std::vector<std::string>{"a", "b", "a"}).get() ==
+        std::map<std::string, int>{{"a", 2}, {"b", 1}});
+  CHECK(pool().submit(older, person{"ada", 36}).get() == person{"ada", 37});
+  int offset = 5;
+  CHECK(pool().submit([offset](int x) { return x + offset; }, 1).get() == 6);
+  pool().submit([] {}).get();  // void
+}
+
+TEST_CASE("tasks run on the worker ranks, never on rank 0", "[general]") {
+  std::vector<weft::future<int>> ranks;
+  for (int i = 0; i < 40; ++i) ranks.push_back(pool().submit(my_rank));
+  std::set<int> seen;
+  for (auto& f : ranks) seen.insert(f.get());
+  CHECK_FALSE(seen.count(0));
+  CHECK(seen.size() >= 1);
+  CHECK(*seen.rbegin() <= 2);
+}
+
+TEST_CASE("map keeps input order over 100k items for several chunk sizes", "[general]") {
+  std::vector<long long> items(100000);
+  std::iota(items.begin(), items.end(), -50000LL);
+  for (std::size_t chunk : {std::size_t{0}, std::size_t{1000}, std::size_t{256}, std::size_t{99999}}) {
+    auto out = pool().map(square_wide, items, chunk);
+    REQUIRE(out.size() == items.size());
+    bool in_order = true;
+    for (std::size_t i = 0; i < items.size(); ++i) in_order = in_order && out[i] == items[i] * items[i];
+    CHECK(in_order);
+  }
+  CHECK(pool().map(square, std::vector<int>{}).empty());
+}
+
+TEST_CASE("a task's exception arrives as remote_error with its type and message", "[general]") {
+  auto f = pool().submit(throws_range, 1);
+  try {
+    f.get();
+    FAIL("no exception");
+  } catch (const weft::remote_error& e) {
+    CHECK(e.type_name() == "std::out_of_range");
+    CHECK(std::string(e.what()) == "index 7 out of range");
+  }
+  // The failing chunk is reported after every chunk ran; the pool goes on.
+  CHECK_THROWS_AS(pool().map(throws_range, std::vector<int>{1, 2, 3}, 1), weft::remote_error);
+  CHECK(pool().submit(square, 3).get() == 9);
+}
+
+TEST_CASE("10k small tasks all complete exactly once", "[general]") {
+  std::vector<weft::future<int>> futures;
+  for (int i = 0; i < 10000; ++i) futures.push_back(pool().submit(square, i % 100));
+  long long total = 0, expected = 0;
+  for (int i = 0; i < 10000; ++i) expected += (i % 100) * (i % 100);
+  for (auto& f : weft::as_completed(futures, weft_test::hang_limit)) total += f.get();
+  CHECK(total == expected);
+  CHECK(pool().pending() == 0);
+}
+
+TEST_CASE("a second pool in the same job is refused", "[general]") {
+  CHECK_THROWS_AS(weft::mpi_pool(), std::logic_error);
+}
+
+TEST_CASE("shutdown(cancel_pending) cancels what was not sent; then submit throws", "[shutdown-cancel]") {
+  std::vector<weft::future<int>> futures;
+  for (int i = 0; i < 200; ++i) futures.push_back(pool().submit(slow_square, i));
+  pool().shutdown(weft::shutdown_mode::cancel_pending);
+  int ran = 0, cancelled = 0;
+  for (int i = 0; i < 200; ++i) {
+    REQUIRE(futures[i].ready());  // shutdown returns after every task is settled
+    if (futures[i].cancelled()) {
+      ++cancelled;
+      CHECK_THROWS_AS(futures[i].get(), weft::cancelled);
+    } else {
+      CHECK(futures[i].get() == i * i);
+      ++ran;
+    }
+  }
+  CHECK(ran + cancelled == 200);
+  CHECK(cancelled > 0);  // 200 tasks of 20 ms cannot all have been sent to 2 workers by then
+  CHECK_THROWS_AS(pool().submit(square, 1), weft::pool_closed);
+  pool().shutdown();  // idempotent
+}
+
+TEST_CASE("the destructor drains pending work", "[shutdown-drain]") {
+  std::vector<weft::future<int>> futures;
+  for (int i = 0; i < 50; ++i) futures.push_back(pool().submit(slow_square, i));
+  the_pool.reset();
+  for (int i = 0; i < 50; ++i) CHECK(futures[i].get() == i * i);
+}
+
+int main(int argc, char** argv) {
+  the_pool.emplace();  // ranks 1.. serve inside and exit when rank 0 shuts the pool down
+  int failed = Catch::Session().run(argc, argv);
+  the_pool.reset();
+  return failed;
+}
