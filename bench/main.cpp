@@ -18,6 +18,9 @@ void register_sweep();
 void register_shm();
 void register_process();
 #endif
+#if defined(WEFT_BENCH_HAVE_MPI)
+void register_mpi();
+#endif
 }  // namespace weft_bench
 
 static void print_families() {
@@ -35,6 +38,7 @@ static void print_families() {
       "  process/weft/<case>      process_pool: roundtrip, map_chunked, shared_array, by_value\n"
       "  cpu/processes            the seed's CPU-bound job on a process_pool\n"
       "  sweep/<cpu|io>/<threads|processes>/<workers>  worker-count sweeps\n"
+      "  cpu/mpi, mpi/roundtrip   mpi_pool (only under mpiexec; scripts/bench launches it)\n"
       "peers compiled in:");
 #if defined(WEFT_BENCH_HAVE_TBB)
   std::printf(" tbb");
@@ -44,6 +48,9 @@ static void print_families() {
 #endif
 #if defined(WEFT_BENCH_HAVE_BOOST)
   std::printf(" boost");
+#endif
+#if defined(WEFT_BENCH_HAVE_MPI)
+  std::printf(" mpi");
 #endif
   std::printf("\n\n");
 }
@@ -61,6 +68,9 @@ int main(int argc, char** argv) {
 #if defined(__unix__) || defined(__APPLE__)
   weft_bench::register_shm();
   weft_bench::register_process();
+#endif
+#if defined(WEFT_BENCH_HAVE_MPI)
+  weft_bench::register_mpi();  // under mpiexec only; worker ranks do not return from it
 #endif
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
