@@ -63,7 +63,8 @@ def strategy_table(rows, cores):
     base = ms(serial)
     table = []
     for name, label in [("cpu/serial", "serial"), ("cpu/threads", "threads (thread_pool)"),
-                        ("cpu/processes", "processes (process_pool)"), ("cpu/std_async", "std::async")]:
+                        ("cpu/processes", "processes (process_pool)"), ("cpu/std_async", "std::async"),
+                        ("cpu/mpi", "MPI ranks (mpi_pool)")]:
         b = rows.get(name)
         if b is None:
             continue
