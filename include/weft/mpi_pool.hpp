@@ -7,6 +7,7 @@
 
 #include <weft/detail/code_address.hpp>
 #include <weft/detail/remote_task.hpp>
+#include <weft/detail/wait.hpp>
 #include <weft/error.hpp>
 #include <weft/future.hpp>
 #include <weft/thread_pool.hpp>  // shutdown_mode
@@ -35,31 +36,28 @@ namespace weft {
 
 namespace detail {
 
-// Sleeps between polls of MPI without burning the core that the work needs:
-// MPI has no blocking wait that does not spin, so the pool polls, first by
-// yielding for a short while after the last activity, then by sleeping for
-// growing intervals (up to 1 ms).
+// Waits between polls of MPI without burning the core that the work needs:
+// MPI has no blocking wait that does not spin, so the pool polls, yielding
+// while the activity window is open, then sleeping for growing intervals
+// (an eighth of the idle time, 20 us to 1 ms).
 class poll_backoff {
  public:
-  void reset() noexcept { idle_since_ = clock::now(); }
+  void reset() noexcept { window_.mark(); }
   // Waits a little; `sleep` is called with the chosen duration.
   template <class Sleep>
   void pause(Sleep sleep) {
-    auto idle = clock::now() - idle_since_;
-    if (idle < spin_time) {
+    if (window_.open()) {
       std::this_thread::yield();
       return;
     }
-    auto grown = std::chrono::duration_cast<std::chrono::microseconds>(idle / 8);
+    auto grown = std::chrono::duration_cast<std::chrono::microseconds>(window_.idle() / 8);
     sleep(std::clamp(grown, min_sleep, max_sleep));
   }
 
  private:
-  using clock = std::chrono::steady_clock;
-  static constexpr auto spin_time = std::chrono::microseconds(200);
   static constexpr auto min_sleep = std::chrono::microseconds(20);
   static constexpr auto max_sleep = std::chrono::microseconds(1000);
-  clock::time_point idle_since_ = clock::now();
+  activity_window window_{std::chrono::microseconds(200)};
 };
 
 // Its code word is compared across ranks at start-up: equal words mean the

@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <cstddef>
 #include <cstdint>
@@ -58,16 +59,23 @@ struct process_pool_options {
 
 namespace detail {
 
+// How long the worker and the dispatcher poll, yielding, after a message
+// before they block: a round trip then costs no wake-up of a sleeping process.
+inline constexpr auto message_window = std::chrono::microseconds(200);
+
 // The worker process: run the initializer, then serve tasks until told to
 // stop, the pool goes away, or max_tasks tasks were run. Never returns.
 [[noreturn]] inline void worker_main(int fd, void (*initializer)(), std::size_t max_tasks) {
   if (initializer != nullptr) initializer();
+  activity_window window(message_window);
   for (std::size_t done = 0; max_tasks == 0 || done < max_tasks; ++done) {
+    poll_while_open(fd, window);  // the next task of a batch comes within microseconds
     auto frame = recv_frame(fd);
     if (!frame || frame->empty()) break;  // pool gone, or asked to stop
     // Forks of one process share its code addresses: code words are addresses.
     auto reply = run_task_frame(*frame, code_resolver{});
     if (!send_frame(fd, reply)) break;
+    window.mark();
   }
   std::fflush(nullptr);
   ::_exit(0);
@@ -212,7 +220,7 @@ class process_pool {
   void on_worker_lost(std::size_t i);
   void fail_lost_tasks(std::deque<task>& tasks, int status);
   void finish(task& t) noexcept;
-  void assign_tasks();
+  bool assign_tasks();  // true if a task was sent
   void wake_dispatcher() noexcept;
 
   process_pool_options options_;
@@ -395,7 +403,8 @@ inline void process_pool::on_worker_readable(std::size_t i) {
   finish(t);
 }
 
-inline void process_pool::assign_tasks() {
+inline bool process_pool::assign_tasks() {
+  bool sent_any = false;
   std::lock_guard lock(mutex_);
   for (auto& w : workers_) {
     while (!queue_.empty() && w.running.size() < pipeline_depth && !retiring(w)) {
@@ -408,6 +417,7 @@ inline void process_pool::assign_tasks() {
         continue;
       }
       bool sent = detail::send_frame(w.fd, t.payload);
+      sent_any = true;
       // Sent or not, the task was started and the worker holds it: if the
       // worker is gone (its end of stream follows), it fails with worker_lost.
       w.running.push_back(std::move(t));
@@ -423,9 +433,11 @@ inline void process_pool::assign_tasks() {
       finish(t);
     }
   }
+  return sent_any;
 }
 
 inline void process_pool::dispatcher_main() {
+  detail::activity_window window(detail::message_window);
   for (;;) {
     bool stopping;
     {
@@ -447,7 +459,15 @@ inline void process_pool::dispatcher_main() {
       }
     std::vector<pollfd> fds{{wake_read_, POLLIN, 0}, {zygote_fd_, POLLIN, 0}};
     for (auto& w : workers_) fds.push_back({w.fd, POLLIN, 0});
-    if (::poll(fds.data(), fds.size(), 100) < 0 && errno != EINTR) break;
+    const bool spinning = window.open();  // a reply is probably on its way: poll, do not sleep
+    int ready = ::poll(fds.data(), fds.size(), spinning ? 0 : 100);
+    if (ready < 0 && errno != EINTR) break;
+    if (ready > 0) {
+      window.mark();
+    } else if (spinning) {
+      std::this_thread::yield();
+      continue;
+    }
     if (fds[0].revents & POLLIN) {
       char buf[256];
       while (::read(wake_read_, buf, sizeof buf) == static_cast<ssize_t>(sizeof buf)) {
@@ -457,7 +477,7 @@ inline void process_pool::dispatcher_main() {
     // Walk backwards: on_worker_lost erases from workers_.
     for (std::size_t i = fds.size() - 1; i >= 2; --i)
       if (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) on_worker_readable(i - 2);
-    assign_tasks();
+    if (assign_tasks()) window.mark();
   }
   // Stop the workers (end of stream), then the fork server, and reap it.
   for (auto& w : workers_) ::close(w.fd);

@@ -13,6 +13,7 @@
 #endif
 
 #include <weft/detail/shm.hpp>
+#include <weft/detail/wait.hpp>
 
 #include <cerrno>
 #include <cstddef>
@@ -20,8 +21,10 @@
 #include <cstring>
 #include <optional>
 #include <span>
+#include <thread>
 #include <vector>
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -56,6 +59,16 @@ inline bool recv_all(int fd, void* data, std::size_t n) noexcept {
     n -= static_cast<std::size_t>(k);
   }
   return true;
+}
+
+// Polls fd, yielding the core, while `window` is open; returns as soon as
+// it is readable (or closed). The caller's blocking read follows either way.
+inline void poll_while_open(int fd, const activity_window& window) noexcept {
+  pollfd p{fd, POLLIN, 0};
+  while (window.open()) {
+    if (::poll(&p, 1, 0) != 0) return;
+    std::this_thread::yield();
+  }
 }
 
 inline bool send_frame(int fd, std::span<const std::byte> payload) noexcept {

@@ -14,6 +14,8 @@
 // - parking_word: a 32-bit word plus a sleeper count. Waiters spin briefly,
 //   then sleep on the word; changers wake only when somebody sleeps, so the
 //   uncontended path makes no system call.
+// - activity_window: for the pools' message loops (sockets, MPI), which
+//   poll for a short while after each message before they sleep.
 #pragma once
 
 #include <weft/detail/config.hpp>
@@ -259,6 +261,24 @@ struct task_tracking {
       epoch.await([seen](std::uint32_t v) { return v != seen; }, wait_policy::forever());
     }
   }
+};
+
+// When the last message came. A pool's message loop that just handled one
+// usually gets the next within microseconds (the next task of a batch, the
+// reply to the task it just sent), while waking a sleeping thread or process
+// costs tens of microseconds on a busy machine. So a loop polls, yielding
+// the core, while the window is open, and sleeps once it has closed.
+class activity_window {
+ public:
+  using clock = std::chrono::steady_clock;
+  explicit activity_window(std::chrono::microseconds width) noexcept : width_(width) {}
+  void mark() noexcept { last_ = clock::now(); }
+  bool open() const noexcept { return idle() < width_; }
+  clock::duration idle() const noexcept { return clock::now() - last_; }
+
+ private:
+  std::chrono::microseconds width_;
+  clock::time_point last_ = clock::now();
 };
 
 }  // namespace weft::detail
