@@ -162,7 +162,9 @@ struct zygote_message {
 //   go on. std::system_error if the fork server cannot start.
 // Ordering: map() keeps input order; tasks start in submission order.
 // Cost: per task one frame each way over a socketpair (two system calls per
-//   side); map() sends chunks of `chunksize` items as one task.
+//   side); map() sends chunks of `chunksize` items as one task. After each
+//   message the worker and the dispatcher poll for 200 us, yielding the
+//   core, before they block: back-to-back tasks cost no process wake-up.
 // Lifetime: the destructor drains (runs every submitted task), then stops
 //   and reaps the workers and the fork server.
 class process_pool {
