@@ -45,6 +45,24 @@ TEST_CASE("default_workers follows the seed guidance", "[thread_pool]") {
   CHECK(pool.size() == cpu);
 }
 
+TEST_CASE("every worker joins in when a backlog is taken in batches", "[thread_pool]") {
+  // Workers take outside submissions in batches into their own deques; the
+  // others must still be woken to steal them. Each round needs all four
+  // workers at once: a task waits until four tasks run concurrently.
+  thread_pool pool(4);
+  for (int round = 0; round < 20; ++round) {
+    std::atomic<int> arrived{0};
+    std::vector<weft::future<bool>> tasks;
+    for (int i = 0; i < 4 * 16; ++i)
+      tasks.push_back(pool.submit([&arrived] {
+        int mine = arrived.fetch_add(1) + 1;
+        int generation_end = (mine + 3) / 4 * 4;  // tasks meet in groups of four
+        return weft_test::eventually([&] { return arrived.load() >= generation_end; });
+      }));
+    for (auto& t : tasks) REQUIRE(t.get());
+  }
+}
+
 TEST_CASE("a one-thread pool runs outside submissions strictly in order", "[thread_pool]") {
   thread_pool pool(1);
   std::vector<int> order;  // only the single worker writes it

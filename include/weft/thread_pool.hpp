@@ -15,6 +15,7 @@
 #include <weft/future.hpp>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <concepts>
 #include <cstddef>
@@ -185,6 +186,7 @@ class thread_pool final : private detail::executor_hooks {
   void notify_one_worker() noexcept;
   detail::state_base* find_work(std::size_t self);
   detail::state_base* pop_injected();
+  static constexpr std::size_t injected_batch = 16;
   detail::state_base* steal(std::size_t self);
   bool has_work() const noexcept;
   void execute(detail::state_base* task, std::size_t self) noexcept;
@@ -295,17 +297,19 @@ inline void thread_pool::enqueue(detail::state_base* task) {
   worker_context* ctx = current();
   if (ctx != nullptr && ctx->pool == this) {
     workers_[ctx->index]->deque.push(task);  // stays local: LIFO for us, stolen FIFO
+    // The deque's push is not seq_cst: order it before the sleepers load.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
   } else {
-    injected_.push(task);
+    injected_.push(task);  // its size_ increment is a seq_cst RMW: no fence needed
   }
   notify_one_worker();
 }
 
 // Wakes a sleeping worker, if any. Dekker with the sleeper's await(): the
 // sleeper (W1) raises work_signal_.sleepers then (W2) re-checks has_work();
-// we published the task, then (fence) read sleepers. One side sees the other.
+// we published the task (seq_cst, or followed by a seq_cst fence), then read
+// sleepers (seq_cst). One side sees the other.
 inline void thread_pool::notify_one_worker() noexcept {
-  std::atomic_thread_fence(std::memory_order_seq_cst);
   if (work_signal_.sleepers.load(std::memory_order_seq_cst) == 0) return;
   work_signal_.value.fetch_add(1, std::memory_order_seq_cst);
   detail::futex_wake(work_signal_.value, 1, detail::futex_scope::process_private);
@@ -325,10 +329,25 @@ inline detail::state_base* thread_pool::steal(std::size_t self) {
 }
 
 // Local deque first (hot, LIFO), then the shared FIFO, then the others.
+// From the shared FIFO a worker takes its share of the backlog (up to
+// injected_batch) under one lock and keeps the rest in its deque, where
+// idle workers can steal them: one lock per batch, not per task.
 inline detail::state_base* thread_pool::find_work(std::size_t self) {
-  if (auto* task = workers_[self]->deque.pop()) return task;
-  if (auto* task = pop_injected()) return task;
-  return steal(self);
+  auto& deque = workers_[self]->deque;
+  if (auto* task = deque.pop()) return task;
+  std::array<detail::queue_node*, injected_batch> batch;
+  const std::size_t share = injected_.size() / workers_.size();
+  const std::size_t n = injected_.pop_many(batch.data(), std::clamp<std::size_t>(share, 1, injected_batch));
+  if (n == 0) return steal(self);
+  // Newest first, so that our LIFO pops run the batch oldest first.
+  for (std::size_t k = n - 1; k > 0; --k) deque.push(static_cast<detail::state_base*>(batch[k]));
+  if (n > 1) {
+    // A worker that went to sleep before these moved here must learn of
+    // them (Dekker as in enqueue: the deque push is not seq_cst).
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    notify_one_worker();
+  }
+  return static_cast<detail::state_base*>(batch[0]);  // every node in injected_ is a state_base
 }
 
 inline bool thread_pool::has_work() const noexcept {
