@@ -11,11 +11,18 @@ namespace weft_bench {
 inline constexpr int cpu_tasks = 4;
 inline constexpr std::uint64_t cpu_task_size = 10'000'000;
 
-// Never inlined: every strategy (serial, threads, processes, MPI ranks) runs
-// this one copy of the loop. Inlined copies were laid out differently per
-// call site, and the same loop then ran 2x slower in one of them (measured:
-// cpu/serial 11 ms in one build, 23-27 ms in another with the same flags).
-[[gnu::noinline]] inline std::uint64_t cpu_task(std::uint64_t n) {
+// One copy of the loop for every strategy (serial, threads, processes, MPI
+// ranks): never inlined, and for GCC never cloned either. GCC made a clone
+// specialized for the constant n of the serial call site; its loop ran 2x
+// slower than the shared copy (22 vs 11 ms for the serial job, measured),
+// which made every parallel strategy look 2x better than it is.
+#if defined(__GNUC__) && !defined(__clang__)
+#define WEFT_BENCH_ONE_COPY gnu::noipa
+#else
+#define WEFT_BENCH_ONE_COPY gnu::noinline
+#endif
+
+[[WEFT_BENCH_ONE_COPY]] inline std::uint64_t cpu_task(std::uint64_t n) {
   static volatile std::uint64_t step = 1;
   const std::uint64_t s = step;
   std::uint64_t sum = 0;
