@@ -91,12 +91,14 @@ struct thread_pool_options {
 //   post()ed task goes to the error handler.
 // Ordering: submit(f) happens before f runs; f's completion happens before
 //   get()/wait() on its future return. Tasks submitted from outside the pool
-//   start in submission order (FIFO): a one-thread pool runs them strictly in
-//   order. Tasks submitted from a worker go to that worker's deque (LIFO for
-//   the worker, stolen FIFO by idle workers).
+//   leave the shared queue in submission order (FIFO), a worker taking its
+//   share of the backlog (up to 16) at once: a one-thread pool runs them
+//   strictly in order; with several workers, a thief may start a later task
+//   of a batch first. Tasks submitted from a worker go to that worker's
+//   deque (LIFO for the worker, stolen FIFO by idle workers).
 // Cost: submit() is one allocation (the task's state, shared with its
-//   future), one deque push or one short mutex-protected append, and a futex
-//   wake only when a worker sleeps.
+//   future), one deque push or one lock-free append, and a futex wake only
+//   when a worker sleeps. Workers lock the shared queue once per batch.
 // Lifetime: the destructor drains (shutdown(drain)) and joins. A task's
 //   callable and captures are destroyed as soon as it finishes or is
 //   cancelled; the pool keeps no reference to them.
