@@ -3,6 +3,7 @@
 #   add_subdirectory : the consumer vendors weft's source tree
 #   fetch_content    : FetchContent_Declare(GIT_REPOSITORY <this checkout> GIT_TAG HEAD)
 #   pkg_config       : compile by hand with `pkg-config --cflags --libs weft`
+#   copy             : copy include/weft into the consumer's tree, compile by hand
 #   vcpkg_port       : run ports/weft/portfile.cmake with stand-in vcpkg helpers,
 #                      then find_package(weft) from the port's package directory
 cmake_minimum_required(VERSION 3.21)
@@ -57,6 +58,10 @@ elseif(MODE STREQUAL "pkg_config")
   separate_arguments(flags UNIX_COMMAND "${flags}")
   set(exe ${WORK_DIR}/consumer)
   run(${CXX} ${consumer_src}/main.cpp ${flags} -o ${exe})
+elseif(MODE STREQUAL "copy")
+  file(COPY ${WEFT_SOURCE_DIR}/include/weft DESTINATION ${WORK_DIR}/vendor)
+  set(exe ${WORK_DIR}/consumer)
+  run(${CXX} -std=c++20 -pthread -I${WORK_DIR}/vendor ${consumer_src}/main.cpp -o ${exe})
 elseif(MODE STREQUAL "vcpkg_port")
   include(${CMAKE_CURRENT_LIST_DIR}/vcpkg_mock.cmake)
   set(CURRENT_PACKAGES_DIR ${prefix})
