@@ -36,30 +36,6 @@ namespace weft {
 
 namespace detail {
 
-// Waits between polls of MPI without burning the core that the work needs:
-// MPI has no blocking wait that does not spin, so the pool polls, yielding
-// while the activity window is open, then sleeping for growing intervals
-// (an eighth of the idle time, 20 us to 1 ms).
-class poll_backoff {
- public:
-  void reset() noexcept { window_.mark(); }
-  // Waits a little; `sleep` is called with the chosen duration.
-  template <class Sleep>
-  void pause(Sleep sleep) {
-    if (window_.open()) {
-      std::this_thread::yield();
-      return;
-    }
-    auto grown = std::chrono::duration_cast<std::chrono::microseconds>(window_.idle() / 8);
-    sleep(std::clamp(grown, min_sleep, max_sleep));
-  }
-
- private:
-  static constexpr auto min_sleep = std::chrono::microseconds(20);
-  static constexpr auto max_sleep = std::chrono::microseconds(1000);
-  activity_window window_{std::chrono::microseconds(200)};
-};
-
 // Its code word is compared across ranks at start-up: equal words mean the
 // ranks run the same binary with the same images loaded.
 inline void mpi_pool_probe() {}

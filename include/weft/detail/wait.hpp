@@ -14,12 +14,13 @@
 // - parking_word: a 32-bit word plus a sleeper count. Waiters spin briefly,
 //   then sleep on the word; changers wake only when somebody sleeps, so the
 //   uncontended path makes no system call.
-// - activity_window: for the pools' message loops (sockets, MPI), which
-//   poll for a short while after each message before they sleep.
+// - activity_window, poll_backoff: for the pools' message loops (sockets,
+//   MPI), which poll for a short while after each message before they sleep.
 #pragma once
 
 #include <weft/detail/config.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <bit>
 #include <chrono>
@@ -279,6 +280,30 @@ class activity_window {
  private:
   std::chrono::microseconds width_;
   clock::time_point last_ = clock::now();
+};
+
+// For message loops that can only poll (MPI has no blocking wait that does
+// not spin): yields while the activity window is open, then sleeps for
+// growing intervals (an eighth of the idle time, 20 us to 1 ms), so an idle
+// loop costs little CPU and a busy one little latency.
+class poll_backoff {
+ public:
+  void reset() noexcept { window_.mark(); }
+  // Waits a little; `sleep` is called with the chosen duration.
+  template <class Sleep>
+  void pause(Sleep sleep) {
+    if (window_.open()) {
+      std::this_thread::yield();
+      return;
+    }
+    auto grown = std::chrono::duration_cast<std::chrono::microseconds>(window_.idle() / 8);
+    sleep(std::clamp(grown, min_sleep, max_sleep));
+  }
+
+ private:
+  static constexpr auto min_sleep = std::chrono::microseconds(20);
+  static constexpr auto max_sleep = std::chrono::microseconds(1000);
+  activity_window window_{std::chrono::microseconds(200)};
 };
 
 }  // namespace weft::detail
