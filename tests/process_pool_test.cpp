@@ -3,6 +3,7 @@
 #include <weft/process_pool.hpp>
 #include <weft/shared_memory.hpp>
 
+#include "remote_tasks.hpp"
 #include "support.hpp"
 
 #include <csignal>
@@ -20,26 +21,18 @@ namespace {
 struct point {
   int x, y;
 };
-struct person {
-  std::string name;
-  int age;
-  bool operator==(const person&) const = default;
-};
+using weft_test::count_words;
+using weft_test::older;
+using weft_test::person;
+using weft_test::square;
+using weft_test::throws_range;
 
-int square(int x) { return x * x; }
 int my_pid() { return static_cast<int>(::getpid()); }
 std::string greet(std::string name, int times) {
   std::string out;
   for (int i = 0; i < times; ++i) out += "hi " + name + ";";
   return out;
 }
-std::map<std::string, int> count_words(std::vector<std::string> words) {
-  std::map<std::string, int> m;
-  for (auto& w : words) ++m[w];
-  return m;
-}
-person older(person p) { return {p.name, p.age + 1}; }
-int throws_range(int) { throw std::out_of_range("index 7 out of range"); }
 int die_by_signal(int) {
   ::raise(SIGKILL);
   return 0;
@@ -61,18 +54,6 @@ weft::shared_value<int>* init_counter = nullptr;  // set before the pool forks
 void count_init() { init_counter->fetch_add(1); }
 
 }  // namespace
-
-template <>
-struct weft::serializer<person> {
-  static void write(weft::writer& w, const person& p) {
-    w.write(p.name);
-    w.write(p.age);
-  }
-  static person read(weft::reader& r) {
-    auto name = r.read<std::string>();
-    return {std::move(name), r.read<int>()};
-  }
-};
 
 TEST_CASE("process_pool: round trips of ints, strings, maps and user types", "[process_pool][fork]") {
   const std::size_t fds_before = open_fds();

@@ -8,6 +8,7 @@
 #else
 #define CATCH_CONFIG_RUNNER
 #endif
+#include "../remote_tasks.hpp"
 #include "../support.hpp"
 
 #include <weft/mpi_pool.hpp>
@@ -24,44 +25,24 @@ namespace {
 std::optional<weft::mpi_pool> the_pool;  // built in main, on every rank
 weft::mpi_pool& pool() { return *the_pool; }
 
-struct person {
-  std::string name;
-  int age;
-  bool operator==(const person&) const = default;
-};
+using weft_test::count_words;
+using weft_test::older;
+using weft_test::person;
+using weft_test::square;
+using weft_test::throws_range;
 
-int square(int x) { return x * x; }
 long long square_wide(long long x) { return x * x; }
 int my_rank() {
   int r = -1;
   MPI_Comm_rank(MPI_COMM_WORLD, &r);
   return r;
 }
-std::map<std::string, int> count_words(std::vector<std::string> words) {
-  std::map<std::string, int> m;
-  for (auto& w : words) ++m[w];
-  return m;
-}
-person older(person p) { return {p.name, p.age + 1}; }
-int throws_range(int) { throw std::out_of_range("index 7 out of range"); }
 int slow_square(int x) {
   std::this_thread::sleep_for(std::chrono::milliseconds(20));  // keeps the workers busy (not a synchronization)
   return x * x;
 }
 
 }  // namespace
-
-template <>
-struct weft::serializer<person> {
-  static void write(weft::writer& w, const person& p) {
-    w.write(p.name);
-    w.write(p.age);
-  }
-  static person read(weft::reader& r) {
-    auto name = r.read<std::string>();
-    return {std::move(name), r.read<int>()};
-  }
-};
 
 TEST_CASE("values of many types make the round trip", "[general]") {
   CHECK(pool().size() == 2);
