@@ -99,6 +99,7 @@ class mpi_pool {
   // Worker ranks (the job's size minus one).
   std::size_t size() const noexcept { return workers_.size(); }
   // Tasks submitted and not yet finished (snapshot).
+  // acquire: pairs with finish()'s acq_rel decrement.
   std::size_t pending() const noexcept { return unfinished_.load(std::memory_order_acquire); }
 
  private:
@@ -117,6 +118,7 @@ class mpi_pool {
   void progress_main();
   bool send_queued_tasks();
   bool receive_results();
+  bool try_receive(int source, int tag, std::vector<std::byte>& into, MPI_Status& status);
   bool idle_and_stopping();
   void sleep_unless_woken(std::chrono::microseconds d);
   void enqueue(task t);
@@ -210,18 +212,11 @@ inline void mpi_pool::serve() {
   detail::poll_backoff backoff;
   std::vector<std::byte> frame;
   for (;;) {
-    int arrived = 0;
-    MPI_Message message;
     MPI_Status status;
-    MPI_Improbe(0, MPI_ANY_TAG, comm_, &arrived, &message, &status);
-    if (!arrived) {
+    if (!try_receive(0, MPI_ANY_TAG, frame, status)) {
       backoff.pause([](auto d) { std::this_thread::sleep_for(d); });
       continue;
     }
-    int count = 0;
-    MPI_Get_count(&status, MPI_BYTE, &count);
-    frame.resize(static_cast<std::size_t>(count));
-    MPI_Mrecv(frame.data(), count, MPI_BYTE, &message, MPI_STATUS_IGNORE);
     if (status.MPI_TAG == stop_tag) break;
     std::vector<std::byte> reply = detail::run_task_frame(frame, code);
     MPI_Send(reply.data(), detail::mpi_int_size(reply.size(), "weft::mpi_pool: a result over 2 GiB"), MPI_BYTE, 0,
@@ -235,17 +230,19 @@ inline void mpi_pool::serve() {
 
 template <class F, class... Args>
 auto mpi_pool::submit(F f, Args&&... args) -> future<detail::remote_result_t<F, Args...>> {
+  // acquire: pairs with shutdown()'s release store; a fast refusal only,
+  // enqueue() decides under mutex_.
   if (closed_.load(std::memory_order_acquire)) throw pool_closed("weft::mpi_pool: submit after shutdown()");
   auto encode = [this](std::uintptr_t address) {
     auto word = images_.encode(address);
     if (!word) throw std::invalid_argument("weft::mpi_pool: f's code is not in an image loaded when the pool started");
     return *word;
   };
+  // relaxed: ids need only be unique.
   auto [t, result] = detail::make_remote_task(next_id_.fetch_add(1, std::memory_order_relaxed), encode, f,
                                               std::forward<Args>(args)...);
   if (t.payload.size() > static_cast<std::size_t>(INT_MAX)) {
-    t.state->cancel();
-    t.release();
+    t.discard();
     throw std::length_error("weft::mpi_pool: arguments over 2 GiB do not fit one MPI message");
   }
   enqueue(std::move(t));
@@ -255,10 +252,11 @@ auto mpi_pool::submit(F f, Args&&... args) -> future<detail::remote_result_t<F, 
 inline void mpi_pool::enqueue(task t) {
   std::lock_guard lock(mutex_);
   if (closing_) {
-    t.state->cancel();
-    t.release();
+    t.discard();
     throw pool_closed("weft::mpi_pool: submit after shutdown()");
   }
+  // relaxed: under mutex_, which the progress thread takes before it
+  // finishes (fetch_sub) this task; pending() is a snapshot.
   unfinished_.fetch_add(1, std::memory_order_relaxed);
   queue_.push_back(std::move(t));
   woken_ = true;
@@ -305,16 +303,10 @@ inline bool mpi_pool::send_queued_tasks() {
 
 inline bool mpi_pool::receive_results() {
   bool progressed = false;
+  std::vector<std::byte> reply;
   for (;;) {
-    int arrived = 0;
-    MPI_Message message;
     MPI_Status status;
-    MPI_Improbe(MPI_ANY_SOURCE, result_tag, comm_, &arrived, &message, &status);
-    if (!arrived) return progressed;
-    int count = 0;
-    MPI_Get_count(&status, MPI_BYTE, &count);
-    std::vector<std::byte> reply(static_cast<std::size_t>(count));
-    MPI_Mrecv(reply.data(), count, MPI_BYTE, &message, MPI_STATUS_IGNORE);
+    if (!try_receive(MPI_ANY_SOURCE, result_tag, reply, status)) return progressed;
     worker& w = workers_[static_cast<std::size_t>(status.MPI_SOURCE - 1)];
     if (w.running.empty()) continue;  // not expected: a reply nobody asked for
     task t = std::move(w.running.front());
@@ -323,6 +315,20 @@ inline bool mpi_pool::receive_results() {
     finish(t);
     progressed = true;
   }
+}
+
+// Receives one waiting message matching (source, tag) into `into`, if any.
+// Matched probe + receive: no other receive can take the message between.
+inline bool mpi_pool::try_receive(int source, int tag, std::vector<std::byte>& into, MPI_Status& status) {
+  int arrived = 0;
+  MPI_Message message;
+  MPI_Improbe(source, tag, comm_, &arrived, &message, &status);
+  if (!arrived) return false;
+  int count = 0;
+  MPI_Get_count(&status, MPI_BYTE, &count);
+  into.resize(static_cast<std::size_t>(count));
+  MPI_Mrecv(into.data(), count, MPI_BYTE, &message, MPI_STATUS_IGNORE);
+  return true;
 }
 
 inline bool mpi_pool::idle_and_stopping() {

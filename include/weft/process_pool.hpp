@@ -192,6 +192,7 @@ class process_pool {
 
   std::size_t size() const noexcept { return options_.workers; }
   // Tasks submitted and not yet finished (snapshot).
+  // acquire: pairs with finish()'s acq_rel decrement.
   std::size_t pending() const noexcept { return unfinished_.load(std::memory_order_acquire); }
 
  private:
@@ -287,8 +288,11 @@ inline process_pool::~process_pool() { shutdown(shutdown_mode::drain); }
 
 template <class F, class... Args>
 auto process_pool::submit(F f, Args&&... args) -> future<detail::remote_result_t<F, Args...>> {
+  // acquire: pairs with shutdown()'s release store; a fast refusal only,
+  // enqueue() decides under mutex_.
   if (closed_.load(std::memory_order_acquire)) throw pool_closed("weft::process_pool: submit after shutdown()");
   auto identity = [](std::uintptr_t address) { return static_cast<std::uint64_t>(address); };
+  // relaxed: ids need only be unique.
   auto [t, result] = detail::make_remote_task(next_id_.fetch_add(1, std::memory_order_relaxed), identity, f,
                                               std::forward<Args>(args)...);
   enqueue(std::move(t));
@@ -304,10 +308,11 @@ inline void process_pool::enqueue(task t) {
   {
     std::lock_guard lock(mutex_);
     if (closing_) {
-      t.state->cancel();
-      t.release();
+      t.discard();
       throw pool_closed("weft::process_pool: submit after shutdown()");
     }
+    // relaxed: under mutex_, which the dispatcher takes before it finishes
+    // (fetch_sub) this task; pending() is a snapshot.
     unfinished_.fetch_add(1, std::memory_order_relaxed);
     queue_.push_back(std::move(t));
   }
@@ -414,7 +419,7 @@ inline bool process_pool::assign_tasks() {
       queue_.pop_front();
       // Cancelled by its future (start fails), or by shutdown(cancel_pending).
       if (!t.started && (cancel_ || !t.try_start())) {
-        t.state->cancel();
+        t.cancel_unstarted();
         finish(t);
         continue;
       }
@@ -440,6 +445,7 @@ inline bool process_pool::assign_tasks() {
 
 inline void process_pool::dispatcher_main() {
   detail::activity_window window(detail::message_window);
+  std::vector<pollfd> fds;
   for (;;) {
     bool stopping;
     {
@@ -459,7 +465,7 @@ inline void process_pool::dispatcher_main() {
         request_spawn();
         if (spawning_ == before) break;  // the fork server is gone
       }
-    std::vector<pollfd> fds{{wake_read_, POLLIN, 0}, {zygote_fd_, POLLIN, 0}};
+    fds.assign({{wake_read_, POLLIN, 0}, {zygote_fd_, POLLIN, 0}});  // keeps its capacity while spinning
     for (auto& w : workers_) fds.push_back({w.fd, POLLIN, 0});
     const bool spinning = window.open();  // a reply is probably on its way: poll, do not sleep
     int ready = ::poll(fds.data(), fds.size(), spinning ? 0 : 100);

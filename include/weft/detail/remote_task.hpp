@@ -168,6 +168,11 @@ struct remote_task {
     else
       state->cancel();
   }
+  // A task refused before it reached a queue: its future reads cancelled.
+  void discard() noexcept {
+    state->cancel();
+    release();
+  }
   // Drops the task's reference to its future's state.
   void release() noexcept {
     state->release();
