@@ -13,6 +13,8 @@
 
 #include <weft/mpi_pool.hpp>
 
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <numeric>
 #include <optional>
@@ -39,6 +41,12 @@ int my_rank() {
 }
 int slow_square(int x) {
   std::this_thread::sleep_for(std::chrono::milliseconds(20));  // keeps the workers busy (not a synchronization)
+  return x * x;
+}
+// Holds its worker until the test creates `release_file` (the test job runs
+// on one host, so every rank sees the file).
+int held_square(std::string release_file, int x) {
+  weft_test::eventually([&] { return std::filesystem::exists(release_file); });
   return x * x;
 }
 
@@ -107,9 +115,21 @@ TEST_CASE("a second pool in the same job is refused", "[general]") {
 }
 
 TEST_CASE("shutdown(cancel_pending) cancels what was not sent; then submit throws", "[shutdown-cancel]") {
+  const auto release = std::filesystem::temp_directory_path() / ("weft_mpi_release_" + std::to_string(::getpid()));
+  std::filesystem::remove(release);
   std::vector<weft::future<int>> futures;
-  for (int i = 0; i < 200; ++i) futures.push_back(pool().submit(slow_square, i));
-  pool().shutdown(weft::shutdown_mode::cancel_pending);
+  for (int i = 0; i < 200; ++i) futures.push_back(pool().submit(held_square, release.string(), i));
+  // The workers stay held until shutdown has cancelled what it could (pending
+  // drops below 200 only then: no task can finish before the release).
+  bool cancelled_while_held = false;
+  std::thread releaser([&] {
+    cancelled_while_held = weft_test::eventually([] { return pool().pending() < 200; });
+    std::ofstream(release) << "go";  // even after a failure, so that shutdown returns
+  });
+  pool().shutdown(weft::shutdown_mode::cancel_pending);  // on the thread that built the pool
+  releaser.join();
+  std::filesystem::remove(release);
+  CHECK(cancelled_while_held);
   int ran = 0, cancelled = 0;
   for (int i = 0; i < 200; ++i) {
     REQUIRE(futures[i].ready());  // shutdown returns after every task is settled
@@ -122,7 +142,7 @@ TEST_CASE("shutdown(cancel_pending) cancels what was not sent; then submit throw
     }
   }
   CHECK(ran + cancelled == 200);
-  CHECK(cancelled > 0);  // 200 tasks of 20 ms cannot all have been sent to 2 workers by then
+  CHECK(cancelled > 0);
   CHECK_THROWS_AS(pool().submit(square, 1), weft::pool_closed);
   pool().shutdown();  // idempotent
 }
