@@ -11,6 +11,7 @@
 #include <map>
 #include <numeric>
 #include <set>
+#include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -54,6 +55,22 @@ weft::shared_value<int>* init_counter = nullptr;  // set before the pool forks
 void count_init() { init_counter->fetch_add(1); }
 
 }  // namespace
+
+TEST_CASE("the dispatcher's self-pipe never blocks: full, or drained at a chunk boundary", "[process_pool]") {
+  weft::detail::self_pipe pipe;
+  auto readable = [&] {
+    pollfd p{pipe.read_end(), POLLIN, 0};
+    return ::poll(&p, 1, 0) == 1;
+  };
+  CHECK_FALSE(readable());
+  for (int i = 0; i < 256; ++i) pipe.notify();  // exactly one drain chunk: a blocking read end hung here
+  CHECK(readable());
+  pipe.drain();
+  CHECK_FALSE(readable());
+  for (int i = 0; i < 200000; ++i) pipe.notify();  // more than a pipe holds: notify must not block
+  pipe.drain();
+  CHECK_FALSE(readable());
+}
 
 TEST_CASE("process_pool: round trips of ints, strings, maps and user types", "[process_pool][fork]") {
   const std::size_t fds_before = open_fds();

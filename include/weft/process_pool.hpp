@@ -229,8 +229,7 @@ class process_pool {
   process_pool_options options_;
   pid_t zygote_pid_ = -1;
   int zygote_fd_ = -1;    // SOCK_SEQPACKET to the fork server
-  int wake_read_ = -1;    // self-pipe: submit()/shutdown() -> dispatcher
-  int wake_write_ = -1;
+  detail::self_pipe wake_;  // submit()/shutdown() -> dispatcher
   std::thread dispatcher_;
 
   std::mutex mutex_;                 // guards queue_, closing_, cancel_
@@ -257,29 +256,17 @@ inline process_pool::process_pool(process_pool_options options) : options_(std::
   int control[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, control) != 0)
     detail::throw_errno(errno, "weft::process_pool: socketpair");
-  int wake[2];
-  if (::pipe(wake) != 0) {
-    ::close(control[0]);
-    ::close(control[1]);
-    detail::throw_errno(errno, "weft::process_pool: pipe");
-  }
-  ::fcntl(wake[0], F_SETFD, FD_CLOEXEC);
-  ::fcntl(wake[1], F_SETFD, FD_CLOEXEC);
-  ::fcntl(wake[1], F_SETFL, O_NONBLOCK);
   std::fflush(nullptr);  // no buffered output is written twice
   pid_t pid = ::fork();
   if (pid < 0) detail::throw_errno(errno, "weft::process_pool: fork of the fork server");
   if (pid == 0) {
     ::close(control[0]);
-    ::close(wake[0]);
-    ::close(wake[1]);
+    wake_.close_in_child();
     detail::zygote_main(control[1], options_.initializer, options_.max_tasks_per_child);
   }
   ::close(control[1]);
   zygote_pid_ = pid;
   zygote_fd_ = control[0];
-  wake_read_ = wake[0];
-  wake_write_ = wake[1];
   for (std::size_t i = 0; i < options_.workers; ++i) request_spawn();
   dispatcher_ = std::thread([this] { dispatcher_main(); });
 }
@@ -320,8 +307,7 @@ inline void process_pool::enqueue(task t) {
 }
 
 inline void process_pool::wake_dispatcher() noexcept {
-  char byte = 1;
-  [[maybe_unused]] ssize_t k = ::write(wake_write_, &byte, 1);  // a full pipe already means "awake"
+  wake_.notify();
 }
 
 inline void process_pool::request_spawn() {
@@ -465,7 +451,7 @@ inline void process_pool::dispatcher_main() {
         request_spawn();
         if (spawning_ == before) break;  // the fork server is gone
       }
-    fds.assign({{wake_read_, POLLIN, 0}, {zygote_fd_, POLLIN, 0}});  // keeps its capacity while spinning
+    fds.assign({{wake_.read_end(), POLLIN, 0}, {zygote_fd_, POLLIN, 0}});  // keeps its capacity while spinning
     for (auto& w : workers_) fds.push_back({w.fd, POLLIN, 0});
     const bool spinning = window.open();  // a reply is probably on its way: poll, do not sleep
     int ready = ::poll(fds.data(), fds.size(), spinning ? 0 : 100);
@@ -476,11 +462,7 @@ inline void process_pool::dispatcher_main() {
       std::this_thread::yield();
       continue;
     }
-    if (fds[0].revents & POLLIN) {
-      char buf[256];
-      while (::read(wake_read_, buf, sizeof buf) == static_cast<ssize_t>(sizeof buf)) {
-      }
-    }
+    if (fds[0].revents & POLLIN) wake_.drain();
     if (fds[1].revents & (POLLIN | POLLHUP)) on_zygote_message();
     // Walk backwards: on_worker_lost erases from workers_.
     for (std::size_t i = fds.size() - 1; i >= 2; --i)
@@ -508,8 +490,6 @@ inline void process_pool::shutdown(shutdown_mode mode) {
   while (::waitpid(zygote_pid_, &status, 0) < 0 && errno == EINTR) {
   }
   ::close(zygote_fd_);
-  ::close(wake_read_);
-  ::close(wake_write_);
   joined_ = true;
 }
 

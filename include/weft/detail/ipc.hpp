@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -60,6 +61,50 @@ inline bool recv_all(int fd, void* data, std::size_t n) noexcept {
   }
   return true;
 }
+
+// A self-pipe: any thread notify()s, the owner's poll loop sees the read end
+// readable and drain()s it. Both ends are non-blocking: a full pipe already
+// means "notified", and draining stops at empty instead of blocking (a
+// blocking read end hung the dispatcher whenever exactly a multiple of the
+// drain chunk was pending).
+class self_pipe {
+ public:
+  self_pipe() {
+    int ends[2];
+    if (::pipe(ends) != 0) throw_errno(errno, "weft: pipe");
+    for (int fd : ends) {
+      ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+      ::fcntl(fd, F_SETFL, O_NONBLOCK);
+    }
+    read_ = ends[0];
+    write_ = ends[1];
+  }
+  ~self_pipe() {
+    ::close(read_);
+    ::close(write_);
+  }
+  self_pipe(const self_pipe&) = delete;
+  self_pipe& operator=(const self_pipe&) = delete;
+
+  int read_end() const noexcept { return read_; }
+  void notify() const noexcept {
+    char byte = 1;
+    [[maybe_unused]] ssize_t k = ::write(write_, &byte, 1);  // EAGAIN: full, already notified
+  }
+  void drain() const noexcept {
+    char buf[256];
+    while (::read(read_, buf, sizeof buf) > 0) {
+    }
+  }
+  // For a forked child that must not hold the pipe.
+  void close_in_child() const noexcept {
+    ::close(read_);
+    ::close(write_);
+  }
+
+ private:
+  int read_ = -1, write_ = -1;
+};
 
 // Polls fd, yielding the core, while `window` is open; returns as soon as
 // it is readable (or closed). The caller's blocking read follows either way.
