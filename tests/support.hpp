@@ -13,6 +13,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <cstdio>
 #include <cstdint>
 #include <cstdlib>
 #include <utility>
@@ -55,6 +57,32 @@ bool eventually(Pred pred) {
     std::this_thread::yield();
   }
   return true;
+}
+
+// Runs f() on a thread of its own and waits for it. If f has not returned
+// within `limit`, the test process reports the hang and ends (a hung thread
+// can be neither joined nor abandoned safely): a would-be hang becomes a
+// failure with a name instead of a ctest timeout.
+template <class F>
+void finishes(const char* what, F f, std::chrono::seconds limit = hang_limit) {
+  std::mutex m;
+  std::condition_variable cv;
+  bool done = false;
+  std::thread runner([&] {
+    f();
+    std::lock_guard lock(m);
+    done = true;
+    cv.notify_all();
+  });
+  std::unique_lock lock(m);
+  if (!cv.wait_for(lock, limit, [&] { return done; })) {
+    std::fprintf(stderr, "HANG: %s did not finish within %lld s\n", what,
+                 static_cast<long long>(limit.count()));
+    std::fflush(stderr);
+    std::_Exit(3);
+  }
+  lock.unlock();
+  runner.join();
 }
 
 // Lets other threads run for a while without being a synchronization point:

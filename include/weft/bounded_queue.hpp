@@ -32,8 +32,9 @@ namespace weft {
 // Blocking: push()/emplace() block while the queue is full, pop() while it is
 //   empty. A waiter spins briefly (spin_limit pauses), then sleeps on a futex;
 //   it is woken by the operation that frees or fills its slot, or by close().
-//   try_* never sleep (they may wait out another thread's in-flight copy of
-//   one item); *_for / *_until sleep at most until their deadline.
+//   try_* never wait for another thread: they claim a slot only once it is
+//   already full (try_pop) or already free (try_push), and otherwise fail.
+//   *_for / *_until sleep at most until their deadline.
 // Exceptions: the constructor throws std::invalid_argument for capacity 0.
 //   Producers throw weft::queue_closed once close() was called, including
 //   producers already blocked in push() (their item is not enqueued). A
@@ -57,8 +58,10 @@ namespace weft {
 // Vyukov's bounded MPMC queue and the ticket variant in rigtorp/MPMCQueue).
 // Blocking producers and consumers take a ticket t with fetch_add on head_ /
 // tail_ and then own the slot t % capacity for round t / capacity. try_*
-// claim a ticket with a compare-exchange only when the counts say that an
-// item (or room) exists, so they never wait for a party that may not come.
+// claim a ticket with a compare-exchange only when the ticket's slot is
+// already in the state they need (full for try_pop, empty for try_push): a
+// ticket whose party is still in flight (a producer blocked behind a
+// stalled consumer, say) is never claimed, so try_* never wait.
 //
 // Slot turn for round r (base = 8r, modulo 2^32):
 //   base + 0  empty: producer r may claim      (set by consumer r-1 or void)
@@ -175,7 +178,9 @@ class bounded_queue {
   static constexpr std::uint64_t closed_bit = std::uint64_t{1} << 63;
   static constexpr std::uint32_t writing = 1, full_state = 2, poke = 4, round_step = 8;
 
-  struct alignas(detail::cache_line) slot {
+  // At least a cache line apart, and never less aligned than T ([dcl.align]:
+  // a class may not be less aligned than its members).
+  struct alignas(alignof(T) > detail::cache_line ? alignof(T) : detail::cache_line) slot {
     detail::parking_word<> turn;  // atomic, protocol above
     alignas(T) unsigned char storage[sizeof(T)];
     T* item() noexcept { return std::launder(reinterpret_cast<T*>(storage)); }
@@ -416,10 +421,16 @@ template <class T>
 typename bounded_queue<T>::try_result bounded_queue<T>::try_pop_into(std::optional<T>& out) {
   std::uint64_t ticket = tail_.value.load(std::memory_order_acquire);
   for (;;) {
-    // Claim a ticket only if a producer already holds it, so the wait in
-    // consume() is for an item in flight, never for one that may not come.
-    if (static_cast<std::int64_t>(tickets_issued() - ticket) <= 0)
-      return closed_before(ticket) ? try_result::drained : try_result::empty;
+    if (closed_before(ticket)) return try_result::drained;
+    // Claim the ticket only if its item is already published (or its round
+    // voided): then no wait in consume() is for a party still in flight.
+    const std::uint32_t base = base_of(ticket);
+    // acquire: pairs with (B); the claimed item is then fully built.
+    const std::uint32_t turn = strip(slot_of(ticket).turn.value.load(std::memory_order_acquire));
+    const bool ready = turn == base + full_state || turn == base + round_step;
+    // After close(), a ticket below close_ticket_ may never be filled (its
+    // producer gave up): claim it anyway, and consume() voids it.
+    if (!ready && !closed()) return try_result::empty;
     if (!tail_.value.compare_exchange_weak(ticket, ticket + 1, std::memory_order_acq_rel,
                                            std::memory_order_acquire))
       continue;  // `ticket` now holds the fresh tail
@@ -442,17 +453,15 @@ template <class T>
 std::optional<T> bounded_queue<T>::pop_waiting(const detail::wait_policy& policy) {
   std::optional<T> out;
   for (;;) {
-    if (try_pop_into(out) != try_result::empty) return out;
-    // Sleep until the slot of the next ticket changes (its producer
-    // publishes, or close() pokes it), then retry.
+    // Note the next ticket's slot before looking: a change after the look
+    // (its producer publishes, close() pokes it) then ends the sleep.
     std::uint64_t ticket = tail_.value.load(std::memory_order_acquire);
     slot& s = slot_of(ticket);
     std::uint32_t seen = s.turn.value.load(std::memory_order_acquire);
+    if (try_pop_into(out) != try_result::empty) return out;
     auto changed = s.turn.await(
         [&](std::uint32_t v) { return v != seen; },
-        [&] { return closed() || tickets_issued() > ticket ||
-                     tail_.value.load(std::memory_order_acquire) != ticket; },
-        policy);
+        [&] { return closed() || tail_.value.load(std::memory_order_acquire) != ticket; }, policy);
     if (!changed && policy.expired()) {
       try_pop_into(out);  // one last look, so a timeout never hides an item
       return out;
@@ -465,16 +474,15 @@ bool bounded_queue<T>::try_push(T&& value) {
   std::uint64_t ticket = head_.value.load(std::memory_order_acquire);
   for (;;) {
     if (ticket & closed_bit) throw queue_closed();
-    std::uint64_t tail = tail_.value.load(std::memory_order_acquire);
-    // Full when every slot belongs to a ticket no consumer has claimed yet.
-    if (static_cast<std::int64_t>(ticket - tail) >= static_cast<std::int64_t>(capacity_))
-      return false;
+    // Claim the ticket only if its slot is already free for its round: the
+    // consumer of the previous round has finished with it (D), so produce()
+    // will not wait for a consumer that may be stalled.
+    const std::uint32_t turn = strip(slot_of(ticket).turn.value.load(std::memory_order_acquire));
+    if (turn != base_of(ticket)) return false;  // full (or its consumer is still moving out)
     if (head_.value.compare_exchange_weak(ticket, ticket + 1, std::memory_order_acq_rel,
                                           std::memory_order_acquire))
       break;
   }
-  // The consumer of the slot's previous round has claimed it: any wait in
-  // produce() is for that consumer's in-flight move.
   produce(ticket, std::move(value));
   return true;
 }
@@ -488,13 +496,14 @@ bool bounded_queue<T>::try_push(const T& value) {
 template <class T>
 bool bounded_queue<T>::push_waiting(T&& value, const detail::wait_policy& policy) {
   for (;;) {
-    if (try_push(std::move(value))) return true;
+    // Note the next ticket's slot before looking (as in pop_waiting).
     std::uint64_t ticket = tickets_issued();
     slot& s = slot_of(ticket);
     std::uint32_t seen = s.turn.value.load(std::memory_order_acquire);
+    if (try_push(std::move(value))) return true;
     auto changed = s.turn.await(
         [&](std::uint32_t v) { return v != seen; },
-        [&] { return closed() || !full() || tickets_issued() != ticket; }, policy);
+        [&] { return closed() || tickets_issued() != ticket; }, policy);
     if (!changed && policy.expired()) return try_push(std::move(value));
   }
 }

@@ -102,3 +102,71 @@ TEST_CASE("a throwing move in pop destroys the item and join still returns",
   }
   CHECK(brittle::live == 0);
 }
+
+namespace {
+// An item whose move constructor, when armed, parks the moving thread on a
+// gate: a consumer "stalled at the worst moment", in the middle of pop().
+struct stalling {
+  static inline std::atomic<bool> armed{false};
+  static inline std::atomic<bool> stalled{false};
+  static inline weft_test::gate* release = nullptr;
+  int value;
+  explicit stalling(int v) : value(v) {}
+  stalling(stalling&& o) noexcept : value(o.value) {
+    if (armed.exchange(false)) {
+      stalled = true;
+      release->wait();
+    }
+  }
+};
+
+// One item in a capacity-1 queue, popped by a consumer that stalls inside
+// the item's move; returns that consumer's thread.
+std::thread stall_a_consumer(weft::bounded_queue<stalling>& q, weft_test::gate& release) {
+  stalling::release = &release;
+  stalling::stalled = false;
+  q.push(stalling(1));
+  stalling::armed = true;
+  std::thread consumer([&q] { THREAD_CHECK(q.pop()->value == 1); });
+  REQUIRE(weft_test::eventually([] { return stalling::stalled.load(); }));
+  return consumer;
+}
+}  // namespace
+
+TEST_CASE("try_pop and pop_for never wait for a producer blocked behind a stalled consumer",
+          "[bounded_queue][fault]") {
+  weft::bounded_queue<stalling> q(1);
+  weft_test::gate release;
+  std::thread consumer = stall_a_consumer(q, release);
+  // This producer's slot is still held by the stalled consumer: it blocks.
+  std::thread producer([&q] { q.push(stalling(2)); });
+  REQUIRE(weft_test::eventually([&] { return q.size() == 1; }));  // it holds its ticket
+  weft_test::finishes("try_pop with a stalled consumer", [&] { CHECK_FALSE(q.try_pop().has_value()); },
+                      std::chrono::seconds(10));
+  weft_test::finishes("pop_for(10ms) with a stalled consumer",
+                      [&] { CHECK_FALSE(q.pop_for(std::chrono::milliseconds(10)).has_value()); },
+                      std::chrono::seconds(10));
+  release.open();
+  consumer.join();
+  producer.join();
+  CHECK(q.pop()->value == 2);
+  CHECK_THREADS_OK();
+}
+
+TEST_CASE("try_push and try_push_for never wait for a stalled consumer", "[bounded_queue][fault]") {
+  weft::bounded_queue<stalling> q(1);
+  weft_test::gate release;
+  std::thread consumer = stall_a_consumer(q, release);
+  weft_test::finishes("try_push with a stalled consumer", [&] {
+    stalling s(3);
+    CHECK_FALSE(q.try_push(std::move(s)));
+  }, std::chrono::seconds(10));
+  weft_test::finishes("try_push_for(10ms) with a stalled consumer", [&] {
+    CHECK_FALSE(q.try_push_for(stalling(4), std::chrono::milliseconds(10)));
+  }, std::chrono::seconds(10));
+  release.open();
+  consumer.join();
+  CHECK(q.try_push(stalling(5)));
+  CHECK(q.pop()->value == 5);
+  CHECK_THREADS_OK();
+}
