@@ -126,7 +126,10 @@ class rw_lock {
 
   // Leaves a reader slot (unlock_shared, or backing off after R2 saw W).
   void leave_slot(counter& slot) noexcept {
-    slot.fetch_sub(1, std::memory_order_seq_cst);                      // U1
+    [[maybe_unused]] std::uint32_t before = slot.fetch_sub(1, std::memory_order_seq_cst);  // U1
+    // Every decrement follows its own thread's increment of the same slot,
+    // so a slot at 0 means an unlock_shared() without lock_shared().
+    WEFT_ASSERT(before != 0, "rw_lock::unlock_shared without a shared lock held by this thread");
     // U2: a draining writer sleeps on drain_; bump it so the writer re-sums.
     // seq_cst pairs with X1/X2 (if X2 missed U1, this load sees X1's W).
     if (state_.value.load(std::memory_order_seq_cst) & writer) {
