@@ -328,3 +328,16 @@ TEST_CASE("seed: a race that cancels the losers", "[future][seed]") {
   owned.push_back(pool.submit([] { return 3; }));
   CHECK(weft::when_any(std::move(owned)).get() == 0);
 }
+
+TEST_CASE("get twice says that the result was already taken", "[future]") {
+  weft::thread_pool pool(1);
+  auto f = pool.submit([] { return 1; });
+  CHECK(f.get() == 1);
+  try {
+    f.get();
+    FAIL("second get() did not throw");
+  } catch (const std::future_error& e) {
+    CHECK(e.code() == std::future_errc::no_state);
+    CHECK(std::string(e.what()).find("already") != std::string::npos);
+  }
+}

@@ -4,6 +4,7 @@
 
 #include "support.hpp"
 
+#include <limits>
 #include <memory>
 #include <numeric>
 #include <set>
@@ -329,4 +330,53 @@ TEST_CASE("size, pending and running are snapshots of the pool", "[thread_pool]"
   pool.wait();
   CHECK(pool.pending() == 0);
   CHECK(pool.running() == 0);
+}
+
+TEST_CASE("long pool names keep the worker index in the OS thread name", "[thread_pool]") {
+#if defined(__linux__)
+  weft::thread_pool_options o;
+  o.threads = 2;
+  o.name = "a-very-long-pool-name";
+  std::mutex m;
+  std::set<std::string> names;
+  o.initializer = [&](std::size_t) {
+    char buf[16] = {};
+    pthread_getname_np(pthread_self(), buf, sizeof buf);
+    std::lock_guard l(m);
+    names.insert(buf);
+  };
+  thread_pool pool(o);
+  pool.shutdown();
+  REQUIRE(names.size() == 2);  // distinct: the index survived the truncation
+  for (auto& n : names) {
+    CHECK(n.size() <= 15);
+    CHECK((n.ends_with("-0") || n.ends_with("-1")));
+  }
+#endif
+}
+
+TEST_CASE("parallel_for with a grain larger than the range still visits every index",
+          "[thread_pool]") {
+  thread_pool pool(2);
+  std::atomic<int> calls{0};
+  pool.parallel_for(0, 100, [&](int) { calls++; }, SIZE_MAX);
+  CHECK(calls == 100);
+  calls = 0;
+  pool.parallel_for(0, 100, [&](int) { calls++; }, std::size_t{1} << 63);
+  CHECK(calls == 100);
+}
+
+TEST_CASE("parallel_for over an int range wider than INT_MAX visits each index once",
+          "[thread_pool]") {
+  thread_pool pool(2);
+  // [INT_MIN/2 - 8, INT_MAX/2 + 8): last - first overflows int.
+  const int first = std::numeric_limits<int>::min() / 2 - 8;
+  const int last = std::numeric_limits<int>::max() / 2 + 8;
+  std::atomic<long long> low_hits{0}, high_hits{0};
+  pool.parallel_for(first, last, [&](int i) {
+    if (i < first + 4) low_hits++;
+    if (i >= last - 4) high_hits++;
+  }, std::size_t{1} << 28);
+  CHECK(low_hits == 4);
+  CHECK(high_hits == 4);
 }

@@ -26,6 +26,18 @@
 
 namespace weft {
 
+namespace detail {
+// std::future_error(no_state) with a message that says how it happens.
+class no_state_error : public std::future_error {
+ public:
+  no_state_error() : std::future_error(std::future_errc::no_state) {}
+  const char* what() const noexcept override {
+    return "weft::future: no state: the result was already taken by get(), or the future was moved "
+           "from or default-constructed";
+  }
+};
+}  // namespace detail
+
 // The eventual result of a task (like Python's concurrent.futures.Future).
 //
 // Thread-safety: a future is a move-only handle. Its const members, cancel()
@@ -34,14 +46,18 @@ namespace weft {
 //   with other calls on the same future object.
 // Blocking: get(), wait(), wait_for(), wait_until() and exception() block
 //   until the task is done (or the timeout passes): a short spin, then a
-//   futex sleep, woken by completion or cancellation. Called on a worker
-//   thread of the pool that owns the task, they run that pool's other
-//   pending tasks (and the awaited task itself, if it has not started)
-//   instead of sleeping, so recursive submit+get cannot deadlock.
+//   futex sleep, woken by completion or cancellation. get(), wait() and
+//   exception() called on a worker of the pool that owns the task run the
+//   work that cannot wait on the caller instead of sleeping (the task itself
+//   if it has not started, the caller's subtasks, the task's subtasks; see
+//   thread_pool), so recursive submit+get cannot deadlock; wait_for() and
+//   wait_until() always sleep, and return by their deadline.
 // Exceptions: get() rethrows the task's exception, or throws weft::cancelled
-//   for a cancelled task; any member but valid(), the move operations and the
-//   destructor throws std::future_error(no_state) on a future without state
-//   (default-constructed, moved-from, or after get()).
+//   for a cancelled task. get() takes the result, as std::future::get does:
+//   afterwards the future has no state. Any member but valid(), the move
+//   operations and the destructor throws std::future_error(no_state), whose
+//   what() says why, on a future without state (default-constructed,
+//   moved-from, or after get()).
 // Ordering: everything the task did happens before get()/wait() return and
 //   before the done callbacks run; callbacks added before completion run on
 //   the completing thread and may still be running when wait() returns.
@@ -124,7 +140,7 @@ class future {
 
  private:
   detail::shared_state<T>& checked() const {
-    if (state_ == nullptr) throw std::future_error(std::future_errc::no_state);
+    if (state_ == nullptr) throw detail::no_state_error();
     return *state_;
   }
   std::future_status status_after(const detail::wait_policy& policy) const {
@@ -183,6 +199,26 @@ class completion_log {
   parking_word<> count_;            // number of entries in order_
 };
 
+// The one wait path of every multi-future wait (wait, as_completed): on a
+// worker of the pool that owns some of the futures, and without a deadline,
+// the pool's helping wait (see executor_hooks); otherwise park() until
+// satisfied() or the policy ends. `satisfied` must record what it saw so
+// that `park` sleeps only while that is still current (no lost wake-up).
+template <class Range, class Satisfied, class Park>
+bool await_futures(Range& futures, const wait_policy& policy, Satisfied satisfied, Park park) {
+  if (satisfied()) return true;
+  executor_hooks* executor = current_executor();
+  if (executor != nullptr && policy.may_sleep() && !policy.has_deadline()) {
+    std::vector<state_base*> mine;
+    for (auto& f : futures)
+      if (f.valid() && f.state()->owner() == executor) mine.push_back(f.state());
+    if (!mine.empty()) return executor->help_while_waiting({mine, satisfied, park});
+  }
+  while (!satisfied())
+    if (!park(policy)) return satisfied();
+  return true;
+}
+
 template <class Range>
 std::shared_ptr<completion_log> watch_all(Range& futures) {
   auto log = std::make_shared<completion_log>();
@@ -239,8 +275,11 @@ class as_completed_range {
 
  private:
   void await(std::size_t position) {
-    if (position >= size_ || log_->count() > position) return;
-    if (!log_->wait_beyond(position, policy_)) throw weft::timeout("weft::as_completed: timed out");
+    if (position >= size_) return;
+    auto satisfied = [&] { return log_->count() > position; };
+    auto park = [&](const detail::wait_policy& p) { return log_->wait_beyond(position, p); };
+    if (!detail::await_futures(*futures_, policy_, satisfied, park))
+      throw weft::timeout("weft::as_completed: timed out");
   }
 
   Range* futures_;
@@ -273,18 +312,20 @@ template <class Range>
 wait_result wait_impl(Range& futures, return_when when, const wait_policy& policy) {
   const std::size_t n = std::ranges::size(futures);
   auto log = watch_all(futures);
+  // `seen` is read once per check and is what park() waits beyond: a
+  // completion that lands after the check always ends the sleep.
+  std::size_t seen = 0;
   auto satisfied = [&] {
-    std::size_t done = log->count();
+    seen = log->count();
     switch (when) {
-      case return_when::first_completed: return done >= 1 || n == 0;
-      case return_when::first_exception: return done == n || any_failed(futures);
-      case return_when::all_completed: return done == n;
+      case return_when::first_completed: return seen >= 1 || n == 0;
+      case return_when::first_exception: return seen == n || any_failed(futures);
+      case return_when::all_completed: return seen == n;
     }
     return true;
   };
-  while (!satisfied()) {
-    if (!log->wait_beyond(log->count(), policy)) break;  // timed out
-  }
+  auto park = [&](const wait_policy& p) { return log->wait_beyond(seen, p); };
+  detail::await_futures(futures, policy, satisfied, park);
   wait_result result;
   std::size_t i = 0;
   for (auto& f : futures) (f.ready() ? result.done : result.not_done).push_back(i++);
@@ -338,7 +379,7 @@ executor_hooks* owner_of(const F& f) noexcept {
 // a cancelled input makes the result fail with weft::cancelled. Cancelling
 // the result does not cancel the inputs.
 template <class T>
-auto when_all(std::vector<future<T>> futures)
+[[nodiscard]] auto when_all(std::vector<future<T>>&& futures)
     -> future<std::conditional_t<std::is_void_v<T>, void, std::vector<T>>> {
   using result_t = std::conditional_t<std::is_void_v<T>, void, std::vector<T>>;
   auto* state = new detail::promise_state<result_t>(

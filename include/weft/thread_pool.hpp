@@ -9,6 +9,7 @@
 #include <weft/detail/cpu_count.hpp>
 #include <weft/detail/injection_queue.hpp>
 #include <weft/detail/shared_state.hpp>
+#include <weft/detail/stack_bounds.hpp>
 #include <weft/detail/wait.hpp>
 #include <weft/detail/work_stealing_deque.hpp>
 #include <weft/error.hpp>
@@ -23,6 +24,7 @@
 #include <exception>
 #include <functional>
 #include <iterator>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <ranges>
@@ -80,9 +82,21 @@ struct thread_pool_options {
 //   from one of this pool's own workers throw std::logic_error (they would
 //   wait for themselves).
 // Blocking: submit()/post() never block. map(), parallel_for(), wait() and
-//   shutdown() block until their tasks finish; on a worker of this pool,
-//   map() and parallel_for() (like future::get) run pending tasks while they
-//   wait. Idle workers spin briefly, then sleep on a futex until work arrives.
+//   shutdown() block until their tasks finish. A worker of this pool that
+//   waits without a deadline (future::get/wait, weft::wait, as_completed,
+//   when_*, map, parallel_for) helps instead of sleeping, but only with work
+//   that cannot wait on it: an awaited task that has not started, the tasks
+//   the waiting task spawned (above its mark in the worker's own deque), and
+//   the tasks an awaited task spawned while it runs on another worker
+//   (stolen from above that task's mark: "leapfrogging", as in Java's
+//   ForkJoinPool). It never picks up an unrelated queued task, which could
+//   wait on it or need a lock it holds. Helping nests at most until a
+//   quarter of the worker's stack is left (or max_help_depth levels); then,
+//   or when nothing safe is left, the waiter sleeps: such a pool can
+//   deadlock only where a plain FIFO pool of the same size would. Timed
+//   waits (wait_for, ...) never help: they sleep, and return by their
+//   deadline. Idle workers spin briefly, then sleep on a futex until work
+//   arrives.
 // Exceptions: the constructor throws std::invalid_argument for 0 threads and
 //   std::system_error if a thread cannot start. submit()/post()/map()/
 //   parallel_for() throw weft::pool_closed once shutdown() began. A task's
@@ -115,6 +129,7 @@ class thread_pool final : private detail::executor_hooks {
   // Arguments are copied/moved into the task (use std::ref to pass a reference).
   // Thread-safe. Never blocks. Throws weft::pool_closed after shutdown().
   template <class F, class... Args>
+  [[nodiscard("a discarded future hides the task's exception: keep it, or use post()")]]
   auto submit(F&& f, Args&&... args)
       -> future<std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>>;
 
@@ -161,10 +176,23 @@ class thread_pool final : private detail::executor_hooks {
     std::atomic<std::size_t> busy{0};  // tasks this worker is running (nested when helping)
     std::thread thread;
   };
+  // The calling worker's state while it runs tasks (owner thread only).
   struct worker_context {
     const thread_pool* pool;
     std::size_t index;
+    std::int64_t floor = 0;             // deque mark of the task running now: its subtasks lie above
+    std::size_t depth = 0;              // tasks nested on this stack (0: the worker loop)
+    std::uintptr_t stack_limit = 0;     // help no deeper than this address (0: unknown)
   };
+  // Nesting bound where the stack's extent is unknown, and a sanity bound
+  // where it is known.
+  static constexpr std::size_t max_help_depth = 4096;
+  static constexpr std::size_t max_help_depth_unknown_stack = 256;
+  // A waiter with nothing safe to run re-checks for leapfrogging work after
+  // sleeping this long, doubling up to the maximum (an awaited task running
+  // elsewhere may spawn subtasks at any time; its completion wakes us at once).
+  static constexpr auto min_help_nap = std::chrono::microseconds(20);
+  static constexpr auto max_help_nap = std::chrono::microseconds(1000);
   static worker_context*& current() noexcept {
     static thread_local worker_context* context = nullptr;
     return context;
@@ -176,11 +204,17 @@ class thread_pool final : private detail::executor_hooks {
     return o;
   }
 
+  bool on_worker_thread() const noexcept { return current() != nullptr && current()->pool == this; }
+
   // executor_hooks
-  bool on_worker_thread() const noexcept override {
-    return current() != nullptr && current()->pool == this;
+  bool help_while_waiting(const detail::wait_request& request) override;
+  bool help_once(worker_context& ctx, std::span<detail::state_base* const> awaited);
+  bool may_nest(const worker_context& ctx) const noexcept;
+  void run_nested(detail::state_base* task, worker_context& ctx) noexcept;
+  // placement words: worker index + 1 in the low 16 bits, deque mark above.
+  static std::uint64_t placement_of(std::size_t worker, std::int64_t floor) noexcept {
+    return (static_cast<std::uint64_t>(floor) << 16) | (worker + 1);
   }
-  bool help_until_done(detail::state_base& awaited, const detail::wait_policy& policy) override;
 
   template <class R, class F>
   future<R> enqueue_task(F&& task);
@@ -191,7 +225,8 @@ class thread_pool final : private detail::executor_hooks {
   static constexpr std::size_t injected_batch = 16;
   detail::state_base* steal(std::size_t self);
   bool has_work() const noexcept;
-  void execute(detail::state_base* task, std::size_t self) noexcept;
+  void execute(detail::state_base* task, worker_context& ctx) noexcept;
+  void discard(detail::state_base* task) noexcept;
   void finish_entry() noexcept;
   void worker_main(std::size_t index);
   void wait_until_idle();
@@ -199,6 +234,7 @@ class thread_pool final : private detail::executor_hooks {
   void report(std::exception_ptr error) noexcept;
   template <class MakePart>
   auto run_parts(std::size_t parts, MakePart make_part);
+  static std::string thread_name(const std::string& name, std::size_t index);
   // About four tasks per worker: enough slack for stealing to balance.
   std::size_t default_chunk(std::size_t count) const noexcept {
     return std::max<std::size_t>(1, (count + 4 * size() - 1) / (4 * size()));
@@ -299,20 +335,23 @@ inline void thread_pool::enqueue(detail::state_base* task) {
   worker_context* ctx = current();
   if (ctx != nullptr && ctx->pool == this) {
     workers_[ctx->index]->deque.push(task);  // stays local: LIFO for us, stolen FIFO
-    // The deque's push is not seq_cst: order it before the sleepers load.
-    std::atomic_thread_fence(std::memory_order_seq_cst);
   } else {
-    injected_.push(task);  // its size_ increment is a seq_cst RMW: no fence needed
+    injected_.push(task);
   }
   notify_one_worker();
 }
 
-// Wakes a sleeping worker, if any. Dekker with the sleeper's await(): the
-// sleeper (W1) raises work_signal_.sleepers then (W2) re-checks has_work();
-// we published the task (seq_cst, or followed by a seq_cst fence), then read
-// sleepers (seq_cst). One side sees the other.
+// Wakes a sleeping worker, if any, after a task was published (deque push,
+// a release store; or injection-queue push). Protocol with the sleeper's
+// await(): the sleeper (W1) raises work_signal_.sleepers with a seq_cst RMW,
+// then (W2) re-checks has_work(). We (N) read sleepers with an RMW too, so
+// the two RMWs are ordered in sleepers' modification order: if N comes
+// first, N (release) heads a release sequence that W1 (acquire) reads from,
+// so the published task happens before W2 and W2 sees it; if W1 comes
+// first, N reads its increment and we wake. No fence: ThreadSanitizer
+// checks this protocol as written.
 inline void thread_pool::notify_one_worker() noexcept {
-  if (work_signal_.sleepers.load(std::memory_order_seq_cst) == 0) return;
+  if (work_signal_.sleepers.fetch_add(0, std::memory_order_seq_cst) == 0) return;
   work_signal_.value.fetch_add(1, std::memory_order_seq_cst);
   detail::futex_wake(work_signal_.value, 1, detail::futex_scope::process_private);
 }
@@ -343,12 +382,7 @@ inline detail::state_base* thread_pool::find_work(std::size_t self) {
   if (n == 0) return steal(self);
   // Newest first, so that our LIFO pops run the batch oldest first.
   for (std::size_t k = n - 1; k > 0; --k) deque.push(static_cast<detail::state_base*>(batch[k]));
-  if (n > 1) {
-    // A worker that went to sleep before these moved here must learn of
-    // them (Dekker as in enqueue: the deque push is not seq_cst).
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    notify_one_worker();
-  }
+  if (n > 1) notify_one_worker();  // a sleeper may steal the rest of the batch
   return static_cast<detail::state_base*>(batch[0]);  // every node in injected_ is a state_base
 }
 
@@ -359,19 +393,44 @@ inline bool thread_pool::has_work() const noexcept {
   return false;
 }
 
-// Runs (or, while cancelling, cancels) one queue entry and retires it.
-inline void thread_pool::execute(detail::state_base* task, std::size_t self) noexcept {
+// Runs (or, while cancelling, cancels) one queue entry and retires it. An
+// entry whose task was already run inline by a waiting worker, or was
+// cancelled, is only retired.
+inline void thread_pool::execute(detail::state_base* task, worker_context& ctx) noexcept {
   if (cancelling_.load(std::memory_order_acquire)) {
     task->cancel();
-  } else {
-    // relaxed: a statistic for running(); only this worker writes it.
-    auto& busy = workers_[self]->busy;
-    busy.store(busy.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    task->run();  // false when it was cancelled or already run inline: nothing to do
-    busy.store(busy.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+  } else if (task->try_claim()) {
+    run_nested(task, ctx);
   }
   task->release();
   finish_entry();
+}
+
+// Retires a queue entry without running it (shutdown(cancel_pending)).
+inline void thread_pool::discard(detail::state_base* task) noexcept {
+  task->cancel();
+  task->release();
+  finish_entry();
+}
+
+// Runs a claimed task one level deeper on this worker's stack. Its deque
+// mark (floor) is where its own subtasks will start; its placement word
+// tells waiters on other workers where to leapfrog.
+inline void thread_pool::run_nested(detail::state_base* task, worker_context& ctx) noexcept {
+  auto& self = *workers_[ctx.index];
+  const std::int64_t outer_floor = ctx.floor;
+  ctx.floor = self.deque.bottom_index();
+  ++ctx.depth;
+  task->set_placement(placement_of(ctx.index, ctx.floor));
+  // relaxed: a statistic for running(); only this worker writes it.
+  self.busy.store(self.busy.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  task->run_claimed();
+  self.busy.store(self.busy.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+  // Cleared before this worker pushes anything else: a leapfrogging thief
+  // that steals a later push synchronizes with it and sees the clear.
+  task->set_placement(0);
+  --ctx.depth;
+  ctx.floor = outer_floor;
 }
 
 inline void thread_pool::finish_entry() noexcept {
@@ -382,13 +441,24 @@ inline void thread_pool::finish_entry() noexcept {
   }
 }
 
+// `name-N`, shortened to the 15 characters Linux allows by cutting the
+// name, never the index: every worker keeps a distinct name.
+inline std::string thread_pool::thread_name(const std::string& name, std::size_t index) {
+  std::string suffix = "-" + std::to_string(index);
+  constexpr std::size_t limit = 15;
+  if (suffix.size() >= limit) suffix.resize(limit);
+  return name.substr(0, limit - suffix.size()) + suffix;
+}
+
 inline void thread_pool::worker_main(std::size_t index) {
   worker_context context{this, index};
+  context.stack_limit = detail::stack_soft_limit();
   current() = &context;
+  detail::current_executor() = this;
 #if defined(__linux__)
-  std::string thread_name = options_.name + "-" + std::to_string(index);
-  thread_name.resize(std::min<std::size_t>(thread_name.size(), 15));
-  pthread_setname_np(pthread_self(), thread_name.c_str());
+  pthread_setname_np(pthread_self(), thread_name(options_.name, index).c_str());
+#elif defined(__APPLE__)
+  pthread_setname_np(thread_name(options_.name, index).c_str());
 #endif
   if (options_.initializer) {
     try {
@@ -399,7 +469,7 @@ inline void thread_pool::worker_main(std::size_t index) {
   }
   for (;;) {
     if (auto* task = find_work(index)) {
-      execute(task, index);
+      execute(task, context);
       continue;
     }
     if (stopping_.load(std::memory_order_acquire)) break;
@@ -412,30 +482,77 @@ inline void thread_pool::worker_main(std::size_t index) {
                        [this] { return has_work() || stopping_.load(std::memory_order_seq_cst); },
                        detail::wait_policy::forever());
   }
+  detail::current_executor() = nullptr;
   current() = nullptr;
 }
 
-inline bool thread_pool::help_until_done(detail::state_base& awaited,
-                                         const detail::wait_policy& policy) {
-  const std::size_t self = current()->index;
-  auto& busy = workers_[self]->busy;
+// The waiting worker's loop: run one piece of safe work at a time, checking
+// the wait between pieces; with nothing safe to run, nap (awaited tasks may
+// still spawn subtasks to leapfrog) or, when no awaited task runs on this
+// pool, sleep until the wait makes progress.
+inline bool thread_pool::help_while_waiting(const detail::wait_request& request) {
+  worker_context& ctx = *current();
+  auto nap = min_help_nap;
   for (;;) {
-    if (awaited.done()) return true;
-    if (policy.expired()) return false;
-    // The awaited task itself, if nobody started it: run it right here. Its
-    // queue entry is discarded when some worker pops it later.
-    busy.store(busy.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    bool ran = awaited.run();
-    busy.store(busy.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
-    if (ran) continue;
-    if (auto* task = find_work(self)) {
-      execute(task, self);
+    if (request.satisfied()) return true;
+    if (may_nest(ctx) && help_once(ctx, request.awaited)) {
+      nap = min_help_nap;
       continue;
     }
-    // The awaited task runs on another thread (or is a hand-completed state
-    // that nothing here can advance): sleep until it completes.
-    return awaited.park(policy);
+    bool may_spawn_here = false;
+    for (auto* a : request.awaited)
+      if (a->owner() == this && !a->done()) may_spawn_here = true;
+    if (!may_spawn_here) {
+      request.park(detail::wait_policy::forever());
+      continue;
+    }
+    request.park(detail::wait_policy::for_(nap));
+    nap = std::min<std::chrono::microseconds>(nap * 2, max_help_nap);
   }
+}
+
+inline bool thread_pool::may_nest(const worker_context& ctx) const noexcept {
+  if (ctx.stack_limit == 0) return ctx.depth < max_help_depth_unknown_stack;
+  return ctx.depth < max_help_depth && WEFT_CURRENT_STACK_ADDRESS() > ctx.stack_limit;
+}
+
+// Runs one task that cannot wait on the waiter; false when there is none.
+inline bool thread_pool::help_once(worker_context& ctx, std::span<detail::state_base* const> awaited) {
+  // (1) An awaited task nobody started: run it here. Its queue entry is
+  // retired (not run again) by whichever worker pops it later.
+  for (auto* a : awaited) {
+    if (a->owner() == this && a->try_claim()) {
+      run_nested(a, ctx);
+      return true;
+    }
+  }
+  // (2) The waiting task's own subtasks (and theirs): above its deque mark.
+  if (auto* task = workers_[ctx.index]->deque.pop_above(ctx.floor)) {
+    execute(task, ctx);
+    return true;
+  }
+  // (3) Leapfrogging: the subtasks of an awaited task running on another
+  // worker lie above that task's mark in that worker's deque.
+  for (auto* a : awaited) {
+    if (a->owner() != this) continue;
+    const std::uint64_t where = a->placement();
+    if (where == 0) continue;
+    const std::size_t victim = static_cast<std::size_t>(where & 0xffff) - 1;
+    if (victim == ctx.index || victim >= workers_.size()) continue;
+    auto* task = workers_[victim]->deque.steal_above(static_cast<std::int64_t>(where >> 16));
+    if (task == nullptr) continue;
+    // The mark is valid only while `a` still runs there: the victim clears
+    // the placement before it pushes anything else, and our steal acquired
+    // that push, so a changed placement means the task may be unrelated.
+    if (a->placement() == where) {
+      execute(task, ctx);
+    } else {
+      injected_.push(task);  // not ours to run here: back to the shared queue
+      notify_one_worker();
+    }
+    return true;
+  }
+  return false;
 }
 
 inline void thread_pool::wait() {
@@ -454,10 +571,10 @@ inline void thread_pool::wait_until_idle() {
 }
 
 inline void thread_pool::cancel_all_pending() {
-  cancelling_.store(true, std::memory_order_release);
-  while (auto* task = pop_injected()) execute(task, 0);  // cancels: cancelling_ is set
+  cancelling_.store(true, std::memory_order_release);  // workers cancel what they pop from now on
+  while (auto* task = pop_injected()) discard(task);
   for (auto& w : workers_)
-    while (auto* task = w->deque.steal()) execute(task, 0);
+    while (auto* task = w->deque.steal()) discard(task);
 }
 
 inline void thread_pool::shutdown(shutdown_mode mode) {
@@ -530,14 +647,23 @@ auto thread_pool::run_parts(std::size_t parts, MakePart make_part) {
 template <std::integral Index, class F>
 void thread_pool::parallel_for(Index first, Index last, F&& f, std::size_t grain) {
   if (!(first < last)) return;
-  const auto count = static_cast<std::size_t>(last - first);
-  if (grain == 0) grain = default_chunk(count);
-  auto parts = run_parts((count + grain - 1) / grain, [&f, first, count, grain](std::size_t k) {
-    return [&f, first, begin = k * grain, end = std::min(count, (k + 1) * grain)] {
-      for (std::size_t i = begin; i < end; ++i) f(static_cast<Index>(first + static_cast<Index>(i)));
+  // Offsets from `first` in the unsigned type of the index's width: the
+  // distance of any valid range fits there (last - first in Index would
+  // overflow for a signed range wider than its maximum).
+  using offset = std::make_unsigned_t<std::common_type_t<Index, int>>;
+  const auto count = static_cast<offset>(static_cast<offset>(last) - static_cast<offset>(first));
+  if (grain == 0) grain = default_chunk(static_cast<std::size_t>(count));
+  const auto chunk = static_cast<offset>(std::min<std::uintmax_t>(grain, count));
+  const auto parts = static_cast<std::size_t>(count / chunk + (count % chunk != 0 ? 1 : 0));
+  auto futures = run_parts(parts, [&f, first, count, chunk](std::size_t k) {
+    const offset begin = static_cast<offset>(k) * chunk;
+    const offset end = count - begin > chunk ? begin + chunk : count;
+    return [&f, first, begin, end] {
+      // Index + offset, wrapped in the unsigned type, is the exact index.
+      for (offset i = begin; i != end; ++i) f(static_cast<Index>(static_cast<offset>(first) + i));
     };
   });
-  for (auto& part : parts) part.get();  // rethrows the first failure
+  for (auto& part : futures) part.get();  // rethrows the first failure
 }
 
 template <std::ranges::forward_range Range, class F>

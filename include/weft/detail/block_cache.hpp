@@ -10,6 +10,11 @@
 // thread's cache and move, 64 at a time, through a mutex-protected depot to
 // whichever thread allocates next: one lock per 64 blocks.
 //
+// Memory is bounded: a thread keeps at most 2 x 64 blocks per size class and
+// the depot at most depot_limit batches per class; beyond that, blocks go
+// back to the allocator. So a burst (a million-task backlog) is returned to
+// malloc once it drains, and a thread's blocks are freed when it exits.
+//
 // Under AddressSanitizer the cache is bypassed, so that use-after-free of a
 // task state is still detected.
 #pragma once
@@ -43,6 +48,9 @@ class block_cache {
  private:
   static constexpr std::size_t class_count = 4;  // 64, 128, 256, 512 bytes
   static constexpr std::size_t batch = 64;
+  // Batches the depot keeps per class: enough to carry a steady stream of
+  // tasks between submitters and workers, small next to a burst.
+  static constexpr std::size_t depot_limit = 16;
 
   struct block {
     block* next;
@@ -77,9 +85,15 @@ class block_cache {
       v.pop_back();
       return true;
     }
-    void put(int c, chain in) {
+    // False when the depot already holds depot_limit batches of this class
+    // (the caller then frees the batch).
+    bool put(int c, chain in) {
       std::lock_guard lock(mutex);
-      full[static_cast<std::size_t>(c)].push_back(in);
+      auto& v = full[static_cast<std::size_t>(c)];
+      if (v.size() >= depot_limit) return false;
+      if (v.capacity() == 0) v.reserve(depot_limit);  // the only allocation: put() never throws after it
+      v.push_back(in);
+      return true;
     }
   };
   // Never destroyed: threads (a static pool's workers) may still give blocks
@@ -126,11 +140,13 @@ class block_cache {
         ++spill.count;
         --list.count;
       }
+      bool kept = false;
       try {
-        shared().put(c, spill);
+        kept = shared().put(c, spill);
       } catch (...) {
-        release(spill);  // no memory for the depot's vector: free instead
+        // no memory for the depot's vector: free instead
       }
+      if (!kept) release(spill);
     }
     ~thread_cache() {
       for (chain& ch : lists) release(ch);

@@ -7,6 +7,7 @@
 
 #include <weft/detail/block_cache.hpp>
 #include <weft/detail/config.hpp>
+#include <weft/detail/function_ref.hpp>
 #include <weft/detail/injection_queue.hpp>
 #include <weft/detail/wait.hpp>
 #include <weft/error.hpp>
@@ -16,6 +17,7 @@
 #include <cstdio>
 #include <exception>
 #include <new>
+#include <span>
 #include <type_traits>
 #include <utility>
 #include <variant>
@@ -24,19 +26,35 @@ namespace weft::detail {
 
 class state_base;
 
-// What a future needs from the executor that runs its task: a worker of the
-// same executor that waits on a future runs other work instead of blocking
-// (help while waiting), so recursive submit+get cannot deadlock the pool.
+// A wait on one or more task states, as a waiting worker's executor sees it.
+struct wait_request {
+  std::span<state_base* const> awaited;                 // the states waited on (this executor's)
+  function_ref<bool()> satisfied;                       // true: the wait is over
+  function_ref<bool(const wait_policy&)> park;          // sleeps until progress or the policy ends
+};
+
+// What a future needs from the executor that runs its task: a worker of that
+// executor that waits runs, instead of sleeping, only work that cannot wait
+// on it (the awaited tasks, the tasks they spawned, the tasks the waiter
+// spawned), so that waiting inside a task neither deadlocks nor nests
+// without bound.
 class executor_hooks {
  public:
-  // True when the calling thread is one of this executor's workers.
-  virtual bool on_worker_thread() const noexcept = 0;
-  // Runs pending work until `awaited` is done or the policy expires.
-  virtual bool help_until_done(state_base& awaited, const wait_policy& policy) = 0;
+  // Called on a worker of this executor with a policy that has no deadline
+  // (timed waits never run other tasks: they sleep, so they end on time).
+  // Returns when request.satisfied(); true.
+  virtual bool help_while_waiting(const wait_request& request) = 0;
 
  protected:
   ~executor_hooks() = default;
 };
+
+// The executor whose worker the calling thread is; null on other threads.
+// Set by the executor for the lifetime of each of its workers.
+inline executor_hooks*& current_executor() noexcept {
+  static thread_local executor_hooks* executor = nullptr;
+  return executor;
+}
 
 // Reports an exception that escaped a done callback (Python logs these too).
 inline void report_callback_error(std::exception_ptr error) noexcept {
@@ -72,6 +90,12 @@ class state_base : public queue_node {  // queue_node: the link of a pool's inje
   // `delete this` passes the most-derived size.
   static void* operator new(std::size_t bytes) { return block_cache::allocate(bytes); }
   static void operator delete(void* p, std::size_t bytes) noexcept { block_cache::deallocate(p, bytes); }
+  // Over-aligned tasks (an alignas(64) capture or result) bypass the cache,
+  // whose blocks have only the default new alignment.
+  static void* operator new(std::size_t bytes, std::align_val_t align) { return ::operator new(bytes, align); }
+  static void operator delete(void* p, std::size_t bytes, std::align_val_t align) noexcept {
+    ::operator delete(p, bytes, align);
+  }
 
   void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
   void release() noexcept {
@@ -85,14 +109,29 @@ class state_base : public queue_node {  // queue_node: the link of a pool's inje
   // Claims and runs the task if it is still pending; false if it was already
   // claimed, run or cancelled. The callable is destroyed before completion.
   bool run() noexcept {
-    if (!runnable_) return false;  // completed by hand, never claimed by a runner
-    std::uint32_t expected = pending;
-    // acquire: pairs with the release that queued us (the callable is built).
-    if (!status_.value.compare_exchange_strong(expected, running, std::memory_order_acquire))
-      return false;
-    invoke_and_complete();
+    if (!try_claim()) return false;
+    run_claimed();
     return true;
   }
+  // The two halves of run(): claim (pending -> running; false when another
+  // runner or cancel() won, or for a state completed by hand), then run.
+  bool try_claim() noexcept {
+    if (!runnable_) return false;
+    std::uint32_t expected = pending;
+    // acquire: pairs with the release that queued us (the callable is built).
+    return status_.value.compare_exchange_strong(expected, running, std::memory_order_acquire);
+  }
+  void run_claimed() noexcept {
+    WEFT_ASSERT(load_status() == running, "run_claimed() without try_claim()");
+    invoke_and_complete();
+  }
+
+  // Where a running task runs, for executors whose waiting workers help with
+  // its subtasks: an executor-defined word, 0 when unknown or not running.
+  // Written by the runner after try_claim() and cleared before it runs
+  // anything else; release/acquire so the reader sees the word's meaning.
+  void set_placement(std::uint64_t where) noexcept { placement_.store(where, std::memory_order_release); }
+  std::uint64_t placement() const noexcept { return placement_.load(std::memory_order_acquire); }
 
   // Cancels the task if it has not started. True when cancelled on return.
   bool cancel() noexcept {
@@ -107,10 +146,16 @@ class state_base : public queue_node {  // queue_node: the link of a pool's inje
   }
 
   // Blocks until done or the policy expires; true when done. A worker of the
-  // owning executor helps with other work instead of sleeping.
+  // owning executor waiting without a deadline helps instead of sleeping
+  // (see executor_hooks); a timed wait always sleeps.
   bool wait(const wait_policy& policy) {
     if (done()) return true;
-    if (owner_ != nullptr && owner_->on_worker_thread()) return owner_->help_until_done(*this, policy);
+    if (owner_ != nullptr && owner_ == current_executor() && policy.may_sleep() && !policy.has_deadline()) {
+      state_base* self = this;
+      auto satisfied = [this] { return done(); };
+      auto sleep = [this](const wait_policy& p) { return park(p); };
+      return owner_->help_while_waiting({std::span<state_base* const>(&self, 1), satisfied, sleep});
+    }
     return park(policy);
   }
   // Sleeps (after a short spin) until done or the policy expires.
@@ -220,6 +265,7 @@ class state_base : public queue_node {  // queue_node: the link of a pool's inje
 
   std::atomic<std::uint32_t> refs_;
   parking_word<> status_;                            // protocol above
+  std::atomic<std::uint64_t> placement_{0};          // written by the runner only (see set_placement)
   std::atomic<callback_node*> callbacks_{nullptr};   // Treiber stack; closed_list() once completed
   executor_hooks* const owner_;                      // may be null; used only by its own workers
   const bool runnable_;                              // false: completed by hand (promise_state)

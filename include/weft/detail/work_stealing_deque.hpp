@@ -74,10 +74,22 @@ class work_stealing_deque {
     return item;
   }
 
+  // Owner only. Like pop(), but only an item at index >= floor: the items
+  // pushed since bottom_index() returned `floor` (a task's own subtasks).
+  T pop_above(std::int64_t floor) {
+    if (bottom_.load(std::memory_order_relaxed) <= floor) return nullptr;
+    return pop();
+  }
+  // Owner only. The index the next push() will use.
+  std::int64_t bottom_index() const noexcept { return bottom_.load(std::memory_order_relaxed); }
+
   // Any thread. The oldest item, or nullptr when empty or when another
   // thread won the race for it.
-  T steal() {
+  T steal() { return steal_above(0); }
+  // Any thread. Like steal(), but only an item at index >= floor.
+  T steal_above(std::int64_t floor) {
     std::int64_t t = top_.load(std::memory_order_seq_cst);
+    if (t < floor) return nullptr;
     std::int64_t b = bottom_.load(std::memory_order_seq_cst);  // acquire: pairs with push()
     if (t >= b) return nullptr;
     // acquire: the buffer the owner grew into is fully initialized.

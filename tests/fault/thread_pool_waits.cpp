@@ -1,0 +1,291 @@
+// weft — MIT licence. See LICENSE.
+// Tasks that wait (future::get, wait_for, weft::wait, as_completed) inside a
+// thread_pool: the scenarios an adversarial review hung, crashed or made
+// late. Each test is named after the symptom it guards against; each runs
+// under weft_test::finishes, so a regression is a named failure, not a
+// ctest timeout.
+#include <weft/future.hpp>
+#include <weft/thread_pool.hpp>
+
+#include "support.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+using namespace std::chrono_literals;
+using weft::thread_pool;
+using weft_test::finishes;
+
+TEST_CASE("helping never runs a later stage that waits on the helper (deadlock)",
+          "[thread_pool][helping]") {
+  finishes("A waits for B; C (waits for A) must not run on A's stack", [] {
+    thread_pool pool(2);
+    weft_test::gate release_b, c_submitted;
+    std::atomic<bool> b_running{false}, a_running{false};
+    auto b = pool.submit([&] {
+      b_running = true;
+      release_b.wait();
+      return 1;
+    });
+    REQUIRE(weft_test::eventually([&] { return b_running.load(); }));
+    auto a = std::make_shared<weft::future<int>>(pool.submit([&] {
+      a_running = true;
+      c_submitted.wait();  // C is queued before A starts to wait
+      return b.get() + 1;
+    }));
+    REQUIRE(weft_test::eventually([&] { return a_running.load(); }));
+    auto c = pool.submit([a] {
+      a->wait();
+      return 3;
+    });
+    c_submitted.open();
+    weft_test::let_others_run();  // A is now waiting for B, with C queued
+    release_b.open();
+    CHECK(c.get() == 3);
+    CHECK(a->get() == 2);
+  });
+}
+
+TEST_CASE("helping never runs a task that needs a mutex the helper holds (deadlock)",
+          "[thread_pool][helping]") {
+  finishes("A holds m while it waits; C locks m", [] {
+    thread_pool pool(2);
+    std::mutex m;
+    weft_test::gate release_b, c_submitted;
+    std::atomic<bool> b_running{false}, a_running{false};
+    auto b = pool.submit([&] {
+      b_running = true;
+      release_b.wait();
+      return 1;
+    });
+    REQUIRE(weft_test::eventually([&] { return b_running.load(); }));
+    auto a = pool.submit([&] {
+      std::lock_guard lock(m);
+      a_running = true;
+      c_submitted.wait();
+      return b.get() + 1;
+    });
+    REQUIRE(weft_test::eventually([&] { return a_running.load(); }));
+    auto c = pool.submit([&] {
+      std::lock_guard lock(m);
+      return 3;
+    });
+    c_submitted.open();
+    weft_test::let_others_run();
+    release_b.open();
+    CHECK(a.get() == 2);
+    CHECK(c.get() == 3);
+  });
+}
+
+TEST_CASE("200000 tasks waiting for one long task do not nest on one stack (stack overflow)",
+          "[thread_pool][helping]") {
+  finishes("200k waiters on one task", [] {
+    thread_pool pool(2);
+    weft_test::gate release_long, release_second;
+    std::atomic<int> started{0};
+    auto slow = std::make_shared<weft::future<int>>(pool.submit([&] {
+      started++;
+      release_long.wait();
+      return 7;
+    }));
+    pool.post([&] {  // holds the other worker until every waiter is queued
+      started++;
+      release_second.wait();
+    });
+    REQUIRE(weft_test::eventually([&] { return started.load() == 2; }));
+    constexpr int waiters = 200'000;
+    std::atomic<int> seen{0};
+    for (int i = 0; i < waiters; ++i)
+      pool.post([slow, &seen] {
+        slow->wait();
+        seen.fetch_add(1, std::memory_order_relaxed);
+      });
+    release_second.open();  // the free worker meets 200k queued waiters
+    weft_test::let_others_run();
+    release_long.open();
+    pool.wait();
+    CHECK(seen.load() == waiters);
+  });
+}
+
+TEST_CASE("wait_for on a worker returns by its deadline, even when the awaited task is queued",
+          "[thread_pool][helping]") {
+  finishes("wait_for(50ms) on a worker", [] {
+    thread_pool pool(2);
+    weft_test::gate release;
+    auto outer = pool.submit([&] {
+      // Not started yet: the old helper ran it inline and blocked on the gate.
+      auto inner = pool.submit([&] {
+        release.wait();
+        return 1;
+      });
+      auto status = inner.wait_for(50ms);
+      release.open();
+      return std::pair(status, inner.get());
+    });
+    auto [status, value] = outer.get();
+    // The other worker may have started `inner`; either way it is blocked on
+    // the gate, so it cannot be ready before the deadline.
+    CHECK(status == std::future_status::timeout);
+    CHECK(value == 1);
+  });
+}
+
+TEST_CASE("wait_for on a worker does not run an unrelated queued task past its deadline",
+          "[thread_pool][helping]") {
+  finishes("wait_for with an unrelated task queued", [] {
+    thread_pool pool(2);
+    weft_test::gate release_b, release_u, u_queued;
+    std::atomic<bool> b_running{false}, a_running{false};
+    auto b = pool.submit([&] {
+      b_running = true;
+      release_b.wait();
+      return 1;
+    });
+    REQUIRE(weft_test::eventually([&] { return b_running.load(); }));
+    auto a = pool.submit([&] {
+      a_running = true;
+      u_queued.wait();
+      auto status = b.wait_for(50ms);
+      release_u.open();  // only once the wait is over
+      return status;
+    });
+    REQUIRE(weft_test::eventually([&] { return a_running.load(); }));
+    auto u = pool.submit([&] { release_u.wait(); });
+    u_queued.open();
+    CHECK(a.get() == std::future_status::timeout);
+    release_b.open();
+    u.get();
+    CHECK(b.get() == 1);
+  });
+}
+
+TEST_CASE("weft::wait never loses a completion that lands while it starts (hang)",
+          "[thread_pool][helping]") {
+  finishes("weft::wait first_exception x2000", [] {
+    thread_pool pool(2);
+    for (int round = 0; round < 2000; ++round) {
+      std::vector<weft::future<int>> fs;
+      fs.push_back(pool.submit([] { return 1; }));
+      fs.push_back(pool.submit([] { return 2; }));
+      auto r = weft::wait(fs, weft::return_when::first_exception);
+      REQUIRE(r.done.size() == 2);
+      auto all = weft::wait(fs, weft::return_when::all_completed);
+      REQUIRE(all.not_done.empty());
+    }
+  });
+}
+
+TEST_CASE("weft::wait and as_completed inside a task help with its own subtasks (one thread)",
+          "[thread_pool][helping]") {
+  finishes("wait/as_completed on own subtasks, 1 thread", [] {
+    thread_pool pool(1);
+    auto total = pool.submit([&] {
+      std::vector<weft::future<int>> fs;
+      for (int i = 1; i <= 4; ++i) fs.push_back(pool.submit([i] { return i; }));
+      auto r = weft::wait(fs);
+      int sum = static_cast<int>(r.done.size()) * 100;
+      std::vector<weft::future<int>> more;
+      for (int i = 1; i <= 4; ++i) more.push_back(pool.submit([i] { return i * 10; }));
+      for (auto& f : weft::as_completed(more)) sum += f.get();
+      sum += weft::when_all(std::move(fs)).get().size() == 4 ? 1 : 0;
+      return sum;
+    });
+    CHECK(total.get() == 400 + 100 + 1);
+  });
+}
+
+TEST_CASE("recursive fork-join without a cutoff still completes (helping with own subtasks)",
+          "[thread_pool][helping]") {
+  finishes("chains and fib on 1 and 2 threads", [] {
+    for (std::size_t threads : {1u, 2u}) {
+      thread_pool pool(threads);
+      struct rec {
+        static long fib(thread_pool& p, int n) {
+          if (n < 2) return n;
+          auto a = p.submit([&p, n] { return fib(p, n - 1); });
+          long b = fib(p, n - 2);
+          return a.get() + b;
+        }
+        static int chain(thread_pool& p, int depth) {
+          if (depth == 0) return 0;
+          return p.submit([&p, depth] { return chain(p, depth - 1); }).get() + 1;
+        }
+      };
+      CHECK(pool.submit([&] { return rec::fib(pool, 22); }).get() == 17711);
+      CHECK(pool.submit([&] { return rec::chain(pool, 2000); }).get() == 2000);
+    }
+  });
+}
+
+namespace {
+struct alignas(64) line {
+  unsigned char bytes[64] = {};
+};
+struct alignas(256) page_part {
+  double x = 1.5;
+};
+}  // namespace
+
+TEST_CASE("over-aligned captures and results sit at their alignment", "[thread_pool]") {
+  thread_pool pool(2);
+  std::vector<weft::future<std::uintptr_t>> captures;
+  std::vector<weft::future<page_part>> results;
+  for (int i = 0; i < 200; ++i) {
+    captures.push_back(pool.submit([l = line{}] { return reinterpret_cast<std::uintptr_t>(&l) % 64; }));
+    captures.push_back(pool.submit([l = line{}, i] { return (reinterpret_cast<std::uintptr_t>(&l) + 64 * i) % 64; }));
+    results.push_back(pool.submit([] { return page_part{}; }));
+  }
+  for (auto& f : captures) CHECK(f.get() == 0);
+  for (auto& f : results) CHECK(f.get().x == 1.5);
+}
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define WEFT_TEST_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define WEFT_TEST_SANITIZED 1
+#endif
+#endif
+
+#if defined(__GLIBC__) && !defined(WEFT_TEST_SANITIZED)
+#include <malloc.h>
+#include <unistd.h>
+
+namespace {
+// Resident set size in bytes, from /proc/self/statm.
+long resident_bytes() {
+  long pages_total = 0, pages_resident = 0;
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  if (f == nullptr) return -1;
+  if (std::fscanf(f, "%ld %ld", &pages_total, &pages_resident) != 2) pages_resident = -1;
+  std::fclose(f);
+  return pages_resident * ::sysconf(_SC_PAGESIZE);
+}
+}  // namespace
+
+// Sanitizer allocators keep freed memory on purpose; checked in plain builds.
+TEST_CASE("a 1M-task backlog's memory is returned once the pool is gone (memory never returned)",
+          "[thread_pool]") {
+  ::malloc_trim(0);
+  const long before = resident_bytes();
+  {
+    thread_pool pool(2);
+    weft_test::gate release;
+    pool.post([&] { release.wait(); });
+    pool.post([&] { release.wait(); });
+    std::atomic<long> ran{0};
+    for (int i = 0; i < 1'000'000; ++i) pool.post([&ran] { ran.fetch_add(1, std::memory_order_relaxed); });
+    release.open();
+    pool.wait();
+    CHECK(ran == 1'000'000);
+  }
+  ::malloc_trim(0);
+  const long after = resident_bytes();
+  INFO("resident before " << before / 1024 << " KiB, after " << after / 1024 << " KiB");
+  CHECK(after - before < 24L * 1024 * 1024);  // the backlog itself took ~100 MiB
+}
+#endif
