@@ -11,6 +11,7 @@ void register_queue();
 void register_rwlock();
 void register_counter();
 void register_pool();
+void register_forkjoin();
 void register_cpu();
 void register_serialize();
 void register_sweep();
@@ -62,6 +63,7 @@ int main(int argc, char** argv) {
   weft_bench::register_rwlock();
   weft_bench::register_counter();
   weft_bench::register_pool();
+  weft_bench::register_forkjoin();
   weft_bench::register_cpu();
   weft_bench::register_serialize();
   weft_bench::register_sweep();

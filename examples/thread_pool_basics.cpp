@@ -40,7 +40,7 @@ int main() {
 
   pool.shutdown(weft::shutdown_mode::drain);  // the destructor would do the same
   try {
-    pool.submit([] { return 0; });
+    (void)pool.submit([] { return 0; });
   } catch (const weft::pool_closed&) {
     std::printf("after shutdown: pool_closed\n");
   }

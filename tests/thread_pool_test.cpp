@@ -192,7 +192,7 @@ TEST_CASE("submit from a worker after shutdown throws pool_closed", "[thread_poo
   auto inner = pool.submit([&] {
     gate.wait();
     try {
-      pool.submit([] {});
+      (void)pool.submit([] {});
       return false;
     } catch (const weft::pool_closed&) {
       return true;
@@ -380,3 +380,38 @@ TEST_CASE("parallel_for over an int range wider than INT_MAX visits each index o
   CHECK(low_hits == 4);
   CHECK(high_hits == 4);
 }
+
+#if defined(__linux__)
+#include <weft/detail/cpu_count.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
+TEST_CASE("a CPU quota on a nested cgroup is honoured, not just the root's", "[detail]") {
+  namespace fs = std::filesystem;
+  const fs::path root = fs::temp_directory_path() / ("weft-cgroup-" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  auto write = [](const fs::path& p, const std::string& text) {
+    fs::create_directories(p.parent_path());
+    std::ofstream(p) << text;
+  };
+  // v2: no quota at the root, 1.5 CPUs on the slice, 3 on the service.
+  write(root / "v2/cpu.max", "max 100000\n");
+  write(root / "v2/system.slice/cpu.max", "150000 100000\n");
+  write(root / "v2/system.slice/app.service/cpu.max", "300000 100000\n");
+  write(root / "self-v2", "0::/system.slice/app.service\n");
+  CHECK(weft::detail::cgroup_cpu_limit((root / "v2").string(), (root / "self-v2").string()) == 2);
+  // v1: the quota sits on the process's own group only.
+  write(root / "v1/cpu/docker/abc/cpu.cfs_quota_us", "250000\n");
+  write(root / "v1/cpu/docker/abc/cpu.cfs_period_us", "100000\n");
+  write(root / "v1/cpu/cpu.cfs_quota_us", "-1\n");
+  write(root / "v1/cpu/cpu.cfs_period_us", "100000\n");
+  write(root / "self-v1", "4:memory:/docker/abc\n1:cpu:/docker/abc\n");
+  CHECK(weft::detail::cgroup_cpu_limit((root / "v1").string(), (root / "self-v1").string()) == 3);
+  // No quota anywhere.
+  write(root / "self-none", "0::/\n");
+  CHECK(weft::detail::cgroup_cpu_limit((root / "v2-empty").string(), (root / "self-none").string()) == 0);
+  fs::remove_all(root);
+}
+#endif

@@ -168,9 +168,15 @@ TEST_CASE("weft::wait never loses a completion that lands while it starts (hang)
   finishes("weft::wait first_exception x2000", [] {
     thread_pool pool(2);
     for (int round = 0; round < 2000; ++round) {
+      // Tasks of a few microseconds, so completions land while wait() sets up.
+      auto spin = [](int us) {
+        auto end = std::chrono::steady_clock::now() + std::chrono::microseconds(us);
+        while (std::chrono::steady_clock::now() < end) {
+        }
+      };
       std::vector<weft::future<int>> fs;
-      fs.push_back(pool.submit([] { return 1; }));
-      fs.push_back(pool.submit([] { return 2; }));
+      fs.push_back(pool.submit([spin, round] { spin(round % 7); return 1; }));
+      fs.push_back(pool.submit([spin, round] { spin(round % 5); return 2; }));
       auto r = weft::wait(fs, weft::return_when::first_exception);
       REQUIRE(r.done.size() == 2);
       auto all = weft::wait(fs, weft::return_when::all_completed);

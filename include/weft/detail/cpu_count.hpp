@@ -17,27 +17,72 @@
 
 namespace weft::detail {
 
-// CPUs allowed by a cgroup quota (v2 `cpu.max`, else v1 cfs files), rounded
-// up; 0 when there is no quota or it cannot be read.
-inline std::size_t cgroup_cpu_limit() {
+// CPUs allowed by a quota of `quota` over `period`, rounded up; 0 for none.
+inline std::size_t cpus_of_quota(double quota, double period) noexcept {
+  if (quota <= 0 || period <= 0) return 0;
+  double cpus = quota / period;
+  auto whole = static_cast<std::size_t>(cpus);
+  return whole + (static_cast<double>(whole) < cpus ? 1 : 0);
+}
+
+// The tightest CPU quota on the way from the process's cgroup up to the
+// root: a quota set on a nested cgroup (systemd's CPUQuota=, a container
+// inside a slice) binds as much as one at the root. v2 reads `cpu.max`;
+// v1 reads `cpu.cfs_quota_us` / `cpu.cfs_period_us` under the cpu
+// controller's mount. 0 when no quota applies or none can be read.
+// `fs_root` and `self_cgroup` are parameters for tests.
+inline std::size_t cgroup_cpu_limit(const std::string& fs_root = "/sys/fs/cgroup",
+                                    const std::string& self_cgroup = "/proc/self/cgroup") {
 #if defined(__linux__)
-  auto ceil_div = [](double quota, double period) -> std::size_t {
-    if (quota <= 0 || period <= 0) return 0;
-    double cpus = quota / period;
-    auto whole = static_cast<std::size_t>(cpus);
-    return whole + (static_cast<double>(whole) < cpus ? 1 : 0);
-  };
+  std::string v2_path, v1_path;
   {
-    std::ifstream v2("/sys/fs/cgroup/cpu.max");
+    std::ifstream in(self_cgroup);
+    std::string line;
+    while (std::getline(in, line)) {
+      // hierarchy-id:controllers:path
+      auto first = line.find(':');
+      auto second = line.find(':', first + 1);
+      if (first == std::string::npos || second == std::string::npos) continue;
+      std::string controllers = line.substr(first + 1, second - first - 1);
+      std::string path = line.substr(second + 1);
+      if (line.compare(0, first, "0") == 0 && controllers.empty()) v2_path = path;
+      std::string padded = "," + controllers + ",";
+      if (padded.find(",cpu,") != std::string::npos) v1_path = path;
+    }
+  }
+  std::size_t best = 0;
+  auto tighten = [&best](std::size_t limit) {
+    if (limit != 0 && (best == 0 || limit < best)) best = limit;
+  };
+  // Visits `path` and each of its ancestors, root last.
+  auto for_each_level = [](std::string path, auto visit) {
+    for (;;) {
+      visit(path == "/" ? std::string() : path);
+      if (path.empty() || path == "/") return;
+      auto cut = path.find_last_of('/');
+      path = cut == 0 || cut == std::string::npos ? "/" : path.substr(0, cut);
+    }
+  };
+  for_each_level(v2_path.empty() ? "/" : v2_path, [&](const std::string& level) {
+    std::ifstream in(fs_root + level + "/cpu.max");
     std::string quota;
     double period = 0;
-    if (v2 >> quota >> period) return quota == "max" ? 0 : ceil_div(std::stod(quota), period);
+    if (in >> quota >> period && quota != "max") tighten(cpus_of_quota(std::stod(quota), period));
+  });
+  for (const char* mount : {"/cpu", "/cpu,cpuacct", "/cpuacct,cpu"}) {
+    for_each_level(v1_path.empty() ? "/" : v1_path, [&](const std::string& level) {
+      std::ifstream q(fs_root + mount + level + "/cpu.cfs_quota_us");
+      std::ifstream p(fs_root + mount + level + "/cpu.cfs_period_us");
+      double quota = 0, period = 0;
+      if (q >> quota && p >> period) tighten(cpus_of_quota(quota, period));
+    });
   }
-  std::ifstream q("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"), p("/sys/fs/cgroup/cpu/cpu.cfs_period_us");
-  double quota = 0, period = 0;
-  if (q >> quota && p >> period) return ceil_div(quota, period);
-#endif
+  return best;
+#else
+  (void)fs_root;
+  (void)self_cgroup;
   return 0;
+#endif
 }
 
 // CPUs this process may run on (at least 1).
