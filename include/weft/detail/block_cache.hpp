@@ -48,9 +48,10 @@ class block_cache {
  private:
   static constexpr std::size_t class_count = 4;  // 64, 128, 256, 512 bytes
   static constexpr std::size_t batch = 64;
-  // Batches the depot keeps per class: enough to carry a steady stream of
-  // tasks between submitters and workers, small next to a burst.
-  static constexpr std::size_t depot_limit = 16;
+  // Batches the depot keeps per class (8192 blocks: 1-4 MiB): enough to
+  // carry bursts of a few thousand tasks between submitters and workers
+  // without going back to malloc, small next to a million-task backlog.
+  static constexpr std::size_t depot_limit = 128;
 
   struct block {
     block* next;
