@@ -4,7 +4,10 @@
 
 #include "support.hpp"
 
+#include <algorithm>
+#include <cstring>
 #include <limits>
+#include <new>
 #include <random>
 
 namespace {
@@ -120,6 +123,67 @@ TEST_CASE("invalid tags and absurd lengths throw protocol_error", "[serialize]")
   CHECK_THROWS_AS(weft::deserialize<std::vector<int>>(huge), weft::protocol_error);
   CHECK_THROWS_AS(weft::deserialize<std::string>(huge), weft::protocol_error);
   CHECK_THROWS_AS((weft::deserialize<std::map<int, int>>(huge)), weft::protocol_error);
+}
+
+namespace {
+// An allocator that refuses any single request above `limit` bytes, so a
+// test can see how much a reader asked for without depending on overcommit.
+inline std::size_t largest_request = 0;
+template <class T>
+struct capped_allocator {
+  using value_type = T;
+  static constexpr std::size_t limit = std::size_t{64} << 20;  // 64 MiB
+  capped_allocator() = default;
+  template <class U>
+  capped_allocator(const capped_allocator<U>&) noexcept {}
+  T* allocate(std::size_t n) {
+    if (n > limit / sizeof(T)) {
+      largest_request = std::max(largest_request, n * sizeof(T));
+      throw std::bad_alloc();
+    }
+    largest_request = std::max(largest_request, n * sizeof(T));
+    return std::allocator<T>().allocate(n);
+  }
+  void deallocate(T* p, std::size_t n) noexcept { std::allocator<T>().deallocate(p, n); }
+  template <class U>
+  bool operator==(const capped_allocator<U>&) const noexcept { return true; }
+};
+
+// A message claiming `count` elements followed by `body` zero bytes.
+std::vector<std::byte> length_then_zeros(std::size_t count, std::size_t body) {
+  std::vector<std::byte> bytes(sizeof count + body, std::byte{0});
+  std::memcpy(bytes.data(), &count, sizeof count);
+  return bytes;
+}
+}  // namespace
+
+static_assert(weft::detail::min_wire_size<std::string>() == sizeof(std::size_t));
+static_assert(weft::detail::min_wire_size<std::array<std::string, 3>>() == 3 * sizeof(std::size_t));
+static_assert(weft::detail::min_wire_size<std::tuple<bool, std::vector<int>>>() == 1 + sizeof(std::size_t));
+static_assert(weft::detail::min_wire_size<std::variant<std::string, bool>>() == 4 + 1);
+static_assert(weft::detail::min_wire_size<person>() == 1);  // a user encoding: unknown
+
+// Issue 13 item 9: 1 MB of input asked for 29 GB and threw std::bad_alloc.
+TEST_CASE("a corrupt length never reserves more than the remaining input can hold", "[serialize]") {
+  constexpr std::size_t body = std::size_t{1} << 20;  // 1 MiB of zeros after the length
+  largest_request = 0;
+  // sizeof is 32 KB but every element's encoding is 1000 lengths, 8 KB:
+  // a count of ~1M must not reserve 1M x 32 KB.
+  using wide = std::array<std::string, 1000>;
+  using wide_vector = std::vector<wide, capped_allocator<wide>>;
+  CHECK_THROWS_AS(weft::deserialize<wide_vector>(length_then_zeros(body, body)), weft::protocol_error);
+  CHECK(largest_request <= body + sizeof(wide));
+  // The same for nested containers whose elements encode to a single length.
+  using strings = std::vector<std::string, capped_allocator<std::string>>;
+  largest_request = 0;
+  CHECK_THROWS_AS(weft::deserialize<strings>(length_then_zeros(body, body)), weft::protocol_error);
+  CHECK(largest_request <= body + sizeof(std::string));
+  using nested = std::vector<std::vector<int>, capped_allocator<std::vector<int>>>;
+  largest_request = 0;
+  CHECK_THROWS_AS(weft::deserialize<nested>(length_then_zeros(body, body)), weft::protocol_error);
+  CHECK(largest_request <= body + sizeof(std::vector<int>));
+  // A count the input could hold decodes: 1 MiB of zero lengths is 128 Ki empty strings.
+  CHECK(weft::deserialize<strings>(length_then_zeros(body / 8, body)).size() == body / 8);
 }
 
 TEST_CASE("fuzz: random and mutated buffers never crash the reader", "[serialize]") {
