@@ -215,6 +215,7 @@ void reserve_bounded(Vector& v, std::size_t n, std::size_t remaining_bytes) {
 
 template <class T>
 struct serializer<T, std::enable_if_t<detail::bitwise_serializable<T>>> {
+  using builtin_bitwise = void;  // marks the built-in path (detail/boundary_check.hpp checks fields)
   static void write(writer& w, const T& v) { w.write_bytes(&v, sizeof v); }
   static T read(reader& r) {
     T v;
