@@ -8,6 +8,8 @@
 #include <csignal>
 #include <dirent.h>
 #include <filesystem>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -195,6 +197,36 @@ TEST_CASE("shared_array by name: open sees the creator's data; the type is check
   CHECK_THROWS_AS(weft::shared_array<double>::open(raw.name()), std::invalid_argument);
   CHECK_THROWS_AS(weft::shared_array<int>(0), std::invalid_argument);
   CHECK_THROWS_AS(weft::shared_array<int>::create(unique_name("zero"), 0), std::invalid_argument);
+}
+
+// Issue 13 item 8: a segment larger than the free space of /dev/shm died
+// with SIGBUS while being initialized, because ftruncate reserves nothing.
+// The size asked for is beyond the whole filesystem, which tmpfs refuses
+// before allocating anything, so the test never fills the machine's memory.
+TEST_CASE("a segment larger than the free space of /dev/shm throws ENOSPC, not SIGBUS", "[shared_memory]") {
+  constexpr long tmpfs_magic = 0x01021994;
+  struct statfs fs {};
+  struct statvfs vfs {};
+  if (::statfs("/dev/shm", &fs) != 0 || fs.f_type != tmpfs_magic || ::statvfs("/dev/shm", &vfs) != 0 ||
+      vfs.f_blocks == 0) {
+    WARN("skipped: /dev/shm is not a size-limited tmpfs");
+    return;
+  }
+  const std::size_t total = static_cast<std::size_t>(vfs.f_blocks) * vfs.f_frsize;
+  const std::size_t free_space = static_cast<std::size_t>(vfs.f_bavail) * vfs.f_frsize;
+  const std::size_t too_big = total + (std::size_t{1} << 30);
+  REQUIRE(too_big > free_space);
+  const std::string name = unique_name("huge");
+  const std::size_t fds_before = open_fds();
+  try {
+    auto segment = weft::shared_memory::create(name, too_big);
+    FAIL("create(" << too_big << " bytes) succeeded with " << free_space << " bytes free");
+  } catch (const std::system_error& e) {
+    CHECK(e.code() == std::errc::no_space_on_device);
+    CHECK(std::string(e.what()).find(name) != std::string::npos);
+  }
+  CHECK(open_fds() == fds_before);
+  CHECK_FALSE(std::filesystem::exists("/dev/shm/" + name));  // unlinked
 }
 
 TEST_CASE("no /dev/shm entries of this test process are left behind", "[shared_memory]") {

@@ -145,8 +145,11 @@ inline interprocess_guard interprocess_mutex::guard() { return interprocess_guar
 //   (use atomics or interprocess_mutex). Move-only.
 // Exceptions: std::system_error naming the segment for bad names (EINVAL,
 //   ENAMETOOLONG), an existing name on create (EEXIST), a missing one on
-//   open (ENOENT) and other OS failures; std::invalid_argument for size 0
-//   (nothing is created).
+//   open (ENOENT), a size beyond the free space of the shm filesystem on
+//   create (ENOSPC: the memory is reserved at creation, so a later touch
+//   never raises SIGBUS) and other OS failures; std::invalid_argument for
+//   size 0. A create() that throws leaves no name and no descriptor behind.
+// Cost: create() reserves (and zero-fills) its bytes: O(bytes).
 class shared_memory {
  public:
   static shared_memory create(std::string_view name, std::size_t bytes);
@@ -203,8 +206,7 @@ inline shared_memory shared_memory::create(std::string_view name, std::size_t by
   if (fd < 0) detail::throw_errno(errno, "weft::shared_memory::create: segment '" + n + "'");
   detail::fd_closer closer(fd);
   try {
-    if (::ftruncate(fd, static_cast<off_t>(bytes)) != 0)
-      detail::throw_errno(errno, "weft::shared_memory::create: cannot size segment '" + n + "'");
+    detail::size_segment(fd, bytes, "weft::shared_memory::create: segment '" + n + "'");
     return shared_memory(detail::mapping::of_fd(fd, bytes, "segment '" + n + "'"), n, true);
   } catch (...) {
     ::shm_unlink(n.c_str());  // nothing half-made stays behind
