@@ -242,8 +242,24 @@ struct holds_function {
 struct holds_view {
   std::string_view name;
 };
-struct holds_c_array {  // fields cannot be listed: needs std::array or a serializer
+struct holds_c_array {  // braced probes count a C array as one field
   int values[3];
+  colour paint;
+  char name[8];
+};
+struct holds_pointer_array {
+  int n;
+  const char* names[2];
+};
+struct holds_view_later {
+  int id;
+  point where;
+  std::string_view name;
+  int after;
+};
+struct holds_empty {  // an empty member refuses the braced probe
+  int x;
+  std::monostate nothing;
 };
 class private_fields {  // trivially copyable, not an aggregate
   int x_ = 0;
@@ -279,8 +295,11 @@ static_assert(refusal_of<std::span<const int>> == refusal::view);
 static_assert(refusal_of<holds_pointer> == refusal::pointer);
 static_assert(refusal_of<holds_pointer_deeper> == refusal::pointer);
 static_assert(refusal_of<holds_function> == refusal::function_pointer);
-static_assert(refusal_of<holds_view> == refusal::fields_unlisted);
-static_assert(refusal_of<holds_c_array> == refusal::fields_unlisted);
+static_assert(refusal_of<holds_view> == refusal::view);
+static_assert(refusal_of<holds_view_later> == refusal::view);
+static_assert(crossable<holds_c_array>);
+static_assert(refusal_of<holds_pointer_array> == refusal::pointer);
+static_assert(refusal_of<holds_empty> == refusal::fields_unlisted);
 static_assert(refusal_of<private_fields> == refusal::not_aggregate);
 static_assert(refusal_of<std::vector<std::string_view>> == refusal::view);
 static_assert(refusal_of<std::optional<int*>> == refusal::pointer);
@@ -297,4 +316,9 @@ TEST_CASE("nothing that carries an address crosses; pointer-free values still do
   auto back = round_trip(s);
   CHECK(back.to == s.to);
   CHECK(back.tags == s.tags);
+  CHECK(twice(captureless(1)) == 4);
+  holds_c_array a{{1, 2, 3}, colour::blue, "name"};
+  auto a_back = round_trip(a);
+  CHECK(a_back.values[2] == 3);
+  CHECK(std::string(a_back.name) == "name");
 }

@@ -17,9 +17,13 @@
 //     user's serializer is trusted to send values, not addresses);
 //   - any other class: it must be an aggregate copied bitwise by the
 //     built-in serializer, and it is checked field by field (recursively).
-//     Fields are listed with structured bindings, so an aggregate has at
-//     most max_checked_fields fields, no base class with members, and no C
-//     array member (use std::array); otherwise it needs a serializer.
+//     Fields are counted by brace-initializing T with a type that converts
+//     to anything, then named with structured bindings. Limits: at most
+//     max_checked_fields (32) fields, and every field must be brace-
+//     initializable from that type (not an empty class, not a class with
+//     ambiguous constructors); both are readable errors asking for a
+//     serializer. An aggregate with a base class that has fields fails in
+//     the structured binding (the compiler's message, not weft's).
 // The callable f itself crosses as a function pointer (a code word) or as an
 // empty class (a captureless lambda): a capture cannot be checked for
 // addresses, so state travels as arguments.
@@ -112,28 +116,35 @@ struct any_field {
 template <std::size_t>
 using any_field_at = any_field;
 
-// T{a, b, ...} with N plain initializers: counts leaf scalars when a C array
-// member takes several of them (brace elision).
-template <class T, std::size_t... I>
-constexpr bool initializable_plain(std::index_sequence<I...>) {
-  return requires { T{any_field_at<I>{}...}; };
-}
-// T{{a}, {b}, ...} with N braced initializers: one per field, never elided,
-// but refused by a member of a class that is not an aggregate.
+// A string view only; tells a std::string_view field from other fields
+// that refuse a braced any_field.
+struct string_view_field {
+  template <class C, class Tr>
+  operator std::basic_string_view<C, Tr>&() const;
+};
+
+// T{{a}, {b}, ...}: N braced initializers, one per field. Braces stop C
+// array members from taking several initializers (brace elision), but a
+// member of a class whose constructors make {a} ambiguous (std::string_view)
+// or an empty class refuses them.
 template <class T, std::size_t... I>
 constexpr bool initializable_braced(std::index_sequence<I...>) {
   return requires { T{{any_field_at<I>{}}...}; };
 }
+// T{{a}, {b}, ..., Last{}}: N braced initializers, then a plain one.
+template <class T, class Last, std::size_t... I>
+constexpr bool initializable_braced_then(std::index_sequence<I...>) {
+  return requires { T{{any_field_at<I>{}}..., Last{}}; };
+}
 
-// The largest N <= max_checked_fields + 1 for which T takes N initializers.
-template <class T, bool Braced, std::size_t N = 0>
-constexpr std::size_t initializer_count() {
-  constexpr bool fits = Braced ? initializable_braced<T>(std::make_index_sequence<N + 1>{})
-                               : initializable_plain<T>(std::make_index_sequence<N + 1>{});
-  if constexpr (N > max_checked_fields || !fits) {
+// The number of leading fields of T that take a braced initializer, at most
+// max_checked_fields + 1.
+template <class T, std::size_t N = 0>
+constexpr std::size_t braced_field_count() {
+  if constexpr (N > max_checked_fields || !initializable_braced<T>(std::make_index_sequence<N + 1>{})) {
     return N;
   } else {
-    return initializer_count<T, Braced, N + 1>();
+    return braced_field_count<T, N + 1>();
   }
 }
 
@@ -242,16 +253,21 @@ constexpr auto field_types_of(T& object) {
   }
 }
 
+// Lists T's fields (braced_field_count; a field after them that takes only
+// a plain initializer is a std::string_view or a class weft cannot list)
+// and judges each one.
 template <class T>
 constexpr auto judge_fields() {
-  constexpr std::size_t plain = initializer_count<T, false>();
-  constexpr std::size_t braced = initializer_count<T, true>();
-  if constexpr (plain > max_checked_fields) {
+  constexpr std::size_t count = braced_field_count<T>();
+  using first_fields = std::make_index_sequence<count>;
+  if constexpr (count > max_checked_fields) {
     return verdict<T, refusal::too_many_fields>{};
-  } else if constexpr (plain != braced) {
+  } else if constexpr (initializable_braced_then<T, string_view_field>(first_fields{})) {
+    return verdict<std::string_view, refusal::view>{};
+  } else if constexpr (initializable_braced_then<T, any_field>(first_fields{})) {
     return verdict<T, refusal::fields_unlisted>{};
   } else {
-    return judge_all(decltype(field_types_of<plain>(std::declval<T&>())){});
+    return judge_all(decltype(field_types_of<count>(std::declval<T&>())){});
   }
 }
 
@@ -385,10 +401,9 @@ constexpr void refuse() {
                 "weft: a union cannot be checked for addresses: use std::variant or specialize "
                 "weft::serializer<T>");
   static_assert(Why != refusal::fields_unlisted,
-                "weft: cannot list the fields of this aggregate to check them for addresses: it has a C "
-                "array member (use std::array), a member of a non-aggregate class such as std::string_view "
-                "or std::span (pass the value itself, e.g. std::string), or a base class: "
-                "or specialize weft::serializer<T>");
+                "weft: cannot list the fields of this aggregate to check them for addresses (a member is "
+                "an empty class, a reference, or a class whose constructors weft cannot probe): "
+                "specialize weft::serializer<T>, or make its members plain values");
   static_assert(Why != refusal::too_many_fields,
                 "weft: an aggregate with more than weft::detail::max_checked_fields (32) fields cannot be "
                 "checked for addresses: group its fields into nested structs, or specialize "
