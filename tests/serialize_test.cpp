@@ -269,6 +269,15 @@ class private_fields {  // trivially copyable, not an aggregate
 };
 int twice(int x) { return 2 * x; }
 constexpr auto captureless = [](int x) { return x + 1; };
+struct fields_32 {  // the most fields weft checks
+  int a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15;
+  int b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14;
+  const char* last;
+};
+struct fields_33 {
+  int a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15;
+  int b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15, b16;
+};
 }  // namespace
 
 using weft::detail::crossable;
@@ -300,6 +309,8 @@ static_assert(refusal_of<holds_view_later> == refusal::view);
 static_assert(crossable<holds_c_array>);
 static_assert(refusal_of<holds_pointer_array> == refusal::pointer);
 static_assert(refusal_of<holds_empty> == refusal::fields_unlisted);
+static_assert(refusal_of<fields_32> == refusal::pointer);  // the 32nd field is still checked
+static_assert(refusal_of<fields_33> == refusal::too_many_fields);
 static_assert(refusal_of<private_fields> == refusal::not_aggregate);
 static_assert(refusal_of<std::vector<std::string_view>> == refusal::view);
 static_assert(refusal_of<std::optional<int*>> == refusal::pointer);

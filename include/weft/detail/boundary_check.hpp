@@ -20,10 +20,11 @@
 //     Fields are counted by brace-initializing T with a type that converts
 //     to anything, then named with structured bindings. Limits: at most
 //     max_checked_fields (32) fields, and every field must be brace-
-//     initializable from that type (not an empty class, not a class with
-//     ambiguous constructors); both are readable errors asking for a
-//     serializer. An aggregate with a base class that has fields fails in
-//     the structured binding (the compiler's message, not weft's).
+//     initializable from that type (a std::string_view field, whose
+//     constructors make that ambiguous, is recognized and refused as a
+//     view; an empty-class member is not); both are readable errors asking
+//     for a serializer. An aggregate with a base class that has fields fails
+//     in the structured binding (the compiler's message, not weft's).
 // The callable f itself crosses as a function pointer (a code word) or as an
 // empty class (a captureless lambda): a capture cannot be checked for
 // addresses, so state travels as arguments.
@@ -148,108 +149,194 @@ constexpr std::size_t braced_field_count() {
   }
 }
 
-// The declared types of T's N fields, as std::type_identity<std::tuple<...>>.
-// Generated: one case per count, structured bindings need a name per field.
+// The declared types of T's N fields, as field_list<...>. decltype of a
+// structured binding is the member's declared type (int&, const char*), so
+// references and pointers are seen as such. Written out once per count:
+// structured bindings need one name per field.
+template <class... Ts>
+using field_list = std::type_identity<std::tuple<Ts...>>;
+
 template <std::size_t N, class T>
 constexpr auto field_types_of(T& object) {
+  static_assert(N <= max_checked_fields, "weft: field_types_of lists at most max_checked_fields fields");
   if constexpr (N == 0) {
-    return std::type_identity<std::tuple<>>{};
+    return field_list<>{};
   } else if constexpr (N == 1) {
     auto& [f0] = object;
-    return std::type_identity<std::tuple<decltype(f0)>>{};
+    return field_list<decltype(f0)>{};
   } else if constexpr (N == 2) {
     auto& [f0, f1] = object;
-    return std::type_identity<std::tuple<decltype(f0), decltype(f1)>>{};
+    return field_list<decltype(f0), decltype(f1)>{};
   } else if constexpr (N == 3) {
     auto& [f0, f1, f2] = object;
-    return std::type_identity<std::tuple<decltype(f0), decltype(f1), decltype(f2)>>{};
+    return field_list<decltype(f0), decltype(f1), decltype(f2)>{};
   } else if constexpr (N == 4) {
     auto& [f0, f1, f2, f3] = object;
-    return std::type_identity<std::tuple<decltype(f0), decltype(f1), decltype(f2), decltype(f3)>>{};
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3)>{};
   } else if constexpr (N == 5) {
     auto& [f0, f1, f2, f3, f4] = object;
-    return std::type_identity<std::tuple<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4)>>{};
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4)>{};
   } else if constexpr (N == 6) {
     auto& [f0, f1, f2, f3, f4, f5] = object;
-    return std::type_identity<std::tuple<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5)>>{};
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5)>{};
   } else if constexpr (N == 7) {
     auto& [f0, f1, f2, f3, f4, f5, f6] = object;
-    return std::type_identity<std::tuple<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5), decltype(f6)>>{};
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
+                      decltype(f6)>{};
   } else if constexpr (N == 8) {
     auto& [f0, f1, f2, f3, f4, f5, f6, f7] = object;
-    return std::type_identity<std::tuple<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5), decltype(f6), decltype(f7)>>{};
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
+                      decltype(f6), decltype(f7)>{};
   } else if constexpr (N == 9) {
     auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8] = object;
-    return std::type_identity<std::tuple<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5), decltype(f6), decltype(f7), decltype(f8)>>{};
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
+                      decltype(f6), decltype(f7), decltype(f8)>{};
   } else if constexpr (N == 10) {
     auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9] = object;
-    return std::type_identity<std::tuple<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5), decltype(f6), decltype(f7), decltype(f8), decltype(f9)>>{};
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
+                      decltype(f6), decltype(f7), decltype(f8), decltype(f9)>{};
   } else if constexpr (N == 11) {
     auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10] = object;
-    return std::type_identity<std::tuple<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5), decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10)>>{};
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
+                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10)>{};
   } else if constexpr (N == 12) {
     auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11] = object;
-    return std::type_identity<std::tuple<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5), decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11)>>{};
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
+                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11)>{};
   } else if constexpr (N == 13) {
     auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12] = object;
-    return std::type_identity<std::tuple<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5), decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11), decltype(f12)>>{};
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
+                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+                      decltype(f12)>{};
   } else if constexpr (N == 14) {
     auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13] = object;
-    return std::type_identity<std::tuple<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5), decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11), decltype(f12), decltype(f13)>>{};
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
+                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+                      decltype(f12), decltype(f13)>{};
   } else if constexpr (N == 15) {
     auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14] = object;
-    return std::type_identity<std::tuple<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5), decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11), decltype(f12), decltype(f13), decltype(f14)>>{};
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
+                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+                      decltype(f12), decltype(f13), decltype(f14)>{};
   } else if constexpr (N == 16) {
     auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15] = object;
-    return std::type_identity<std::tuple<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5), decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11), decltype(f12), decltype(f13), decltype(f14), decltype(f15)>>{};
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
+                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+                      decltype(f12), decltype(f13), decltype(f14), decltype(f15)>{};
   } else if constexpr (N == 17) {
     auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16] = object;
-    return std::type_identity<std::tuple<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5), decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11), decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16)>>{};
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
+                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+                      decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16)>{};
   } else if constexpr (N == 18) {
     auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17] = object;
-    return std::type_identity<std::tuple<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5), decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11), decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17)>>{};
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
+                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+                      decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17)>{};
   } else if constexpr (N == 19) {
     auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18] = object;
-    return std::type_identity<std::tuple<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5), decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11), decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17), decltype(f18)>>{};
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
+                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+                      decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17),
+                      decltype(f18)>{};
   } else if constexpr (N == 20) {
     auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19] = object;
-    return std::type_identity<std::tuple<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5), decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11), decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17), decltype(f18), decltype(f19)>>{};
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
+                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+                      decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17),
+                      decltype(f18), decltype(f19)>{};
   } else if constexpr (N == 21) {
     auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20] = object;
-    return std::type_identity<std::tuple<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5), decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11), decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17), decltype(f18), decltype(f19), decltype(f20)>>{};
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
+                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+                      decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17),
+                      decltype(f18), decltype(f19), decltype(f20)>{};
   } else if constexpr (N == 22) {
     auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21] = object;
-    return std::type_identity<std::tuple<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5), decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11), decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17), decltype(f18), decltype(f19), decltype(f20), decltype(f21)>>{};
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
+                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+                      decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17),
+                      decltype(f18), decltype(f19), decltype(f20), decltype(f21)>{};
   } else if constexpr (N == 23) {
-    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22] = object;
-    return std::type_identity<std::tuple<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5), decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11), decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17), decltype(f18), decltype(f19), decltype(f20), decltype(f21), decltype(f22)>>{};
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21,
+           f22] = object;
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
+                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+                      decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17),
+                      decltype(f18), decltype(f19), decltype(f20), decltype(f21), decltype(f22)>{};
   } else if constexpr (N == 24) {
-    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22, f23] = object;
-    return std::type_identity<std::tuple<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5), decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11), decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17), decltype(f18), decltype(f19), decltype(f20), decltype(f21), decltype(f22), decltype(f23)>>{};
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22,
+           f23] = object;
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
+                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+                      decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17),
+                      decltype(f18), decltype(f19), decltype(f20), decltype(f21), decltype(f22), decltype(f23)>{};
   } else if constexpr (N == 25) {
-    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22, f23, f24] = object;
-    return std::type_identity<std::tuple<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5), decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11), decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17), decltype(f18), decltype(f19), decltype(f20), decltype(f21), decltype(f22), decltype(f23), decltype(f24)>>{};
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22,
+           f23, f24] = object;
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
+                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+                      decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17),
+                      decltype(f18), decltype(f19), decltype(f20), decltype(f21), decltype(f22), decltype(f23),
+                      decltype(f24)>{};
   } else if constexpr (N == 26) {
-    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22, f23, f24, f25] = object;
-    return std::type_identity<std::tuple<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5), decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11), decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17), decltype(f18), decltype(f19), decltype(f20), decltype(f21), decltype(f22), decltype(f23), decltype(f24), decltype(f25)>>{};
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22,
+           f23, f24, f25] = object;
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
+                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+                      decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17),
+                      decltype(f18), decltype(f19), decltype(f20), decltype(f21), decltype(f22), decltype(f23),
+                      decltype(f24), decltype(f25)>{};
   } else if constexpr (N == 27) {
-    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22, f23, f24, f25, f26] = object;
-    return std::type_identity<std::tuple<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5), decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11), decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17), decltype(f18), decltype(f19), decltype(f20), decltype(f21), decltype(f22), decltype(f23), decltype(f24), decltype(f25), decltype(f26)>>{};
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22,
+           f23, f24, f25, f26] = object;
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
+                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+                      decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17),
+                      decltype(f18), decltype(f19), decltype(f20), decltype(f21), decltype(f22), decltype(f23),
+                      decltype(f24), decltype(f25), decltype(f26)>{};
   } else if constexpr (N == 28) {
-    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22, f23, f24, f25, f26, f27] = object;
-    return std::type_identity<std::tuple<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5), decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11), decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17), decltype(f18), decltype(f19), decltype(f20), decltype(f21), decltype(f22), decltype(f23), decltype(f24), decltype(f25), decltype(f26), decltype(f27)>>{};
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22,
+           f23, f24, f25, f26, f27] = object;
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
+                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+                      decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17),
+                      decltype(f18), decltype(f19), decltype(f20), decltype(f21), decltype(f22), decltype(f23),
+                      decltype(f24), decltype(f25), decltype(f26), decltype(f27)>{};
   } else if constexpr (N == 29) {
-    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22, f23, f24, f25, f26, f27, f28] = object;
-    return std::type_identity<std::tuple<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5), decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11), decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17), decltype(f18), decltype(f19), decltype(f20), decltype(f21), decltype(f22), decltype(f23), decltype(f24), decltype(f25), decltype(f26), decltype(f27), decltype(f28)>>{};
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22,
+           f23, f24, f25, f26, f27, f28] = object;
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
+                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+                      decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17),
+                      decltype(f18), decltype(f19), decltype(f20), decltype(f21), decltype(f22), decltype(f23),
+                      decltype(f24), decltype(f25), decltype(f26), decltype(f27), decltype(f28)>{};
   } else if constexpr (N == 30) {
-    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22, f23, f24, f25, f26, f27, f28, f29] = object;
-    return std::type_identity<std::tuple<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5), decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11), decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17), decltype(f18), decltype(f19), decltype(f20), decltype(f21), decltype(f22), decltype(f23), decltype(f24), decltype(f25), decltype(f26), decltype(f27), decltype(f28), decltype(f29)>>{};
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22,
+           f23, f24, f25, f26, f27, f28, f29] = object;
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
+                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+                      decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17),
+                      decltype(f18), decltype(f19), decltype(f20), decltype(f21), decltype(f22), decltype(f23),
+                      decltype(f24), decltype(f25), decltype(f26), decltype(f27), decltype(f28), decltype(f29)>{};
   } else if constexpr (N == 31) {
-    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22, f23, f24, f25, f26, f27, f28, f29, f30] = object;
-    return std::type_identity<std::tuple<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5), decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11), decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17), decltype(f18), decltype(f19), decltype(f20), decltype(f21), decltype(f22), decltype(f23), decltype(f24), decltype(f25), decltype(f26), decltype(f27), decltype(f28), decltype(f29), decltype(f30)>>{};
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22,
+           f23, f24, f25, f26, f27, f28, f29, f30] = object;
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
+                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+                      decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17),
+                      decltype(f18), decltype(f19), decltype(f20), decltype(f21), decltype(f22), decltype(f23),
+                      decltype(f24), decltype(f25), decltype(f26), decltype(f27), decltype(f28), decltype(f29),
+                      decltype(f30)>{};
   } else if constexpr (N == 32) {
-    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22, f23, f24, f25, f26, f27, f28, f29, f30, f31] = object;
-    return std::type_identity<std::tuple<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5), decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11), decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17), decltype(f18), decltype(f19), decltype(f20), decltype(f21), decltype(f22), decltype(f23), decltype(f24), decltype(f25), decltype(f26), decltype(f27), decltype(f28), decltype(f29), decltype(f30), decltype(f31)>>{};
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22,
+           f23, f24, f25, f26, f27, f28, f29, f30, f31] = object;
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
+                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+                      decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17),
+                      decltype(f18), decltype(f19), decltype(f20), decltype(f21), decltype(f22), decltype(f23),
+                      decltype(f24), decltype(f25), decltype(f26), decltype(f27), decltype(f28), decltype(f29),
+                      decltype(f30), decltype(f31)>{};
   }
 }
 
