@@ -6,6 +6,7 @@
 #include "support.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <limits>
 #include <new>
@@ -293,6 +294,7 @@ static_assert(crossable<std::unordered_map<int, std::optional<segment>>>);
 static_assert(crossable<std::tuple<int, std::string, std::pair<colour, point>>>);
 static_assert(crossable<std::variant<std::monostate, int, std::string>>);
 static_assert(crossable<std::array<segment, 2>>);
+static_assert(crossable<std::chrono::milliseconds> && crossable<std::chrono::system_clock::time_point>);
 static_assert(crossable_callable<int (*)(int)> && crossable_callable<decltype(&twice)>);
 static_assert(crossable_callable<std::remove_const_t<decltype(captureless)>>);
 

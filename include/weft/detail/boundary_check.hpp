@@ -9,7 +9,8 @@
 // read its own memory at that address: a pointer (function pointers
 // included), a reference, std::string_view, std::span, or a type holding one.
 // The verdict for a type T:
-//   - arithmetic, enum, std::nullptr_t, std::basic_string: crosses;
+//   - arithmetic, enum, std::nullptr_t, std::basic_string, std::chrono
+//     durations and time points: crosses;
 //   - pointer, member pointer, reference, string_view, span: refused;
 //   - vector, array, optional, pair, tuple, variant, map, unordered_map:
 //     cross when every element type does (recursively);
@@ -37,6 +38,7 @@
 #include <weft/serialize.hpp>
 
 #include <array>
+#include <chrono>
 #include <cstddef>
 #include <map>
 #include <optional>
@@ -394,6 +396,14 @@ inline constexpr bool is_std_container =
     is_instance_of<T, std::map> || is_instance_of<T, std::unordered_map> || is_instance_of<T, std::pair> ||
     is_instance_of<T, std::tuple> || is_instance_of<T, std::variant>;
 
+// std::chrono values are classes, not aggregates, and copied bitwise.
+template <class T>
+inline constexpr bool is_chrono_value = false;
+template <class Rep, class Period>
+inline constexpr bool is_chrono_value<std::chrono::duration<Rep, Period>> = true;
+template <class Clock, class Duration>
+inline constexpr bool is_chrono_value<std::chrono::time_point<Clock, Duration>> = true;
+
 template <class T>
 constexpr auto judge_class() {
   if constexpr (std::is_union_v<T>) {
@@ -423,6 +433,8 @@ constexpr auto judge() {
     return judge<std::remove_extent_t<U>>();
   } else if constexpr (is_std_container<U>) {
     return judge_elements<U>();
+  } else if constexpr (is_chrono_value<U>) {
+    return judge<typename U::rep>();  // a count of ticks (a time_point's clock is only a tag)
   } else if constexpr (!serializable<U>) {
     return verdict<U, refusal::not_serializable>{};
   } else if constexpr (!copied_bitwise<U>) {
