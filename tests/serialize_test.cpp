@@ -1,11 +1,18 @@
 // weft — MIT licence. See LICENSE.
 // Tests for <weft/serialize.hpp>: round trips, user types, fuzzed decoding.
 #include <weft/serialize.hpp>
+#include <weft/detail/boundary_check.hpp>
 
 #include "support.hpp"
 
+#include <algorithm>
+#include <chrono>
+#include <cstring>
 #include <limits>
+#include <new>
 #include <random>
+#include <span>
+#include <string_view>
 
 namespace {
 struct point {  // trivially copyable aggregate: copied bitwise
@@ -122,6 +129,67 @@ TEST_CASE("invalid tags and absurd lengths throw protocol_error", "[serialize]")
   CHECK_THROWS_AS((weft::deserialize<std::map<int, int>>(huge)), weft::protocol_error);
 }
 
+namespace {
+// An allocator that refuses any single request above `limit` bytes, so a
+// test can see how much a reader asked for without depending on overcommit.
+inline std::size_t largest_request = 0;
+template <class T>
+struct capped_allocator {
+  using value_type = T;
+  static constexpr std::size_t limit = std::size_t{64} << 20;  // 64 MiB
+  capped_allocator() = default;
+  template <class U>
+  capped_allocator(const capped_allocator<U>&) noexcept {}
+  T* allocate(std::size_t n) {
+    if (n > limit / sizeof(T)) {
+      largest_request = std::max(largest_request, n * sizeof(T));
+      throw std::bad_alloc();
+    }
+    largest_request = std::max(largest_request, n * sizeof(T));
+    return std::allocator<T>().allocate(n);
+  }
+  void deallocate(T* p, std::size_t n) noexcept { std::allocator<T>().deallocate(p, n); }
+  template <class U>
+  bool operator==(const capped_allocator<U>&) const noexcept { return true; }
+};
+
+// A message claiming `count` elements followed by `body` zero bytes.
+std::vector<std::byte> length_then_zeros(std::size_t count, std::size_t body) {
+  std::vector<std::byte> bytes(sizeof count + body, std::byte{0});
+  std::memcpy(bytes.data(), &count, sizeof count);
+  return bytes;
+}
+}  // namespace
+
+static_assert(weft::detail::min_wire_size<std::string>() == sizeof(std::size_t));
+static_assert(weft::detail::min_wire_size<std::array<std::string, 3>>() == 3 * sizeof(std::size_t));
+static_assert(weft::detail::min_wire_size<std::tuple<bool, std::vector<int>>>() == 1 + sizeof(std::size_t));
+static_assert(weft::detail::min_wire_size<std::variant<std::string, bool>>() == 4 + 1);
+static_assert(weft::detail::min_wire_size<person>() == 1);  // a user encoding: unknown
+
+// Issue 13 item 9: 1 MB of input asked for 29 GB and threw std::bad_alloc.
+TEST_CASE("a corrupt length never reserves more than the remaining input can hold", "[serialize]") {
+  constexpr std::size_t body = std::size_t{1} << 20;  // 1 MiB of zeros after the length
+  largest_request = 0;
+  // sizeof is 32 KB but every element's encoding is 1000 lengths, 8 KB:
+  // a count of ~1M must not reserve 1M x 32 KB.
+  using wide = std::array<std::string, 1000>;
+  using wide_vector = std::vector<wide, capped_allocator<wide>>;
+  CHECK_THROWS_AS(weft::deserialize<wide_vector>(length_then_zeros(body, body)), weft::protocol_error);
+  CHECK(largest_request <= body + sizeof(wide));
+  // The same for nested containers whose elements encode to a single length.
+  using strings = std::vector<std::string, capped_allocator<std::string>>;
+  largest_request = 0;
+  CHECK_THROWS_AS(weft::deserialize<strings>(length_then_zeros(body, body)), weft::protocol_error);
+  CHECK(largest_request <= body + sizeof(std::string));
+  using nested = std::vector<std::vector<int>, capped_allocator<std::vector<int>>>;
+  largest_request = 0;
+  CHECK_THROWS_AS(weft::deserialize<nested>(length_then_zeros(body, body)), weft::protocol_error);
+  CHECK(largest_request <= body + sizeof(std::vector<int>));
+  // A count the input could hold decodes: 1 MiB of zero lengths is 128 Ki empty strings.
+  CHECK(weft::deserialize<strings>(length_then_zeros(body / 8, body)).size() == body / 8);
+}
+
 TEST_CASE("fuzz: random and mutated buffers never crash the reader", "[serialize]") {
   using T = std::variant<std::vector<std::string>, std::map<std::string, std::optional<int>>,
                          std::tuple<bool, colour, std::vector<point>>, person>;
@@ -150,4 +218,120 @@ TEST_CASE("fuzz: random and mutated buffers never crash the reader", "[serialize
   }
   CHECK(decoded + rejected == 20000);
   CHECK(rejected > 0);
+}
+
+// ---- what crosses a process boundary (detail/boundary_check.hpp) ----
+// The refusals are compile errors, covered by tests/compile_fail/cross_*.cpp;
+// here: what must still cross, and the verdicts behind those errors.
+namespace {
+struct segment {  // nested pointer-free aggregates
+  point from, to;
+  colour paint;
+  std::array<int, 4> tags;
+};
+struct holds_pointer {
+  int size;
+  const int* data;
+};
+struct holds_pointer_deeper {
+  int id;
+  holds_pointer inner;
+};
+struct holds_function {
+  int (*fn)(int);
+};
+struct holds_view {
+  std::string_view name;
+};
+struct holds_c_array {  // braced probes count a C array as one field
+  int values[3];
+  colour paint;
+  char name[8];
+};
+struct holds_pointer_array {
+  int n;
+  const char* names[2];
+};
+struct holds_view_later {
+  int id;
+  point where;
+  std::string_view name;
+  int after;
+};
+struct holds_empty {  // an empty member refuses the braced probe
+  int x;
+  std::monostate nothing;
+};
+class private_fields {  // trivially copyable, not an aggregate
+  int x_ = 0;
+
+ public:
+  int x() const { return x_; }
+};
+int twice(int x) { return 2 * x; }
+constexpr auto captureless = [](int x) { return x + 1; };
+struct fields_32 {  // the most fields weft checks
+  int a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15;
+  int b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14;
+  const char* last;
+};
+struct fields_33 {
+  int a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15;
+  int b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15, b16;
+};
+}  // namespace
+
+using weft::detail::crossable;
+using weft::detail::crossable_callable;
+using weft::detail::refusal;
+template <class T>
+constexpr refusal refusal_of = decltype(weft::detail::judge<T>())::why;
+
+static_assert(crossable<int> && crossable<colour> && crossable<point> && crossable<segment>);
+static_assert(crossable<std::string> && crossable<person> && crossable<std::vector<segment>>);
+static_assert(crossable<std::map<std::string, std::vector<int>>>);
+static_assert(crossable<std::unordered_map<int, std::optional<segment>>>);
+static_assert(crossable<std::tuple<int, std::string, std::pair<colour, point>>>);
+static_assert(crossable<std::variant<std::monostate, int, std::string>>);
+static_assert(crossable<std::array<segment, 2>>);
+static_assert(crossable<std::chrono::milliseconds> && crossable<std::chrono::system_clock::time_point>);
+static_assert(crossable_callable<int (*)(int)> && crossable_callable<decltype(&twice)>);
+static_assert(crossable_callable<std::remove_const_t<decltype(captureless)>>);
+
+static_assert(refusal_of<int*> == refusal::pointer);
+static_assert(refusal_of<const int&> == refusal::reference);
+static_assert(refusal_of<int (*)(int)> == refusal::function_pointer);
+static_assert(refusal_of<std::string_view> == refusal::view);
+static_assert(refusal_of<std::span<const int>> == refusal::view);
+static_assert(refusal_of<holds_pointer> == refusal::pointer);
+static_assert(refusal_of<holds_pointer_deeper> == refusal::pointer);
+static_assert(refusal_of<holds_function> == refusal::function_pointer);
+static_assert(refusal_of<holds_view> == refusal::view);
+static_assert(refusal_of<holds_view_later> == refusal::view);
+static_assert(crossable<holds_c_array>);
+static_assert(refusal_of<holds_pointer_array> == refusal::pointer);
+static_assert(refusal_of<holds_empty> == refusal::fields_unlisted);
+static_assert(refusal_of<fields_32> == refusal::pointer);  // the 32nd field is still checked
+static_assert(refusal_of<fields_33> == refusal::too_many_fields);
+static_assert(refusal_of<private_fields> == refusal::not_aggregate);
+static_assert(refusal_of<std::vector<std::string_view>> == refusal::view);
+static_assert(refusal_of<std::optional<int*>> == refusal::pointer);
+static_assert(refusal_of<std::map<std::string, std::vector<const char*>>> == refusal::pointer);
+static_assert(refusal_of<std::tuple<int, std::pair<int, std::span<int>>>> == refusal::view);
+static_assert(refusal_of<std::variant<int, void (*)()>> == refusal::function_pointer);
+static_assert(refusal_of<std::array<holds_pointer, 2>> == refusal::pointer);
+static_assert(refusal_of<not_serializable> == refusal::not_serializable);
+
+TEST_CASE("nothing that carries an address crosses; pointer-free values still do", "[serialize][detail]") {
+  // The checks above are compile-time; this case keeps them in the test list
+  // and round-trips the nested aggregate they accept.
+  segment s{{1, 2, 3}, {4, 5, 6}, colour::green, {1, 2, 3, 4}};
+  auto back = round_trip(s);
+  CHECK(back.to == s.to);
+  CHECK(back.tags == s.tags);
+  CHECK(twice(captureless(1)) == 4);
+  holds_c_array a{{1, 2, 3}, colour::blue, "name"};
+  auto a_back = round_trip(a);
+  CHECK(a_back.values[2] == 3);
+  CHECK(std::string(a_back.name) == "name");
 }

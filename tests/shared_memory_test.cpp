@@ -6,8 +6,11 @@
 #include "support.hpp"
 
 #include <csignal>
+#include <cstring>
 #include <dirent.h>
 #include <filesystem>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -34,6 +37,15 @@ std::size_t our_shm_entries() {
     if (e.path().filename().string().rfind(prefix, 0) == 0) ++n;
   return n;
 }
+
+// Overwrites the 64-bit header field at `offset` of the named segment.
+// The headers of shared_array and shared_queue both start: magic (0),
+// element size (8), element count (16).
+void write_header_field(const std::string& name, std::size_t offset, std::uint64_t value) {
+  auto raw = weft::shared_memory::open(name);
+  std::memcpy(static_cast<std::byte*>(raw.data()) + offset, &value, sizeof value);
+}
+constexpr std::size_t count_field = 16;
 
 }  // namespace
 
@@ -195,6 +207,62 @@ TEST_CASE("shared_array by name: open sees the creator's data; the type is check
   CHECK_THROWS_AS(weft::shared_array<double>::open(raw.name()), std::invalid_argument);
   CHECK_THROWS_AS(weft::shared_array<int>(0), std::invalid_argument);
   CHECK_THROWS_AS(weft::shared_array<int>::create(unique_name("zero"), 0), std::invalid_argument);
+}
+
+// Issue 13 item 8: a segment larger than the free space of /dev/shm died
+// with SIGBUS while being initialized, because ftruncate reserves nothing.
+// The size asked for is beyond the whole filesystem, which tmpfs refuses
+// before allocating anything, so the test never fills the machine's memory.
+TEST_CASE("a segment larger than the free space of /dev/shm throws ENOSPC, not SIGBUS", "[shared_memory]") {
+  constexpr long tmpfs_magic = 0x01021994;
+  struct statfs fs {};
+  struct statvfs vfs {};
+  if (::statfs("/dev/shm", &fs) != 0 || fs.f_type != tmpfs_magic || ::statvfs("/dev/shm", &vfs) != 0 ||
+      vfs.f_blocks == 0) {
+    WARN("skipped: /dev/shm is not a size-limited tmpfs");
+    return;
+  }
+  const std::size_t total = static_cast<std::size_t>(vfs.f_blocks) * vfs.f_frsize;
+  const std::size_t free_space = static_cast<std::size_t>(vfs.f_bavail) * vfs.f_frsize;
+  const std::size_t too_big = total + (std::size_t{1} << 30);
+  REQUIRE(too_big > free_space);
+  const std::string name = unique_name("huge");
+  const std::size_t fds_before = open_fds();
+  try {
+    auto segment = weft::shared_memory::create(name, too_big);
+    FAIL("create(" << too_big << " bytes) succeeded with " << free_space << " bytes free");
+  } catch (const std::system_error& e) {
+    CHECK(e.code() == std::errc::no_space_on_device);
+    CHECK(std::string(e.what()).find(name) != std::string::npos);
+  }
+  CHECK(open_fds() == fds_before);
+  CHECK_FALSE(std::filesystem::exists("/dev/shm/" + name));  // unlinked
+}
+
+// Issue 13 item 8: open() accepted a header count far beyond the segment
+// (data_offset + count * sizeof(T) wrapped around), so size() and
+// operator[] reached out of bounds.
+TEST_CASE("shared_array::open of a header that does not fit its segment throws EINVAL", "[shared_memory]") {
+  const std::string name = unique_name("corrupt-arr");
+  auto arr = weft::shared_array<double>::create(name, 10, 1.0);
+  auto expect_corrupt = [&](std::uint64_t count) {
+    write_header_field(name, count_field, count);
+    try {
+      auto view = weft::shared_array<double>::open(name);
+      FAIL("opened a header announcing " << count << " elements: size() " << view.size());
+    } catch (const std::system_error& e) {
+      CHECK(e.code() == std::errc::invalid_argument);
+      CHECK(std::string(e.what()).find(name) != std::string::npos);
+    }
+  };
+  expect_corrupt(std::uint64_t{1} << 61);  // 2^61 x 8 bytes wraps to 0
+  expect_corrupt(std::uint64_t{1} << 40);
+  expect_corrupt(11);  // one element more than the segment holds
+  expect_corrupt(0);   // create() never makes an empty array
+  write_header_field(name, count_field, 10);
+  CHECK(weft::shared_array<double>::open(name).size() == 10);  // the intact header still opens
+  auto small = weft::shared_memory::create(unique_name("tiny"), 8);  // smaller than any header
+  CHECK_THROWS_AS(weft::shared_array<double>::open(small.name()), std::system_error);
 }
 
 TEST_CASE("no /dev/shm entries of this test process are left behind", "[shared_memory]") {

@@ -7,6 +7,7 @@
 #include "support.hpp"
 
 #include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <sys/wait.h>
 #if defined(__linux__)
@@ -236,6 +237,43 @@ TEST_CASE("shared_queue: by name between unrelated handles", "[shared_queue][for
   CHECK(*q.pop() == 2.5);
   CHECK_THROWS_AS(shared_queue<char>::open(name), std::invalid_argument);
   CHECK_THROWS_AS(shared_queue<double>::open(name + "-missing"), std::system_error);
+}
+
+// Issue 13 item 8: open() of a header with capacity 0 succeeded and the
+// first push died with SIGFPE (ticket % capacity); a capacity whose size
+// wraps around passed the size check. Every header field is now checked.
+TEST_CASE("shared_queue: open of a corrupt header throws, never crashes", "[shared_queue]") {
+  const std::string name = "weft-test-" + std::to_string(::getpid()) + "-corrupt-queue";
+  auto q = shared_queue<double>::create(name, 8);
+  // The control block starts: magic (0), element size (8), capacity (16).
+  auto write_field = [&](std::size_t offset, std::uint64_t value) {
+    auto raw = weft::shared_memory::open(name);
+    std::memcpy(static_cast<std::byte*>(raw.data()) + offset, &value, sizeof value);
+  };
+  auto expect_corrupt = [&](std::uint64_t capacity) {
+    write_field(16, capacity);
+    try {
+      auto other = shared_queue<double>::open(name);
+      FAIL("opened a header with capacity " << capacity);
+    } catch (const std::system_error& e) {
+      CHECK(e.code() == std::errc::invalid_argument);
+      CHECK(std::string(e.what()).find(name) != std::string::npos);
+    }
+  };
+  expect_corrupt(0);
+  expect_corrupt(std::uint64_t{1} << 58);  // x 64-byte slots wraps to 0
+  expect_corrupt(9);                       // one slot more than the segment holds
+  expect_corrupt(std::uint64_t{1} << 29);  // beyond the 2^28 the sequence arithmetic allows
+  write_field(16, 8);
+  write_field(8, sizeof(double) + 1);
+  CHECK_THROWS_AS(shared_queue<double>::open(name), std::invalid_argument);  // not a queue of double
+  write_field(8, sizeof(double));
+  write_field(0, 0x1234);
+  CHECK_THROWS_AS(shared_queue<double>::open(name), std::invalid_argument);  // not initialized
+  write_field(0, 0x7765667471756531);  // "weftque1"
+  auto other = shared_queue<double>::open(name);
+  other.push(1.5);
+  CHECK(*q.pop() == 1.5);
 }
 
 TEST_CASE("shared_queue: no children left unreaped, no /dev/shm entries left", "[shared_queue]") {

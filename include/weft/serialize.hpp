@@ -8,6 +8,7 @@
 
 #include <weft/error.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -162,14 +163,59 @@ inline constexpr bool bitwise_serializable =
     !is_specialization_of<T, std::variant>;
 
 template <class T>
+inline constexpr bool is_std_array = false;
+template <class T, std::size_t N>
+inline constexpr bool is_std_array<std::array<T, N>> = true;
+
+// A lower bound on the bytes the encoding of any T takes, at least 1, so
+// that a count read from the input is bounded by what the input can hold
+// (reader::read_size). Exact for the built-in types; 1 for user
+// serializers, whose encodings weft cannot see.
+template <class T>
+constexpr std::size_t min_wire_size() noexcept;
+
+template <class... Ts>
+constexpr std::size_t min_wire_size_of_alternatives() noexcept {
+  return std::min({min_wire_size<Ts>()...});
+}
+
+template <class T>
 constexpr std::size_t min_wire_size() noexcept {
-  if constexpr (bitwise_serializable<T>) return sizeof(T) == 0 ? 1 : sizeof(T);
-  return 1;  // every other encoding is at least one byte (a tag, a flag or a length)
+  std::size_t bytes = 1;  // a tag, a flag, or a user encoding
+  if constexpr (bitwise_serializable<T>) {
+    bytes = sizeof(T);
+  } else if constexpr (is_specialization_of<T, std::basic_string> || is_specialization_of<T, std::vector> ||
+                       is_specialization_of<T, std::map> || is_specialization_of<T, std::unordered_map>) {
+    bytes = sizeof(std::size_t);  // the length
+  } else if constexpr (is_std_array<T>) {
+    bytes = std::tuple_size_v<T> * min_wire_size<typename T::value_type>();
+  } else if constexpr (is_specialization_of<T, std::pair>) {
+    bytes = min_wire_size<typename T::first_type>() + min_wire_size<typename T::second_type>();
+  } else if constexpr (is_specialization_of<T, std::tuple>) {
+    bytes = [] <class... Ts>(std::tuple<Ts...>*) {
+      return (std::size_t{0} + ... + min_wire_size<Ts>());
+    }(static_cast<T*>(nullptr));
+  } else if constexpr (is_specialization_of<T, std::variant>) {
+    bytes = sizeof(std::uint32_t) + [] <class... Ts>(std::variant<Ts...>*) {
+      return min_wire_size_of_alternatives<Ts...>();
+    }(static_cast<T*>(nullptr));
+  }
+  return bytes == 0 ? 1 : bytes;
+}
+
+// Reserves room for `n` decoded elements, but never more bytes than the
+// input has left: `n` came from the input and may be corrupt. A smaller
+// reservation only costs the vector a few regrowths.
+template <class Vector>
+void reserve_bounded(Vector& v, std::size_t n, std::size_t remaining_bytes) {
+  using T = typename Vector::value_type;
+  v.reserve(std::min(n, remaining_bytes / sizeof(T)));
 }
 }  // namespace detail
 
 template <class T>
 struct serializer<T, std::enable_if_t<detail::bitwise_serializable<T>>> {
+  using builtin_bitwise = void;  // marks the built-in path (detail/boundary_check.hpp checks fields)
   static void write(writer& w, const T& v) { w.write_bytes(&v, sizeof v); }
   static T read(reader& r) {
     T v;
@@ -218,7 +264,7 @@ struct serializer<std::vector<T, A>, std::enable_if_t<serializable<T>>> {
       v.resize(n);
       r.read_bytes(v.data(), n * sizeof(T));
     } else {
-      v.reserve(n);
+      detail::reserve_bounded(v, n, r.remaining());
       for (std::size_t i = 0; i < n; ++i) v.push_back(r.read<T>());
     }
     return v;

@@ -13,6 +13,7 @@
 
 #include <weft/detail/shm.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstddef>
@@ -145,8 +146,11 @@ inline interprocess_guard interprocess_mutex::guard() { return interprocess_guar
 //   (use atomics or interprocess_mutex). Move-only.
 // Exceptions: std::system_error naming the segment for bad names (EINVAL,
 //   ENAMETOOLONG), an existing name on create (EEXIST), a missing one on
-//   open (ENOENT) and other OS failures; std::invalid_argument for size 0
-//   (nothing is created).
+//   open (ENOENT), a size beyond the free space of the shm filesystem on
+//   create (ENOSPC: the memory is reserved at creation, so a later touch
+//   never raises SIGBUS) and other OS failures; std::invalid_argument for
+//   size 0. A create() that throws leaves no name and no descriptor behind.
+// Cost: create() reserves (and zero-fills) its bytes: O(bytes).
 class shared_memory {
  public:
   static shared_memory create(std::string_view name, std::size_t bytes);
@@ -203,8 +207,7 @@ inline shared_memory shared_memory::create(std::string_view name, std::size_t by
   if (fd < 0) detail::throw_errno(errno, "weft::shared_memory::create: segment '" + n + "'");
   detail::fd_closer closer(fd);
   try {
-    if (::ftruncate(fd, static_cast<off_t>(bytes)) != 0)
-      detail::throw_errno(errno, "weft::shared_memory::create: cannot size segment '" + n + "'");
+    detail::size_segment(fd, bytes, "weft::shared_memory::create: segment '" + n + "'");
     return shared_memory(detail::mapping::of_fd(fd, bytes, "segment '" + n + "'"), n, true);
   } catch (...) {
     ::shm_unlink(n.c_str());  // nothing half-made stays behind
@@ -233,22 +236,42 @@ inline void shared_memory::unlink() {
 
 namespace detail {
 
-// Checks a segment opened by name against what its creator wrote: room for
-// the header, the magic number (stored last by the creator), the element
-// size, and room for the `count` elements the header announces. `who` names
-// the container in the messages, e.g. "weft::shared_array".
-template <class Header, class BytesFor>
-Header& checked_header(const shared_memory& segment, std::size_t header_bytes, std::uint64_t magic,
-                       std::size_t element_size, BytesFor bytes_for, const std::string& who) {
+// What an opener expects of a segment's header and contents. Every
+// container header starts with magic, element_size, count, element_align.
+struct segment_layout {
+  std::uint64_t magic;         // the container's "initialized" mark
+  std::size_t header_bytes;    // offset of the first element
+  std::size_t element_size;    // sizeof(T)
+  std::size_t element_align;   // alignof(T)
+  std::size_t stride;          // bytes each of `count` elements takes in the segment
+  std::uint64_t max_count;     // the most elements the container supports
+};
+
+// Checks a segment opened by name against what its creator wrote, so that a
+// corrupt header can never make the opener reach outside the segment.
+// Throws std::invalid_argument when the segment holds something else (no
+// magic: not an initialized container; another element size or alignment:
+// not a container of this T), std::system_error (EINVAL) when the header
+// does not fit the segment (too small for a header, a count of 0, above
+// max_count, or more elements than the bytes after the header hold;
+// overflow-safe). `who` names the container, e.g. "weft::shared_array".
+template <class Header>
+Header& checked_header(const shared_memory& segment, const segment_layout& want, const std::string& who) {
   const std::string where = who + "::open: segment '" + segment.name() + "'";
-  if (segment.size() < header_bytes) throw std::invalid_argument(where + " is too small");
+  if (segment.size() < want.header_bytes)
+    throw_errno(EINVAL, where + " has " + std::to_string(segment.size()) + " bytes, too few for a header");
   auto& h = *std::launder(static_cast<Header*>(segment.data()));
-  // acquire: pairs with the creator's release store of magic.
-  if (h.magic.load(std::memory_order_acquire) != magic)
+  // acquire: pairs with the creator's release store of magic (initialize()).
+  if (h.magic.load(std::memory_order_acquire) != want.magic)
     throw std::invalid_argument(where + " is not an initialized " + who);
-  if (h.element_size != element_size || bytes_for(static_cast<std::size_t>(h.count)) > segment.size())
-    throw std::invalid_argument(where + " holds elements of " + std::to_string(h.element_size) +
-                                " bytes, not " + std::to_string(element_size));
+  if (h.element_size != want.element_size || h.element_align != want.element_align)
+    throw std::invalid_argument(where + " holds elements of " + std::to_string(h.element_size) + " bytes (alignment " +
+                                std::to_string(h.element_align) + "), not " + std::to_string(want.element_size) +
+                                " (alignment " + std::to_string(want.element_align) + ")");
+  const std::uint64_t fits = (segment.size() - want.header_bytes) / want.stride;
+  if (h.count == 0 || h.count > want.max_count || h.count > fits)
+    throw_errno(EINVAL, where + " has a corrupt header: it announces " + std::to_string(h.count) +
+                            " elements; the segment holds " + std::to_string(std::min<std::uint64_t>(fits, want.max_count)));
   return h;
 }
 
@@ -259,6 +282,7 @@ struct array_header {
   std::atomic<std::uint64_t> magic{0};  // stored (release) last by the creator
   std::uint64_t element_size = 0;
   std::uint64_t count = 0;
+  std::uint64_t element_align = 0;
   interprocess_mutex mutex;
 };
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free,
@@ -274,7 +298,9 @@ static_assert(std::atomic<std::uint64_t>::is_always_lock_free,
 // Thread-safety: the elements are plain memory: use atomic(i) (an
 //   std::atomic_ref) or lock() for concurrent updates. Move-only handle.
 // Exceptions: std::invalid_argument for n == 0 and for open() of a segment
-//   that does not hold T elements; std::system_error as for shared_memory.
+//   that does not hold T elements; std::system_error (EINVAL) for open() of
+//   a segment whose header is corrupt or does not fit its size (it is never
+//   mapped out of bounds); std::system_error as for shared_memory.
 // Cost: one mapping; lock() is an interprocess_mutex shared by all copies.
 // Lifetime: unmapped when the handle is destroyed; a named array follows
 //   shared_memory's lifetime rule.
@@ -322,9 +348,11 @@ class shared_array {
   static constexpr std::size_t data_offset =
       ((sizeof(detail::array_header) + 63) / 64 * 64 + alignof(T) - 1) / alignof(T) * alignof(T);
 
+  static constexpr std::size_t max_count = (SIZE_MAX - data_offset) / sizeof(T);
+
   static std::size_t checked_count(std::size_t n) {
     if (n == 0) throw std::invalid_argument("weft::shared_array: size must be at least 1");
-    if (n > (SIZE_MAX - data_offset) / sizeof(T)) throw std::invalid_argument("weft::shared_array: size too large");
+    if (n > max_count) throw std::invalid_argument("weft::shared_array: size too large");
     return n;
   }
   static std::size_t bytes_for(std::size_t n) { return data_offset + n * sizeof(T); }
@@ -333,12 +361,14 @@ class shared_array {
     initialize(n, init);
   }
   explicit shared_array(shared_memory segment) : segment_(std::move(segment)) {
-    detail::checked_header<detail::array_header>(segment_, data_offset, detail::array_header::ready_magic,
-                                                 sizeof(T), bytes_for, "weft::shared_array");
+    const detail::segment_layout want{detail::array_header::ready_magic, data_offset, sizeof(T), alignof(T),
+                                      sizeof(T), max_count};
+    detail::checked_header<detail::array_header>(segment_, want, "weft::shared_array");
   }
   void initialize(std::size_t n, const T& init) {
     auto* h = ::new (segment_.data()) detail::array_header();
     h->element_size = sizeof(T);
+    h->element_align = alignof(T);
     h->count = n;
     T* first = data();
     for (std::size_t i = 0; i < n; ++i) ::new (static_cast<void*>(first + i)) T(init);

@@ -74,8 +74,10 @@ namespace weft {
 //   happened yet); it waits at most a short spin for it.
 //   A recycled pid of a dead owner delays the repair until that pid exits.
 // Exceptions: std::invalid_argument for capacity 0 and for open() of a
-//   segment that is not a shared_queue<T>; std::system_error as for
-//   shared_memory; weft::queue_closed from producers after close();
+//   segment that is not a shared_queue<T>; std::system_error (EINVAL) for
+//   open() of a segment whose header is corrupt or does not fit its size
+//   (capacity 0 or above 2^28, more slots than the segment holds); never a
+//   crash; std::system_error as for shared_memory; weft::queue_closed from producers after close();
 //   std::logic_error from task_done() called more often than items popped.
 // Ordering: FIFO per producer; the bytes of an item written before push(x)
 //   are visible to the process that pops x.
@@ -175,6 +177,7 @@ class shared_queue {
     std::atomic<std::uint64_t> magic{0};  // stored last (release) by the creator
     std::uint64_t element_size = 0;
     std::uint64_t count = 0;  // the capacity, in slots
+    std::uint64_t element_align = 0;
     // Producer side, consumer side and read-mostly flags each in their own
     // false-sharing range: producers and consumers never write one line.
     alignas(detail::false_sharing_range) std::atomic<std::uint64_t> tail{0};  // next producer ticket
@@ -202,9 +205,11 @@ class shared_queue {
     return static_cast<std::int32_t>((s - want) << 1) >> 1;
   }
 
+  static constexpr size_type max_capacity = size_type{1} << 28;  // the sequence arithmetic's limit
+
   static size_type checked_capacity(size_type capacity) {
     if (capacity == 0) throw std::invalid_argument("weft::shared_queue: capacity must be at least 1");
-    if (capacity > (size_type{1} << 28)) throw std::invalid_argument("weft::shared_queue: capacity exceeds 2^28");
+    if (capacity > max_capacity) throw std::invalid_argument("weft::shared_queue: capacity exceeds 2^28");
     return capacity;
   }
   static std::size_t bytes_for(size_type capacity) { return slots_offset + capacity * sizeof(slot); }
@@ -246,14 +251,16 @@ class shared_queue {
 
 template <class T>
 shared_queue<T>::shared_queue(shared_memory segment) : segment_(std::move(segment)) {
-  detail::checked_header<control_block>(segment_, slots_offset, control_block::ready_magic, sizeof(T), bytes_for,
-                                        "weft::shared_queue");
+  const detail::segment_layout want{control_block::ready_magic, slots_offset, sizeof(T), alignof(T), sizeof(slot),
+                                    max_capacity};
+  detail::checked_header<control_block>(segment_, want, "weft::shared_queue");
 }
 
 template <class T>
 void shared_queue<T>::initialize(size_type capacity) {
   auto* h = ::new (segment_.data()) control_block();
   h->element_size = sizeof(T);
+  h->element_align = alignof(T);
   h->count = capacity;
   for (size_type i = 0; i < capacity; ++i) {
     slot& s = slot_of(i);

@@ -3,6 +3,7 @@
 // weft::protocol_error, and never read out of bounds (built with ASan).
 #include <weft/serialize.hpp>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -15,7 +16,10 @@
 namespace {
 enum class kind : std::uint8_t { a, b };
 using message = std::variant<std::vector<std::string>, std::map<std::string, std::optional<std::int64_t>>,
-                             std::tuple<bool, kind, std::vector<double>>, std::pair<std::string, std::array<int, 3>>>;
+                             std::tuple<bool, kind, std::vector<double>>, std::pair<std::string, std::array<int, 3>>,
+                             // wide elements, short encodings: a corrupt count must not reserve
+                             // count x sizeof (issue 13 item 9; bad_alloc would escape and abort)
+                             std::vector<std::array<std::string, 64>>>;
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

@@ -14,6 +14,7 @@
 // raw bytes, so between MPI ranks they must not hold pointers.
 #pragma once
 
+#include <weft/detail/boundary_check.hpp>
 #include <weft/detail/shared_state.hpp>
 #include <weft/error.hpp>
 #include <weft/future.hpp>
@@ -213,14 +214,7 @@ template <class F, class Encode, class... Args>
 std::pair<remote_task, future<remote_result_t<F, Args...>>> make_remote_task(std::uint64_t id, Encode encode, F f,
                                                                              Args&&... args) {
   using R = remote_result_t<F, Args...>;
-  static_assert(std::is_trivially_copyable_v<F>,
-                "weft: submit to a process or MPI pool: f must be a function pointer or a trivially copyable "
-                "callable (a lambda capturing only trivially copyable values by value): it is sent "
-                "as bytes to another process");
-  static_assert((serializable<std::decay_t<Args>> && ...),
-                "weft: submit to a process or MPI pool: every argument must be serializable (weft::serializer)");
-  static_assert(std::is_void_v<R> || serializable<R>,
-                "weft: submit to a process or MPI pool: the result must be serializable (weft::serializer)");
+  require_crossable<F, R, std::decay_t<Args>...>();  // boundary_check.hpp: readable compile errors
   remote_task t{id, {}, nullptr, &complete_as<R>, &fail_as<R>, &start_as<R>};
   writer w(t.payload);
   w.write(id);

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstddef>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -100,6 +101,29 @@ class fd_closer {
  private:
   int fd_;
 };
+
+// Sizes a new segment to `bytes` and reserves its memory now, so that a
+// segment larger than the free space of the shm filesystem fails here with
+// std::system_error (ENOSPC), naming `what`, instead of with SIGBUS at the
+// first touch of a page that was never reserved (ftruncate reserves
+// nothing). Where the filesystem cannot preallocate (EOPNOTSUPP, EINVAL) or
+// the OS has no posix_fallocate, it only sizes the segment. The caller
+// unlinks and closes on failure. Blocks while the kernel allocates: O(bytes).
+inline void size_segment(int fd, std::size_t bytes, const std::string& what) {
+  if (bytes > static_cast<std::size_t>(std::numeric_limits<off_t>::max()))
+    throw_errno(EFBIG, what + ": " + std::to_string(bytes) + " bytes is larger than a file can be");
+  const auto length = static_cast<off_t>(bytes);
+#if defined(__linux__)
+  int rc;
+  do {
+    rc = ::posix_fallocate(fd, 0, length);  // returns the error; errno is untouched
+  } while (rc == EINTR);
+  if (rc == 0) return;
+  if (rc != EOPNOTSUPP && rc != EINVAL)
+    throw_errno(rc, what + ": cannot reserve " + std::to_string(bytes) + " bytes of shared memory");
+#endif
+  if (::ftruncate(fd, length) != 0) throw_errno(errno, what + ": cannot size it to " + std::to_string(bytes) + " bytes");
+}
 
 // POSIX segment names are "/" followed by up to NAME_MAX - 1 characters and
 // no further slash. weft accepts "name" or "/name" and returns "/name". A

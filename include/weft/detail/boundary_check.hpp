@@ -1,0 +1,533 @@
+// weft — MIT licence. See LICENSE.
+//
+// <weft/detail/boundary_check.hpp> — internal: the compile-time check of
+// what may cross a process boundary (DESIGN "What crosses a process
+// boundary"). Not API; process_pool and mpi_pool call require_crossable from
+// make_remote_task.
+//
+// Nothing that carries an address crosses, because the other process would
+// read its own memory at that address: a pointer (function pointers
+// included), a reference, std::string_view, std::span, or a type holding one.
+// The verdict for a type T:
+//   - arithmetic, enum, std::nullptr_t, std::basic_string, std::chrono
+//     durations and time points: crosses;
+//   - pointer, member pointer, reference, string_view, span: refused;
+//   - vector, array, optional, pair, tuple, variant, map, unordered_map:
+//     cross when every element type does (recursively);
+//   - a class with its own weft::serializer specialization: crosses (the
+//     user's serializer is trusted to send values, not addresses);
+//   - any other class: it must be an aggregate copied bitwise by the
+//     built-in serializer, and it is checked field by field (recursively).
+//     Fields are counted by brace-initializing T with a type that converts
+//     to anything, then named with structured bindings. Limits: at most
+//     max_checked_fields (32) fields, and every field must be brace-
+//     initializable from that type (a std::string_view field, whose
+//     constructors make that ambiguous, is recognized and refused as a
+//     view; an empty-class member is not); both are readable errors asking
+//     for a serializer. An aggregate with a base class that has fields fails
+//     in the structured binding (the compiler's message, not weft's).
+// The callable f itself crosses as a function pointer (a code word) or as an
+// empty class (a captureless lambda): a capture cannot be checked for
+// addresses, so state travels as arguments.
+//
+// Every refusal is a static_assert in refuse<Offender, Why>, so the compiler
+// names the offending type in "required from" lines, and the message says
+// the fix.
+#pragma once
+
+#include <weft/serialize.hpp>
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace weft::detail {
+
+template <class F, class T>
+struct map_chunk;  // remote_task.hpp: map()'s chunk wrapper, a callable holding the user's f
+
+// An aggregate with more fields than this cannot be checked; it needs a serializer.
+inline constexpr std::size_t max_checked_fields = 32;
+
+// Why a type cannot cross; `none` when it can.
+enum class refusal {
+  none,
+  reference,
+  pointer,
+  function_pointer,
+  view,
+  not_serializable,
+  not_aggregate,
+  union_type,
+  fields_unlisted,
+  too_many_fields,
+  capturing_callable,
+  not_callable,
+};
+
+// The first reason found, with the type that caused it.
+template <class Offender, refusal Why>
+struct verdict {
+  using offender = Offender;
+  static constexpr refusal why = Why;
+};
+using crosses = verdict<void, refusal::none>;
+
+template <class T>
+constexpr auto judge();
+
+// The first refusal among several verdicts, or `crosses`.
+template <class First, class... Rest>
+constexpr auto first_refusal_of() {
+  if constexpr (First::why != refusal::none || sizeof...(Rest) == 0) {
+    return First{};
+  } else {
+    return first_refusal_of<Rest...>();
+  }
+}
+template <class... Verdicts>
+constexpr auto first_refusal(Verdicts...) {
+  if constexpr (sizeof...(Verdicts) == 0) {
+    return crosses{};
+  } else {
+    return first_refusal_of<Verdicts...>();
+  }
+}
+template <class... Ts>
+constexpr auto judge_all(std::type_identity<std::tuple<Ts...>>) {
+  return first_refusal(judge<Ts>()...);
+}
+
+// ---- listing an aggregate's fields ----
+
+// Converts to (a reference to) anything; only ever named in unevaluated operands.
+struct any_field {
+  template <class U>
+  operator U&() const;
+};
+template <std::size_t>
+using any_field_at = any_field;
+
+// A string view only; tells a std::string_view field from other fields
+// that refuse a braced any_field.
+struct string_view_field {
+  template <class C, class Tr>
+  operator std::basic_string_view<C, Tr>&() const;
+};
+
+// T{{a}, {b}, ...}: N braced initializers, one per field. Braces stop C
+// array members from taking several initializers (brace elision), but a
+// member of a class whose constructors make {a} ambiguous (std::string_view)
+// or an empty class refuses them.
+template <class T, std::size_t... I>
+constexpr bool initializable_braced(std::index_sequence<I...>) {
+  return requires { T{{any_field_at<I>{}}...}; };
+}
+// T{{a}, {b}, ..., Last{}}: N braced initializers, then a plain one.
+template <class T, class Last, std::size_t... I>
+constexpr bool initializable_braced_then(std::index_sequence<I...>) {
+  return requires { T{{any_field_at<I>{}}..., Last{}}; };
+}
+
+// The number of leading fields of T that take a braced initializer, at most
+// max_checked_fields + 1.
+template <class T, std::size_t N = 0>
+constexpr std::size_t braced_field_count() {
+  if constexpr (N > max_checked_fields || !initializable_braced<T>(std::make_index_sequence<N + 1>{})) {
+    return N;
+  } else {
+    return braced_field_count<T, N + 1>();
+  }
+}
+
+// The declared types of T's N fields, as field_list<...>. decltype of a
+// structured binding is the member's declared type (int&, const char*), so
+// references and pointers are seen as such. Written out once per count:
+// structured bindings need one name per field.
+template <class... Ts>
+using field_list = std::type_identity<std::tuple<Ts...>>;
+
+template <std::size_t N, class T>
+constexpr auto field_types_of(T& object) {
+  static_assert(N <= max_checked_fields, "weft: field_types_of lists at most max_checked_fields fields");
+  if constexpr (N == 0) {
+    return field_list<>{};
+  } else if constexpr (N == 1) {
+    auto& [f0] = object;
+    return field_list<decltype(f0)>{};
+  } else if constexpr (N == 2) {
+    auto& [f0, f1] = object;
+    return field_list<decltype(f0), decltype(f1)>{};
+  } else if constexpr (N == 3) {
+    auto& [f0, f1, f2] = object;
+    return field_list<decltype(f0), decltype(f1), decltype(f2)>{};
+  } else if constexpr (N == 4) {
+    auto& [f0, f1, f2, f3] = object;
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3)>{};
+  } else if constexpr (N == 5) {
+    auto& [f0, f1, f2, f3, f4] = object;
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4)>{};
+  } else if constexpr (N == 6) {
+    auto& [f0, f1, f2, f3, f4, f5] = object;
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5)>{};
+  } else if constexpr (N == 7) {
+    auto& [f0, f1, f2, f3, f4, f5, f6] = object;
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
+                      decltype(f6)>{};
+  } else if constexpr (N == 8) {
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7] = object;
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
+                      decltype(f6), decltype(f7)>{};
+  } else if constexpr (N == 9) {
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8] = object;
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
+                      decltype(f6), decltype(f7), decltype(f8)>{};
+  } else if constexpr (N == 10) {
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9] = object;
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
+                      decltype(f6), decltype(f7), decltype(f8), decltype(f9)>{};
+  } else if constexpr (N == 11) {
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10] = object;
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
+                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10)>{};
+  } else if constexpr (N == 12) {
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11] = object;
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
+                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11)>{};
+  } else if constexpr (N == 13) {
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12] = object;
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
+                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+                      decltype(f12)>{};
+  } else if constexpr (N == 14) {
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13] = object;
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
+                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+                      decltype(f12), decltype(f13)>{};
+  } else if constexpr (N == 15) {
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14] = object;
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
+                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+                      decltype(f12), decltype(f13), decltype(f14)>{};
+  } else if constexpr (N == 16) {
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15] = object;
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
+                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+                      decltype(f12), decltype(f13), decltype(f14), decltype(f15)>{};
+  } else if constexpr (N == 17) {
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16] = object;
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
+                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+                      decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16)>{};
+  } else if constexpr (N == 18) {
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17] = object;
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
+                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+                      decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17)>{};
+  } else if constexpr (N == 19) {
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18] = object;
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
+                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+                      decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17),
+                      decltype(f18)>{};
+  } else if constexpr (N == 20) {
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19] = object;
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
+                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+                      decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17),
+                      decltype(f18), decltype(f19)>{};
+  } else if constexpr (N == 21) {
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20] = object;
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
+                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+                      decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17),
+                      decltype(f18), decltype(f19), decltype(f20)>{};
+  } else if constexpr (N == 22) {
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21] = object;
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
+                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+                      decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17),
+                      decltype(f18), decltype(f19), decltype(f20), decltype(f21)>{};
+  } else if constexpr (N == 23) {
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21,
+           f22] = object;
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
+                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+                      decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17),
+                      decltype(f18), decltype(f19), decltype(f20), decltype(f21), decltype(f22)>{};
+  } else if constexpr (N == 24) {
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22,
+           f23] = object;
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
+                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+                      decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17),
+                      decltype(f18), decltype(f19), decltype(f20), decltype(f21), decltype(f22), decltype(f23)>{};
+  } else if constexpr (N == 25) {
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22,
+           f23, f24] = object;
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
+                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+                      decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17),
+                      decltype(f18), decltype(f19), decltype(f20), decltype(f21), decltype(f22), decltype(f23),
+                      decltype(f24)>{};
+  } else if constexpr (N == 26) {
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22,
+           f23, f24, f25] = object;
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
+                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+                      decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17),
+                      decltype(f18), decltype(f19), decltype(f20), decltype(f21), decltype(f22), decltype(f23),
+                      decltype(f24), decltype(f25)>{};
+  } else if constexpr (N == 27) {
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22,
+           f23, f24, f25, f26] = object;
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
+                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+                      decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17),
+                      decltype(f18), decltype(f19), decltype(f20), decltype(f21), decltype(f22), decltype(f23),
+                      decltype(f24), decltype(f25), decltype(f26)>{};
+  } else if constexpr (N == 28) {
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22,
+           f23, f24, f25, f26, f27] = object;
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
+                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+                      decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17),
+                      decltype(f18), decltype(f19), decltype(f20), decltype(f21), decltype(f22), decltype(f23),
+                      decltype(f24), decltype(f25), decltype(f26), decltype(f27)>{};
+  } else if constexpr (N == 29) {
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22,
+           f23, f24, f25, f26, f27, f28] = object;
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
+                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+                      decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17),
+                      decltype(f18), decltype(f19), decltype(f20), decltype(f21), decltype(f22), decltype(f23),
+                      decltype(f24), decltype(f25), decltype(f26), decltype(f27), decltype(f28)>{};
+  } else if constexpr (N == 30) {
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22,
+           f23, f24, f25, f26, f27, f28, f29] = object;
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
+                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+                      decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17),
+                      decltype(f18), decltype(f19), decltype(f20), decltype(f21), decltype(f22), decltype(f23),
+                      decltype(f24), decltype(f25), decltype(f26), decltype(f27), decltype(f28), decltype(f29)>{};
+  } else if constexpr (N == 31) {
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22,
+           f23, f24, f25, f26, f27, f28, f29, f30] = object;
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
+                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+                      decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17),
+                      decltype(f18), decltype(f19), decltype(f20), decltype(f21), decltype(f22), decltype(f23),
+                      decltype(f24), decltype(f25), decltype(f26), decltype(f27), decltype(f28), decltype(f29),
+                      decltype(f30)>{};
+  } else if constexpr (N == 32) {
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22,
+           f23, f24, f25, f26, f27, f28, f29, f30, f31] = object;
+    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
+                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+                      decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17),
+                      decltype(f18), decltype(f19), decltype(f20), decltype(f21), decltype(f22), decltype(f23),
+                      decltype(f24), decltype(f25), decltype(f26), decltype(f27), decltype(f28), decltype(f29),
+                      decltype(f30), decltype(f31)>{};
+  }
+}
+
+// Lists T's fields (braced_field_count; a field after them that takes only
+// a plain initializer is a std::string_view or a class weft cannot list)
+// and judges each one.
+template <class T>
+constexpr auto judge_fields() {
+  constexpr std::size_t count = braced_field_count<T>();
+  using first_fields = std::make_index_sequence<count>;
+  if constexpr (count > max_checked_fields) {
+    return verdict<T, refusal::too_many_fields>{};
+  } else if constexpr (initializable_braced_then<T, string_view_field>(first_fields{})) {
+    return verdict<std::string_view, refusal::view>{};
+  } else if constexpr (initializable_braced_then<T, any_field>(first_fields{})) {
+    return verdict<T, refusal::fields_unlisted>{};
+  } else {
+    return judge_all(decltype(field_types_of<count>(std::declval<T&>())){});
+  }
+}
+
+// ---- the verdict for one type ----
+
+template <class T, template <class...> class Template>
+inline constexpr bool is_instance_of = is_specialization_of<std::remove_cv_t<T>, Template>;
+
+template <class T>
+inline constexpr bool is_view = false;
+template <class C, class Tr>
+inline constexpr bool is_view<std::basic_string_view<C, Tr>> = true;
+template <class T, std::size_t E>
+inline constexpr bool is_view<std::span<T, E>> = true;
+
+// True when serializer<T> is the built-in bitwise one (not a user's).
+template <class T>
+concept copied_bitwise = requires { typename serializer<T>::builtin_bitwise; };
+
+template <class T>
+constexpr auto judge_elements() {
+  if constexpr (is_std_array<T> || is_instance_of<T, std::vector> || is_instance_of<T, std::optional>) {
+    return judge<typename T::value_type>();
+  } else if constexpr (is_instance_of<T, std::map> || is_instance_of<T, std::unordered_map>) {
+    return first_refusal(judge<typename T::key_type>(), judge<typename T::mapped_type>());
+  } else if constexpr (is_instance_of<T, std::pair>) {
+    return first_refusal(judge<typename T::first_type>(), judge<typename T::second_type>());
+  } else {  // tuple, variant
+    return [] <template <class...> class List, class... Ts>(std::type_identity<List<Ts...>>) {
+      return first_refusal(judge<Ts>()...);
+    }(std::type_identity<T>{});
+  }
+}
+template <class T>
+inline constexpr bool is_std_container =
+    is_std_array<T> || is_instance_of<T, std::vector> || is_instance_of<T, std::optional> ||
+    is_instance_of<T, std::map> || is_instance_of<T, std::unordered_map> || is_instance_of<T, std::pair> ||
+    is_instance_of<T, std::tuple> || is_instance_of<T, std::variant>;
+
+// std::chrono values are classes, not aggregates, and copied bitwise.
+template <class T>
+inline constexpr bool is_chrono_value = false;
+template <class Rep, class Period>
+inline constexpr bool is_chrono_value<std::chrono::duration<Rep, Period>> = true;
+template <class Clock, class Duration>
+inline constexpr bool is_chrono_value<std::chrono::time_point<Clock, Duration>> = true;
+
+template <class T>
+constexpr auto judge_class() {
+  if constexpr (std::is_union_v<T>) {
+    return verdict<T, refusal::union_type>{};
+  } else if constexpr (!std::is_aggregate_v<T>) {
+    return verdict<T, refusal::not_aggregate>{};
+  } else {
+    return judge_fields<T>();
+  }
+}
+
+template <class T>
+constexpr auto judge() {
+  using U = std::remove_cv_t<T>;
+  if constexpr (std::is_reference_v<T>) {
+    return verdict<T, refusal::reference>{};
+  } else if constexpr (std::is_pointer_v<U> && std::is_function_v<std::remove_pointer_t<U>>) {
+    return verdict<U, refusal::function_pointer>{};
+  } else if constexpr (std::is_pointer_v<U> || std::is_member_pointer_v<U>) {
+    return verdict<U, refusal::pointer>{};
+  } else if constexpr (std::is_arithmetic_v<U> || std::is_enum_v<U> || std::is_null_pointer_v<U> ||
+                       is_instance_of<U, std::basic_string>) {
+    return crosses{};
+  } else if constexpr (is_view<U>) {
+    return verdict<U, refusal::view>{};
+  } else if constexpr (std::is_array_v<U>) {  // a C array field; as an argument it decays to a pointer
+    return judge<std::remove_extent_t<U>>();
+  } else if constexpr (is_std_container<U>) {
+    return judge_elements<U>();
+  } else if constexpr (is_chrono_value<U>) {
+    return judge<typename U::rep>();  // a count of ticks (a time_point's clock is only a tag)
+  } else if constexpr (!serializable<U>) {
+    return verdict<U, refusal::not_serializable>{};
+  } else if constexpr (!copied_bitwise<U>) {
+    return crosses{};  // the user's serializer decides what travels
+  } else {
+    return judge_class<U>();
+  }
+}
+
+// True when a value of type T may cross a process boundary.
+template <class T>
+inline constexpr bool crossable = decltype(judge<T>())::why == refusal::none;
+
+// ---- the callable ----
+
+template <class F>
+constexpr auto judge_callable() {
+  if constexpr (std::is_pointer_v<F> && std::is_function_v<std::remove_pointer_t<F>>) {
+    return crosses{};  // sent as a code word
+  } else if constexpr (is_instance_of<F, map_chunk>) {
+    return judge_callable<decltype(std::declval<F&>().f)>();
+  } else if constexpr (!std::is_class_v<F>) {
+    return verdict<F, refusal::not_callable>{};
+  } else if constexpr (!std::is_empty_v<F> || !std::is_trivially_copyable_v<F>) {
+    return verdict<F, refusal::capturing_callable>{};
+  } else {
+    return crosses{};  // a captureless lambda or an empty function object: sent as its (empty) bytes
+  }
+}
+
+template <class F>
+inline constexpr bool crossable_callable = decltype(judge_callable<F>())::why == refusal::none;
+
+// ---- the diagnostics ----
+
+// One static_assert per reason; the compiler names Offender in the
+// instantiation context ("in instantiation of refuse<int*, refusal::pointer>").
+template <class Offender, refusal Why>
+constexpr void refuse() {
+  static_assert(Why != refusal::reference,
+                "weft: a reference cannot cross a process boundary (it is an address, meaningless in the "
+                "other process): return or pass the value itself, e.g. std::string instead of std::string&");
+  static_assert(Why != refusal::pointer,
+                "weft: a pointer cannot cross a process boundary (the other process would read its own "
+                "memory at that address): pass the value itself, e.g. std::string or std::vector<T>");
+  static_assert(Why != refusal::function_pointer,
+                "weft: a function pointer cannot cross a process boundary as an argument, result or field: "
+                "pass an enum or index that selects the function, or make it the callable f itself");
+  static_assert(Why != refusal::view,
+                "weft: std::string_view or std::span cannot cross a process boundary (a view is an address "
+                "into this process): pass the value itself, e.g. std::string or std::vector<T>");
+  static_assert(Why != refusal::not_serializable,
+                "weft::serializer<T> is not specialized for this T (the compiler names T in the "
+                "instantiation context): specialize weft::serializer<T> with static write(weft::writer&, "
+                "const T&) and read(weft::reader&) -> T, or use a supported type (arithmetic, enum, "
+                "trivially copyable aggregate, string, vector, array, pair, tuple, optional, map, "
+                "unordered_map, variant)");
+  static_assert(Why != refusal::not_aggregate,
+                "weft: a class that is not an aggregate crosses a process boundary only through a "
+                "weft::serializer<T> specialization (its fields cannot be checked for addresses): "
+                "specialize weft::serializer<T>, or make T a plain struct of value fields");
+  static_assert(Why != refusal::union_type,
+                "weft: a union cannot be checked for addresses: use std::variant or specialize "
+                "weft::serializer<T>");
+  static_assert(Why != refusal::fields_unlisted,
+                "weft: cannot list the fields of this aggregate to check them for addresses (a member is "
+                "an empty class, a reference, or a class whose constructors weft cannot probe): "
+                "specialize weft::serializer<T>, or make its members plain values");
+  static_assert(Why != refusal::too_many_fields,
+                "weft: an aggregate with more than weft::detail::max_checked_fields (32) fields cannot be "
+                "checked for addresses: group its fields into nested structs, or specialize "
+                "weft::serializer<T>");
+  static_assert(Why != refusal::capturing_callable,
+                "weft: f captures state (by reference or by value), and a capture cannot be checked for "
+                "addresses: use a captureless lambda or a function pointer and pass the state as "
+                "arguments to submit");
+  static_assert(Why != refusal::not_callable,
+                "weft: f must be a function pointer or a captureless lambda to run in another process");
+}
+
+template <class Verdict>
+constexpr void require(Verdict) {
+  if constexpr (Verdict::why != refusal::none) refuse<typename Verdict::offender, Verdict::why>();
+}
+
+// Compile-time check of a task for process_pool / mpi_pool: the callable F,
+// its result R (void allowed) and the decayed argument types Args. Each
+// refusal is a static_assert naming the offending type and the fix.
+template <class F, class R, class... Args>
+constexpr void require_crossable() {
+  require(judge_callable<F>());
+  if constexpr (!std::is_void_v<R>) require(judge<R>());
+  (require(judge<Args>()), ...);
+}
+
+}  // namespace weft::detail
