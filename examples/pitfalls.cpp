@@ -20,6 +20,7 @@ int bump_and_return() { return 1; }     // fix 1: send the result back
 double sum_by_value(std::vector<double> data) { return std::accumulate(data.begin(), data.end(), 0.0); }
 
 weft::shared_array<double>* shared_data = nullptr;  // mapped before the pool forks
+weft::shared_value<int>* shared_hits_ptr = nullptr;  // likewise
 double sum_shared() { return std::accumulate(shared_data->begin(), shared_data->end(), 0.0); }
 
 template <class F>
@@ -37,7 +38,7 @@ int main() {
   weft::shared_array<double> shared(n, 1.0);
   shared_data = &shared;
   weft::shared_value<int> shared_hits(0);
-  auto bump_shared = [hits = &shared_hits] { hits->fetch_add(1); };  // fix 2: shared memory
+  shared_hits_ptr = &shared_hits;  // fix 2: shared memory, reached through a global set before the pool
 
   weft::process_pool pool(2);
   std::vector<weft::future<void>> wrong;
@@ -46,7 +47,7 @@ int main() {
   for (int i = 0; i < tasks; ++i) {
     wrong.push_back(pool.submit(bump_global));
     returned.push_back(pool.submit(bump_and_return));
-    shared_bumps.push_back(pool.submit(bump_shared));
+    shared_bumps.push_back(pool.submit(+[] { shared_hits_ptr->fetch_add(1); }));
   }
   int total_returned = 0;
   for (auto& f : wrong) f.get();

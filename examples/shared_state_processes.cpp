@@ -17,21 +17,27 @@ struct report {  // trivially copyable: it crosses processes as raw bytes
   long result;
 };
 
+// Shared memory made before the pool starts is mapped, at the same address,
+// in every worker the pool forks. A pointer cannot cross the process
+// boundary as an argument (weft refuses it at compile time), so the task
+// reaches the shared objects through globals set before the pool is built.
+weft::shared_queue<report>* reports_queue = nullptr;
+weft::shared_value<long>* shared_total = nullptr;
+
+long work(int task) {
+  long result = 0;
+  for (int i = 0; i <= task * 1000; ++i) result += i % 7;
+  shared_total->fetch_add(result);  // atomic across processes
+  reports_queue->push(report{task, static_cast<int>(::getpid()), result});
+  return result;
+}
+
 int main() {
   constexpr int tasks = 12;
   weft::shared_queue<report> reports(4);  // small on purpose: workers block until the parent reads
   weft::shared_value<long> total(0);
-
-  // A lambda capturing only pointers is trivially copyable, so it can be sent
-  // to a worker. The pointers stay valid there: the memory was mapped before
-  // the workers were forked, at the same address.
-  auto work = [q = &reports, sum = &total](int task) {
-    long result = 0;
-    for (int i = 0; i <= task * 1000; ++i) result += i % 7;
-    sum->fetch_add(result);  // atomic across processes
-    q->push(report{task, static_cast<int>(::getpid()), result});
-    return result;
-  };
+  reports_queue = &reports;
+  shared_total = &total;
 
   weft::process_pool pool(3);
   std::vector<weft::future<long>> futures;
