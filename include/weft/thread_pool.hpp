@@ -183,6 +183,7 @@ class thread_pool final : private detail::executor_hooks {
     std::int64_t floor = 0;             // deque mark of the task running now: its subtasks lie above
     std::size_t depth = 0;              // tasks nested on this stack (0: the worker loop)
     std::uintptr_t stack_limit = 0;     // help no deeper than this address (0: unknown)
+    std::size_t credit = 0;             // retired entries not yet subtracted from outstanding_
   };
   // Nesting bound where the stack's extent is unknown, and a sanity bound
   // where it is known.
@@ -228,6 +229,8 @@ class thread_pool final : private detail::executor_hooks {
   void execute(detail::state_base* task, worker_context& ctx) noexcept;
   void discard(detail::state_base* task) noexcept;
   void finish_entry() noexcept;
+  void finish_entry(worker_context& ctx) noexcept;
+  void return_credit(worker_context& ctx) noexcept;
   void worker_main(std::size_t index);
   void wait_until_idle();
   void cancel_all_pending();
@@ -245,9 +248,17 @@ class thread_pool final : private detail::executor_hooks {
 
   detail::injection_queue injected_;  // FIFO of tasks submitted from outside the pool
 
-  // Tasks submitted whose queue entry has not been processed yet. Incremented
-  // before the closed_ check in enqueue() (Dekker with shutdown()).
+  // Invariant: outstanding_ >= the queue entries not yet retired, and it is
+  // 0 only when none is left. Tasks from outside the pool add 1 before the
+  // closed_ check in enqueue() (Dekker with shutdown()). A worker that
+  // retires an entry does not subtract at once: it keeps the count as
+  // credit (worker_context::credit), spends credit on its own submissions
+  // (a submission that keeps outstanding_ unchanged: it was already one too
+  // high), and returns the rest before it sleeps, before a helping wait
+  // parks, or past credit_limit. So fork-join code, which submits and
+  // retires on the same worker, does not touch this shared line per task.
   alignas(detail::false_sharing_range) std::atomic<std::size_t> outstanding_{0};
+  static constexpr std::size_t credit_limit = 256;
   detail::parking_word<> idle_signal_;  // bumped when outstanding_ drops to 0
   alignas(detail::false_sharing_range) detail::parking_word<> work_signal_;  // bumped when work arrives for sleepers
   std::atomic<bool> closed_{false};      // set once by shutdown()
@@ -325,15 +336,23 @@ future<R> thread_pool::enqueue_task(F&& task) {
 }
 
 inline void thread_pool::enqueue(detail::state_base* task) {
-  // (S1) seq_cst: Dekker with shutdown(): either shutdown's wait sees this
-  // increment, or we see closed_ and back out.
-  outstanding_.fetch_add(1, std::memory_order_seq_cst);
+  worker_context* ctx = current();
+  const bool on_worker = ctx != nullptr && ctx->pool == this;
+  if (on_worker && ctx->credit > 0) {
+    // outstanding_ already counts one retired entry for us: it covers this
+    // one, and stays > 0 until it is retired and the credit returned, so
+    // shutdown() cannot finish its wait in between.
+    --ctx->credit;
+  } else {
+    // (S1) seq_cst: Dekker with shutdown(): either shutdown's wait sees this
+    // increment, or we see closed_ and back out.
+    outstanding_.fetch_add(1, std::memory_order_seq_cst);
+  }
   if (closed_.load(std::memory_order_seq_cst)) {  // (S2)
-    finish_entry();
+    if (on_worker) finish_entry(*ctx); else finish_entry();
     throw pool_closed("weft::thread_pool: submit after shutdown()");
   }
-  worker_context* ctx = current();
-  if (ctx != nullptr && ctx->pool == this) {
+  if (on_worker) {
     workers_[ctx->index]->deque.push(task);  // stays local: LIFO for us, stolen FIFO
   } else {
     injected_.push(task);
@@ -341,17 +360,18 @@ inline void thread_pool::enqueue(detail::state_base* task) {
   notify_one_worker();
 }
 
-// Wakes a sleeping worker, if any, after a task was published (deque push,
-// a release store; or injection-queue push). Protocol with the sleeper's
-// await(): the sleeper (W1) raises work_signal_.sleepers with a seq_cst RMW,
-// then (W2) re-checks has_work(). We (N) read sleepers with an RMW too, so
-// the two RMWs are ordered in sleepers' modification order: if N comes
-// first, N (release) heads a release sequence that W1 (acquire) reads from,
-// so the published task happens before W2 and W2 sees it; if W1 comes
-// first, N reads its increment and we wake. No fence: ThreadSanitizer
-// checks this protocol as written.
+// Wakes a sleeping worker, if any, after a task was published. Protocol
+// with the sleeper's await(), all seq_cst: the publisher (N1) makes the task
+// visible (the deque's seq_cst bottom_ store, or the injection queue's
+// seq_cst size_ RMW), then (N2) reads work_signal_.sleepers; the sleeper
+// (W1) raises sleepers, then (W2) re-checks has_work() with seq_cst loads.
+// In the single total order of seq_cst operations, either N1 precedes W2
+// (the sleeper sees the task and does not sleep) or W1 precedes N2 (we see
+// the sleeper and wake it). No fences: ThreadSanitizer checks the protocol
+// as written, and the sleeper count's line is only read here, never
+// written, so submitters on different workers do not bounce it.
 inline void thread_pool::notify_one_worker() noexcept {
-  if (work_signal_.sleepers.fetch_add(0, std::memory_order_seq_cst) == 0) return;
+  if (work_signal_.sleepers.load(std::memory_order_seq_cst) == 0) return;
   work_signal_.value.fetch_add(1, std::memory_order_seq_cst);
   detail::futex_wake(work_signal_.value, 1, detail::futex_scope::process_private);
 }
@@ -403,7 +423,7 @@ inline void thread_pool::execute(detail::state_base* task, worker_context& ctx) 
     run_nested(task, ctx);
   }
   task->release();
-  finish_entry();
+  finish_entry(ctx);
 }
 
 // Retires a queue entry without running it (shutdown(cancel_pending)).
@@ -441,6 +461,21 @@ inline void thread_pool::finish_entry() noexcept {
   }
 }
 
+// Retires one entry on a worker: kept as credit (see outstanding_).
+inline void thread_pool::finish_entry(worker_context& ctx) noexcept {
+  if (++ctx.credit >= credit_limit) return_credit(ctx);
+}
+
+inline void thread_pool::return_credit(worker_context& ctx) noexcept {
+  if (ctx.credit == 0) return;
+  const std::size_t n = std::exchange(ctx.credit, 0);
+  // acq_rel: the retired tasks' effects happen before wait()/shutdown() return.
+  if (outstanding_.fetch_sub(n, std::memory_order_acq_rel) == n) {
+    idle_signal_.value.fetch_add(1, std::memory_order_seq_cst);
+    idle_signal_.wake_all();
+  }
+}
+
 // `name-N`, shortened to the 15 characters Linux allows by cutting the
 // name, never the index: every worker keeps a distinct name.
 inline std::string thread_pool::thread_name(const std::string& name, std::size_t index) {
@@ -472,6 +507,7 @@ inline void thread_pool::worker_main(std::size_t index) {
       execute(task, context);
       continue;
     }
+    return_credit(context);  // out of work: let wait() and shutdown() see it
     if (stopping_.load(std::memory_order_acquire)) break;
     if (has_work()) {  // lost a steal race, or a push is half done: retry soon
       std::this_thread::yield();
@@ -499,6 +535,7 @@ inline bool thread_pool::help_while_waiting(const detail::wait_request& request)
       nap = min_help_nap;
       continue;
     }
+    return_credit(ctx);  // about to sleep: let wait() and pending() see our retired entries
     bool may_spawn_here = false;
     for (auto* a : request.awaited)
       if (a->owner() == this && !a->done()) may_spawn_here = true;
@@ -518,18 +555,21 @@ inline bool thread_pool::may_nest(const worker_context& ctx) const noexcept {
 
 // Runs one task that cannot wait on the waiter; false when there is none.
 inline bool thread_pool::help_once(worker_context& ctx, std::span<detail::state_base* const> awaited) {
-  // (1) An awaited task nobody started: run it here. Its queue entry is
-  // retired (not run again) by whichever worker pops it later.
+  // (1) The waiting task's own subtasks (and theirs): above its deque mark,
+  // newest first. In fork-join code the awaited task is usually the newest:
+  // popping it (rather than claiming it in place) leaves no stale entry
+  // behind to keep its state alive.
+  if (auto* task = workers_[ctx.index]->deque.pop_above(ctx.floor)) {
+    execute(task, ctx);
+    return true;
+  }
+  // (2) An awaited task nobody started, queued elsewhere: run it here. Its
+  // queue entry is retired (not run again) by whichever worker pops it.
   for (auto* a : awaited) {
     if (a->owner() == this && a->try_claim()) {
       run_nested(a, ctx);
       return true;
     }
-  }
-  // (2) The waiting task's own subtasks (and theirs): above its deque mark.
-  if (auto* task = workers_[ctx.index]->deque.pop_above(ctx.floor)) {
-    execute(task, ctx);
-    return true;
   }
   // (3) Leapfrogging: the subtasks of an awaited task running on another
   // worker lie above that task's mark in that worker's deque.
