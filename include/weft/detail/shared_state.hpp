@@ -136,7 +136,7 @@ class state_base : public queue_node {  // queue_node: the link of a pool's inje
   // Cancels the task if it has not started. True when cancelled on return.
   bool cancel() noexcept {
     std::uint32_t expected = pending;
-    if (status_.value.compare_exchange_strong(expected, cancelled, std::memory_order_acq_rel)) {
+    if (status_.value.compare_exchange_strong(expected, cancelled, std::memory_order_seq_cst)) {
       destroy_callable();
       status_.wake_all();
       run_callbacks();
@@ -177,9 +177,14 @@ class state_base : public queue_node {  // queue_node: the link of a pool's inje
         return;
       }
       node->next = head;
-      // release: publishes the node to the completer's exchange (acquire).
-    } while (!callbacks_.compare_exchange_weak(head, node, std::memory_order_release,
+      // (A1) seq_cst (release publishes the node to take_callbacks()'s
+      // exchange); Dekker with the completer's (C1) status store and (K1)
+      // load in run_callbacks().
+    } while (!callbacks_.compare_exchange_weak(head, node, std::memory_order_seq_cst,
                                                std::memory_order_acquire));
+    // (A2) If the state completed meanwhile, its completer may have found
+    // the list empty at K1 and left: run what is registered ourselves.
+    if (status_.value.load(std::memory_order_seq_cst) >= succeeded) take_callbacks();
   }
 
   executor_hooks* owner() const noexcept { return owner_; }
@@ -245,9 +250,19 @@ class state_base : public queue_node {  // queue_node: the link of a pool's inje
     return &marker;
   }
 
+  // After the final status store (C1). (K1) seq_cst: either we see a node
+  // registered by A1, or that adder sees the final status at A2 and runs it
+  // (the common case, no callback at all, costs one plain load).
   void run_callbacks() noexcept {
+    if (callbacks_.load(std::memory_order_seq_cst) == nullptr) return;
+    take_callbacks();
+  }
+  // Closes the list and runs what it held, once: of several racing callers
+  // (completer, adders at A2), the exchange gives the list to one.
+  void take_callbacks() noexcept {
     // acquire: pairs with the release CAS in add_done_callback.
     callback_node* n = callbacks_.exchange(closed_list(), std::memory_order_acq_rel);
+    if (n == closed_list()) return;
     // The list is newest-first; reverse it to run in registration order.
     callback_node* ordered = nullptr;
     while (n != nullptr) {
