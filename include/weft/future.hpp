@@ -5,6 +5,7 @@
 // (return_when), and asyncio-style `when_all` (gather) and `when_any` (race).
 #pragma once
 
+#include <weft/detail/range_access.hpp>
 #include <weft/detail/shared_state.hpp>
 #include <weft/detail/wait.hpp>
 #include <weft/error.hpp>
@@ -462,7 +463,7 @@ future<std::tuple<detail::stored_t<Ts>...>> when_all(future<Ts>... futures) {
 // caller, who typically gets the winner and cancels the losers.
 template <detail::future_range Range>
 future<std::size_t> when_any(Range& futures) {
-  if (std::ranges::empty(futures))
+  if (detail::range_empty(futures))
     throw std::invalid_argument("weft::when_any: needs at least one future");
   auto* state = new detail::promise_state<std::size_t>(
       detail::owner_of(*std::ranges::begin(futures)), 1);

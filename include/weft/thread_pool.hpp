@@ -8,6 +8,7 @@
 #include <weft/detail/config.hpp>
 #include <weft/detail/cpu_count.hpp>
 #include <weft/detail/injection_queue.hpp>
+#include <weft/detail/range_access.hpp>
 #include <weft/detail/shared_state.hpp>
 #include <weft/detail/stack_bounds.hpp>
 #include <weft/detail/wait.hpp>
@@ -713,7 +714,7 @@ auto thread_pool::map(F&& f, const Range& items, std::size_t chunk)
   static_assert(!std::is_void_v<R>,
                 "weft::thread_pool::map: f returns void; use parallel_for or submit instead");
   using iterator = std::ranges::iterator_t<const Range>;
-  const auto count = static_cast<std::size_t>(std::ranges::distance(items));
+  const std::size_t count = detail::range_length(items);
   if (chunk == 0) chunk = default_chunk(count);
   // Chunk boundaries up front (a forward range is walked once).
   std::vector<iterator> bounds;
@@ -721,7 +722,7 @@ auto thread_pool::map(F&& f, const Range& items, std::size_t chunk)
   iterator it = std::ranges::begin(items);
   for (std::size_t begin = 0; begin < count; begin += chunk) {
     bounds.push_back(it);
-    it = std::ranges::next(it, static_cast<std::ptrdiff_t>(std::min(chunk, count - begin)));
+    it = detail::advanced(it, static_cast<std::iter_difference_t<iterator>>(std::min(chunk, count - begin)));
   }
   bounds.push_back(it);
   auto parts = run_parts(bounds.size() - 1, [&f, &bounds](std::size_t k) {

@@ -1,0 +1,44 @@
+// weft — MIT licence. See LICENSE.
+//
+// <weft/detail/range_access.hpp> — internal: the three range algorithms
+// weft needs (empty, distance, next), written on the range access points
+// and iterator concepts that every supported standard library ships.
+// libc++ 14 (and Apple's libc++ of that age) has std::ranges::begin/end/size
+// and the range concepts but not std::ranges::empty/distance/next. Not API.
+#pragma once
+
+#include <cstddef>
+#include <iterator>
+#include <ranges>
+
+namespace weft::detail {
+
+template <std::ranges::range R>
+bool range_empty(R& r) {
+  return std::ranges::begin(r) == std::ranges::end(r);
+}
+
+// Number of elements; walks the range once unless its size is known.
+template <std::ranges::range R>
+std::size_t range_length(R& r) {
+  if constexpr (std::ranges::sized_range<R>) {
+    return static_cast<std::size_t>(std::ranges::size(r));
+  } else {
+    std::size_t n = 0;
+    for (auto it = std::ranges::begin(r), end = std::ranges::end(r); it != end; ++it) ++n;
+    return n;
+  }
+}
+
+// `it` advanced by n >= 0 steps: O(1) for random access, else n steps.
+template <std::input_or_output_iterator I>
+I advanced(I it, std::iter_difference_t<I> n) {
+  if constexpr (std::random_access_iterator<I>) {
+    return it + n;
+  } else {
+    for (; n > 0; --n) ++it;
+    return it;
+  }
+}
+
+}  // namespace weft::detail
