@@ -181,8 +181,7 @@ class completion_log {
       std::lock_guard lock(mutex_);
       order_.push_back(index);
     }
-    count_.value.fetch_add(1, std::memory_order_seq_cst);  // C1
-    count_.wake_all();                                     // C2, C3
+    count_.bump_and_wake();
   }
   // Waits until more than `seen` completions are logged; false on timeout.
   bool wait_beyond(std::size_t seen, const wait_policy& policy) {

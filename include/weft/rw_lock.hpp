@@ -133,8 +133,7 @@ class rw_lock {
     // U2: a draining writer sleeps on drain_; bump it so the writer re-sums.
     // seq_cst pairs with X1/X2 (if X2 missed U1, this load sees X1's W).
     if (state_.value.load(std::memory_order_seq_cst) & writer) {
-      drain_.value.fetch_add(1, std::memory_order_seq_cst);
-      drain_.wake_all();
+      drain_.bump_and_wake();
     }
   }
   std::uint32_t readers_inside() const noexcept {

@@ -49,9 +49,6 @@ concept serializable = !requires { typename serializer<std::remove_cv_t<T>>::not
 
 namespace detail {
 template <class T>
-inline constexpr bool dependent_false = false;
-
-template <class T>
 constexpr void require_serializable() {
   static_assert(serializable<T>,
                 "weft::serializer<T> is not specialized for this T (the compiler names T in the "

@@ -433,8 +433,7 @@ void shared_queue<T>::close() noexcept {
     s.word.fetch_or(poke, std::memory_order_seq_cst);  // sticky; changes the futex word
     detail::futex_wake(detail::low_half(s.word), INT_MAX, detail::futex_scope::process_shared);
   }
-  h.join_epoch.value.fetch_add(1, std::memory_order_seq_cst);
-  h.join_epoch.wake_all();
+  h.join_epoch.bump_and_wake();
 }
 
 template <class T>

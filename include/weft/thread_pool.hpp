@@ -373,8 +373,7 @@ inline void thread_pool::enqueue(detail::state_base* task) {
 // written, so submitters on different workers do not bounce it.
 inline void thread_pool::notify_one_worker() noexcept {
   if (work_signal_.sleepers.load(std::memory_order_seq_cst) == 0) return;
-  work_signal_.value.fetch_add(1, std::memory_order_seq_cst);
-  detail::futex_wake(work_signal_.value, 1, detail::futex_scope::process_private);
+  work_signal_.bump_and_wake(1);
 }
 
 inline detail::state_base* thread_pool::pop_injected() {
@@ -457,8 +456,7 @@ inline void thread_pool::run_nested(detail::state_base* task, worker_context& ct
 inline void thread_pool::finish_entry() noexcept {
   // acq_rel: the task's effects happen before wait()/shutdown() return.
   if (outstanding_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-    idle_signal_.value.fetch_add(1, std::memory_order_seq_cst);
-    idle_signal_.wake_all();
+    idle_signal_.bump_and_wake();
   }
 }
 
@@ -472,18 +470,20 @@ inline void thread_pool::return_credit(worker_context& ctx) noexcept {
   const std::size_t n = std::exchange(ctx.credit, 0);
   // acq_rel: the retired tasks' effects happen before wait()/shutdown() return.
   if (outstanding_.fetch_sub(n, std::memory_order_acq_rel) == n) {
-    idle_signal_.value.fetch_add(1, std::memory_order_seq_cst);
-    idle_signal_.wake_all();
+    idle_signal_.bump_and_wake();
   }
 }
 
 // `name-N`, shortened to the 15 characters Linux allows by cutting the
 // name, never the index: every worker keeps a distinct name.
 inline std::string thread_pool::thread_name(const std::string& name, std::size_t index) {
-  std::string suffix = "-" + std::to_string(index);
+  char suffix[24];
+  int n = std::snprintf(suffix, sizeof suffix, "-%zu", index);
   constexpr std::size_t limit = 15;
-  if (suffix.size() >= limit) suffix.resize(limit);
-  return name.substr(0, limit - suffix.size()) + suffix;
+  const auto suffix_size = std::min<std::size_t>(static_cast<std::size_t>(n), limit);
+  std::string result(name, 0, std::min(name.size(), limit - suffix_size));
+  result.append(suffix, suffix_size);
+  return result;
 }
 
 inline void thread_pool::worker_main(std::size_t index) {
@@ -627,8 +627,7 @@ inline void thread_pool::shutdown(shutdown_mode mode) {
   if (mode == shutdown_mode::cancel_pending) cancel_all_pending();
   wait_until_idle();
   stopping_.store(true, std::memory_order_seq_cst);
-  work_signal_.value.fetch_add(1, std::memory_order_seq_cst);
-  work_signal_.wake_all();
+  work_signal_.bump_and_wake();
   for (auto& w : workers_)
     if (w->thread.joinable()) w->thread.join();
   joined_ = true;

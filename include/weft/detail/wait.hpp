@@ -220,12 +220,15 @@ struct parking_word {
   void wake_all() noexcept {
     if (sleepers.load(std::memory_order_seq_cst) != 0) futex_wake(value, INT32_MAX, Scope);
   }
-  void wake_one() noexcept {
-    if (sleepers.load(std::memory_order_seq_cst) != 0) futex_wake(value, 1, Scope);
-  }
+  // The changer's whole protocol (C1-C3) for the two kinds of change:
+  // publish a new value, or bump an epoch that waiters compare against.
   void store_and_wake(std::uint32_t v) noexcept {
     value.store(v, std::memory_order_seq_cst);  // C1
     wake_all();
+  }
+  void bump_and_wake(int how_many = INT32_MAX) noexcept {
+    value.fetch_add(1, std::memory_order_seq_cst);  // C1
+    if (sleepers.load(std::memory_order_seq_cst) != 0) futex_wake(value, how_many, Scope);
   }
 };
 
@@ -242,8 +245,7 @@ struct task_tracking {
   static void finish_one(std::atomic<std::uint64_t>& unfinished, parking_word<Scope>& epoch) noexcept {
     // acq_rel: the finishing thread's work happens before join() returns.
     if (unfinished.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-      epoch.value.fetch_add(1, std::memory_order_seq_cst);
-      epoch.wake_all();
+      epoch.bump_and_wake();
     }
   }
   // Throws std::logic_error (message `misuse`) if nothing popped is undone.
