@@ -11,6 +11,7 @@
 #error "<weft/shared_memory.hpp> needs POSIX shared memory (Linux, macOS); it is not available on this platform"
 #endif
 
+#include <weft/atomic_ref.hpp>
 #include <weft/detail/shm.hpp>
 
 #include <algorithm>
@@ -296,7 +297,7 @@ static_assert(std::atomic<std::uint64_t>::is_always_lock_free,
 //   process forked afterwards (all process_pool workers included);
 //   create(name, n)/open(name) share it by name with any process.
 // Thread-safety: the elements are plain memory: use atomic(i) (an
-//   std::atomic_ref) or lock() for concurrent updates. Move-only handle.
+//   weft::atomic_ref, i.e. std::atomic_ref) or lock() for concurrent updates. Move-only handle.
 // Exceptions: std::invalid_argument for n == 0 and for open() of a segment
 //   that does not hold T elements; std::system_error (EINVAL) for open() of
 //   a segment whose header is corrupt or does not fit its size (it is never
@@ -333,10 +334,10 @@ class shared_array {
   std::span<T> span() const noexcept { return {data(), size()}; }
 
   // Atomic access to element i, e.g. arr.atomic(i).fetch_add(1).
-  std::atomic_ref<T> atomic(std::size_t i) const
-    requires(std::atomic_ref<T>::required_alignment <= alignof(T))
+  atomic_ref<T> atomic(std::size_t i) const
+    requires(atomic_ref<T>::required_alignment <= alignof(T))
   {
-    return std::atomic_ref<T>(data()[i]);
+    return atomic_ref<T>(data()[i]);
   }
   // Locks the array's interprocess mutex (like Array(..., lock=True)).
   interprocess_guard lock() const { return header().mutex.guard(); }
@@ -398,12 +399,12 @@ class shared_value {
   explicit shared_value(const T& init = T{}) : cell_(1, init) {}
 
   T load() const
-    requires(std::atomic_ref<T>::required_alignment <= alignof(T))
+    requires(atomic_ref<T>::required_alignment <= alignof(T))
   {
     return cell_.atomic(0).load();
   }
   void store(const T& v)
-    requires(std::atomic_ref<T>::required_alignment <= alignof(T))
+    requires(atomic_ref<T>::required_alignment <= alignof(T))
   {
     cell_.atomic(0).store(v);
   }

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <weft/atomic_counter.hpp>
+#include <weft/atomic_ref.hpp>
 #include <weft/bounded_queue.hpp>
 #include <weft/error.hpp>
 #include <weft/future.hpp>
