@@ -9,8 +9,12 @@
 // - futex_wait / futex_wake: Linux futexes with an absolute CLOCK_MONOTONIC
 //   deadline. `process_shared` drops FUTEX_PRIVATE_FLAG so a waiter in one
 //   process is woken by a waker in another (libstdc++'s std::atomic::wait
-//   uses private futexes and cannot do that). Elsewhere a portable fallback
-//   uses std::atomic::wait, and bounded sleeps for timed waits.
+//   uses private futexes and cannot do that). Elsewhere (or on Linux with
+//   WEFT_PORTABLE_WAIT defined, which CI uses to test this path) the
+//   portable wait: std::atomic::wait/notify for process-private words, and
+//   for process-shared words polling with sleeps that grow from 50 us to
+//   2 ms, bounded by the deadline, because no portable primitive wakes a
+//   waiter in another process.
 // - parking_word: a 32-bit word plus a sleeper count. Waiters spin briefly,
 //   then sleep on the word; changers wake only when somebody sleeps, so the
 //   uncontended path makes no system call.
@@ -29,7 +33,8 @@
 #include <stdexcept>
 #include <thread>
 
-#if defined(__linux__)
+#if defined(__linux__) && !defined(WEFT_PORTABLE_WAIT)
+#define WEFT_LINUX_FUTEX 1
 #include <cerrno>
 #include <ctime>
 #include <linux/futex.h>
@@ -102,7 +107,7 @@ static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t) &&
 inline bool futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected,
                        const wait_policy& policy, futex_scope scope) noexcept {
   if (!policy.may_sleep()) return false;
-#if defined(__linux__)
+#if defined(WEFT_LINUX_FUTEX)
   timespec abs{};
   timespec* abs_ptr = nullptr;
   if (policy.has_deadline()) {
@@ -121,16 +126,22 @@ inline bool futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected,
   if (rc == -1 && errno == ETIMEDOUT) return false;
   return true;
 #else
-  (void)scope;
-  if (!policy.has_deadline()) {
-    word.wait(expected, std::memory_order_seq_cst);
+  if (scope == futex_scope::process_private && !policy.has_deadline()) {
+    word.wait(expected, std::memory_order_seq_cst);  // woken by futex_wake's notify
     return true;
   }
-  // Portable timed fallback: short sleeps, bounded by the deadline.
+  // Timed, or shared with other processes (whose notify cannot reach us):
+  // poll, sleeping a little longer each time, never past the deadline.
   auto pause = std::chrono::microseconds(50);
   while (word.load(std::memory_order_seq_cst) == expected) {
     if (policy.expired()) return false;
-    std::this_thread::sleep_for(pause);
+    auto nap = pause;
+    if (policy.has_deadline()) {
+      auto left = std::chrono::duration_cast<std::chrono::microseconds>(policy.deadline() -
+                                                                        std::chrono::steady_clock::now());
+      nap = std::clamp(left, std::chrono::microseconds(1), pause);
+    }
+    std::this_thread::sleep_for(nap);
     if (pause < std::chrono::milliseconds(2)) pause *= 2;
   }
   return true;
@@ -151,11 +162,12 @@ inline std::atomic<std::uint32_t>& low_half(std::atomic<std::uint64_t>& word) no
 }
 
 inline void futex_wake(std::atomic<std::uint32_t>& word, int count, futex_scope scope) noexcept {
-#if defined(__linux__)
+#if defined(WEFT_LINUX_FUTEX)
   int op = FUTEX_WAKE | (scope == futex_scope::process_private ? FUTEX_PRIVATE_FLAG : 0);
   ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), op, count, nullptr, nullptr, 0);
 #else
-  (void)scope;
+  // Process-shared waiters poll; process-private ones sleep in atomic::wait.
+  if (scope == futex_scope::process_shared) return;
   if (count == 1) word.notify_one(); else word.notify_all();
 #endif
 }
