@@ -279,6 +279,12 @@ bounded_queue<T>::bounded_queue(size_type capacity)
     : capacity_(capacity),
       pow2_(capacity != 0 && std::has_single_bit(capacity)),
       shift_(capacity != 0 ? static_cast<unsigned>(std::countr_zero(capacity)) : 0) {
+  // Layout: producers' and consumers' counters a false-sharing range apart.
+  static_assert(alignof(producer_side) >= detail::false_sharing_range &&
+                    alignof(consumer_side) >= detail::false_sharing_range,
+                "bounded_queue: head_ and tail_ must not share a cache-line pair");
+  static_assert(sizeof(slot) % detail::cache_line == 0 && alignof(slot) >= alignof(T),
+                "bounded_queue: slots must be whole cache lines and aligned for T");
   if (capacity == 0) throw std::invalid_argument("weft::bounded_queue: capacity must be at least 1");
   if (capacity > (size_type{1} << 40))
     throw std::invalid_argument("weft::bounded_queue: capacity exceeds 2^40 items");
@@ -311,7 +317,11 @@ void bounded_queue<T>::emplace(Args&&... args) {
 
 template <class T>
 std::uint64_t bounded_queue<T>::take_producer_ticket() {
-  // acq_rel: the ticket order is the FIFO order; no data rides on it.
+  // relaxed would order the tickets (the RMW's modification order is the
+  // FIFO order); acq_rel additionally makes close()'s fetch_or (acq_rel) and
+  // this increment see each other's side: the ticket is valid exactly when
+  // it was issued before the closed bit. No item data rides on it: items
+  // travel through the slot's turn word (B)/(C).
   std::uint64_t ticket = head_.value.fetch_add(1, std::memory_order_acq_rel);
   if (ticket & closed_bit) throw queue_closed();  // issued after close(): never valid
   return ticket;
@@ -336,10 +346,12 @@ void bounded_queue<T>::produce(std::uint64_t ticket, Args&&... args) {
     if (s.turn.value.compare_exchange_strong(seen, base + writing, std::memory_order_acquire))
       break;
   }
+  WEFT_ASSERT(strip(s.turn.value.load(std::memory_order_relaxed)) == base + writing,
+              "bounded_queue: slot left 'writing' while its producer constructs");
   try {
     ::new (static_cast<void*>(s.storage)) T(std::forward<Args>(args)...);
   } catch (...) {
-    s.turn.store_and_wake(base + round_step);  // void the round: consumer r skips it
+    s.turn.store_and_wake(base + round_step);  // void the round (1 -> 8): consumer r skips it
     throw;
   }
   // relaxed: ordered before (B) by program order; join() reads it acquire
@@ -354,6 +366,8 @@ template <class T>
 std::optional<T> bounded_queue<T>::pop() {
   std::optional<T> out;
   for (;;) {
+    // acq_rel: the ticket order only; items travel through (B)/(C). Pairs
+    // with try_pop_into()'s CAS on the same counter (one modification order).
     std::uint64_t ticket = tail_.value.fetch_add(1, std::memory_order_acq_rel);
     if (consume(ticket, out) != outcome::voided) return out;
   }
@@ -373,19 +387,29 @@ typename bounded_queue<T>::outcome bounded_queue<T>::consume(std::uint64_t ticke
         [&](std::uint32_t v) { return distance(v, base + full_state) >= 0; },
         [&] {
           if (!closed()) return false;
+          // relaxed: closed() (acquire) read true, which pairs with close()'s
+          // seq_cst store of closed_ after it wrote close_ticket_.
           return ticket >= close_ticket_.load(std::memory_order_relaxed) ||
-                 strip(s.turn.value.load(std::memory_order_acquire)) == base;
+                 strip(s.turn.value.load(std::memory_order_acquire)) == base;  // acquire: pairs with (A)/(D)
         },
         detail::wait_policy::forever());
     if (turn) {
-      if (strip(*turn) != base + full_state) return outcome::voided;
+      if (strip(*turn) != base + full_state) {
+        // Voided (base + 8), and maybe already claimed by the next round.
+        WEFT_ASSERT(distance(*turn, base + round_step) >= 0,
+                    "bounded_queue: a consumer's round is neither full nor void");
+        return outcome::voided;
+      }
       take(s, base, out);
       return outcome::item;
     }
     // Closed. No producer will ever fill a ticket issued after close().
+    // relaxed: as in the give-up check above (closed() was read true).
     if (ticket >= close_ticket_.load(std::memory_order_relaxed)) return outcome::closed_end;
     // The round is still empty: its producer gave up or has not claimed yet.
     // Void it; if the producer's CAS (A) wins instead, wait for its item.
+    // acquire (load), acq_rel (CAS): pair with the producer's claim (A),
+    // which races us for the empty round; whoever wins decides it.
     std::uint32_t seen = s.turn.value.load(std::memory_order_acquire);
     if (strip(seen) == base &&
         s.turn.value.compare_exchange_strong(seen, base + round_step, std::memory_order_acq_rel)) {
@@ -407,6 +431,8 @@ void bounded_queue<T>::take(slot& s, std::uint32_t base, std::optional<T>& out) 
       s.turn.store_and_wake(next);
     }
   } release{s, base + round_step};
+  WEFT_ASSERT(strip(s.turn.value.load(std::memory_order_relaxed)) == base + full_state,
+              "bounded_queue: take() from a slot that is not full for this round");
   try {
     out.emplace(std::move(*s.item()));
   } catch (...) {
@@ -419,6 +445,8 @@ void bounded_queue<T>::take(slot& s, std::uint32_t base, std::optional<T>& out) 
 
 template <class T>
 typename bounded_queue<T>::try_result bounded_queue<T>::try_pop_into(std::optional<T>& out) {
+  // acquire (loads and the CAS): pair with pop()'s acq_rel fetch_add and
+  // other try_pops' CAS on tail_: the ticket order only, no data.
   std::uint64_t ticket = tail_.value.load(std::memory_order_acquire);
   for (;;) {
     if (closed_before(ticket)) return try_result::drained;
@@ -471,6 +499,8 @@ std::optional<T> bounded_queue<T>::pop_waiting(const detail::wait_policy& policy
 
 template <class T>
 bool bounded_queue<T>::try_push(T&& value) {
+  // acquire (loads and the CAS): pair with take_producer_ticket()'s fetch_add
+  // and close()'s fetch_or on head_: ticket order and the closed bit only.
   std::uint64_t ticket = head_.value.load(std::memory_order_acquire);
   for (;;) {
     if (ticket & closed_bit) throw queue_closed();
@@ -510,10 +540,12 @@ bool bounded_queue<T>::push_waiting(T&& value, const detail::wait_policy& policy
 
 template <class T>
 void bounded_queue<T>::close() noexcept {
-  if (closed_.load(std::memory_order_acquire)) return;
+  if (closed_.load(std::memory_order_acquire)) return;  // acquire: pairs with the seq_cst store below
   // Every ticket issued before this fetch_or is valid; none after.
+  // acq_rel: pairs with take_producer_ticket()'s fetch_add (see there).
   std::uint64_t issued = head_.value.fetch_or(closed_bit, std::memory_order_acq_rel);
   if (issued & closed_bit) return;  // another thread closed first
+  // relaxed: published by the seq_cst store of closed_ that follows.
   close_ticket_.store(issued, std::memory_order_relaxed);
   // seq_cst: publishes close_ticket_ (release) and orders against the
   // parking protocol's give_up() checks (Dekker with W1/W2).
@@ -542,10 +574,12 @@ void bounded_queue<T>::join() {
 
 template <class T>
 typename bounded_queue<T>::size_type bounded_queue<T>::size() const noexcept {
+  // A snapshot from two independent loads (acquire: pair with the tickets'
+  // RMWs); it may be stale, and is clamped to [0, capacity].
   std::uint64_t tail = tail_.value.load(std::memory_order_acquire);
   std::uint64_t head = tickets_issued();
-  if (closed_.load(std::memory_order_acquire)) {
-    std::uint64_t last = close_ticket_.load(std::memory_order_relaxed);
+  if (closed_.load(std::memory_order_acquire)) {  // pairs with close()'s seq_cst store
+    std::uint64_t last = close_ticket_.load(std::memory_order_relaxed);  // published by closed_
     if (head > last) head = last;
   }
   auto n = static_cast<std::int64_t>(head - tail);
