@@ -415,3 +415,54 @@ TEST_CASE("a CPU quota on a nested cgroup is honoured, not just the root's", "[d
   fs::remove_all(root);
 }
 #endif
+
+#if defined(__cpp_lib_jthread)
+TEST_CASE("a stop request reaches a running task that takes a std::stop_token", "[thread_pool][stop]") {
+  thread_pool pool(2);
+  std::atomic<bool> started{false};
+  auto f = pool.submit([&](std::stop_token token, int step) {
+    started = true;
+    long spins = 0;
+    while (!token.stop_requested()) spins += step;  // runs until asked to stop
+    return spins >= 0;
+  }, 1);
+  REQUIRE(weft_test::eventually([&] { return started.load(); }));
+  CHECK(f.request_stop());
+  CHECK(f.get());
+}
+
+TEST_CASE("request_stop before start is seen when the task starts; after finish it returns false",
+          "[thread_pool][stop]") {
+  thread_pool pool(1);
+  weft_test::gate gate;
+  pool.post([&] { gate.wait(); });
+  auto f = pool.submit([](std::stop_token token) { return token.stop_requested(); });
+  CHECK(f.request_stop());
+  gate.open();
+  f.wait();
+  CHECK_FALSE(f.request_stop());
+  CHECK(f.get());
+}
+
+TEST_CASE("shutdown(cancel_all) cancels pending tasks and stops running ones", "[thread_pool][stop]") {
+  thread_pool pool(2);
+  std::atomic<int> started{0};
+  auto loop = [&](std::stop_token token) {
+    started++;
+    while (!token.stop_requested()) std::this_thread::yield();
+    return 1;
+  };
+  auto a = pool.submit(loop);
+  auto b = pool.submit(loop);
+  REQUIRE(weft_test::eventually([&] { return started.load() == 2; }));
+  auto pending = pool.submit([] { return 2; });
+  std::atomic<bool> posted_ran{false};
+  pool.post([&](std::stop_token) { posted_ran = true; });
+  pool.shutdown(weft::shutdown_mode::cancel_all);  // returns: the loops saw their tokens
+  CHECK(a.get() == 1);
+  CHECK(b.get() == 1);
+  CHECK(pending.cancelled());
+  CHECK_FALSE(posted_ran.load());
+  CHECK_THROWS_AS(pool.post([] {}), weft::pool_closed);
+}
+#endif

@@ -116,6 +116,12 @@ class future {
   // call returns (now or before); false once it runs or has finished.
   // Waiters wake and get() throws weft::cancelled. Never blocks.
   bool cancel() { return checked().cancel(); }
+  // Requests stop of a task that takes a std::stop_token (the thread pool
+  // passes one to f(std::stop_token, args...)): its token reports
+  // stop_requested() from now on, also if it has not started yet. True when
+  // the task had not finished. Never blocks; a task without a token is not
+  // affected (threads cannot be interrupted).
+  bool request_stop() { return checked().request_stop(); }
   bool cancelled() const { return checked().load_status() == detail::state_base::cancelled; }
   // Waits for completion; the task's exception, or nullptr if it succeeded.
   // Throws weft::cancelled for a cancelled task (as Python does).

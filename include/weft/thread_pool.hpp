@@ -58,11 +58,39 @@ inline std::size_t default_workers(workload kind = workload::cpu) {
   return cores;
 }
 
-// How shutdown() treats tasks that have not started.
+// How shutdown() treats tasks that have not started, and running ones.
 enum class shutdown_mode {
   drain,           // run every task already submitted, then stop
   cancel_pending,  // cancel tasks that have not started; finish running ones
+  cancel_all,      // cancel_pending, and request stop of running tasks that take a
+                   // std::stop_token (process pools: as cancel_pending)
 };
+
+namespace detail {
+// What submit(f, args...) runs: f(token, args...) when f takes the task's
+// std::stop_token first, else f(args...).
+template <class F, class... Args>
+struct task_call {
+#if defined(WEFT_HAS_STOP_TOKEN)
+  static constexpr bool with_token = std::is_invocable_v<F, std::stop_token, Args...>;
+#else
+  static constexpr bool with_token = false;
+#endif
+  template <bool Token, class = void>
+  struct result {
+    using type = std::invoke_result_t<F, Args...>;
+  };
+#if defined(WEFT_HAS_STOP_TOKEN)
+  template <class Void>
+  struct result<true, Void> {
+    using type = std::invoke_result_t<F, std::stop_token, Args...>;
+  };
+#endif
+  using result_type = typename result<with_token>::type;
+};
+template <class F, class... Args>
+using task_result_t = typename task_call<std::decay_t<F>, std::decay_t<Args>...>::result_type;
+}  // namespace detail
 
 struct thread_pool_options {
   std::size_t threads = default_workers(workload::cpu);
@@ -129,10 +157,11 @@ class thread_pool final : private detail::executor_hooks {
   // Runs f(args...) on a worker; its future holds the result or exception.
   // Arguments are copied/moved into the task (use std::ref to pass a reference).
   // Thread-safe. Never blocks. Throws weft::pool_closed after shutdown().
+  // A callable invocable as f(std::stop_token, args...) receives the task's
+  // token: future::request_stop() and shutdown(cancel_all) request it.
   template <class F, class... Args>
   [[nodiscard("a discarded future hides the task's exception: keep it, or use post()")]]
-  auto submit(F&& f, Args&&... args)
-      -> future<std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>>;
+  auto submit(F&& f, Args&&... args) -> future<detail::task_result_t<F, Args...>>;
 
   // Fire and forget: runs f(args...); an escaping exception goes to the
   // error handler. Thread-safe. Never blocks. Throws weft::pool_closed.
@@ -158,8 +187,10 @@ class thread_pool final : private detail::executor_hooks {
   void wait();
 
   // Stops accepting tasks (later submissions throw weft::pool_closed), then
-  // either runs (drain) or cancels (cancel_pending) the tasks not yet
-  // started, waits for the running ones, and joins the workers. Idempotent;
+  // either runs (drain) or cancels (cancel_pending, cancel_all) the tasks not
+  // yet started; cancel_all also requests stop of the running tasks that
+  // take a std::stop_token. Waits for the running ones, and joins the
+  // workers. Idempotent;
   // concurrent calls all return after the workers are joined.
   // Throws std::logic_error when called from one of this pool's workers.
   void shutdown(shutdown_mode mode = shutdown_mode::drain);
@@ -220,6 +251,10 @@ class thread_pool final : private detail::executor_hooks {
 
   template <class R, class F>
   future<R> enqueue_task(F&& task);
+  template <class R, class F>
+  detail::shared_state<R>* new_state(F&& task, std::uint32_t refs);
+  template <class Task>
+  void post_state(Task&& task);
   void enqueue(detail::state_base* task);
   void notify_one_worker() noexcept;
   detail::state_base* find_work(std::size_t self);
@@ -266,6 +301,9 @@ class thread_pool final : private detail::executor_hooks {
   std::atomic<bool> cancelling_{false};  // set by shutdown(cancel_pending)
   std::atomic<bool> stopping_{false};    // set once everything finished; workers exit
   std::mutex shutdown_mutex_;            // serializes shutdown(); guards joined_
+#if defined(WEFT_HAS_STOP_TOKEN)
+  std::stop_source stop_all_;  // requested by shutdown(cancel_all); running stoppable tasks follow it
+#endif
   bool joined_ = false;                  // guarded by shutdown_mutex_
 };
 
@@ -292,26 +330,51 @@ inline thread_pool::~thread_pool() {
 }
 
 template <class F, class... Args>
-auto thread_pool::submit(F&& f, Args&&... args)
-    -> future<std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>> {
-  using R = std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>;
-  return enqueue_task<R>(
-      [fn = std::forward<F>(f), ... bound = std::forward<Args>(args)]() mutable -> R {
-        return std::invoke(std::move(fn), std::move(bound)...);
-      });
+auto thread_pool::submit(F&& f, Args&&... args) -> future<detail::task_result_t<F, Args...>> {
+  using R = detail::task_result_t<F, Args...>;
+#if defined(WEFT_HAS_STOP_TOKEN)
+  if constexpr (detail::task_call<std::decay_t<F>, std::decay_t<Args>...>::with_token) {
+    return enqueue_task<R>(
+        [fn = std::forward<F>(f), ... bound = std::forward<Args>(args)](std::stop_token token) mutable -> R {
+          return std::invoke(std::move(fn), std::move(token), std::move(bound)...);
+        });
+  } else
+#endif
+  {
+    return enqueue_task<R>(
+        [fn = std::forward<F>(f), ... bound = std::forward<Args>(args)]() mutable -> R {
+          return std::invoke(std::move(fn), std::move(bound)...);
+        });
+  }
 }
 
 template <class F, class... Args>
 void thread_pool::post(F&& f, Args&&... args) {
-  auto task = [this, fn = std::forward<F>(f), ... bound = std::forward<Args>(args)]() mutable {
+  auto report_escape = [this](auto&& run) {
     try {
-      std::invoke(std::move(fn), std::move(bound)...);
+      run();
     } catch (...) {
       report(std::current_exception());
     }
   };
-  using task_t = detail::task_state<decltype(task), void>;
-  auto* state = new task_t(std::move(task), this, 1);  // the queue's reference only
+#if defined(WEFT_HAS_STOP_TOKEN)
+  if constexpr (detail::task_call<std::decay_t<F>, std::decay_t<Args>...>::with_token) {
+    post_state([report_escape, fn = std::forward<F>(f),
+                ... bound = std::forward<Args>(args)](std::stop_token token) mutable {
+      report_escape([&] { std::invoke(std::move(fn), std::move(token), std::move(bound)...); });
+    });
+  } else
+#endif
+  {
+    post_state([report_escape, fn = std::forward<F>(f), ... bound = std::forward<Args>(args)]() mutable {
+      report_escape([&] { std::invoke(std::move(fn), std::move(bound)...); });
+    });
+  }
+}
+
+template <class Task>
+void thread_pool::post_state(Task&& task) {
+  auto* state = new_state<void>(std::forward<Task>(task), 1);  // the queue's reference only
   try {
     enqueue(state);
   } catch (...) {
@@ -321,10 +384,20 @@ void thread_pool::post(F&& f, Args&&... args) {
   }
 }
 
+// The task's state; a stoppable task also gets the pool's stop token.
+template <class R, class F>
+detail::shared_state<R>* thread_pool::new_state(F&& task, std::uint32_t refs) {
+  using task_t = detail::task_state<std::decay_t<F>, R>;
+#if defined(WEFT_HAS_STOP_TOKEN)
+  if constexpr (detail::takes_stop_token<std::decay_t<F>>)
+    return new task_t(std::forward<F>(task), this, refs, stop_all_.get_token());
+#endif
+  return new task_t(std::forward<F>(task), this, refs);
+}
+
 template <class R, class F>
 future<R> thread_pool::enqueue_task(F&& task) {
-  using task_t = detail::task_state<std::decay_t<F>, R>;
-  auto* state = new task_t(std::forward<F>(task), this, 2);  // the future's and the queue's
+  auto* state = new_state<R>(std::forward<F>(task), 2);  // the future's and the queue's
   future<R> result(state);
   try {
     enqueue(state);
@@ -624,7 +697,10 @@ inline void thread_pool::shutdown(shutdown_mode mode) {
   std::lock_guard lock(shutdown_mutex_);
   if (joined_) return;
   closed_.store(true, std::memory_order_seq_cst);  // (S4) pairs with S1/S2
-  if (mode == shutdown_mode::cancel_pending) cancel_all_pending();
+  if (mode != shutdown_mode::drain) cancel_all_pending();
+#if defined(WEFT_HAS_STOP_TOKEN)
+  if (mode == shutdown_mode::cancel_all) stop_all_.request_stop();
+#endif
   wait_until_idle();
   stopping_.store(true, std::memory_order_seq_cst);
   work_signal_.bump_and_wake();

@@ -18,6 +18,11 @@
 #include <exception>
 #include <new>
 #include <span>
+#include <version>
+#if defined(__cpp_lib_jthread)
+#include <stop_token>
+#define WEFT_HAS_STOP_TOKEN 1
+#endif
 #include <type_traits>
 #include <utility>
 #include <variant>
@@ -94,7 +99,8 @@ class state_base : public queue_node {  // queue_node: the link of a pool's inje
   // whose blocks have only the default new alignment.
   static void* operator new(std::size_t bytes, std::align_val_t align) { return ::operator new(bytes, align); }
   static void operator delete(void* p, std::size_t bytes, std::align_val_t align) noexcept {
-    ::operator delete(p, bytes, align);
+    (void)bytes;
+    ::operator delete(p, align);  // the unsized form: clang declares sized delete only with -fsized-deallocation
   }
 
   void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
@@ -132,6 +138,14 @@ class state_base : public queue_node {  // queue_node: the link of a pool's inje
   // anything else; release/acquire so the reader sees the word's meaning.
   void set_placement(std::uint64_t where) noexcept { placement_.store(where, std::memory_order_release); }
   std::uint64_t placement() const noexcept { return placement_.load(std::memory_order_acquire); }
+
+  // Asks a task that takes a std::stop_token to stop (a pending one sees
+  // the request when it starts). True when the task had not finished.
+  bool request_stop() noexcept {
+    if (done()) return false;
+    stop_requested_by_user();
+    return true;
+  }
 
   // Cancels the task if it has not started. True when cancelled on return.
   bool cancel() noexcept {
@@ -214,6 +228,8 @@ class state_base : public queue_node {  // queue_node: the link of a pool's inje
   virtual void invoke_and_complete() noexcept = 0;
   // Destroys the callable of a task that will never run.
   virtual void destroy_callable() noexcept = 0;
+  // Forwards request_stop() to a task's stop source, if it has one.
+  virtual void stop_requested_by_user() noexcept {}
 
   // Publishes the final status: wakes waiters, runs callbacks.
   void complete(status final_status) noexcept {
@@ -374,29 +390,79 @@ class promise_state final : public shared_state<T> {
   void destroy_callable() noexcept override {}
 };
 
-// A state that runs F() to produce its value.
+#if defined(WEFT_HAS_STOP_TOKEN)
+// What a task that takes a std::stop_token carries: its own stop source, and
+// the pool's stop token (shutdown(cancel_all) requests stop of every
+// running task through it).
+struct stop_parts {
+  std::stop_source source;
+  std::stop_token pool_token;
+  // Forwards the pool's request to this task's source while the task runs.
+  struct forward {
+    std::stop_source* to;
+    void operator()() const noexcept { to->request_stop(); }
+  };
+};
+template <class F>
+inline constexpr bool takes_stop_token = std::is_invocable_v<F&, std::stop_token>;
+#else
+struct stop_parts {};
+template <class F>
+inline constexpr bool takes_stop_token = false;
+#endif
+struct no_stop_parts {
+  explicit no_stop_parts() = default;
+};
+
+// A state that runs F() (or F(token), for a callable that takes the task's
+// std::stop_token) to produce its value.
 template <class F, class R>
 class task_state final : public shared_state<R> {
+  static constexpr bool stoppable = takes_stop_token<F>;
+  using stop_type = std::conditional_t<stoppable, stop_parts, no_stop_parts>;
+
  public:
   task_state(F&& f, executor_hooks* owner, std::uint32_t refs)
       : shared_state<R>(owner, refs, true) {
     ::new (static_cast<void*>(storage_)) F(std::move(f));
   }
+#if defined(WEFT_HAS_STOP_TOKEN)
+  // For stoppable tasks: `pool_token` is the executor's "stop everything".
+  task_state(F&& f, executor_hooks* owner, std::uint32_t refs, std::stop_token pool_token)
+      : task_state(std::move(f), owner, refs) {
+    if constexpr (stoppable) stop_.pool_token = std::move(pool_token);
+  }
+#endif
   ~task_state() override { WEFT_ASSERT(!alive_, "task destroyed with its callable"); }
 
  private:
   F& fn() noexcept { return *std::launder(reinterpret_cast<F*>(storage_)); }
 
+  decltype(auto) call() {
+#if defined(WEFT_HAS_STOP_TOKEN)
+    if constexpr (stoppable) {
+      // Registered only while the task runs: a shutdown(cancel_all) during
+      // the run reaches this task's token.
+      std::stop_callback<stop_parts::forward> on_pool_stop(stop_.pool_token, stop_parts::forward{&stop_.source});
+      return fn()(stop_.source.get_token());
+    } else {
+      return fn()();
+    }
+#else
+    return fn()();
+#endif
+  }
+
   void invoke_and_complete() noexcept override {
     std::exception_ptr error;
     try {
       if constexpr (std::is_void_v<R>) {
-        fn()();
+        call();
         destroy_callable();
         this->finish_with_value();
         return;
       } else {
-        R value = fn()();
+        R value = call();
         destroy_callable();  // captures die when the task finishes, before waiters wake
         this->finish_with_value(std::move(value));
         return;
@@ -413,9 +479,15 @@ class task_state final : public shared_state<R> {
       alive_ = false;
     }
   }
+  void stop_requested_by_user() noexcept override {
+#if defined(WEFT_HAS_STOP_TOKEN)
+    if constexpr (stoppable) stop_.source.request_stop();  // std::stop_source is thread-safe
+#endif
+  }
 
   alignas(F) unsigned char storage_[sizeof(F)];
   bool alive_ = true;  // owner: the run()/cancel() CAS winner
+  [[no_unique_address]] stop_type stop_;  // stoppable tasks only; lives as long as the state
 };
 
 }  // namespace weft::detail
