@@ -2,6 +2,7 @@
 // copy N files into an output directory on a thread_pool sized for IO, and
 // report each file's status and time as soon as its copy finishes.
 #include <weft/future.hpp>       // weft::as_completed
+#include <weft/progress.hpp>     // weft::progress
 #include <weft/thread_pool.hpp>  // weft::thread_pool, weft::default_workers
 
 #include <chrono>
@@ -46,7 +47,8 @@ int main() {
 
   int ok = 0, failed = 0;
   std::uintmax_t bytes = 0;
-  auto completed = weft::as_completed(downloads);
+  // The bar (count, rate, ETA) shows on a terminal, or with WEFT_PROGRESS=1.
+  auto completed = weft::progress(weft::as_completed(downloads), "downloads");
   for (auto it = completed.begin(); it != completed.end(); ++it) {
     const std::string name = urls[it.index()].filename().string();
     try {

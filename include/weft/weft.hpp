@@ -10,6 +10,7 @@
 #include <weft/bounded_queue.hpp>
 #include <weft/error.hpp>
 #include <weft/future.hpp>
+#include <weft/progress.hpp>
 #include <weft/rw_lock.hpp>
 #include <weft/serialize.hpp>
 #include <weft/thread_pool.hpp>
