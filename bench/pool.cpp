@@ -57,6 +57,38 @@ void weft_post_wait(benchmark::State& state) {
   finish(state, sum.load());
 }
 
+// pool/weft/map and pool/weft/imap: f(x) = x * x over 2^20 ints in chunks
+// of 4096, the eager map over a vector against the lazy, bounded imap over
+// the same vector (the streaming form's overhead).
+constexpr int map_items = 1 << 20;
+constexpr std::size_t map_chunk = 4096;
+
+void weft_map(benchmark::State& state) {
+  weft::thread_pool pool(workers());
+  std::vector<int> input(map_items);
+  for (int i = 0; i < map_items; ++i) input[static_cast<std::size_t>(i)] = i & 1023;
+  std::int64_t sum = 0;
+  for (auto _ : state) {
+    sum = 0;
+    for (int v : pool.map([](int x) { return x * x; }, input, map_chunk)) sum += v;
+  }
+  benchmark::DoNotOptimize(sum);
+  state.SetItemsProcessed(state.iterations() * map_items);
+}
+
+void weft_imap(benchmark::State& state) {
+  weft::thread_pool pool(workers());
+  std::vector<int> input(map_items);
+  for (int i = 0; i < map_items; ++i) input[static_cast<std::size_t>(i)] = i & 1023;
+  std::int64_t sum = 0;
+  for (auto _ : state) {
+    sum = 0;
+    for (int v : pool.imap([](int x) { return x * x; }, input, weft::map_options{.chunksize = map_chunk})) sum += v;
+  }
+  benchmark::DoNotOptimize(sum);
+  state.SetItemsProcessed(state.iterations() * map_items);
+}
+
 void std_async_submit_get(benchmark::State& state) {
   std::vector<std::future<int>> futures(tasks_per_run);
   std::int64_t sum = 0;
@@ -153,6 +185,8 @@ void asio_post_wait(benchmark::State& state) {
 void register_pool() {
   add("pool/weft/submit_get", weft_submit_get);
   add("pool/weft/post_wait", weft_post_wait);
+  add("pool/weft/map", weft_map);
+  add("pool/weft/imap", weft_imap);
 #if defined(WEFT_BENCH_HAVE_TBB)
   add("pool/tbb_task_group/submit_get", tbb_submit_get);
   add("pool/tbb_task_group/post_wait", tbb_post_wait);

@@ -466,3 +466,74 @@ TEST_CASE("shutdown(cancel_all) cancels pending tasks and stops running ones", "
   CHECK_THROWS_AS(pool.post([] {}), weft::pool_closed);
 }
 #endif
+
+#include <ranges>
+
+TEST_CASE("imap yields results in input order, lazily, over an unbounded range", "[thread_pool][imap]") {
+  thread_pool pool(2);
+  std::atomic<long> calls{0};
+  long expected = 0, got = 0;
+  int seen = 0;
+  for (long sq : pool.imap([&calls](int x) { calls++; return long{x} * x; }, std::views::iota(0),
+                           weft::map_options{.chunksize = 16, .buffersize = 4})) {
+    CHECK(sq == long{seen} * seen);
+    expected += long{seen} * seen;
+    got += sq;
+    if (++seen == 10'000) break;
+  }
+  CHECK(got == expected);
+  // Read ahead at most buffersize chunks beyond what was consumed.
+  CHECK(calls.load() <= 10'000 + 16 * 5);
+}
+
+TEST_CASE("imap_unordered yields a fast item before a slow earlier one", "[thread_pool][imap]") {
+  thread_pool pool(2);
+  weft_test::gate slow_may_finish;
+  std::vector<int> inputs{0, 1, 2, 3};
+  std::vector<int> order;
+  for (int v : pool.imap_unordered([&](int x) {
+         if (x == 0) slow_may_finish.wait();
+         return x;
+       }, inputs)) {
+    order.push_back(v);
+    if (order.size() == 3) slow_may_finish.open();  // only after three later items arrived
+  }
+  REQUIRE(order.size() == 4);
+  CHECK(order.back() == 0);
+}
+
+TEST_CASE("imap rethrows an item's exception when its item is reached; the loop may go on", "[thread_pool][imap]") {
+  thread_pool pool(2);
+  std::vector<int> inputs{1, 2, 3, 4, 5, 6};
+  std::vector<int> values;
+  int errors = 0;
+  auto results = pool.imap([](int x) {
+    if (x % 3 == 0) throw std::runtime_error("bad item " + std::to_string(x));
+    return x;
+  }, inputs, weft::map_options{.chunksize = 4});
+  for (auto it = results.begin(); it != results.end(); ++it) {
+    try {
+      values.push_back(*it);
+    } catch (const std::runtime_error& e) {
+      ++errors;
+      CHECK(std::string(e.what()).starts_with("bad item"));
+    }
+  }
+  CHECK(values == std::vector<int>{1, 2, 4, 5});
+  CHECK(errors == 2);
+}
+
+TEST_CASE("leaving an imap loop early cancels what has not started", "[thread_pool][imap]") {
+  thread_pool pool(1);
+  std::atomic<int> calls{0};
+  {
+    auto results = pool.imap([&](int x) { calls++; return x; }, std::views::iota(0, 1000),
+                             weft::map_options{.chunksize = 1, .buffersize = 50});
+    for (int v : results) {
+      if (v == 3) break;
+    }
+  }  // the range's destructor cancels pending chunks and waits for the running one
+  pool.wait();
+  CHECK(calls.load() < 1000);
+  CHECK(calls.load() >= 4);
+}

@@ -6,7 +6,7 @@
 #pragma once
 
 #include <weft/detail/config.hpp>
-#include <weft/detail/cpu_count.hpp>
+#include <weft/detail/imap.hpp>
 #include <weft/detail/injection_queue.hpp>
 #include <weft/detail/range_access.hpp>
 #include <weft/detail/shared_state.hpp>
@@ -15,6 +15,7 @@
 #include <weft/detail/work_stealing_deque.hpp>
 #include <weft/error.hpp>
 #include <weft/future.hpp>
+#include <weft/pool_options.hpp>
 
 #include <algorithm>
 #include <array>
@@ -42,29 +43,6 @@
 #endif
 
 namespace weft {
-
-// The kind of work a pool will run, for sizing it.
-enum class workload { cpu, io, mixed };
-
-// Workers for a workload, from the CPUs this process may use (affinity mask
-// and cgroup quota): cpu -> cores, io -> cores x 5, mixed -> cores x 2 + 1.
-inline std::size_t default_workers(workload kind = workload::cpu) {
-  std::size_t cores = detail::usable_cpus();
-  switch (kind) {
-    case workload::cpu: return cores;
-    case workload::io: return cores * 5;
-    case workload::mixed: return cores * 2 + 1;
-  }
-  return cores;
-}
-
-// How shutdown() treats tasks that have not started, and running ones.
-enum class shutdown_mode {
-  drain,           // run every task already submitted, then stop
-  cancel_pending,  // cancel tasks that have not started; finish running ones
-  cancel_all,      // cancel_pending, and request stop of running tasks that take a
-                   // std::stop_token (process pools: as cancel_pending)
-};
 
 namespace detail {
 // What submit(f, args...) runs: f(token, args...) when f takes the task's
@@ -176,6 +154,21 @@ class thread_pool final : private detail::executor_hooks {
   auto map(F&& f, const Range& items, std::size_t chunk = 0)
       -> std::vector<std::invoke_result_t<F&, std::ranges::range_reference_t<const Range>>>;
 
+  // Lazy map (Python's Pool.imap): a single-pass range of f(item) in input
+  // order. Reads `input` (single-pass or unbounded, e.g. std::views::iota(0))
+  // only while fewer than options.buffersize chunks (default 2 x size()) of
+  // options.chunksize items (default 1) are in flight, so memory stays
+  // bounded. Dereferencing a failed item rethrows its exception; the
+  // iterator stays valid and ++ moves past it. Leaving the loop early cancels what has not started
+  // and waits for what runs. An lvalue input must outlive the loop.
+  // Thread-safe to call; iterate from one thread. Throws weft::pool_closed.
+  template <class F, std::ranges::input_range Range>
+  auto imap(F f, Range&& input, map_options options = {});
+  // The same, yielding results in the order their chunks complete
+  // (Pool.imap_unordered).
+  template <class F, std::ranges::input_range Range>
+  auto imap_unordered(F f, Range&& input, map_options options = {});
+
   // Calls f(i) for every i in [first, last), `grain` indices per task (0:
   // about four tasks per worker). Blocks until done; rethrows the first
   // exception (lowest index range) after every task finished.
@@ -273,6 +266,8 @@ class thread_pool final : private detail::executor_hooks {
   void report(std::exception_ptr error) noexcept;
   template <class MakePart>
   auto run_parts(std::size_t parts, MakePart make_part);
+  template <bool Ordered, class F, class Range>
+  auto streaming_map(F f, Range&& input, map_options options);
   static std::string thread_name(const std::string& name, std::size_t index);
   // About four tasks per worker: enough slack for stealing to balance.
   std::size_t default_chunk(std::size_t count) const noexcept {
@@ -780,6 +775,31 @@ void thread_pool::parallel_for(Index first, Index last, F&& f, std::size_t grain
     };
   });
   for (auto& part : futures) part.get();  // rethrows the first failure
+}
+
+template <bool Ordered, class F, class Range>
+auto thread_pool::streaming_map(F f, Range&& input, map_options options) {
+  using item = std::ranges::range_value_t<Range>;
+  using R = std::invoke_result_t<F&, item&&>;
+  static_assert(!std::is_void_v<R>, "weft::thread_pool::imap: f returns void; use parallel_for or submit instead");
+  if (closed_.load(std::memory_order_acquire)) throw pool_closed("weft::thread_pool::imap: after shutdown()");
+  auto submit_chunk = [this, fn = std::make_shared<F>(std::move(f))](std::vector<item>&& chunk) {
+    return submit([fn, items = std::move(chunk)]() mutable { return detail::run_chunk<R>(*fn, items); });
+  };
+  const std::size_t chunksize = options.chunksize != 0 ? options.chunksize : 1;
+  const std::size_t buffersize = options.buffersize != 0 ? options.buffersize : 2 * size();
+  return detail::imap_range<Range, R, decltype(submit_chunk), Ordered>(std::forward<Range>(input),
+                                                                      std::move(submit_chunk), chunksize, buffersize);
+}
+
+template <class F, std::ranges::input_range Range>
+auto thread_pool::imap(F f, Range&& input, map_options options) {
+  return streaming_map<true>(std::move(f), std::forward<Range>(input), options);
+}
+
+template <class F, std::ranges::input_range Range>
+auto thread_pool::imap_unordered(F f, Range&& input, map_options options) {
+  return streaming_map<false>(std::move(f), std::forward<Range>(input), options);
 }
 
 template <std::ranges::forward_range Range, class F>

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <ranges>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -293,5 +294,21 @@ TEST_CASE("a 1M-task backlog's memory is returned once the pool is gone (memory 
   const long after = resident_bytes();
   INFO("resident before " << before / 1024 << " KiB, after " << after / 1024 << " KiB");
   CHECK(after - before < 24L * 1024 * 1024);  // the backlog itself took ~100 MiB
+}
+
+TEST_CASE("imap over an unbounded range keeps memory flat for 10 million items", "[thread_pool][imap]") {
+  thread_pool pool(2);
+  long seen = 0, rss_at_1m = 0;
+  long long sum = 0;
+  for (long v : pool.imap([](long x) { return x & 7; }, std::views::iota(0L),
+                          weft::map_options{.chunksize = 4096})) {
+    sum += v;
+    if (++seen == 1'000'000) rss_at_1m = resident_bytes();
+    if (seen == 10'000'000) break;
+  }
+  const long rss_at_10m = resident_bytes();
+  INFO("resident at 1M items " << rss_at_1m / 1024 << " KiB, at 10M " << rss_at_10m / 1024 << " KiB");
+  CHECK(sum == 10'000'000LL / 8 * 28);
+  CHECK(rss_at_10m - rss_at_1m < 8L * 1024 * 1024);
 }
 #endif

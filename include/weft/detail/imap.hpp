@@ -1,0 +1,207 @@
+// weft — MIT licence. See LICENSE.
+//
+// <weft/detail/imap.hpp> — internal: the lazy, bounded streaming map behind
+// every pool's imap / imap_unordered. Not API.
+//
+// The input is read one chunk at a time, only while fewer than `buffersize`
+// chunks are in flight; each chunk is one task, submitted through the
+// pool's `Submit` (the pool decides how a chunk crosses to its workers).
+// Results come back in input order (Ordered) or in chunk completion order.
+// A chunk task records an item's exception at the item's position and goes
+// on with the next items, so the consumer sees the exception exactly when
+// it reaches that item, and may continue past it (as Python's imap).
+#pragma once
+
+#include <weft/future.hpp>
+
+#include <cstddef>
+#include <deque>
+#include <exception>
+#include <iterator>
+#include <memory>
+#include <ranges>
+#include <utility>
+#include <vector>
+
+namespace weft::detail {
+
+// What one chunk task returns: the values of the items that succeeded, in
+// order, and the exceptions of those that failed, with their positions.
+template <class R>
+struct chunk_result {
+  std::vector<R> values;
+  std::vector<std::pair<std::size_t, std::exception_ptr>> errors;  // ascending positions
+  std::size_t items = 0;
+};
+
+// Applies f to each item of a chunk (the body of a chunk task).
+template <class R, class F, class T>
+chunk_result<R> run_chunk(F& f, std::vector<T>& items) {
+  chunk_result<R> out;
+  out.items = items.size();
+  out.values.reserve(items.size());
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    try {
+      out.values.push_back(f(std::move(items[i])));
+    } catch (...) {
+      out.errors.emplace_back(i, std::current_exception());
+    }
+  }
+  return out;
+}
+
+// Input: the range type as given (an lvalue reference: referenced; else
+// owned). Submit: callable(std::vector<item>&&) -> future<chunk_result<R>>.
+template <class Input, class R, class Submit, bool Ordered>
+class imap_range {
+  using input_iterator = std::ranges::iterator_t<Input>;
+  using item_type = std::ranges::range_value_t<Input>;
+  using chunk_future = future<chunk_result<R>>;
+
+ public:
+  imap_range(Input&& input, Submit submit, std::size_t chunksize, std::size_t buffersize)
+      : state_(std::make_unique<state>(std::forward<Input>(input), std::move(submit), chunksize, buffersize)) {}
+
+  // Walks a run of values (the items up to the next failed one) with a
+  // pointer, and asks the state only between runs: as cheap per item as
+  // iterating a vector.
+  class iterator {
+   public:
+    using value_type = R;
+    using difference_type = std::ptrdiff_t;
+    iterator() = default;
+    // Rethrows the item's exception if it failed (the iterator stays valid:
+    // ++ moves past it).
+    R& operator*() const { return p_ != nullptr ? *p_ : s_->value(); }
+    R* operator->() const { return &**this; }
+    iterator& operator++() {
+      if (p_ != nullptr && ++p_ != end_) return *this;
+      if (p_ != nullptr) {
+        s_->skip_values(static_cast<std::size_t>(end_ - begin_));
+      } else {
+        s_->advance();  // past a failed item
+      }
+      load();
+      return *this;
+    }
+    void operator++(int) { ++*this; }
+    bool operator==(std::default_sentinel_t) const noexcept { return p_ == nullptr && s_->finished; }
+
+   private:
+    friend class imap_range;
+    explicit iterator(typename imap_range::state* s) : s_(s) { load(); }
+    void load() {
+      std::size_t n = s_->run_length();
+      begin_ = p_ = n != 0 ? s_->current.values.data() + s_->value_pos : nullptr;
+      end_ = p_ != nullptr ? p_ + n : nullptr;
+    }
+    typename imap_range::state* s_ = nullptr;
+    R* begin_ = nullptr;  // the run of values being walked: [begin_, end_)
+    R* p_ = nullptr;      // null: at a failed item, or at the end
+    R* end_ = nullptr;
+  };
+
+  // Starts reading and submitting; single pass (call once).
+  iterator begin() {
+    state_->start();
+    return iterator(state_.get());
+  }
+  std::default_sentinel_t end() const noexcept { return {}; }
+
+ private:
+  struct state {
+    state(Input&& in, Submit sub, std::size_t chunk, std::size_t buffer)
+        : input(std::forward<Input>(in)), submit(std::move(sub)), chunksize(chunk), buffersize(buffer) {}
+    state(const state&) = delete;
+    state& operator=(const state&) = delete;
+    // Leaving the loop early: what has not started is cancelled; what runs
+    // is waited for, because f (and what it refers to) may die with us.
+    ~state() {
+      for (auto& f : in_flight) f.cancel();
+      for (auto& f : in_flight) f.wait();
+    }
+
+    void start() {
+      next = std::ranges::begin(input);
+      fill();
+      settle();
+    }
+    // Submits chunks while the window has room and the input has items.
+    void fill() {
+      while (!input_done && in_flight.size() < buffersize) {
+        std::vector<item_type> chunk;
+        chunk.reserve(chunksize);
+        while (chunk.size() < chunksize && next != std::ranges::end(input)) {
+          chunk.push_back(*next);
+          ++next;
+        }
+        if (next == std::ranges::end(input)) input_done = true;
+        if (chunk.empty()) break;
+        in_flight.push_back(submit(std::move(chunk)));
+      }
+    }
+    chunk_future take_next() {
+      if constexpr (Ordered) {
+        chunk_future f = std::move(in_flight.front());
+        in_flight.pop_front();
+        return f;
+      } else {
+        auto ready = weft::wait(in_flight, return_when::first_completed);
+        auto it = in_flight.begin() + static_cast<std::ptrdiff_t>(ready.done.front());
+        chunk_future f = std::move(*it);
+        in_flight.erase(it);
+        return f;
+      }
+    }
+    bool at_error() const noexcept {
+      return error_index < current.errors.size() && current.errors[error_index].first == item_pos;
+    }
+    R& value() {
+      if (at_error()) std::rethrow_exception(current.errors[error_index].second);
+      return current.values[value_pos];
+    }
+    // Moves to the next item (a value or an error), fetching chunks as needed.
+    void settle() {
+      for (;;) {
+        if (item_pos < current.items) return;
+        if (in_flight.empty()) {
+          finished = true;
+          return;
+        }
+        current = take_next().get();
+        item_pos = value_pos = error_index = 0;
+        fill();
+      }
+    }
+    // Past a failed item.
+    void advance() {
+      ++error_index;
+      ++item_pos;
+      settle();
+    }
+    // Past a run of n values.
+    void skip_values(std::size_t n) {
+      value_pos += n;
+      item_pos += n;
+      settle();
+    }
+    // Values from item_pos up to the next failed item or the chunk's end.
+    std::size_t run_length() const noexcept {
+      if (finished) return 0;
+      std::size_t stop = error_index < current.errors.size() ? current.errors[error_index].first : current.items;
+      return stop - item_pos;
+    }
+
+    Input input;  // a reference for an lvalue input
+    input_iterator next{};
+    Submit submit;
+    std::size_t chunksize, buffersize;
+    std::deque<chunk_future> in_flight;  // ordered by submission
+    chunk_result<R> current;             // the chunk being consumed
+    std::size_t item_pos = 0, value_pos = 0, error_index = 0;
+    bool input_done = false, finished = false;
+  };
+  std::unique_ptr<state> state_;  // stable address: chunk tasks may refer to it
+};
+
+}  // namespace weft::detail
