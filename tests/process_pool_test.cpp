@@ -324,3 +324,17 @@ TEST_CASE("frame_writer and frame_reader carry frames of any size without blocki
   CHECK(in.read(pair[1], [](std::span<const std::byte>) {}) == weft::detail::frame_reader::status::closed);
   ::close(pair[1]);
 }
+
+TEST_CASE("process_pool: a pool destroyed at once still drains its tasks", "[process_pool][fork]") {
+  // Hung: workers were first requested by the dispatcher, which saw the
+  // shutdown before it asked for any.
+  for (int round = 0; round < 20; ++round) {
+    weft::future<int> f;
+    {
+      process_pool pool(1);
+      f = pool.submit(square, round);
+    }
+    REQUIRE(f.ready());
+    CHECK(f.get() == round * round);
+  }
+}

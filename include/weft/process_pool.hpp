@@ -79,8 +79,11 @@ inline constexpr int fork_server_poll_ms = 20;
 inline constexpr int dispatcher_poll_ms = 100;
 
 // Consecutive failed spawns (EMFILE, EAGAIN in the fork server) after which
-// the pool reports itself broken instead of retrying forever.
+// the pool reports itself broken instead of retrying forever, and the pause
+// before a retry (the condition may pass; meanwhile the death report of the
+// worker being replaced arrives, so its task fails with worker_lost).
 inline constexpr std::size_t max_spawn_failures = 3;
+inline constexpr auto spawn_retry_delay = std::chrono::milliseconds(dispatcher_poll_ms);
 
 // Messages from the fork server to the pool. Requests the other way are one
 // byte: 'S' spawn a worker, 'Q' quit once the workers left. End of stream
@@ -447,6 +450,7 @@ class process_pool {
   std::vector<worker> workers_;
   std::size_t spawning_ = 0;                // spawn requests not yet answered
   std::size_t spawn_failures_ = 0;          // consecutive 'E' answers
+  std::chrono::steady_clock::time_point spawn_retry_at_{};  // no spawn request before, after an 'E'
   bool server_alive_ = true;                // its socket has not reached end of stream
   bool is_broken_ = false;                  // break_pool() ran
   std::string break_request_;               // a break found while serving a worker, applied after
@@ -624,6 +628,7 @@ inline void process_pool::on_zygote_message(const detail::zygote_message& m, int
       return;
     case 'E':
       --spawning_;
+      spawn_retry_at_ = std::chrono::steady_clock::now() + detail::spawn_retry_delay;
       if (++spawn_failures_ >= detail::max_spawn_failures)
         break_pool("weft::process_pool: the fork server cannot start a worker: " +
                    std::system_category().message(m.status));
@@ -770,12 +775,15 @@ inline bool process_pool::should_stop() {
 }
 
 // Keeps the pool at full strength (replacing dead and recycled workers),
-// unless it is broken or stopping.
+// unless it is broken or shutting down with nothing left to send (a drain
+// still needs workers, the first ones included: the pool may be shut down
+// before the dispatcher's first turn).
 inline void process_pool::keep_full_strength() {
   if (is_broken_ || !server_alive_) return;
+  if (spawn_failures_ != 0 && std::chrono::steady_clock::now() < spawn_retry_at_) return;  // poll's timeout retries
   {
     std::lock_guard lock(mutex_);
-    if (closing_) return;
+    if (closing_ && queue_.empty()) return;
   }
   auto serving = static_cast<std::size_t>(
       std::count_if(workers_.begin(), workers_.end(), [this](const worker& w) { return !retiring(w); }));
