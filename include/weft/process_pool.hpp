@@ -428,6 +428,7 @@ class process_pool {
   bool assign_tasks();  // true if a task was sent
   void wake_dispatcher() noexcept;
   void release_in_copy() noexcept;
+  void stop_worker(worker& w);
 
   process_pool_options options_;
   const pid_t owner_pid_;            // the process that built the pool
@@ -578,12 +579,23 @@ inline void process_pool::break_pool(const std::string& why) {
   fail_all(queued, error);
   for (auto& w : workers_) {
     fail_all(w.running, error);
-    detail::pool_descriptors::instance().close(w.fd);
+    stop_worker(w);
   }
   workers_.clear();
   for (auto& [pid, lost] : lost_) fail_all(lost.tasks, error);
   lost_.clear();
   early_status_.clear();
+}
+
+// Asks a worker to leave with an empty frame, then closes its socket. The
+// frame matters when a fork()ed copy of the program still holds the socket:
+// the end of stream then never comes. A worker that is busy reads it after
+// its task; if the socket is full, the fork server's kill (broken pool) or
+// the end of stream has to do.
+inline void process_pool::stop_worker(worker& w) {
+  if (w.out.send(w.fd, {})) w.out.flush(w.fd);
+  detail::pool_descriptors::instance().close(w.fd);
+  w.fd = -1;
 }
 
 inline void process_pool::on_zygote_readable() {
@@ -827,8 +839,8 @@ inline void process_pool::dispatcher_main() {
     if (!break_request_.empty()) break_pool(std::exchange(break_request_, {}));
     if (assign_tasks()) window.mark();
   }
-  // Stop the workers (end of stream); shutdown() then stops the fork server.
-  for (auto& w : workers_) detail::pool_descriptors::instance().close(w.fd);
+  // Stop the workers; shutdown() then stops the fork server.
+  for (auto& w : workers_) stop_worker(w);
   workers_.clear();
 }
 

@@ -317,3 +317,20 @@ TEST_CASE("process_pool: the program's wait() loop ends while a pool exists", "[
   CHECK(errno == ECHILD);
   CHECK(pool.submit(square, 3).get() == 9);
 }
+
+TEST_CASE("process_pool: the destructor returns while a fork()ed copy of the program lives",
+          "[process_pool][fault][fork]") {
+  int gate[2];
+  REQUIRE(::pipe(gate) == 0);
+  std::optional<process_pool> pool(std::in_place, 2);
+  CHECK(pool->submit(square, 2).get() == 4);
+  pid_t copy = weft_test::spawn([&] {
+    ::close(gate[1]);
+    char c;
+    return static_cast<int>(::read(gate[0], &c, 1));  // 0 once the test closes its end
+  });
+  pool.reset();  // hung: the copy held the workers' sockets open, so they never saw end of stream
+  ::close(gate[1]);
+  ::close(gate[0]);
+  CHECK(weft_test::exited_ok(copy));
+}
