@@ -1,5 +1,8 @@
 // weft — MIT licence. See LICENSE.
 // process/weft/roundtrip — submit + get of a trivial task on a process_pool;
+// process/weft/roundtrip_1MiB — the same with a 1 MiB argument and result,
+// beside process/pipe/roundtrip_1MiB: the same bytes echoed by a forked
+// child over two plain pipes, the floor for the ratio;
 // process/weft/map_chunked — map over 100k ints with chunksize 256;
 // process/weft/shared_array vs process/weft/by_value — workers sum an 8 MB
 // array through shared memory, or receive the same vector serialized;
@@ -15,6 +18,9 @@
 #include <numeric>
 #include <vector>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 namespace weft_bench {
 namespace {
 
@@ -23,6 +29,9 @@ constexpr std::size_t big_doubles = (8u << 20) / sizeof(double);  // 8 MB
 int identity(int x) { return x; }
 std::uint64_t cpu_job(std::uint64_t n) { return cpu_task(n); }
 double sum_vector(std::vector<double> v) { return std::accumulate(v.begin(), v.end(), 0.0); }
+
+constexpr std::size_t mebibyte = std::size_t{1} << 20;
+std::vector<char> echo_bytes(std::vector<char> v) { return v; }
 
 weft::shared_array<double>* big_array = nullptr;  // created before the pool forks
 double sum_shared(int part) {
@@ -40,6 +49,63 @@ void bm_roundtrip(benchmark::State& state) {
     ++i;
   }
   state.SetItemsProcessed(state.iterations());
+}
+
+void bm_roundtrip_1MiB(benchmark::State& state) {
+  weft::process_pool pool(1);
+  const std::vector<char> payload(mebibyte, 'x');
+  for (auto _ : state) {
+    if (pool.submit(echo_bytes, payload).get().size() != mebibyte) state.SkipWithError("wrong result");
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(2 * mebibyte));
+}
+
+bool write_all(int fd, const char* p, std::size_t n) {
+  while (n > 0) {
+    ssize_t k = ::write(fd, p, n);
+    if (k <= 0) return false;
+    p += k;
+    n -= static_cast<std::size_t>(k);
+  }
+  return true;
+}
+bool read_all(int fd, char* p, std::size_t n) {
+  while (n > 0) {
+    ssize_t k = ::read(fd, p, n);
+    if (k <= 0) return false;
+    p += k;
+    n -= static_cast<std::size_t>(k);
+  }
+  return true;
+}
+
+// The baseline: a child reads 1 MiB from one pipe and writes it back on
+// another; no framing, no serialization, no dispatcher.
+void bm_pipe_roundtrip_1MiB(benchmark::State& state) {
+  int to_child[2], from_child[2];
+  if (::pipe(to_child) != 0 || ::pipe(from_child) != 0) return state.SkipWithError("pipe failed");
+  pid_t child = ::fork();
+  if (child == 0) {
+    ::close(to_child[1]);
+    ::close(from_child[0]);
+    std::vector<char> buffer(mebibyte);
+    while (read_all(to_child[0], buffer.data(), mebibyte) && write_all(from_child[1], buffer.data(), mebibyte)) {
+    }
+    ::_exit(0);
+  }
+  ::close(to_child[0]);
+  ::close(from_child[1]);
+  std::vector<char> out(mebibyte, 'x'), back(mebibyte);
+  for (auto _ : state) {
+    if (!write_all(to_child[1], out.data(), mebibyte) || !read_all(from_child[0], back.data(), mebibyte))
+      state.SkipWithError("echo failed");
+  }
+  ::close(to_child[1]);
+  ::close(from_child[0]);
+  ::waitpid(child, nullptr, 0);
+  state.SetItemsProcessed(state.iterations());
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(2 * mebibyte));
 }
 
 void bm_map_chunked(benchmark::State& state) {
@@ -104,6 +170,8 @@ void bm_by_value(benchmark::State& state) {
 
 void register_process() {
   add("process/weft/roundtrip", bm_roundtrip)->Unit(benchmark::kMicrosecond);
+  add("process/weft/roundtrip_1MiB", bm_roundtrip_1MiB)->Unit(benchmark::kMicrosecond);
+  add("process/pipe/roundtrip_1MiB", bm_pipe_roundtrip_1MiB)->Unit(benchmark::kMicrosecond);
   add("process/weft/map_chunked", bm_map_chunked);
   add("process/weft/shared_array", bm_shared_array);
   add("process/weft/by_value", bm_by_value);

@@ -83,8 +83,8 @@ TEST_CASE("process_pool: round trips of ints, strings, maps and user types", "[p
     CHECK(m == std::map<std::string, int>{{"a", 2}, {"b", 1}});
     CHECK(pool.submit(older, person{"bob", 41}).get() == person{"bob", 42});
     CHECK(pool.submit([](point p) { return p.x * 10 + p.y; }, point{3, 4}).get() == 34);
-    int offset = 100;  // trivially copyable capture, by value
-    CHECK(pool.submit([offset](int x) { return x + offset; }, 1).get() == 101);
+    int offset = 100;  // state travels as an argument: captures cannot cross
+    CHECK(pool.submit([](int x, int off) { return x + off; }, 1, offset).get() == 101);
     CHECK(pool.submit(my_pid).get() != static_cast<int>(::getpid()));  // ran in another process
   }
   CHECK(open_fds() == fds_before);
@@ -258,4 +258,83 @@ TEST_CASE("process_pool: shared memory created before the pool is visible to wor
   for (long v : results) sum += v;
   CHECK(sum == 9900);
   shared = nullptr;
+}
+
+namespace {
+std::string echo_text(std::string s) { return s; }
+}  // namespace
+
+TEST_CASE("remote_task: a task dropped without an outcome completes its future", "[process_pool][detail]") {
+  auto identity = [](std::uintptr_t address) { return static_cast<std::uint64_t>(address); };
+  {
+    // As when queue_.push_back threw: the future stayed pending forever.
+    auto [t, f] = weft::detail::make_remote_task(1, identity, square, 3);
+    { auto dropped = std::move(t); }
+    REQUIRE(f.ready());
+    CHECK(f.cancelled());
+  }
+  {
+    auto [t, f] = weft::detail::make_remote_task(2, identity, square, 3);
+    REQUIRE(t.try_start());
+    { auto dropped = std::move(t); }
+    REQUIRE(f.ready());
+    CHECK_THROWS_AS(f.get(), weft::cancelled);
+  }
+}
+
+TEST_CASE("remote_task: a reply over the transport's limit fails its task with remote_error",
+          "[process_pool][detail]") {
+  // mpi_pool: a result over 2 GiB (one MPI message) ended the whole job.
+  auto identity = [](std::uintptr_t address) { return static_cast<std::uint64_t>(address); };
+  auto [t, f] = weft::detail::make_remote_task(7, identity, echo_text, std::string(1000, 'x'));
+  REQUIRE(t.try_start());
+  auto reply = weft::detail::run_task_frame(t.payload, weft::detail::code_resolver{});
+  auto small = weft::detail::reply_within(reply, reply.size(), "unused");
+  CHECK(small == reply);
+  t.complete_from(weft::detail::reply_within(std::move(reply), 100, "weft: the result is too big"));
+  t.release();
+  try {
+    f.get();
+    FAIL("no exception");
+  } catch (const weft::remote_error& e) {
+    CHECK(e.type_name() == "std::length_error");
+    CHECK(std::string(e.what()) == "weft: the result is too big");
+  }
+}
+
+TEST_CASE("frame_writer and frame_reader carry frames of any size without blocking", "[process_pool][detail]") {
+  int pair[2];
+  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, pair) == 0);
+  weft::detail::frame_writer out;
+  weft::detail::frame_reader in;
+  std::vector<std::vector<std::byte>> sent;
+  for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{5000}, std::size_t{3} << 20, std::size_t{17}})
+    sent.emplace_back(n, std::byte{static_cast<unsigned char>(n)});
+  for (auto& s : sent) REQUIRE(out.send(pair[0], s));  // never blocks: the rest is buffered
+  std::vector<std::vector<std::byte>> got;
+  auto deadline = std::chrono::steady_clock::now() + weft_test::hang_limit;
+  while (got.size() < sent.size() && std::chrono::steady_clock::now() < deadline) {
+    REQUIRE(out.flush(pair[0]));
+    auto s = in.read(pair[1], [&](std::span<const std::byte> f) { got.emplace_back(f.begin(), f.end()); });
+    REQUIRE(s == weft::detail::frame_reader::status::open);
+  }
+  CHECK(out.empty());
+  CHECK(got == sent);
+  ::close(pair[0]);
+  CHECK(in.read(pair[1], [](std::span<const std::byte>) {}) == weft::detail::frame_reader::status::closed);
+  ::close(pair[1]);
+}
+
+TEST_CASE("process_pool: a pool destroyed at once still drains its tasks", "[process_pool][fork]") {
+  // Hung: workers were first requested by the dispatcher, which saw the
+  // shutdown before it asked for any.
+  for (int round = 0; round < 20; ++round) {
+    weft::future<int> f;
+    {
+      process_pool pool(1);
+      f = pool.submit(square, round);
+    }
+    REQUIRE(f.ready());
+    CHECK(f.get() == round * round);
+  }
 }

@@ -36,6 +36,15 @@ class pool_closed : public error {
   using error::error;
 };
 
+// A process pool can no longer run tasks (like Python's BrokenProcessPool):
+// its initializer failed, or its fork server died or cannot start workers.
+// what() names the cause; pending and later tasks fail with it.
+class pool_broken : public error {
+ public:
+  pool_broken() : error("weft: the pool is broken") {}
+  using error::error;
+};
+
 // future::get() on a task that was cancelled before it started.
 class cancelled : public error {
  public:

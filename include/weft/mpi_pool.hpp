@@ -10,7 +10,8 @@
 #include <weft/detail/wait.hpp>
 #include <weft/error.hpp>
 #include <weft/future.hpp>
-#include <weft/thread_pool.hpp>  // shutdown_mode
+#include <weft/future.hpp>
+#include <weft/pool_options.hpp>  // shutdown_mode
 
 #include <algorithm>
 #include <atomic>
@@ -40,10 +41,8 @@ namespace detail {
 // ranks run the same binary with the same images loaded.
 inline void mpi_pool_probe() {}
 
-inline int mpi_int_size(std::size_t n, const char* what) {
-  if (n > static_cast<std::size_t>(INT_MAX)) throw std::length_error(what);
-  return static_cast<int>(n);
-}
+// The largest message MPI's int counts can describe.
+inline constexpr std::size_t mpi_max_message = static_cast<std::size_t>(INT_MAX);
 
 }  // namespace detail
 
@@ -105,6 +104,9 @@ class mpi_pool {
  private:
   using task = detail::remote_task;
   struct worker {
+    explicit worker(int r) : rank(r) {}
+    worker(worker&&) = default;  // move-only, as its tasks are
+    worker& operator=(worker&&) = default;
     int rank;
     std::deque<task> running;  // sent, in order; replies come back in this order
   };
@@ -157,7 +159,7 @@ inline mpi_pool::mpi_pool() {
   if (rank_ != 0) serve();
   int ranks = 0;
   MPI_Comm_size(comm_, &ranks);
-  for (int r = 1; r < ranks; ++r) workers_.push_back(worker{r, {}});
+  for (int r = 1; r < ranks; ++r) workers_.emplace_back(r);
   progress_ = std::thread([this] { progress_main(); });
 }
 
@@ -218,9 +220,12 @@ inline void mpi_pool::serve() {
       continue;
     }
     if (status.MPI_TAG == stop_tag) break;
-    std::vector<std::byte> reply = detail::run_task_frame(frame, code);
-    MPI_Send(reply.data(), detail::mpi_int_size(reply.size(), "weft::mpi_pool: a result over 2 GiB"), MPI_BYTE, 0,
-             result_tag, comm_);
+    // A result too big for one MPI message fails its task (remote_error)
+    // instead of ending the job with an uncaught length_error.
+    std::vector<std::byte> reply =
+        detail::reply_within(detail::run_task_frame(frame, code), detail::mpi_max_message,
+                             "weft::mpi_pool: the result is over 2 GiB, too big for one MPI message");
+    MPI_Send(reply.data(), static_cast<int>(reply.size()), MPI_BYTE, 0, result_tag, comm_);
     backoff.reset();
   }
   std::fflush(nullptr);
@@ -364,7 +369,7 @@ inline void mpi_pool::shutdown(shutdown_mode mode) {
   {
     std::lock_guard lock(mutex_);
     closing_ = true;
-    cancel_ = mode == shutdown_mode::cancel_pending;
+    cancel_ = mode != shutdown_mode::drain;
     woken_ = true;
   }
   wake_.notify_one();

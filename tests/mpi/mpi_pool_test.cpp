@@ -59,7 +59,7 @@ TEST_CASE("values of many types make the round trip", "[general]") {
         std::map<std::string, int>{{"a", 2}, {"b", 1}});
   CHECK(pool().submit(older, person{"ada", 36}).get() == person{"ada", 37});
   int offset = 5;
-  CHECK(pool().submit([offset](int x) { return x + offset; }, 1).get() == 6);
+  CHECK(pool().submit([](int x, int off) { return x + off; }, 1, offset).get() == 6);
   pool().submit([] {}).get();  // void
 }
 

@@ -15,10 +15,13 @@
 #include <weft/detail/shm.hpp>
 #include <weft/detail/wait.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <thread>
@@ -28,6 +31,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #if !defined(MSG_NOSIGNAL)
@@ -71,11 +75,15 @@ class self_pipe {
  public:
   self_pipe() {
     int ends[2];
+#if defined(__linux__)
+    if (::pipe2(ends, O_CLOEXEC | O_NONBLOCK) != 0) throw_errno(errno, "weft: pipe2");
+#else
     if (::pipe(ends) != 0) throw_errno(errno, "weft: pipe");
     for (int fd : ends) {
       ::fcntl(fd, F_SETFD, FD_CLOEXEC);
       ::fcntl(fd, F_SETFL, O_NONBLOCK);
     }
+#endif
     read_ = ends[0];
     write_ = ends[1];
   }
@@ -96,11 +104,7 @@ class self_pipe {
     while (::read(read_, buf, sizeof buf) > 0) {
     }
   }
-  // For a forked child that must not hold the pipe.
-  void close_in_child() const noexcept {
-    ::close(read_);
-    ::close(write_);
-  }
+  int write_end() const noexcept { return write_; }
 
  private:
   int read_ = -1, write_ = -1;
@@ -174,5 +178,208 @@ inline bool recv_with_fd(int socket, void* data, std::size_t n, int& fd_received
     if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) std::memcpy(&fd_received, CMSG_DATA(c), sizeof(int));
   return true;
 }
+
+
+// Non-blocking receive of one message of exactly n bytes and the
+// descriptor it carries, if any (-1 otherwise).
+enum class receive_status { message, empty, closed, malformed };
+inline receive_status try_recv_with_fd(int socket, void* data, std::size_t n, int& fd_received) noexcept {
+  fd_message m(data, n);
+  ssize_t k;
+  do {
+    k = ::recvmsg(socket, &m.msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+  } while (k < 0 && errno == EINTR);
+  if (k < 0) return (errno == EAGAIN || errno == EWOULDBLOCK) ? receive_status::empty : receive_status::closed;
+  if (k == 0) return receive_status::closed;
+  fd_received = -1;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&m.msg); c != nullptr; c = CMSG_NXTHDR(&m.msg, c))
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) std::memcpy(&fd_received, CMSG_DATA(c), sizeof(int));
+  return k == static_cast<ssize_t>(n) ? receive_status::message : receive_status::malformed;
+}
+
+// The descriptors process pools hold in this process (their ends of the
+// fork-server and worker sockets, their wake pipes). A new fork server
+// closes them all right after it is forked, so a pool's processes never
+// hold another pool's descriptor (one held open would hide the end of
+// stream that tells that pool's worker or fork server to leave).
+// Thread-safe: add/close and the fork of a fork server are serialized by
+// mutex(), so no descriptor is open but unlisted while a fork server forks.
+class pool_descriptors {
+ public:
+  static pool_descriptors& instance() {
+    static pool_descriptors registry;
+    return registry;
+  }
+  std::mutex& mutex() noexcept { return mutex_; }
+  // Lists fd. Caller holds mutex().
+  void add_locked(int fd) { fds_.push_back(fd); }
+  void add(int fd) {
+    std::lock_guard lock(mutex_);
+    add_locked(fd);
+  }
+  // Unlists fd; its owner closes it.
+  void forget(int fd) noexcept {
+    std::lock_guard lock(mutex_);
+    std::erase(fds_, fd);
+  }
+  // Unlists and closes fd, atomically with respect to a fork server's fork.
+  void close(int fd) noexcept {
+    if (fd < 0) return;
+    std::lock_guard lock(mutex_);
+    std::erase(fds_, fd);
+    ::close(fd);
+  }
+  // In a freshly forked child only (one thread; the forking thread held
+  // mutex()): closes every listed descriptor. No allocation.
+  void close_all_in_child() noexcept {
+    for (int fd : fds_) ::close(fd);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<int> fds_;  // guarded by mutex_
+};
+
+// Outgoing frames to one non-blocking peer: send() writes what the socket
+// takes now and keeps the rest; flush() continues when the peer is writable.
+// A busy peer therefore never blocks the caller. Not thread-safe.
+class frame_writer {
+ public:
+  bool empty() const noexcept { return sent_ == pending_.size(); }
+  // Queues one frame; false when the peer is gone. Zero copy when nothing
+  // is queued and the socket takes the whole frame.
+  bool send(int fd, std::span<const std::byte> payload) {
+    std::uint64_t n = payload.size();
+    auto* header = reinterpret_cast<const std::byte*>(&n);
+    std::size_t done = 0;
+    if (empty()) {
+      iovec iov[2] = {{const_cast<std::byte*>(header), sizeof n},
+                      {const_cast<std::byte*>(payload.data()), payload.size()}};
+      msghdr msg{};
+      msg.msg_iov = iov;
+      msg.msg_iovlen = 2;
+      ssize_t k;
+      do {
+        k = ::sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+      } while (k < 0 && errno == EINTR);
+      if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return false;
+      done = k < 0 ? 0 : static_cast<std::size_t>(k);
+      if (done == sizeof n + payload.size()) return true;
+    }
+    compact();
+    if (done < sizeof n) pending_.insert(pending_.end(), header + done, header + sizeof n);
+    std::size_t from = done > sizeof n ? done - sizeof n : 0;
+    pending_.insert(pending_.end(), payload.begin() + static_cast<std::ptrdiff_t>(from), payload.end());
+    return true;
+  }
+  // Writes queued bytes until the socket is full; false when the peer is gone.
+  bool flush(int fd) noexcept {
+    while (!empty()) {
+      ssize_t k = ::send(fd, pending_.data() + sent_, pending_.size() - sent_, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (k < 0 && errno == EINTR) continue;
+      if (k < 0) return errno == EAGAIN || errno == EWOULDBLOCK;
+      sent_ += static_cast<std::size_t>(k);
+    }
+    compact();
+    return true;
+  }
+
+ private:
+  void compact() {
+    pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(sent_));
+    sent_ = 0;
+  }
+  std::vector<std::byte> pending_;  // queued bytes; [0, sent_) already written
+  std::size_t sent_ = 0;
+};
+
+// Incoming frames from one non-blocking peer, reassembled across reads.
+// Not thread-safe.
+class frame_reader {
+ public:
+  enum class status { open, closed, corrupt };
+  // Reads what the socket holds now (at most about `budget` bytes, so one
+  // busy peer does not starve the others) and calls on_frame(span) for every
+  // complete frame; the span is valid during the call only. `closed` at end
+  // of stream, `corrupt` for a frame over max_bytes.
+  template <class OnFrame>
+  status read(int fd, OnFrame&& on_frame, std::size_t budget = std::size_t{4} << 20,
+              std::uint64_t max_bytes = std::uint64_t{1} << 36) {
+    std::size_t taken = 0;
+    for (;;) {
+      std::size_t want = wanted(max_bytes);
+      if (want == 0) return status::corrupt;
+      reserve(want);
+      ssize_t k = ::recv(fd, data_.get() + end_, want, MSG_DONTWAIT);
+      if (k < 0 && errno == EINTR) continue;
+      if (k < 0) return (errno == EAGAIN || errno == EWOULDBLOCK) ? status::open : status::closed;
+      if (k == 0) return status::closed;
+      end_ += static_cast<std::size_t>(k);
+      taken += static_cast<std::size_t>(k);
+      if (!deliver(on_frame, max_bytes)) return status::corrupt;
+      if (static_cast<std::size_t>(k) < want || taken >= budget) return status::open;
+    }
+  }
+
+ private:
+  static constexpr std::size_t header = sizeof(std::uint64_t);
+  static constexpr std::size_t min_read = 4096;
+  static constexpr std::size_t keep_capacity = std::size_t{1} << 20;
+  std::uint64_t next_length() const noexcept {
+    std::uint64_t n;
+    std::memcpy(&n, data_.get() + begin_, header);
+    return n;
+  }
+  // Bytes to ask for: the rest of the frame in progress, at least min_read;
+  // 0 if its length field is over max_bytes.
+  std::size_t wanted(std::uint64_t max_bytes) const noexcept {
+    std::size_t have = end_ - begin_;
+    if (have < header) return min_read;
+    std::uint64_t n = next_length();
+    if (n > max_bytes) return 0;
+    std::size_t missing = header + static_cast<std::size_t>(n) - have;
+    return missing > min_read ? missing : min_read;
+  }
+  template <class OnFrame>
+  bool deliver(OnFrame& on_frame, std::uint64_t max_bytes) {
+    while (end_ - begin_ >= header) {
+      std::uint64_t n = next_length();
+      if (n > max_bytes) return false;
+      if (end_ - begin_ < header + n) break;
+      on_frame(std::span<const std::byte>(data_.get() + begin_ + header, static_cast<std::size_t>(n)));
+      begin_ += header + static_cast<std::size_t>(n);
+    }
+    if (begin_ == end_) {
+      begin_ = end_ = 0;
+      if (capacity_ > keep_capacity) {  // a big frame's buffer is not kept for good
+        data_.reset();
+        capacity_ = 0;
+      }
+    }
+    return true;
+  }
+  // Room for `more` bytes after end_ (moving unread bytes to the front).
+  // Uninitialized storage: no zero fill per read.
+  void reserve(std::size_t more) {
+    if (end_ + more <= capacity_) return;
+    std::size_t have = end_ - begin_;
+    if (have + more <= capacity_) {
+      std::memmove(data_.get(), data_.get() + begin_, have);
+      begin_ = 0;
+      end_ = have;
+      return;
+    }
+    std::size_t cap = std::max(capacity_ * 2, have + more);
+    auto bigger = std::make_unique_for_overwrite<std::byte[]>(cap);
+    if (have != 0) std::memcpy(bigger.get(), data_.get() + begin_, have);
+    data_ = std::move(bigger);
+    capacity_ = cap;
+    begin_ = 0;
+    end_ = have;
+  }
+  std::unique_ptr<std::byte[]> data_;
+  std::size_t capacity_ = 0;
+  std::size_t begin_ = 0, end_ = 0;  // unread bytes: [begin_, end_)
+};
 
 }  // namespace weft::detail

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <weft/detail/boundary_check.hpp>
+#include <weft/detail/range_access.hpp>
 #include <weft/detail/shared_state.hpp>
 #include <weft/error.hpp>
 #include <weft/future.hpp>
@@ -128,16 +129,61 @@ inline std::vector<std::byte> run_task_frame(std::span<const std::byte> frame, c
   return reply;
 }
 
+// Worker side: a reply frame over max_bytes (a transport limit, e.g. one
+// MPI message) becomes a failure reply for the same task, so the client's
+// future fails with remote_error instead of the worker dying.
+inline std::vector<std::byte> reply_within(std::vector<std::byte> reply, std::size_t max_bytes, const char* what) {
+  if (reply.size() <= max_bytes) return reply;
+  reader in(reply);
+  std::vector<std::byte> out;
+  writer w(out);
+  w.write(in.read<std::uint64_t>());
+  w.write(false);
+  w.write(std::string("std::length_error"));
+  w.write(std::string(what));
+  return out;
+}
+
 // Client side: a submitted task, its payload and the type-erased hooks that
-// complete its future.
+// complete its future. Move-only; it owns one reference to the future's
+// state, so a task dropped without an outcome (e.g. when a push_back
+// throws) still completes its future: cancelled if it never started, else
+// failed with weft::cancelled. Not thread-safe.
 struct remote_task {
   std::uint64_t id = 0;
   std::vector<std::byte> payload;      // the task frame
-  state_base* state = nullptr;         // one reference owned by the task
+  state_base* state = nullptr;         // one reference owned by the task; null once moved or released
   void (*complete)(state_base*, reader&) = nullptr;
   void (*fail)(state_base*, std::exception_ptr) = nullptr;
   bool (*start)(state_base*) = nullptr;  // pending -> running; false if cancelled
   bool started = false;                  // start() succeeded (a task can be re-queued)
+
+  remote_task() = default;
+  remote_task(std::uint64_t id_, state_base* state_, void (*complete_)(state_base*, reader&),
+              void (*fail_)(state_base*, std::exception_ptr), bool (*start_)(state_base*)) noexcept
+      : id(id_), state(state_), complete(complete_), fail(fail_), start(start_) {}
+  remote_task(remote_task&& o) noexcept
+      : id(o.id),
+        payload(std::move(o.payload)),
+        state(std::exchange(o.state, nullptr)),
+        complete(o.complete),
+        fail(o.fail),
+        start(o.start),
+        started(o.started) {}
+  remote_task& operator=(remote_task&& o) noexcept {
+    if (this != &o) {
+      abandon();
+      id = o.id;
+      payload = std::move(o.payload);
+      state = std::exchange(o.state, nullptr);
+      complete = o.complete;
+      fail = o.fail;
+      start = o.start;
+      started = o.started;
+    }
+    return *this;
+  }
+  ~remote_task() { abandon(); }
 
   // Moves the future to running; false if it was cancelled (the task then
   // must not run). Idempotent, so a re-queued task is not started twice.
@@ -145,7 +191,11 @@ struct remote_task {
     if (!started) started = start(state);
     return started;
   }
-  void fail_with(std::exception_ptr e) { fail(state, std::move(e)); }
+  // Fails the future with e (starting it first if needed; a future already
+  // cancelled stays cancelled).
+  void fail_with(std::exception_ptr e) {
+    if (try_start()) fail(state, std::move(e));
+  }
   // Completes the future from a reply frame (protocol errors fail it).
   void complete_from(std::span<const std::byte> reply) {
     try {
@@ -178,6 +228,22 @@ struct remote_task {
   void release() noexcept {
     state->release();
     state = nullptr;
+  }
+
+ private:
+  // A task dropped while it still owns its future: cancel it (or fail it,
+  // if it started) so that no waiter waits forever.
+  void abandon() noexcept {
+    if (state == nullptr) return;
+    if (started) {
+      try {
+        fail(state, std::make_exception_ptr(cancelled("weft: the pool dropped this task before it finished")));
+      } catch (...) {  // make_exception_ptr's allocation failed: nothing more can be reported
+      }
+    } else {
+      state->cancel();
+    }
+    release();
   }
 };
 
@@ -215,7 +281,7 @@ std::pair<remote_task, future<remote_result_t<F, Args...>>> make_remote_task(std
                                                                              Args&&... args) {
   using R = remote_result_t<F, Args...>;
   require_crossable<F, R, std::decay_t<Args>...>();  // boundary_check.hpp: readable compile errors
-  remote_task t{id, {}, nullptr, &complete_as<R>, &fail_as<R>, &start_as<R>};
+  remote_task t{id, nullptr, &complete_as<R>, &fail_as<R>, &start_as<R>};
   writer w(t.payload);
   w.write(id);
   w.write(encode(reinterpret_cast<std::uintptr_t>(&invoke_in_worker<F, R, std::decay_t<Args>...>)));
@@ -258,7 +324,7 @@ remote_map_result_t<F, Range> remote_map(Pool& pool, F f, const Range& items, st
   using T = std::ranges::range_value_t<Range>;
   using R = std::invoke_result_t<F&, T>;
   static_assert(!std::is_void_v<R>, "weft: map over a process or MPI pool: f returns void; use submit instead");
-  const auto count = static_cast<std::size_t>(std::ranges::distance(items));
+  const auto count = detail::range_length(items);
   const std::size_t workers = std::max<std::size_t>(1, pool.size());
   if (chunksize == 0) chunksize = std::max<std::size_t>(1, (count + 4 * workers - 1) / (4 * workers));
   std::vector<future<std::vector<R>>> parts;
