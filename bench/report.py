@@ -136,11 +136,10 @@ def print_table(table):
     print(f"  ({len(table[0]['samples'])} interleaved rounds; speedup = serial median / row median)")
     if over_ideal:
         print("  note: efficiency above 100% is noise (a slow serial round, or a core another program freed), not real")
-    for i, a in enumerate(table):
-        for b in table[i + 1:]:
-            if overlap(a, b):
-                print(f"  warning: {a['name']} and {b['name']} overlap (min-max): noise; some rounds were disturbed"
-                      " (close other programs, or use more repeats)")
+    pairs = [f"{a['name']}/{b['name']}" for i, a in enumerate(table) for b in table[i + 1:] if overlap(a, b)]
+    if pairs:
+        print(f"  warning: min-max ranges overlap ({', '.join(pairs)}): too noisy to separate those;"
+              " close other programs, or use more repeats")
     winner, fastest = best(table), min(table, key=lambda r: r["median"])
     if winner is not table[0]:
         print(f"verdict: {winner['name']} — {winner['speedup']:.2f}x serial with {winner['workers']} workers,"

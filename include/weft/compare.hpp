@@ -158,11 +158,13 @@ inline void comparison::print(std::ostream& out) const {
   if (!results_agree_)
     out << "  warning: a parallel strategy returned different results than serial; f is not process-safe"
            " (does it read state set after the pool started?)\n";
+  std::string pairs;
   for (std::size_t i = 0; i < rows_.size(); ++i)
     for (std::size_t j = i + 1; j < rows_.size(); ++j)
-      if (detail::overlap(rows_[i], rows_[j]))
-        out << "  warning: " << rows_[i].name << " and " << rows_[j].name
-            << " overlap (min-max): noise; some rounds were disturbed (close other programs, or use more repeats)\n";
+      if (detail::overlap(rows_[i], rows_[j])) pairs += (pairs.empty() ? "" : ", ") + rows_[i].name + "/" + rows_[j].name;
+  if (!pairs.empty())
+    out << "  warning: min-max ranges overlap (" << pairs
+        << "): too noisy to separate those; close other programs, or use more repeats\n";
   const std::string winner = best();
   const strategy_row& f = fastest();
   if (winner != "serial") {
