@@ -57,6 +57,16 @@ class Row:
     def __init__(self, name):
         self.name, self.ms, self.ips, self.workers = name, [], [], None
 
+    def add(self, b):
+        self.ms.append(ms(b))
+        self.ips.append(b.get("items_per_second", 0.0))
+        if "workers" in b:
+            self.workers = int(b["workers"])
+
+    @property
+    def items_per_second(self):
+        return statistics.median(self.ips)
+
     @property
     def median(self):
         return statistics.median(self.ms)
@@ -71,16 +81,24 @@ class Row:
 
 
 def rows_by_name(raw):
-    """{name: Row} from every repetition (run_type iteration); aggregates are ignored."""
-    out = {}
+    """{name: Row} from every repetition (run_type iteration). A benchmark
+    reported only as aggregates (older files: ReportAggregatesOnly) gives
+    one sample, its median."""
+    out, medians = {}, {}
     for b in raw.get("benchmarks", []):
-        if "error_occurred" in b or b.get("run_type", "iteration") != "iteration":
+        if "error_occurred" in b:
+            continue
+        kind = b.get("run_type", "iteration")
+        if kind == "aggregate":
+            if b.get("aggregate_name") == "median":
+                medians[clean_name(b)] = b
             continue
         row = out.setdefault(clean_name(b), Row(clean_name(b)))
-        row.ms.append(ms(b))
-        row.ips.append(b.get("items_per_second", 0.0))
-        if "workers" in b:
-            row.workers = int(b["workers"])
+        row.add(b)
+    for name, b in medians.items():
+        if name not in out:
+            out[name] = Row(name)
+            out[name].add(b)
     return out
 
 
