@@ -37,13 +37,13 @@ int nap(int x) {
 // one thread: false while another program holds one of two cores.
 bool two_free_cores() {
   using clock = std::chrono::steady_clock;
-  const std::uint64_t n = 20'000'000;
+  constexpr std::uint64_t n = 20'000'000;
   auto t0 = clock::now();
   burn(n);
   burn(n);
   auto one = clock::now() - t0;
   t0 = clock::now();
-  std::thread other([n] { burn(n); });
+  std::thread other([] { burn(n); });
   burn(n);
   other.join();
   auto two = clock::now() - t0;
