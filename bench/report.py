@@ -253,9 +253,11 @@ def draw_chart(table, sweep, machine, path):
     panels = (["table"] if table else []) + [k for k in ("cpu", "io") if any(kk == k for kk, _ in sweep)]
     if not panels:
         return False
-    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.4), squeeze=False)
+    load = (machine.get("load_avg") or [None])[0]
+    load_note = f", load average {load:.1f} at start" if load is not None else ""
+    fig, axes = plt.subplots(1, len(panels), figsize=(max(5 * len(panels), 8), 4.8), squeeze=False)
     fig.suptitle(f"weft strategy comparison — {machine['host']}, {machine['cpu']}, {machine['cores_usable']} usable "
-                 f"cores\n{machine['compiler']}, {machine['date']}; bars/points: median, error bars: min-max",
+                 f"cores\n{machine['compiler']}, {machine['date']}{load_note}\nbars/points: median, error bars: min-max",
                  fontsize=9)
     for ax, panel in zip(axes[0], panels):
         if panel == "table":
@@ -317,6 +319,10 @@ def main():
     sweep = sweeps(rows, table[0]["median"] if table else None)
     print()
     print(f"weft strategy comparison — {machine['cpu']}, {cores} usable cores, {machine['compiler']}")
+    load = (machine["load_avg"] or [None])[0]
+    if load is not None and load > 0.5 * cores:
+        print(f"note: load average {load:.1f} on {cores} cores when the run started: other programs were busy,"
+              " so expect noise and speedups below what this machine can do idle")
     if table:
         print()
         print("CPU-bound job (4 tasks, each sum i*i for i < 10M)")
