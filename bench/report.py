@@ -160,8 +160,9 @@ def print_table(table):
               " close other programs, or use more repeats")
     winner, fastest = best(table), min(table, key=lambda r: r["median"])
     if winner is not table[0]:
+        tied = [r["name"] for r in table[1:] if r is not winner and overlap(r, winner)]
         print(f"verdict: {winner['name']} — {winner['speedup']:.2f}x serial with {winner['workers']} workers,"
-              " a lead larger than the spread")
+              " a lead larger than the spread" + (f"; {', '.join(tied)} within the noise of it" if tied else ""))
     elif fastest is table[0]:
         print("verdict: serial — no parallel strategy was faster")
     else:

@@ -135,7 +135,7 @@ inline bool comparison::noisy() const {
 }
 
 inline void comparison::print(std::ostream& out) const {
-  char line[160];
+  char line[256];
   std::snprintf(line, sizeof line, "  %-12s%8s%11s%19s%9s%12s\n", "strategy", "workers", "median", "min-max",
                 "speedup", "efficiency");
   out << line;
@@ -168,9 +168,12 @@ inline void comparison::print(std::ostream& out) const {
   const std::string winner = best();
   const strategy_row& f = fastest();
   if (winner != "serial") {
-    std::snprintf(line, sizeof line,
-                  "verdict: %s — %.2fx serial with %zu workers, a lead larger than the spread\n", winner.c_str(),
-                  f.speedup, f.workers);
+    std::string tied;  // other parallel rows the run cannot separate from the winner
+    for (const auto& r : rows_)
+      if (&r != &f && &r != &serial() && detail::overlap(r, f)) tied += (tied.empty() ? "" : ", ") + r.name;
+    if (!tied.empty()) tied = "; " + tied + " within the noise of it";
+    std::snprintf(line, sizeof line, "verdict: %s — %.2fx serial with %zu workers, a lead larger than the spread%s\n",
+                  winner.c_str(), f.speedup, f.workers, tied.c_str());
   } else if (&f == &serial()) {
     std::snprintf(line, sizeof line, "verdict: serial — no parallel strategy was faster\n");
   } else {
