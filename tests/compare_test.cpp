@@ -166,3 +166,59 @@ TEST_CASE("compare_strategies: bad input throws std::invalid_argument", "[compar
   zero_workers.workers = 0;
   CHECK_THROWS_AS(weft::compare_strategies(nap, some, zero_workers), std::invalid_argument);
 }
+
+namespace {
+
+weft::strategy_row row(const char* name, std::size_t workers, double median, double min, double max, double serial) {
+  weft::strategy_row r;
+  r.name = name;
+  r.workers = workers;
+  r.median = std::chrono::duration<double>(median);
+  r.min = std::chrono::duration<double>(min);
+  r.max = std::chrono::duration<double>(max);
+  r.speedup = serial / median;
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("comparison: best() needs a lead larger than the spread; noisy() and print() say why", "[compare]") {
+  SECTION("a clear lead: threads, and processes tied with it") {
+    weft::comparison c({row("serial", 1, 100, 98, 102, 100), row("threads", 2, 52, 50, 55, 100),
+                        row("processes", 2, 53, 51, 56, 100)},
+                       5, true);
+    CHECK(c.best() == "threads");
+    CHECK(c.noisy());  // threads and processes overlap
+    std::ostringstream out;
+    c.print(out);
+    INFO(out.str());
+    CHECK(out.str().find("min-max ranges overlap (threads/processes)") != std::string::npos);
+    CHECK(last_line(out.str()).find("verdict: threads") == 0);
+    CHECK(last_line(out.str()).find("processes within the noise of it") != std::string::npos);
+  }
+  SECTION("a lead within the spread: serial, with a noise warning") {
+    weft::comparison c({row("serial", 1, 100, 60, 140, 100), row("threads", 2, 80, 50, 120, 100),
+                        row("processes", 2, 90, 70, 130, 100)},
+                       5, true);
+    CHECK(c.best() == "serial");
+    CHECK(c.noisy());
+    std::ostringstream out;
+    c.print(out);
+    CHECK(last_line(out.str()).find("verdict: serial — threads looked 1.25x faster, but its lead is within the noise") ==
+          0);
+  }
+  SECTION("efficiency above 100% is flagged as noise; separated rows are not noisy") {
+    weft::comparison c({row("serial", 1, 100, 99, 101, 100), row("threads", 2, 45, 44, 46, 100),
+                        row("processes", 2, 60, 59, 61, 100)},
+                       5, false);
+    CHECK(c.best() == "threads");
+    CHECK_FALSE(c.noisy());
+    std::ostringstream out;
+    c.print(out);
+    INFO(out.str());
+    CHECK(out.str().find("111% (noise)") != std::string::npos);
+    CHECK(out.str().find("efficiency above 100% is noise") != std::string::npos);
+    CHECK(out.str().find("not process-safe") != std::string::npos);  // results_agree == false
+    CHECK(out.str().find("overlap") == std::string::npos);
+  }
+}
