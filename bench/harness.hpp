@@ -28,14 +28,15 @@ void run_parallel(int threads, Body body) {
 }
 
 // Registers the benchmark under `name` (families are named as DESIGN.md).
-// The strategy families (cpu/, sweep/) run five times and report the
-// median: on a small shared machine one run can be off by 2x.
+// Repetitions and minimum time come from the command line, never from
+// here: scripts/bench runs the strategy families (cpu/, sweep/) with
+// --benchmark_repetitions and --benchmark_enable_random_interleaving, so
+// serial, threads and processes alternate and drift hits them alike, and
+// reports each row's median and min-max over the repetitions. (A MinTime or
+// Repetitions set here would override the flags, and --quick with them.)
 template <class Fn>
 benchmark::internal::Benchmark* add(const std::string& name, Fn fn) {
-  auto* b = benchmark::RegisterBenchmark(name.c_str(), fn)->UseRealTime()->Unit(benchmark::kMillisecond);
-  if (name.rfind("cpu/", 0) == 0 || name.rfind("sweep/", 0) == 0)
-    b->Repetitions(5)->ReportAggregatesOnly(true)->MinTime(0.2);
-  return b;
+  return benchmark::RegisterBenchmark(name.c_str(), fn)->UseRealTime()->Unit(benchmark::kMillisecond);
 }
 
 }  // namespace weft_bench

@@ -41,10 +41,15 @@ struct weft::serializer<file_stats> {
 // Runs in a worker process.
 file_stats count(std::string path) {
   file_stats s{path};
+  // Read the whole file in one go: a char at a time through istream::get
+  // made this example twice as slow.
   std::ifstream in(path, std::ios::binary);
+  std::string text(static_cast<std::size_t>(std::filesystem::file_size(path)), '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  s.bytes = text.size();
   bool in_word = false;
-  for (char c; in.get(c);) {
-    ++s.bytes;
+  for (char c : text) {
     s.lines += c == '\n';
     bool space = c == ' ' || c == '\n' || c == '\t' || c == '\r';
     s.words += !space && !in_word;
