@@ -16,6 +16,7 @@
 #include <weft/thread_pool.hpp>
 
 #if defined(__unix__) || defined(__APPLE__)  // POSIX-only components
+#include <weft/compare.hpp>
 #include <weft/process_pool.hpp>
 #include <weft/shared_memory.hpp>
 #include <weft/shared_queue.hpp>
