@@ -63,10 +63,15 @@ void weft_post_wait(benchmark::State& state) {
 constexpr int map_items = 1 << 20;
 constexpr std::size_t map_chunk = 4096;
 
-void weft_map(benchmark::State& state) {
-  weft::thread_pool pool(workers());
+std::vector<int> map_input() {
   std::vector<int> input(map_items);
   for (int i = 0; i < map_items; ++i) input[static_cast<std::size_t>(i)] = i & 1023;
+  return input;
+}
+
+void weft_map(benchmark::State& state) {
+  weft::thread_pool pool(workers());
+  const std::vector<int> input = map_input();
   std::int64_t sum = 0;
   for (auto _ : state) {
     sum = 0;
@@ -78,8 +83,7 @@ void weft_map(benchmark::State& state) {
 
 void weft_imap(benchmark::State& state) {
   weft::thread_pool pool(workers());
-  std::vector<int> input(map_items);
-  for (int i = 0; i < map_items; ++i) input[static_cast<std::size_t>(i)] = i & 1023;
+  const std::vector<int> input = map_input();
   std::int64_t sum = 0;
   for (auto _ : state) {
     sum = 0;

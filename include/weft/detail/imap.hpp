@@ -57,6 +57,7 @@ class imap_range {
   using input_iterator = std::ranges::iterator_t<Input>;
   using item_type = std::ranges::range_value_t<Input>;
   using chunk_future = future<chunk_result<R>>;
+  struct state;  // defined below; the iterator points into it
 
  public:
   imap_range(Input&& input, Submit submit, std::size_t chunksize, std::size_t buffersize)
@@ -89,13 +90,13 @@ class imap_range {
 
    private:
     friend class imap_range;
-    explicit iterator(typename imap_range::state* s) : s_(s) { load(); }
+    explicit iterator(state* s) : s_(s) { load(); }
     void load() {
       std::size_t n = s_->run_length();
       begin_ = p_ = n != 0 ? s_->current.values.data() + s_->value_pos : nullptr;
       end_ = p_ != nullptr ? p_ + n : nullptr;
     }
-    typename imap_range::state* s_ = nullptr;
+    state* s_ = nullptr;
     R* begin_ = nullptr;  // the run of values being walked: [begin_, end_)
     R* p_ = nullptr;      // null: at a failed item, or at the end
     R* end_ = nullptr;
