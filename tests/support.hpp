@@ -19,6 +19,7 @@
 #include <cstdlib>
 #include <utility>
 #include <functional>
+#include <iterator>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -84,6 +85,40 @@ void finishes(const char* what, F f, std::chrono::seconds limit = hang_limit) {
   lock.unlock();
   runner.join();
 }
+
+// A single-pass input range of first, first + 1, ... (unbounded when
+// `last` is absent): what imap must accept. Written here because clang 14
+// cannot compile libstdc++ 12's std::views::iota.
+template <class T>
+class counting {
+ public:
+  class iterator {
+   public:
+    using value_type = T;
+    using difference_type = std::ptrdiff_t;
+    iterator() = default;
+    explicit iterator(T v, const counting* owner) : v_(v), owner_(owner) {}
+    T operator*() const { return v_; }
+    iterator& operator++() {
+      ++v_;
+      return *this;
+    }
+    void operator++(int) { ++v_; }
+    bool operator==(std::default_sentinel_t) const { return owner_->bounded_ && v_ >= owner_->last_; }
+
+   private:
+    T v_{};
+    const counting* owner_ = nullptr;
+  };
+  explicit counting(T first) : first_(first) {}
+  counting(T first, T last) : first_(first), last_(last), bounded_(true) {}
+  iterator begin() const { return iterator(first_, this); }
+  std::default_sentinel_t end() const { return {}; }
+
+ private:
+  T first_{}, last_{};
+  bool bounded_ = false;
+};
 
 // Lets other threads run for a while without being a synchronization point:
 // assertions made after it hold whatever the scheduler did.

@@ -474,7 +474,7 @@ TEST_CASE("imap yields results in input order, lazily, over an unbounded range",
   std::atomic<long> calls{0};
   long expected = 0, got = 0;
   int seen = 0;
-  for (long sq : pool.imap([&calls](int x) { calls++; return long{x} * x; }, std::views::iota(0),
+  for (long sq : pool.imap([&calls](int x) { calls++; return long{x} * x; }, weft_test::counting<int>(0),
                            weft::map_options{.chunksize = 16, .buffersize = 4})) {
     CHECK(sq == long{seen} * seen);
     expected += long{seen} * seen;
@@ -527,7 +527,7 @@ TEST_CASE("leaving an imap loop early cancels what has not started", "[thread_po
   thread_pool pool(1);
   std::atomic<int> calls{0};
   {
-    auto results = pool.imap([&](int x) { calls++; return x; }, std::views::iota(0, 1000),
+    auto results = pool.imap([&](int x) { calls++; return x; }, weft_test::counting<int>(0, 1000),
                              weft::map_options{.chunksize = 1, .buffersize = 50});
     for (int v : results) {
       if (v == 3) break;

@@ -300,7 +300,7 @@ TEST_CASE("imap over an unbounded range keeps memory flat for 10 million items",
   thread_pool pool(2);
   long seen = 0, rss_at_1m = 0;
   long long sum = 0;
-  for (long v : pool.imap([](long x) { return x & 7; }, std::views::iota(0L),
+  for (long v : pool.imap([](long x) { return x & 7; }, weft_test::counting<long>(0),
                           weft::map_options{.chunksize = 4096})) {
     sum += v;
     if (++seen == 1'000'000) rss_at_1m = resident_bytes();
