@@ -258,6 +258,7 @@ class thread_pool final : private detail::executor_hooks {
   void execute(detail::state_base* task, worker_context& ctx) noexcept;
   void discard(detail::state_base* task) noexcept;
   void finish_entry() noexcept;
+  void retire(std::size_t n) noexcept;
   void finish_entry(worker_context& ctx) noexcept;
   void return_credit(worker_context& ctx) noexcept;
   void worker_main(std::size_t index);
@@ -521,11 +522,12 @@ inline void thread_pool::run_nested(detail::state_base* task, worker_context& ct
   ctx.floor = outer_floor;
 }
 
-inline void thread_pool::finish_entry() noexcept {
-  // acq_rel: the task's effects happen before wait()/shutdown() return.
-  if (outstanding_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-    idle_signal_.bump_and_wake();
-  }
+inline void thread_pool::finish_entry() noexcept { retire(1); }
+
+// Subtracts n retired entries; the last one wakes wait() and shutdown().
+inline void thread_pool::retire(std::size_t n) noexcept {
+  // acq_rel: the retired tasks' effects happen before wait()/shutdown() return.
+  if (outstanding_.fetch_sub(n, std::memory_order_acq_rel) == n) idle_signal_.bump_and_wake();
 }
 
 // Retires one entry on a worker: kept as credit (see outstanding_).
@@ -535,11 +537,7 @@ inline void thread_pool::finish_entry(worker_context& ctx) noexcept {
 
 inline void thread_pool::return_credit(worker_context& ctx) noexcept {
   if (ctx.credit == 0) return;
-  const std::size_t n = std::exchange(ctx.credit, 0);
-  // acq_rel: the retired tasks' effects happen before wait()/shutdown() return.
-  if (outstanding_.fetch_sub(n, std::memory_order_acq_rel) == n) {
-    idle_signal_.bump_and_wake();
-  }
+  retire(std::exchange(ctx.credit, 0));
 }
 
 // `name-N`, shortened to the 15 characters Linux allows by cutting the
