@@ -251,7 +251,8 @@ struct serializer<std::vector<T, A>, std::enable_if_t<serializable<T>>> {
     if constexpr (detail::bitwise_serializable<T>) {
       w.write_bytes(v.data(), v.size() * sizeof(T));  // contiguous: one memcpy
     } else {
-      for (const auto& e : v) w.write(e);
+      // write<T>: vector<bool>'s element is a proxy class (libc++'s holds a pointer)
+      for (const auto& e : v) w.write<T>(e);
     }
   }
   static std::vector<T, A> read(reader& r) {

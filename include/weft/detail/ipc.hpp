@@ -370,7 +370,7 @@ class frame_reader {
       return;
     }
     std::size_t cap = std::max(capacity_ * 2, have + more);
-    auto bigger = std::make_unique_for_overwrite<std::byte[]>(cap);
+    std::unique_ptr<std::byte[]> bigger(new std::byte[cap]);  // uninitialized (libc++ 14 lacks make_unique_for_overwrite)
     if (have != 0) std::memcpy(bigger.get(), data_.get() + begin_, have);
     data_ = std::move(bigger);
     capacity_ = cap;
