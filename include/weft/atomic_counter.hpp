@@ -38,10 +38,13 @@ namespace weft {
 //   writes a thread made before increment() are visible to a thread whose
 //   value() observes that increment (or a later one).
 // Cost: one atomic instruction; the counter occupies one cache line.
-template <std::integral T = std::int64_t>
+template <class T = std::int64_t>
 class alignas(detail::cache_line) atomic_counter {
-  static_assert(!std::is_same_v<T, bool>,
-                "weft::atomic_counter<bool>: a counter needs an arithmetic integer type");
+  // A static_assert rather than a constraint: one error with the fix, instead
+  // of a constraint failure followed by errors at every use of the counter.
+  static_assert(std::integral<T> && !std::is_same_v<T, bool>,
+                "weft::atomic_counter<T>: T must be an integral type other than bool "
+                "(for a floating-point sum, add per thread and combine)");
   static_assert(std::atomic<T>::is_always_lock_free,
                 "weft::atomic_counter<T>: T must be lock-free so the counter works in shared memory");
 
@@ -95,10 +98,13 @@ static_assert(sizeof(atomic_counter<>) == detail::cache_line,
 // Cost: add() is one uncontended atomic add on the caller's stripe; value()
 //   and reset() are O(stripes). Stripes: twice the hardware threads, rounded
 //   up to a power of two, each 128 bytes.
-template <std::integral T = std::int64_t>
+template <class T = std::int64_t>
 class sharded_counter {
-  static_assert(!std::is_same_v<T, bool>,
-                "weft::sharded_counter<bool>: a counter needs an arithmetic integer type");
+  // A static_assert rather than a constraint: one error with the fix, instead
+  // of a constraint failure followed by errors at every use of the counter.
+  static_assert(std::integral<T> && !std::is_same_v<T, bool>,
+                "weft::sharded_counter<T>: T must be an integral type other than bool "
+                "(for a floating-point sum, add per thread and combine)");
 
  public:
   using value_type = T;
