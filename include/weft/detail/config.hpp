@@ -18,8 +18,11 @@
 #define WEFT_ASSERT(cond, msg) static_cast<void>(0)
 #endif
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
+// The pause instruction comes from a compiler builtin, not <immintrin.h>:
+// that header declares every SIMD intrinsic and costs each including
+// translation unit as much as <thread> does.
+#if defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
+#include <intrin.h>
 #endif
 
 namespace weft::detail {
@@ -38,7 +41,9 @@ inline constexpr std::size_t false_sharing_range = 128;
 
 // Tells the CPU we are spinning (saves power, frees the sibling hyperthread).
 inline void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+  __builtin_ia32_pause();
+#elif defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
   _mm_pause();
 #elif defined(__aarch64__)
   asm volatile("yield" ::: "memory");
