@@ -63,7 +63,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> paths;
   std::uint64_t listed_bytes = 0;  // what the directory listing says, to check the workers
   for (const auto& entry : std::filesystem::recursive_directory_iterator(root)) {
-    if (!entry.is_regular_file()) continue;
+    if (!entry.is_regular_file() || entry.is_symlink()) continue;  // each file once, not via its links
     paths.push_back(entry.path().string());
     listed_bytes += entry.file_size();
   }
