@@ -72,26 +72,26 @@ std::vector<file_stats> count_batch(std::vector<std::string> paths) {
 
 int main(int argc, char** argv) {
   const std::filesystem::path root = argc > 1 ? argv[1] : WEFT_EXAMPLE_SOURCE_DIR;
-  std::vector<std::string> paths;
-  std::uint64_t listed_bytes = 0;  // what the directory listing says, to check the workers
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(root)) {
-    if (!entry.is_regular_file() || entry.is_symlink()) continue;  // each file once, not via its links
-    paths.push_back(entry.path().string());
-    listed_bytes += entry.file_size();
-  }
-
-  // Batches of 32 files: a message per file costs more than counting a small
-  // one. (pool.map(count, paths, 32) batches the same way, without a bar.)
+  // The pool starts first and gets a batch of 32 files as soon as the walk
+  // has found them, so the workers count while the walk goes on. A message
+  // per file would cost more than counting a small file.
   constexpr std::size_t files_per_batch = 32;
   weft::process_pool pool;
   std::vector<weft::future<std::vector<file_stats>>> batches;
-  for (std::size_t first = 0; first < paths.size(); first += files_per_batch) {
-    const std::size_t last = std::min(paths.size(), first + files_per_batch);
-    batches.push_back(
-        pool.submit(count_batch, std::vector<std::string>(paths.begin() + first, paths.begin() + last)));
+  std::vector<std::string> found;  // the next batch
+  std::size_t files = 0;
+  std::uint64_t listed_bytes = 0;  // what the directory listing says, to check the workers
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(root)) {
+    if (!entry.is_regular_file() || entry.is_symlink()) continue;  // each file once, not via its links
+    found.push_back(entry.path().string());
+    listed_bytes += entry.file_size();
+    ++files;
+    if (found.size() == files_per_batch) batches.push_back(pool.submit(count_batch, std::exchange(found, {})));
   }
+  if (!found.empty()) batches.push_back(pool.submit(count_batch, std::move(found)));
+
   std::vector<file_stats> stats;
-  stats.reserve(paths.size());
+  stats.reserve(files);
   const std::string label = "batches of " + std::to_string(files_per_batch) + " files";
   for (auto& batch : weft::progress(weft::as_completed(batches), batches.size(), label))
     for (auto& s : batch.get()) stats.push_back(std::move(s));
@@ -108,7 +108,7 @@ int main(int argc, char** argv) {
   for (std::size_t i = 0; i < std::min<std::size_t>(3, stats.size()); ++i)
     std::printf("  %6llu lines  %s\n", static_cast<unsigned long long>(stats[i].lines),
                 std::filesystem::relative(stats[i].path, root).string().c_str());
-  std::printf("files: %zu, lines: %llu, words: %llu, bytes: %llu\n", paths.size(),
+  std::printf("files: %zu, lines: %llu, words: %llu, bytes: %llu\n", files,
               static_cast<unsigned long long>(total.lines), static_cast<unsigned long long>(total.words),
               static_cast<unsigned long long>(total.bytes));
   std::printf("bytes match the directory listing: %s\n", total.bytes == listed_bytes ? "yes" : "NO");
