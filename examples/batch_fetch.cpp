@@ -1,4 +1,4 @@
-// The seed's batch download, over local files since there is no network:
+// The Python tutorial's batch download, over local files (no network here):
 // copy N files into an output directory on a thread_pool sized for IO, and
 // report each file's status and time as soon as its copy finishes.
 #include <weft/future.hpp>       // weft::as_completed

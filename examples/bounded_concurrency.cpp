@@ -1,4 +1,4 @@
-// Many IO-like jobs, at most N in flight (the seed's asyncio.Semaphore +
+// Many IO-like jobs, at most N in flight (the Python tutorial's asyncio.Semaphore +
 // gather): a thread_pool of N workers is the semaphore. Failures are
 // collected as values next to the results, so one bad job does not hide
 // the others.

@@ -1,4 +1,4 @@
-// The seed's asyncio orchestration, on a thread_pool: a task with a timeout
+// The Python tutorial's asyncio orchestration, on a thread_pool: a task with a timeout
 // (asyncio.wait_for), a gather with an overall timeout (asyncio.gather inside
 // wait_for), and a race whose losers are cancelled (FIRST_COMPLETED).
 #include <weft/future.hpp>       // weft::future, weft::wait, weft::when_all, weft::when_any

@@ -1,8 +1,11 @@
 // Walk a directory and count bytes, lines and words per file in worker
 // processes; the per-file results are a struct that crosses the process
-// boundary through a weft::serializer specialization.
+// boundary through a weft::serializer specialization. A progress bar counts
+// the finished batches on a terminal (or with WEFT_PROGRESS=1).
 // Usage: ./parallel_file_stats [directory]   (default: weft's own sources)
+#include <weft/future.hpp>        // weft::future, weft::as_completed
 #include <weft/process_pool.hpp>  // weft::process_pool
+#include <weft/progress.hpp>      // weft::progress
 #include <weft/serialize.hpp>     // weft::serializer, weft::writer, weft::reader
 
 #include <algorithm>
@@ -11,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 struct file_stats {
@@ -58,18 +62,39 @@ file_stats count(std::string path) {
   return s;
 }
 
+// Runs in a worker process: one batch of files, one message each way.
+std::vector<file_stats> count_batch(std::vector<std::string> paths) {
+  std::vector<file_stats> batch;
+  batch.reserve(paths.size());
+  for (auto& path : paths) batch.push_back(count(std::move(path)));
+  return batch;
+}
+
 int main(int argc, char** argv) {
   const std::filesystem::path root = argc > 1 ? argv[1] : WEFT_EXAMPLE_SOURCE_DIR;
-  std::vector<std::string> paths;
+  // The pool starts first and gets a batch of 32 files as soon as the walk
+  // has found them, so the workers count while the walk goes on. A message
+  // per file would cost more than counting a small file.
+  constexpr std::size_t files_per_batch = 32;
+  weft::process_pool pool;
+  std::vector<weft::future<std::vector<file_stats>>> batches;
+  std::vector<std::string> found;  // the next batch
+  std::size_t files = 0;
   std::uint64_t listed_bytes = 0;  // what the directory listing says, to check the workers
   for (const auto& entry : std::filesystem::recursive_directory_iterator(root)) {
-    if (!entry.is_regular_file()) continue;
-    paths.push_back(entry.path().string());
+    if (!entry.is_regular_file() || entry.is_symlink()) continue;  // each file once, not via its links
+    found.push_back(entry.path().string());
     listed_bytes += entry.file_size();
+    ++files;
+    if (found.size() == files_per_batch) batches.push_back(pool.submit(count_batch, std::exchange(found, {})));
   }
+  if (!found.empty()) batches.push_back(pool.submit(count_batch, std::move(found)));
 
-  weft::process_pool pool;
-  std::vector<file_stats> stats = pool.map(count, paths, 4);  // four files per message
+  std::vector<file_stats> stats;
+  stats.reserve(files);
+  const std::string label = "batches of " + std::to_string(files_per_batch) + " files";
+  for (auto& batch : weft::progress(weft::as_completed(batches), batches.size(), label))
+    for (auto& s : batch.get()) stats.push_back(std::move(s));
 
   file_stats total{"total"};
   for (const auto& s : stats) {
@@ -77,12 +102,13 @@ int main(int argc, char** argv) {
     total.lines += s.lines;
     total.words += s.words;
   }
-  std::sort(stats.begin(), stats.end(), [](auto& a, auto& b) { return a.lines > b.lines; });
+  std::sort(stats.begin(), stats.end(),  // most lines first; ties by path, as batches finish in any order
+            [](auto& a, auto& b) { return a.lines != b.lines ? a.lines > b.lines : a.path < b.path; });
   std::printf("largest files under %s:\n", root.string().c_str());
   for (std::size_t i = 0; i < std::min<std::size_t>(3, stats.size()); ++i)
     std::printf("  %6llu lines  %s\n", static_cast<unsigned long long>(stats[i].lines),
                 std::filesystem::relative(stats[i].path, root).string().c_str());
-  std::printf("files: %zu, lines: %llu, words: %llu, bytes: %llu\n", paths.size(),
+  std::printf("files: %zu, lines: %llu, words: %llu, bytes: %llu\n", files,
               static_cast<unsigned long long>(total.lines), static_cast<unsigned long long>(total.words),
               static_cast<unsigned long long>(total.bytes));
   std::printf("bytes match the directory listing: %s\n", total.bytes == listed_bytes ? "yes" : "NO");

@@ -1,4 +1,4 @@
-// Two process pitfalls from the seed, shown and fixed.
+// Two process pitfalls from the Python tutorial, shown and fixed.
 //  1. Globals are not shared with worker processes: each worker changes its
 //     own copy, the parent never sees it. Return values, or shared_value.
 //  2. Passing a big vector to every task copies (serializes) it each time;

@@ -1,4 +1,4 @@
-// The seed's Pool.map(cpu_task, range(10)) in C++: a CPU-bound function
+// The Python tutorial's Pool.map(cpu_task, range(10)) in C++: a CPU-bound function
 // mapped over a range in worker processes, results in input order; then the
 // same pool used like ProcessPoolExecutor with as_completed.
 #include <weft/future.hpp>        // weft::as_completed

@@ -1,4 +1,4 @@
-// The seed's multiprocessing.Queue + Manager case in C++: worker processes
+// The Python tutorial's multiprocessing.Queue + Manager case in C++: worker processes
 // report progress through a shared_queue while the parent reads it, and add
 // to a shared total in a shared_value. Both live in shared memory created
 // before the pool, so every worker process sees the same objects.

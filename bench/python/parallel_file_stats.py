@@ -1,6 +1,7 @@
 """Python counterpart of examples/parallel_file_stats.cpp: walk a directory
-and count bytes, lines and words per file in a multiprocessing.Pool, four
-files per message. Words are runs of bytes other than space, \\n, \\t, \\r."""
+and count bytes, lines and words per file in a multiprocessing.Pool, 32
+files per message (the example's batches). Words are runs of bytes other
+than space, \\n, \\t, \\r."""
 import multiprocessing as mp
 import os
 import re
@@ -25,9 +26,9 @@ def main():
                 paths.append(p)
                 listed += os.path.getsize(p)
     with mp.Pool() as pool:
-        stats = pool.map(count, paths, chunksize=4)
+        stats = pool.map(count, paths, chunksize=32)
     total_bytes = sum(s[1] for s in stats)
-    stats.sort(key=lambda s: -s[2])
+    stats.sort(key=lambda s: (-s[2], s[0]))
     print(f"largest files under {root}:")
     for path, _, lines, _ in stats[:3]:
         print(f"  {lines:6d} lines  {os.path.relpath(path, root)}")
