@@ -7,7 +7,8 @@
 
 #include <algorithm>
 #include <cstddef>
-#include <fstream>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <thread>
 
@@ -16,6 +17,34 @@
 #endif
 
 namespace weft::detail {
+
+// The first `limit` bytes of a small file (a /proc or /sys entry), "" when
+// it cannot be read. <cstdio>, not <fstream>: every translation unit that
+// includes a pool pays for what this header includes.
+inline std::string read_small_file(const std::string& path, std::size_t limit = 64 * 1024) {
+  std::string text;
+  if (std::FILE* f = std::fopen(path.c_str(), "r")) {
+    char chunk[512];
+    std::size_t got = 0;
+    while (text.size() < limit && (got = std::fread(chunk, 1, sizeof chunk, f)) > 0) text.append(chunk, got);
+    std::fclose(f);
+  }
+  return text;
+}
+
+// The numbers at the start of a file ("max 100000" reads as one token that
+// is not a number: returns false), as in `cpu.max` or `cpu.cfs_quota_us`.
+inline bool read_numbers(const std::string& path, double& first, double* second = nullptr) {
+  std::string text = read_small_file(path, 256);
+  const char* p = text.c_str();
+  char* end = nullptr;
+  first = std::strtod(p, &end);
+  if (end == p) return false;
+  if (second == nullptr) return true;
+  p = end;
+  *second = std::strtod(p, &end);
+  return end != p;
+}
 
 // CPUs allowed by a quota of `quota` over `period`, rounded up; 0 for none.
 inline std::size_t cpus_of_quota(double quota, double period) noexcept {
@@ -36,9 +65,11 @@ inline std::size_t cgroup_cpu_limit(const std::string& fs_root = "/sys/fs/cgroup
 #if defined(__linux__)
   std::string v2_path, v1_path;
   {
-    std::ifstream in(self_cgroup);
-    std::string line;
-    while (std::getline(in, line)) {
+    std::string table = read_small_file(self_cgroup);
+    for (std::size_t start = 0, end = 0; start < table.size(); start = end + 1) {
+      end = table.find('\n', start);
+      if (end == std::string::npos) end = table.size();
+      std::string line = table.substr(start, end - start);
       // hierarchy-id:controllers:path
       auto first = line.find(':');
       auto second = line.find(':', first + 1);
@@ -64,17 +95,15 @@ inline std::size_t cgroup_cpu_limit(const std::string& fs_root = "/sys/fs/cgroup
     }
   };
   for_each_level(v2_path.empty() ? "/" : v2_path, [&](const std::string& level) {
-    std::ifstream in(fs_root + level + "/cpu.max");
-    std::string quota;
-    double period = 0;
-    if (in >> quota >> period && quota != "max") tighten(cpus_of_quota(std::stod(quota), period));
+    double quota = 0, period = 0;  // "max 100000" (no quota) does not parse as numbers
+    if (read_numbers(fs_root + level + "/cpu.max", quota, &period)) tighten(cpus_of_quota(quota, period));
   });
   for (const char* mount : {"/cpu", "/cpu,cpuacct", "/cpuacct,cpu"}) {
     for_each_level(v1_path.empty() ? "/" : v1_path, [&](const std::string& level) {
-      std::ifstream q(fs_root + mount + level + "/cpu.cfs_quota_us");
-      std::ifstream p(fs_root + mount + level + "/cpu.cfs_period_us");
       double quota = 0, period = 0;
-      if (q >> quota && p >> period) tighten(cpus_of_quota(quota, period));
+      if (read_numbers(fs_root + mount + level + "/cpu.cfs_quota_us", quota) &&
+          read_numbers(fs_root + mount + level + "/cpu.cfs_period_us", period))
+        tighten(cpus_of_quota(quota, period));
     });
   }
   return best;
