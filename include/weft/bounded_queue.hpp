@@ -457,8 +457,10 @@ typename bounded_queue<T>::try_result bounded_queue<T>::try_pop_into(std::option
     const std::uint32_t turn = strip(slot_of(ticket).turn.value.load(std::memory_order_acquire));
     const bool ready = turn == base + full_state || turn == base + round_step;
     // After close(), a ticket below close_ticket_ may never be filled (its
-    // producer gave up): claim it anyway, and consume() voids it.
-    if (!ready && !closed()) return try_result::empty;
+    // producer gave up): claim it anyway, and consume() voids it. But a
+    // producer still writing its item will fill it: claiming would wait.
+    const bool producer_writing = turn == base + writing;
+    if (!ready && (!closed() || producer_writing)) return try_result::empty;
     if (!tail_.value.compare_exchange_weak(ticket, ticket + 1, std::memory_order_acq_rel,
                                            std::memory_order_acquire))
       continue;  // `ticket` now holds the fresh tail

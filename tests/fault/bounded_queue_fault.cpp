@@ -170,3 +170,25 @@ TEST_CASE("try_push and try_push_for never wait for a stalled consumer", "[bound
   CHECK(q.pop()->value == 5);
   CHECK_THREADS_OK();
 }
+
+TEST_CASE("after close, try_pop and pop_for never wait for a producer stalled mid-push",
+          "[bounded_queue][fault]") {
+  weft::bounded_queue<stalling> q(4);
+  weft_test::gate release;
+  stalling::release = &release;
+  stalling::stalled = false;
+  stalling::armed = true;
+  std::thread producer([&q] { q.push(stalling(7)); });  // stalls moving its item into the slot
+  REQUIRE(weft_test::eventually([] { return stalling::stalled.load(); }));
+  q.close();
+  weft_test::finishes("try_pop after close, producer stalled", [&] { CHECK_FALSE(q.try_pop().has_value()); },
+                      std::chrono::seconds(10));
+  weft_test::finishes("pop_for(10ms) after close, producer stalled",
+                      [&] { CHECK_FALSE(q.pop_for(std::chrono::milliseconds(10)).has_value()); },
+                      std::chrono::seconds(10));
+  release.open();
+  producer.join();
+  CHECK(q.pop()->value == 7);  // its push began before close(): delivered
+  CHECK_FALSE(q.pop().has_value());
+  CHECK_THREADS_OK();
+}
