@@ -112,14 +112,12 @@ struct thread_pool_options {
 //   post()ed task goes to the error handler.
 // Ordering: submit(f) happens before f runs; f's completion happens before
 //   get()/wait() on its future return. Tasks submitted from outside the pool
-//   leave the shared queue in submission order (FIFO), a worker taking its
-//   share of the backlog (up to 16) at once: a one-thread pool runs them
-//   strictly in order; with several workers, a thief may start a later task
-//   of a batch first. Tasks submitted from a worker go to that worker's
+//   start in submission order (FIFO): workers take them from the shared
+//   queue one at a time. Tasks submitted from a worker go to that worker's
 //   deque (LIFO for the worker, stolen FIFO by idle workers).
 // Cost: submit() is one allocation (the task's state, shared with its
 //   future), one deque push or one lock-free append, and a futex wake only
-//   when a worker sleeps. Workers lock the shared queue once per batch.
+//   when a worker sleeps. Workers lock the shared queue once per task taken.
 // Lifetime: the destructor drains (shutdown(drain)) and joins. A task's
 //   callable and captures are destroyed as soon as it finishes or is
 //   cancelled; the pool keeps no reference to them.
@@ -252,7 +250,6 @@ class thread_pool final : private detail::executor_hooks {
   void notify_one_worker() noexcept;
   detail::state_base* find_work(std::size_t self);
   detail::state_base* pop_injected();
-  static constexpr std::size_t injected_batch = 16;
   detail::state_base* steal(std::size_t self);
   bool has_work() const noexcept;
   void execute(detail::state_base* task, worker_context& ctx) noexcept;
@@ -459,20 +456,14 @@ inline detail::state_base* thread_pool::steal(std::size_t self) {
 }
 
 // Local deque first (hot, LIFO), then the shared FIFO, then the others.
-// From the shared FIFO a worker takes its share of the backlog (up to
-// injected_batch) under one lock and keeps the rest in its deque, where
-// idle workers can steal them: one lock per batch, not per task.
+// One task at a time from the shared FIFO: tasks submitted from outside
+// start in submission order on every worker (a worker that took a batch
+// would start its batch's tail before the next worker's head, and a FIFO
+// pool's programs can depend on that order).
 inline detail::state_base* thread_pool::find_work(std::size_t self) {
-  auto& deque = workers_[self]->deque;
-  if (auto* task = deque.pop()) return task;
-  std::array<detail::queue_node*, injected_batch> batch;
-  const std::size_t share = injected_.size() / workers_.size();
-  const std::size_t n = injected_.pop_many(batch.data(), std::clamp<std::size_t>(share, 1, injected_batch));
-  if (n == 0) return steal(self);
-  // Newest first, so that our LIFO pops run the batch oldest first.
-  for (std::size_t k = n - 1; k > 0; --k) deque.push(static_cast<detail::state_base*>(batch[k]));
-  if (n > 1) notify_one_worker();  // a sleeper may steal the rest of the batch
-  return static_cast<detail::state_base*>(batch[0]);  // every node in injected_ is a state_base
+  if (auto* task = workers_[self]->deque.pop()) return task;
+  if (auto* task = pop_injected()) return task;
+  return steal(self);
 }
 
 inline bool thread_pool::has_work() const noexcept {

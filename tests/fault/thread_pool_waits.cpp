@@ -4,6 +4,7 @@
 // late. Each test is named after the symptom it guards against; each runs
 // under weft_test::finishes, so a regression is a named failure, not a
 // ctest timeout.
+#include <weft/bounded_queue.hpp>
 #include <weft/future.hpp>
 #include <weft/thread_pool.hpp>
 
@@ -312,3 +313,32 @@ TEST_CASE("imap over an unbounded range keeps memory flat for 10 million items",
   CHECK(rss_at_10m - rss_at_1m < 8L * 1024 * 1024);
 }
 #endif
+
+TEST_CASE("tasks submitted from outside start in submission order on every worker (deadlock)",
+          "[thread_pool][fifo]") {
+  // Task 2k waits for an item that task 2k+1 produces: a FIFO pool of two
+  // runs each pair side by side. Workers that took batches of the backlog
+  // started 0 and 16 first and left 1 and 17 queued behind them.
+  finishes("pairs of a consumer and its producer, submitted as a backlog", [] {
+    thread_pool pool(2);
+    weft_test::gate open_gate;
+    std::atomic<int> blockers_running{0};
+    std::vector<weft::future<void>> futures;
+    for (int i = 0; i < 2; ++i)
+      futures.push_back(pool.submit([&] {
+        ++blockers_running;
+        open_gate.wait();
+      }));
+    REQUIRE(weft_test::eventually([&] { return blockers_running.load() == 2; }));
+    constexpr int pairs = 20;
+    std::vector<std::unique_ptr<weft::bounded_queue<int>>> links;
+    for (int k = 0; k < pairs; ++k) links.push_back(std::make_unique<weft::bounded_queue<int>>(1));
+    for (int k = 0; k < pairs; ++k) {
+      auto& link = *links[static_cast<std::size_t>(k)];
+      futures.push_back(pool.submit([&link] { (void)link.pop(); }));
+      futures.push_back(pool.submit([&link] { link.push(1); }));
+    }
+    open_gate.open();
+    for (auto& f : futures) f.get();
+  });
+}

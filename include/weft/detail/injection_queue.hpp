@@ -51,21 +51,6 @@ class injection_queue {
     return node;
   }
 
-  // Any thread. Up to `max` of the oldest linked nodes into `out`, oldest
-  // first, under one lock; returns how many.
-  std::size_t pop_many(queue_node** out, std::size_t max) {
-    if (size_.load(std::memory_order_seq_cst) == 0) return 0;
-    std::lock_guard lock(pop_mutex_);
-    std::size_t n = 0;
-    while (n < max) {
-      queue_node* node = pop_locked();
-      if (node == nullptr) break;
-      out[n++] = node;
-    }
-    if (n != 0) size_.fetch_sub(n, std::memory_order_seq_cst);
-    return n;
-  }
-
   // Nodes pushed and not popped (snapshot).
   std::size_t size() const noexcept { return size_.load(std::memory_order_seq_cst); }
 
