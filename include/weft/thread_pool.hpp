@@ -420,7 +420,12 @@ inline void thread_pool::enqueue(detail::state_base* task) {
     throw pool_closed("weft::thread_pool: submit after shutdown()");
   }
   if (on_worker) {
-    workers_[ctx->index]->deque.push(task);  // stays local: LIFO for us, stolen FIFO
+    try {
+      workers_[ctx->index]->deque.push(task);  // stays local: LIFO for us, stolen FIFO
+    } catch (...) {  // the ring could not grow (bad_alloc): the entry never existed
+      finish_entry(*ctx);
+      throw;
+    }
   } else {
     injected_.push(task);
   }
