@@ -210,11 +210,14 @@ class completion_log {
 // the pool's helping wait (see executor_hooks); otherwise park() until
 // satisfied() or the policy ends. `satisfied` must record what it saw so
 // that `park` sleeps only while that is still current (no lost wake-up).
+// `race`: the wait may end before every future is done (see
+// executor_hooks::races_may_help).
 template <class Range, class Satisfied, class Park>
-bool await_futures(Range& futures, const wait_policy& policy, Satisfied satisfied, Park park) {
+bool await_futures(Range& futures, const wait_policy& policy, bool race, Satisfied satisfied, Park park) {
   if (satisfied()) return true;
   executor_hooks* executor = current_executor();
-  if (executor != nullptr && policy.may_sleep() && !policy.has_deadline()) {
+  if (executor != nullptr && policy.may_sleep() && !policy.has_deadline() &&
+      (!race || executor->races_may_help())) {
     std::vector<state_base*> mine;
     for (auto& f : futures)
       if (f.valid() && f.state()->owner() == executor) mine.push_back(f.state());
@@ -284,7 +287,7 @@ class as_completed_range {
     if (position >= size_) return;
     auto satisfied = [&] { return log_->count() > position; };
     auto park = [&](const detail::wait_policy& p) { return log_->wait_beyond(position, p); };
-    if (!detail::await_futures(*futures_, policy_, satisfied, park))
+    if (!detail::await_futures(*futures_, policy_, /*race=*/true, satisfied, park))
       throw weft::timeout("weft::as_completed: timed out");
   }
 
@@ -331,7 +334,7 @@ wait_result wait_impl(Range& futures, return_when when, const wait_policy& polic
     return true;
   };
   auto park = [&](const wait_policy& p) { return log->wait_beyond(seen, p); };
-  detail::await_futures(futures, policy, satisfied, park);
+  detail::await_futures(futures, policy, when != return_when::all_completed, satisfied, park);
   wait_result result;
   std::size_t i = 0;
   for (auto& f : futures) (f.ready() ? result.done : result.not_done).push_back(i++);
@@ -375,6 +378,11 @@ using stored_t = typename shared_state<T>::stored_type;
 template <class F>
 executor_hooks* owner_of(const F& f) noexcept {
   return f.valid() ? f.state()->owner() : nullptr;
+}
+// The owner a race's result (when_any) waits with: none, so that its get()
+// blocks, unless the executor lets races help.
+inline executor_hooks* race_owner(executor_hooks* owner) noexcept {
+  return owner != nullptr && owner->races_may_help() ? owner : nullptr;
 }
 
 }  // namespace detail
@@ -471,7 +479,7 @@ future<std::size_t> when_any(Range& futures) {
   if (detail::range_empty(futures))
     throw std::invalid_argument("weft::when_any: needs at least one future");
   auto* state = new detail::promise_state<std::size_t>(
-      detail::owner_of(*std::ranges::begin(futures)), 1);
+      detail::race_owner(detail::owner_of(*std::ranges::begin(futures))), 1);
   future<std::size_t> result(state);
   detail::state_ref<detail::promise_state<std::size_t>> out(state);
   std::size_t i = 0;
@@ -487,7 +495,7 @@ template <class... Ts>
   requires(sizeof...(Ts) > 0)
 future<std::size_t> when_any(future<Ts>&... futures) {
   auto* state = new detail::promise_state<std::size_t>(
-      detail::owner_of(std::get<0>(std::tie(futures...))), 1);
+      detail::race_owner(detail::owner_of(std::get<0>(std::tie(futures...)))), 1);
   future<std::size_t> result(state);
   detail::state_ref<detail::promise_state<std::size_t>> out(state);
   std::size_t i = 0;

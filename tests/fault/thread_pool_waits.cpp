@@ -342,3 +342,43 @@ TEST_CASE("tasks submitted from outside start in submission order on every worke
     for (auto& f : futures) f.get();
   });
 }
+
+#if defined(WEFT_HAS_STOP_TOKEN)
+namespace {
+// Inside a task: a quick and a stoppable endless subtask race; the waiter
+// takes the first result and stops the other. A FIFO pool of two runs the
+// quick one on the other worker and returns. A waiter that ran the endless
+// one inline (it is the newest subtask) would wait for itself forever.
+template <class WaitForFirst>
+void race_inside_a_task(const char* what, WaitForFirst wait_for_first) {
+  finishes(what, [&] {
+    thread_pool pool(2);
+    auto parent = pool.submit([&pool, &wait_for_first] {
+      std::vector<weft::future<int>> racers;
+      racers.push_back(pool.submit([] { return 1; }));
+      racers.push_back(pool.submit([](std::stop_token stop) {
+        while (!stop.stop_requested()) std::this_thread::yield();
+        return 2;
+      }));
+      std::size_t winner = wait_for_first(racers);
+      for (auto& f : racers) f.request_stop();
+      for (auto& f : racers) f.wait();
+      return racers[winner].get();
+    });
+    CHECK(parent.get() == 1);
+  });
+}
+}  // namespace
+
+TEST_CASE("a race inside a task never runs the endless racer on the waiter's stack (deadlock)",
+          "[thread_pool][helping]") {
+  race_inside_a_task("weft::wait(first_completed)", [](auto& racers) {
+    return weft::wait(racers, weft::return_when::first_completed).done.front();
+  });
+  race_inside_a_task("when_any", [](auto& racers) { return weft::when_any(racers).get(); });
+  race_inside_a_task("as_completed", [](auto& racers) {
+    for (auto& f : weft::as_completed(racers)) return static_cast<std::size_t>(&f - racers.data());
+    return std::size_t{0};
+  });
+}
+#endif
