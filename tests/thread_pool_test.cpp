@@ -332,6 +332,29 @@ TEST_CASE("size, pending and running are snapshots of the pool", "[thread_pool]"
   CHECK(pool.running() == 0);
 }
 
+TEST_CASE("pending counts only tasks not yet started, not finished ones a worker still accounts",
+          "[thread_pool]") {
+  thread_pool pool(1);
+  weft_test::gate first, last;
+  std::atomic<bool> last_running{false};
+  pool.post([&] { first.wait(); });
+  REQUIRE(weft_test::eventually([&] { return pool.running() == 1; }));
+  std::vector<weft::future<void>> shorts;
+  for (int i = 0; i < 200; ++i) shorts.push_back(pool.submit([] {}));
+  auto slow = pool.submit([&] {
+    last_running = true;
+    last.wait();
+  });
+  CHECK(pool.pending() == 201);
+  first.open();
+  REQUIRE(weft_test::eventually([&] { return last_running.load(); }));
+  for (auto& f : shorts) CHECK(f.ready());
+  CHECK(pool.pending() == 0);  // before the fix: 201
+  CHECK(pool.running() == 1);
+  last.open();
+  slow.get();
+}
+
 TEST_CASE("long pool names keep the worker index in the OS thread name", "[thread_pool]") {
 #if defined(__linux__)
   weft::thread_pool_options o;

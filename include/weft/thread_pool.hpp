@@ -699,10 +699,12 @@ inline void thread_pool::shutdown(shutdown_mode mode) {
   joined_ = true;
 }
 
+// Counts what sits in the queues, not outstanding_ - running(): outstanding_
+// also holds the entries that workers retired but keep as credit.
 inline std::size_t thread_pool::pending() const noexcept {
-  std::size_t queued = outstanding_.load(std::memory_order_acquire);
-  std::size_t active = running();
-  return queued > active ? queued - active : 0;
+  std::size_t queued = injected_.size();
+  for (auto& w : workers_) queued += w->deque.size();
+  return queued;
 }
 
 inline std::size_t thread_pool::running() const noexcept {

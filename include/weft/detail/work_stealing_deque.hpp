@@ -110,6 +110,11 @@ class work_stealing_deque {
   bool empty() const noexcept {
     return bottom_.load(std::memory_order_seq_cst) <= top_.load(std::memory_order_seq_cst);
   }
+  // Snapshot of the item count (relaxed: a statistic, orders nothing).
+  std::size_t size() const noexcept {
+    std::int64_t n = bottom_.load(std::memory_order_relaxed) - top_.load(std::memory_order_relaxed);
+    return n > 0 ? static_cast<std::size_t>(n) : 0;
+  }
 
  private:
   struct ring {
