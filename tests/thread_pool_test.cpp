@@ -525,6 +525,16 @@ TEST_CASE("imap_unordered yields a fast item before a slow earlier one", "[threa
   CHECK(order.back() == 0);
 }
 
+TEST_CASE("imap with a chunksize far beyond its input allocates for the input only (bad_alloc)",
+          "[thread_pool][imap]") {
+  thread_pool pool(2);
+  std::vector<int> inputs{1, 2, 3};
+  std::vector<int> out;
+  for (int v : pool.imap([](int x) { return x * 2; }, inputs, weft::map_options{.chunksize = std::size_t{1} << 40}))
+    out.push_back(v);
+  CHECK(out == std::vector<int>{2, 4, 6});
+}
+
 TEST_CASE("imap rethrows an item's exception when its item is reached; the loop may go on", "[thread_pool][imap]") {
   thread_pool pool(2);
   std::vector<int> inputs{1, 2, 3, 4, 5, 6};

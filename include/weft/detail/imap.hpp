@@ -14,6 +14,7 @@
 
 #include <weft/future.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <deque>
 #include <exception>
@@ -131,7 +132,7 @@ class imap_range {
     void fill() {
       while (!input_done && in_flight.size() < buffersize) {
         std::vector<item_type> chunk;
-        chunk.reserve(chunksize);
+        chunk.reserve(std::min<std::size_t>(chunksize, 1024));  // the input may be shorter than a huge chunksize
         while (chunk.size() < chunksize && next != std::ranges::end(input)) {
           chunk.push_back(*next);
           ++next;
