@@ -355,6 +355,30 @@ TEST_CASE("pending counts only tasks not yet started, not finished ones a worker
   slow.get();
 }
 
+TEST_CASE("shutdown called again from a done callback that shutdown runs returns (hang)",
+          "[thread_pool][shutdown]") {
+  weft_test::finishes("shutdown(cancel_pending) whose cancelled task's callback calls shutdown()", [] {
+    thread_pool pool(1);
+    weft_test::gate release;
+    pool.post([&] { release.wait(); });
+    REQUIRE(weft_test::eventually([&] { return pool.running() == 1; }));
+    auto queued = pool.submit([] { return 1; });
+    std::atomic<bool> callback_ran{false};
+    queued.add_done_callback([&] {
+      pool.shutdown();  // re-entered on the shutting-down thread
+      callback_ran = true;
+    });
+    std::thread opener([&] {
+      THREAD_CHECK(weft_test::eventually([&] { return callback_ran.load(); }));
+      release.open();
+    });
+    pool.shutdown(weft::shutdown_mode::cancel_pending);
+    opener.join();
+    CHECK(queued.cancelled());
+    CHECK_THREADS_OK();
+  });
+}
+
 TEST_CASE("long pool names keep the worker index in the OS thread name", "[thread_pool]") {
 #if defined(__linux__)
   weft::thread_pool_options o;

@@ -684,8 +684,19 @@ inline void thread_pool::cancel_all_pending() {
 inline void thread_pool::shutdown(shutdown_mode mode) {
   if (on_worker_thread())
     throw std::logic_error("weft::thread_pool::shutdown: called from a worker of the same pool (would wait for itself)");
+  // A done callback of a task this shutdown cancels runs on this thread,
+  // inside the call: if it calls shutdown() again, that call returns at once
+  // (this one finishes the job) instead of locking shutdown_mutex_ twice.
+  static thread_local const thread_pool* shutting_down_here = nullptr;
+  if (shutting_down_here == this) return;
   std::lock_guard lock(shutdown_mutex_);
   if (joined_) return;
+  const thread_pool* outer = std::exchange(shutting_down_here, this);
+  struct restore {
+    const thread_pool*& slot;
+    const thread_pool* value;
+    ~restore() { slot = value; }
+  } restore_on_exit{shutting_down_here, outer};
   closed_.store(true, std::memory_order_seq_cst);  // (S4) pairs with S1/S2
   if (mode != shutdown_mode::drain) cancel_all_pending();
 #if defined(WEFT_HAS_STOP_TOKEN)
