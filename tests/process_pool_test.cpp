@@ -54,6 +54,19 @@ bool no_children_left() { return ::waitpid(-1, nullptr, WNOHANG) == -1 && errno 
 weft::shared_value<int>* init_counter = nullptr;  // set before the pool forks
 void count_init() { init_counter->fetch_add(1); }
 
+// The workload of the deadline tests: sleeping is what the task does, not
+// how the test synchronizes.
+int sleep_ms(int ms) {
+  ::usleep(static_cast<useconds_t>(ms) * 1000);
+  return ms;
+}
+weft::shared_value<int>* started_counter = nullptr;  // set before the pool forks
+int announce_then_sleep(int ms) {
+  started_counter->fetch_add(1);
+  return sleep_ms(ms);
+}
+using namespace std::chrono_literals;
+
 }  // namespace
 
 TEST_CASE("the dispatcher's self-pipe never blocks: full, or drained at a chunk boundary", "[process_pool]") {
@@ -337,4 +350,92 @@ TEST_CASE("process_pool: a pool destroyed at once still drains its tasks", "[pro
     REQUIRE(f.ready());
     CHECK(f.get() == round * round);
   }
+}
+
+TEST_CASE("process_pool: submit_with: a task past its timeout fails with weft::timeout within timeout + 1 s",
+          "[process_pool][fork]") {
+  weft_test::finishes("a timed-out process task", [] {
+    process_pool pool(2);
+    auto begin = std::chrono::steady_clock::now();
+    auto late = pool.submit_with(weft::task_options{.timeout = 300ms}, sleep_ms, 60'000);
+    CHECK_THROWS_AS(late.get(), weft::timeout);
+    CHECK(std::chrono::steady_clock::now() - begin < 300ms + 1s);
+    // The pool keeps serving, with a replacement worker.
+    std::vector<weft::future<int>> after;
+    for (int i = 0; i < 20; ++i) after.push_back(pool.submit(square, i));
+    for (int i = 0; i < 20; ++i) CHECK(after[i].get() == i * i);
+    CHECK(pool.submit_with(weft::task_options{.timeout = 300ms}, square, 9).get() == 81);
+  });
+}
+
+TEST_CASE("process_pool: submit_with: a task within its timeout returns normally", "[process_pool][fork]") {
+  process_pool pool(1);
+  CHECK(pool.submit_with(weft::task_options{.timeout = 30s}, square, 7).get() == 49);
+  CHECK(pool.submit_with(weft::task_options{.timeout = 30s}, sleep_ms, 50).get() == 50);
+  CHECK(pool.submit_with(weft::task_options{}, square, 3).get() == 9);  // no timeout
+}
+
+TEST_CASE("process_pool: submit_with: the timeout counts from the start of the run, not from submission",
+          "[process_pool][fork]") {
+  process_pool pool(1);
+  auto ahead = pool.submit(sleep_ms, 800);
+  // Queued for ~800 ms, longer than its timeout, then runs in far less.
+  auto queued = pool.submit_with(weft::task_options{.timeout = 400ms}, square, 6);
+  CHECK(ahead.get() == 800);
+  CHECK(queued.get() == 36);
+}
+
+TEST_CASE("process_pool: submit_with: a task queued behind a timed-out one on its worker still runs",
+          "[process_pool][fork]") {
+  weft_test::finishes("the task behind a timed-out one", [] {
+    process_pool pool(1);
+    auto late = pool.submit_with(weft::task_options{.timeout = 200ms}, sleep_ms, 60'000);
+    auto behind = pool.submit(square, 5);  // pipelined into the same worker's socket
+    CHECK_THROWS_AS(late.get(), weft::timeout);
+    CHECK(behind.get() == 25);
+  });
+}
+
+TEST_CASE("process_pool: terminate_workers and kill_workers with tasks running and pending",
+          "[process_pool][fork]") {
+  for (int sig : {SIGTERM, SIGKILL}) {
+    CAPTURE(sig);
+    weft::shared_value<int> started(0);
+    started_counter = &started;
+    weft_test::finishes("terminate_workers / kill_workers", [&] {
+      process_pool pool(2);
+      std::vector<weft::future<int>> running, pending;
+      for (int i = 0; i < 2; ++i) running.push_back(pool.submit(announce_then_sleep, 60'000));
+      for (int i = 0; i < 6; ++i) pending.push_back(pool.submit(square, i));
+      REQUIRE(weft_test::eventually([&] { return started.load() == 2; }));
+      if (sig == SIGTERM) {
+        pool.terminate_workers();
+      } else {
+        pool.kill_workers();
+      }
+      for (auto& f : running) {
+        try {
+          f.get();
+          FAIL("a running task survived its worker");
+        } catch (const weft::worker_lost& e) {
+          CHECK(e.signal() == sig);
+        }
+      }
+      for (auto& f : pending) {
+        CHECK(f.cancelled());
+        CHECK_THROWS_AS(f.get(), weft::cancelled);
+      }
+      CHECK_THROWS_AS(pool.submit(square, 1), weft::pool_closed);
+      pool.kill_workers();  // again: a no-op
+    });  // the destructor returns at once
+    started_counter = nullptr;
+  }
+}
+
+TEST_CASE("process_pool: kill_workers on an idle pool, at once after construction", "[process_pool][fork]") {
+  weft_test::finishes("kill_workers on a fresh pool", [] {
+    process_pool pool(3);
+    pool.kill_workers();
+    CHECK_THROWS_AS(pool.submit(square, 1), weft::pool_closed);
+  });
 }

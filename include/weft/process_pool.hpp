@@ -15,7 +15,6 @@
 #include <weft/error.hpp>
 #include <weft/future.hpp>
 #include <weft/serialize.hpp>
-#include <weft/future.hpp>
 #include <weft/pool_options.hpp>  // default_workers, workload, shutdown_mode
 
 #include <algorithm>
@@ -31,6 +30,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <ranges>
 #include <span>
 #include <string>
@@ -86,9 +86,18 @@ inline constexpr int dispatcher_poll_ms = 100;
 inline constexpr std::size_t max_spawn_failures = 3;
 inline constexpr auto spawn_retry_delay = std::chrono::milliseconds(dispatcher_poll_ms);
 
-// Messages from the fork server to the pool. Requests the other way are one
-// byte: 'S' spawn a worker, 'Q' quit once the workers left. End of stream
-// means the pool's process died: the fork server kills its workers.
+// Requests from the pool to the fork server: 'S' spawn a worker, 'Q' quit
+// once the workers left, 'K' send `signal` to worker `pid` (0: to every
+// worker). The fork server signals only its own children that it has not
+// reaped yet, so a pid is never reused under it. End of stream means the
+// pool's process died: the fork server kills its workers.
+struct zygote_request {
+  char kind;
+  int pid;
+  int signal;
+};
+
+// Messages from the fork server to the pool.
 struct zygote_message {
   char kind;   // 'H' hello (pid), 'S' spawned (socket attached), 'E' spawn failed (status = errno),
                // 'D' died (status = waitpid status)
@@ -126,6 +135,9 @@ inline bool send_initializer_outcome(int fd, void (*initializer)()) {
 // It reads a whole task before it writes its reply, and the dispatcher
 // always reads, so blocking I/O here cannot deadlock with it.
 [[noreturn]] inline void worker_main(int fd, void (*initializer)(), std::size_t max_tasks) {
+  // The program's SIGTERM handler (copied by fork) acts on the program's
+  // state, not the worker's: terminate_workers() must end a worker.
+  ::signal(SIGTERM, SIG_DFL);
   if (!send_initializer_outcome(fd, initializer)) {
     std::fflush(nullptr);
     ::_exit(1);
@@ -176,6 +188,12 @@ inline void zygote_spawn(int control, std::vector<pid_t>& children, void (*initi
   ::close(pair[0]);
 }
 
+// The fork server: signals one of its unreaped children (pid), or all (0).
+inline void signal_children(const std::vector<pid_t>& children, int pid, int sig) {
+  for (pid_t c : children)
+    if (pid == 0 || c == pid) ::kill(c, sig);
+}
+
 // The fork server: a single-threaded process, not a child of the program
 // (see fork_server::start), that forks every worker. Serves spawn requests
 // and reports its children's deaths until the pool asks it to quit (then it
@@ -200,14 +218,17 @@ inline void zygote_spawn(int control, std::vector<pid_t>& children, void (*initi
       ::_exit(1);
     }
     if (ready > 0) {
-      char request = 0;
-      ssize_t k = ::recv(control, &request, 1, 0);
-      if (k == 1 && request == 'S') {
+      zygote_request r{};
+      ssize_t k = ::recv(control, &r, sizeof r, 0);  // SOCK_SEQPACKET: one request per recv
+      bool whole = k == static_cast<ssize_t>(sizeof r);
+      if (whole && r.kind == 'S') {
         zygote_spawn(control, children, initializer, max_tasks);
+      } else if (whole && r.kind == 'K') {
+        signal_children(children, r.pid, r.signal);
       } else if (!(k < 0 && errno == EINTR)) {
         parent_open = false;
-        if (!(k == 1 && request == 'Q'))  // the pool's process died: its tasks are orphans
-          for (pid_t c : children) ::kill(c, SIGKILL);
+        if (!(whole && r.kind == 'Q'))  // the pool's process died: its tasks are orphans
+          signal_children(children, 0, SIGKILL);
       }
     }
     int status = 0;
@@ -240,9 +261,12 @@ class fork_server {
   // std::system_error if it cannot be started.
   void start(void (*initializer)(), std::size_t max_tasks);
   int fd() const noexcept { return fd_; }
-  // Sends a one-byte request; false if the socket refused it now or the
-  // fork server is gone.
-  bool request(char r) const noexcept { return ::send(fd_, &r, 1, MSG_NOSIGNAL | MSG_DONTWAIT) == 1; }
+  // Sends a request; false if the socket refused it now or the fork server
+  // is gone.
+  bool request(char kind, int pid = 0, int sig = 0) const noexcept {
+    zygote_request r{kind, pid, sig};
+    return ::send(fd_, &r, sizeof r, MSG_NOSIGNAL | MSG_DONTWAIT) == static_cast<ssize_t>(sizeof r);
+  }
   // Asks the fork server to quit, gracefully (it waits for the workers) or
   // not (it kills them), and returns once it exited. Blocks.
   void stop(bool kill_workers) noexcept;
@@ -363,8 +387,20 @@ class process_pool {
   process_pool(const process_pool&) = delete;
   process_pool& operator=(const process_pool&) = delete;
 
+  // Runs f(args...) in a worker process. Thread-safe; never blocks.
+  // Throws weft::pool_closed after shutdown(), weft::pool_broken once broken.
   template <class F, class... Args>
   auto submit(F f, Args&&... args) -> future<detail::remote_result_t<F, Args...>>;
+
+  // submit() with per-task options. Past options.timeout, counted from the
+  // moment a worker starts the task (time queued does not count, as in
+  // pebble), the worker is killed (SIGKILL) and replaced, the future throws
+  // weft::timeout, and the other tasks go on; a task queued behind it on
+  // that worker goes back to the queue. The deadline is checked by the
+  // dispatcher, so it is honoured within a few milliseconds.
+  // Thread-safe; never blocks. Throws as submit().
+  template <class F, class... Args>
+  auto submit_with(task_options options, F f, Args&&... args) -> future<detail::remote_result_t<F, Args...>>;
 
   // Applies f to every element in worker processes, `chunksize` elements
   // per message (0: about four chunks per worker); results in input order.
@@ -377,6 +413,16 @@ class process_pool {
   // stops every process. Idempotent.
   void shutdown(shutdown_mode mode = shutdown_mode::drain);
 
+  // Python 3.14's terminate_workers() / kill_workers(): shuts the pool down
+  // now. Tasks not yet started are cancelled (their futures read
+  // cancelled), every worker gets SIGTERM / SIGKILL at once, and the tasks
+  // they were running fail with weft::worker_lost (its signal()). Returns
+  // once every process of the pool is gone; later submits throw
+  // weft::pool_closed. Workers start with SIGTERM's default action, so a
+  // SIGTERM handler of the program does not keep them alive. Blocks.
+  void terminate_workers() { stop_workers_now(SIGTERM); }
+  void kill_workers() { stop_workers_now(SIGKILL); }
+
   std::size_t size() const noexcept { return options_.workers; }
   // Tasks submitted and not yet finished (snapshot).
   // acquire: pairs with finish()'s acq_rel decrement.
@@ -384,12 +430,15 @@ class process_pool {
 
  private:
   using task = detail::remote_task;
+  using clock = std::chrono::steady_clock;
   struct worker {
     pid_t pid = -1;
     int fd = -1;                 // stream socket; listed in pool_descriptors
     bool ready = false;          // its initializer returned; tasks go to ready workers only
     std::deque<task> running;    // sent, in order; replies come back in this order
     std::size_t tasks_sent = 0;  // a worker leaves by itself after max_tasks_per_child
+    clock::time_point front_since{};  // when running.front() started (its deadline counts from here)
+    std::uint64_t killed_for = 0;     // id of the task whose deadline got it killed; 0: none
     detail::frame_reader in;     // replies, reassembled
     detail::frame_writer out;    // tasks the socket could not take yet
   };
@@ -401,8 +450,15 @@ class process_pool {
   // Tasks in flight per worker: the next one already waits in the socket
   // when the current one finishes, so the worker never idles for a round trip.
   static constexpr std::size_t pipeline_depth = 2;
+  // A worker that is given no more tasks: recycled after max_tasks_per_child,
+  // or being killed for a deadline.
   bool retiring(const worker& w) const noexcept {
-    return options_.max_tasks_per_child != 0 && w.tasks_sent >= options_.max_tasks_per_child;
+    return w.killed_for != 0 || (options_.max_tasks_per_child != 0 && w.tasks_sent >= options_.max_tasks_per_child);
+  }
+  // When the task a worker runs must end (submit_with), if it has a deadline.
+  static std::optional<clock::time_point> deadline(const worker& w) {
+    if (w.killed_for != 0 || w.running.empty() || w.running.front().timeout.count() == 0) return std::nullopt;
+    return w.front_since + std::chrono::duration_cast<clock::duration>(w.running.front().timeout);
   }
 
   static process_pool_options options_with(std::size_t workers) {
@@ -427,9 +483,14 @@ class process_pool {
   void fail_all(std::deque<task>& tasks, const std::exception_ptr& e);
   void finish(task& t) noexcept;
   bool assign_tasks();  // true if a task was sent
+  bool feed(worker& w, std::size_t depth);
   void wake_dispatcher() noexcept;
   void release_in_copy() noexcept;
   void stop_worker(worker& w);
+  void stop_workers_now(int sig);
+  void signal_workers_if_asked();
+  void enforce_deadlines(clock::time_point now);
+  int poll_timeout_ms(clock::time_point now) const;
 
   process_pool_options options_;
   const pid_t owner_pid_;            // the process that built the pool
@@ -441,6 +502,7 @@ class process_pool {
   std::deque<task> queue_;           // submitted, not yet sent to a worker
   bool closing_ = false;
   bool cancel_ = false;
+  int kill_signal_ = 0;              // terminate_workers()/kill_workers(): the signal for every worker
   std::string broken_;               // why the pool is broken; empty while it works
   std::atomic<bool> closed_{false};  // submit() refuses once set
   std::atomic<std::size_t> unfinished_{0};
@@ -455,6 +517,7 @@ class process_pool {
   std::chrono::steady_clock::time_point spawn_retry_at_{};  // no spawn request before, after an 'E'
   bool server_alive_ = true;                // its socket has not reached end of stream
   bool is_broken_ = false;                  // break_pool() ran
+  bool workers_signalled_ = false;          // kill_signal_ was sent to every worker
   std::string break_request_;               // a break found while serving a worker, applied after
   std::map<pid_t, lost_worker> lost_;       // dead workers awaiting their status
   std::map<pid_t, int> early_status_;       // death reports that came before the end of stream
@@ -503,6 +566,12 @@ inline void process_pool::release_in_copy() noexcept {
 
 template <class F, class... Args>
 auto process_pool::submit(F f, Args&&... args) -> future<detail::remote_result_t<F, Args...>> {
+  return submit_with(task_options{}, f, std::forward<Args>(args)...);
+}
+
+template <class F, class... Args>
+auto process_pool::submit_with(task_options options, F f, Args&&... args)
+    -> future<detail::remote_result_t<F, Args...>> {
   // acquire: pairs with shutdown()'s release store; a fast refusal only,
   // enqueue() decides under mutex_.
   if (closed_.load(std::memory_order_acquire)) throw pool_closed("weft::process_pool: submit after shutdown()");
@@ -510,6 +579,7 @@ auto process_pool::submit(F f, Args&&... args) -> future<detail::remote_result_t
   // relaxed: ids need only be unique.
   auto [t, result] = detail::make_remote_task(next_id_.fetch_add(1, std::memory_order_relaxed), identity, f,
                                               std::forward<Args>(args)...);
+  t.timeout = options.timeout;
   enqueue(std::move(t));
   return std::move(result);
 }
@@ -676,7 +746,7 @@ inline void process_pool::on_worker_closed(std::size_t i) {
   workers_.erase(workers_.begin() + static_cast<std::ptrdiff_t>(i));
   detail::pool_descriptors::instance().close(w.fd);
   lost_worker lost;
-  lost.in_initializer = !w.ready;
+  lost.in_initializer = !w.ready && !workers_signalled_;  // killed on purpose: no initializer failure
   if (!w.running.empty()) {
     // Only the oldest task was running; the ones behind it were still in
     // the socket, never started by the worker: they go back to the queue.
@@ -687,6 +757,9 @@ inline void process_pool::on_worker_closed(std::size_t i) {
     }
     lost.tasks = std::move(w.running);
   }
+  if (w.killed_for != 0 && !lost.tasks.empty() && lost.tasks.front().id == w.killed_for)
+    fail_all(lost.tasks, std::make_exception_ptr(weft::timeout(
+                             "weft::process_pool: the task ran past its timeout; its worker was killed")));
   if (lost.tasks.empty() && !lost.in_initializer) {
     early_status_.erase(w.pid);  // recycled (max_tasks_per_child) or stopped: nothing was lost
     return;
@@ -726,6 +799,7 @@ inline void process_pool::on_worker_frame(worker& w, std::span<const std::byte> 
   }
   task t = std::move(w.running.front());
   w.running.pop_front();
+  w.front_since = clock::now();  // the worker reads the next task as soon as it replied
   t.complete_from(frame);
   finish(t);
 }
@@ -742,28 +816,43 @@ inline void process_pool::on_worker_readable(std::size_t i) {
   if (status != detail::frame_reader::status::open || anomaly) on_worker_closed(i);
 }
 
+// Sends queued tasks to w until it holds `depth`; true if one was sent.
+// Under mutex_.
+inline bool process_pool::feed(worker& w, std::size_t depth) {
+  bool sent_any = false;
+  while (w.ready && !queue_.empty() && w.running.size() < depth && !retiring(w)) {
+    task t = std::move(queue_.front());
+    queue_.pop_front();
+    // Cancelled by its future (start fails), or by shutdown(cancel_pending).
+    if (!t.started && (cancel_ || !t.try_start())) {
+      t.cancel_unstarted();
+      finish(t);
+      continue;
+    }
+    bool sent = w.out.send(w.fd, t.payload);
+    sent_any = true;
+    if (w.running.empty()) w.front_since = clock::now();
+    // Sent or not, the task was started and the worker holds it: if the
+    // worker is gone (its end of stream follows), it fails with worker_lost.
+    w.running.push_back(std::move(t));
+    ++w.tasks_sent;
+    if (!sent) break;
+  }
+  return sent_any;
+}
+
+// Every idle worker gets a task before any gets a second one (pipelined
+// behind the first), and pipelining waits until every worker is up: a task
+// waits behind another only while no worker could take it.
 inline bool process_pool::assign_tasks() {
   bool sent_any = false;
   std::lock_guard lock(mutex_);
-  for (auto& w : workers_) {
-    while (w.ready && !queue_.empty() && w.running.size() < pipeline_depth && !retiring(w)) {
-      task t = std::move(queue_.front());
-      queue_.pop_front();
-      // Cancelled by its future (start fails), or by shutdown(cancel_pending).
-      if (!t.started && (cancel_ || !t.try_start())) {
-        t.cancel_unstarted();
-        finish(t);
-        continue;
-      }
-      bool sent = w.out.send(w.fd, t.payload);
-      sent_any = true;
-      // Sent or not, the task was started and the worker holds it: if the
-      // worker is gone (its end of stream follows), it fails with worker_lost.
-      w.running.push_back(std::move(t));
-      ++w.tasks_sent;
-      if (!sent) break;
-    }
-  }
+  for (auto& w : workers_) sent_any |= feed(w, 1);
+  const bool all_up = spawning_ == 0 && std::all_of(workers_.begin(), workers_.end(), [this](const worker& w) {
+                        return w.ready && !retiring(w);
+                      });
+  if (all_up)
+    for (auto& w : workers_) sent_any |= feed(w, pipeline_depth);
   if (cancel_) {  // nothing may start any more
     while (!queue_.empty()) {
       task t = std::move(queue_.front());
@@ -796,7 +885,7 @@ inline void process_pool::keep_full_strength() {
   if (spawn_failures_ != 0 && std::chrono::steady_clock::now() < spawn_retry_at_) return;  // poll's timeout retries
   {
     std::lock_guard lock(mutex_);
-    if (closing_ && queue_.empty()) return;
+    if (closing_ && (queue_.empty() || cancel_)) return;  // cancel_: what is queued will not run
   }
   auto serving = static_cast<std::size_t>(
       std::count_if(workers_.begin(), workers_.end(), [this](const worker& w) { return !retiring(w); }));
@@ -819,9 +908,12 @@ inline void process_pool::dispatcher_main() {
   for (;;) {
     if (should_stop()) break;
     keep_full_strength();
+    signal_workers_if_asked();
+    const auto now = clock::now();
+    enforce_deadlines(now);
     build_poll_set(fds);
     const bool spinning = window.open();  // a reply is probably on its way: poll, do not sleep
-    int ready = ::poll(fds.data(), fds.size(), spinning ? 0 : detail::dispatcher_poll_ms);
+    int ready = ::poll(fds.data(), fds.size(), spinning ? 0 : poll_timeout_ms(now));
     if (ready < 0 && errno != EINTR) break;
     if (ready > 0) {
       window.mark();
@@ -843,6 +935,51 @@ inline void process_pool::dispatcher_main() {
   // Stop the workers; shutdown() then stops the fork server.
   for (auto& w : workers_) stop_worker(w);
   workers_.clear();
+}
+
+// submit_with's deadlines: a worker whose task ran past its timeout is
+// killed by the fork server; on_worker_closed then fails that task with
+// weft::timeout. A refused request is retried on the next turn.
+inline void process_pool::enforce_deadlines(clock::time_point now) {
+  for (auto& w : workers_) {
+    auto due = deadline(w);
+    if (due && now >= *due && server_.request('K', w.pid, SIGKILL)) w.killed_for = w.running.front().id;
+  }
+}
+
+// The dispatcher sleeps in poll() until the nearest deadline at the latest.
+inline int process_pool::poll_timeout_ms(clock::time_point now) const {
+  auto wait = std::chrono::milliseconds(detail::dispatcher_poll_ms);
+  for (const auto& w : workers_)
+    if (auto due = deadline(w))
+      wait = std::clamp(std::chrono::ceil<std::chrono::milliseconds>(*due - now), std::chrono::milliseconds(0), wait);
+  return static_cast<int>(wait.count());
+}
+
+// terminate_workers()/kill_workers(): the fork server signals every worker
+// it has not reaped, once. Their sockets then close: the running tasks fail
+// with worker_lost when the death reports come, the ones behind them go
+// back to the queue, where cancel_ cancels them.
+inline void process_pool::signal_workers_if_asked() {
+  if (workers_signalled_ || !server_alive_) return;
+  int sig;
+  {
+    std::lock_guard lock(mutex_);
+    sig = kill_signal_;
+  }
+  if (sig != 0 && server_.request('K', 0, sig)) workers_signalled_ = true;
+}
+
+inline void process_pool::stop_workers_now(int sig) {
+  {
+    std::lock_guard lock(mutex_);
+    closing_ = true;
+    cancel_ = true;
+    if (kill_signal_ == 0) kill_signal_ = sig;
+  }
+  closed_.store(true, std::memory_order_release);  // release: pairs with submit()'s acquire load
+  wake_dispatcher();  // acts now, even while another thread's shutdown() waits
+  shutdown(shutdown_mode::cancel_pending);
 }
 
 inline void process_pool::shutdown(shutdown_mode mode) {

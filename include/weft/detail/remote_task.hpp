@@ -24,6 +24,7 @@
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -157,6 +158,7 @@ struct remote_task {
   void (*fail)(state_base*, std::exception_ptr) = nullptr;
   bool (*start)(state_base*) = nullptr;  // pending -> running; false if cancelled
   bool started = false;                  // start() succeeded (a task can be re-queued)
+  std::chrono::nanoseconds timeout{0};   // process_pool::submit_with: from the start of its run; 0: none
 
   remote_task() = default;
   remote_task(std::uint64_t id_, state_base* state_, void (*complete_)(state_base*, reader&),
@@ -169,7 +171,8 @@ struct remote_task {
         complete(o.complete),
         fail(o.fail),
         start(o.start),
-        started(o.started) {}
+        started(o.started),
+        timeout(o.timeout) {}
   remote_task& operator=(remote_task&& o) noexcept {
     if (this != &o) {
       abandon();
@@ -180,6 +183,7 @@ struct remote_task {
       fail = o.fail;
       start = o.start;
       started = o.started;
+      timeout = o.timeout;
     }
     return *this;
   }
@@ -212,10 +216,12 @@ struct remote_task {
       fail(state, std::current_exception());
     }
   }
-  // A task cancelled before it started (by its future or by a shutdown).
-  void cancel_unstarted() {
+  // A task cancelled before it ran (by its future or by a shutdown). One
+  // that was started but given back unrun (re-queued from a dead worker)
+  // ends cancelled too.
+  void cancel_unstarted() noexcept {
     if (started)
-      fail(state, std::make_exception_ptr(cancelled("weft: the pool shut down before this task ran")));
+      state->cancel_claimed();
     else
       state->cancel();
   }
