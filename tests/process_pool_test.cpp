@@ -67,6 +67,36 @@ int announce_then_sleep(int ms) {
 }
 using namespace std::chrono_literals;
 
+int ten_times_unless_3(int x) {
+  if (x == 3) throw std::out_of_range("item 3 is out of range");
+  return 10 * x;
+}
+
+// weft_test::counting that also counts the items the consumer read from it,
+// to bound what imap holds in flight.
+struct metered {
+  weft_test::counting<int> items;
+  std::size_t* read;
+  struct iterator {
+    using value_type = int;
+    using difference_type = std::ptrdiff_t;
+    weft_test::counting<int>::iterator it;
+    std::size_t* read = nullptr;
+    int operator*() const {
+      ++*read;
+      return *it;
+    }
+    iterator& operator++() {
+      ++it;
+      return *this;
+    }
+    void operator++(int) { ++it; }
+    bool operator==(std::default_sentinel_t s) const { return it == s; }
+  };
+  iterator begin() const { return {items.begin(), read}; }
+  std::default_sentinel_t end() const { return {}; }
+};
+
 }  // namespace
 
 TEST_CASE("the dispatcher's self-pipe never blocks: full, or drained at a chunk boundary", "[process_pool]") {
@@ -438,4 +468,94 @@ TEST_CASE("process_pool: kill_workers on an idle pool, at once after constructio
     pool.kill_workers();
     CHECK_THROWS_AS(pool.submit(square, 1), weft::pool_closed);
   });
+}
+
+TEST_CASE("process_pool: imap over an unbounded input with early exit keeps at most buffersize chunks in flight",
+          "[process_pool][fork]") {
+  process_pool pool(2);
+  std::size_t read = 0;
+  metered input{weft_test::counting<int>(0), &read};
+  constexpr std::size_t chunk = 16, window = 4;
+  std::size_t consumed = 0, most_ahead = 0;
+  for (int r : pool.imap(square, input, weft::map_options{.chunksize = chunk, .buffersize = window})) {
+    REQUIRE(r == static_cast<int>(consumed * consumed));
+    ++consumed;
+    most_ahead = std::max(most_ahead, read - consumed);
+    if (consumed == 100'000) break;
+  }
+  CHECK(consumed == 100'000);
+  // The chunk being consumed plus `window` in flight, never more.
+  CHECK(most_ahead <= (window + 1) * chunk);
+  CHECK(pool.submit(square, 4).get() == 16);  // the pool serves on after the early exit
+}
+
+TEST_CASE("process_pool: imap keeps input order; imap_unordered yields a fast item before a slow earlier one",
+          "[process_pool][fork]") {
+  process_pool pool(2);
+  std::vector<int> items(1000);
+  std::iota(items.begin(), items.end(), 0);
+  std::vector<int> in_order;
+  for (int r : pool.imap(square, items)) in_order.push_back(r);  // default chunk (sized input)
+  REQUIRE(in_order.size() == items.size());
+  for (std::size_t i = 0; i < items.size(); ++i) CHECK(in_order[i] == items[i] * items[i]);
+
+  std::vector<int> sleeps{1500, 1};
+  std::vector<int> seen;
+  for (int r : pool.imap_unordered(sleep_ms, sleeps, weft::map_options{.chunksize = 1})) seen.push_back(r);
+  CHECK(seen == std::vector<int>{1, 1500});
+}
+
+TEST_CASE("process_pool: an imap exception surfaces at its item as remote_error and iteration goes on",
+          "[process_pool][fork]") {
+  process_pool pool(2);
+  for (std::size_t chunk : {std::size_t{1}, std::size_t{4}}) {
+    auto results = pool.imap(ten_times_unless_3, weft_test::counting<int>(0, 10), weft::map_options{.chunksize = chunk});
+    int i = 0;
+    for (auto it = results.begin(); it != results.end(); ++it, ++i) {
+      if (i == 3) {
+        try {
+          (void)*it;
+          FAIL("item 3 did not throw");
+        } catch (const weft::remote_error& e) {
+          CHECK(std::string(e.what()) == "item 3 is out of range");
+          CHECK(e.type_name() == "std::out_of_range");
+        }
+      } else {
+        CHECK(*it == 10 * i);
+      }
+    }
+    CHECK(i == 10);
+  }
+  int failures = 0, sum = 0;
+  auto unordered = pool.imap_unordered(ten_times_unless_3, weft_test::counting<int>(0, 10));
+  for (auto it = unordered.begin(); it != unordered.end(); ++it) {
+    try {
+      sum += *it;
+    } catch (const weft::remote_error&) {
+      ++failures;
+    }
+  }
+  CHECK(failures == 1);
+  CHECK(sum == 10 * (45 - 3));
+}
+
+TEST_CASE("process_pool: leaving an imap loop early cancels what has not started", "[process_pool][fork]") {
+  weft::shared_value<int> started(0);
+  started_counter = &started;
+  {
+    process_pool pool(1);
+    std::vector<int> sleeps(40, 50);
+    weft_test::finishes("leaving imap early", [&] {
+      for (int r : pool.imap(announce_then_sleep, sleeps, weft::map_options{.chunksize = 1, .buffersize = 8})) {
+        CHECK(r == 50);
+        break;
+      }
+    });
+  }  // the pool drains: only what was sent before the exit ran
+  // 1 consumed + at most the running and the pipelined chunk of 8 in flight.
+  CHECK(started.load() <= 3);
+  started_counter = nullptr;
+  process_pool closed(1);
+  closed.shutdown();
+  CHECK_THROWS_AS(closed.imap(square, std::vector<int>{1}), weft::pool_closed);
 }

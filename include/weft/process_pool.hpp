@@ -368,6 +368,9 @@ inline void fork_server::stop(bool kill_workers) noexcept {
 //   fails to start a worker 3 times in a row: running and pending tasks then
 //   fail with weft::pool_broken naming the cause, and later submits throw
 //   it. std::system_error if the fork server cannot start.
+// Maps: map(), imap() and imap_unordered() (Python's Pool.map, imap,
+//   imap_unordered) are inherited from detail::remote_maps, one definition
+//   for both remote pools; their contracts are written there.
 // Ordering: map() keeps input order; tasks start in submission order.
 // Cost: per task one frame each way over a socketpair (one system call per
 //   side when the socket has room); map() sends chunks of `chunksize` items
@@ -378,7 +381,7 @@ inline void fork_server::stop(bool kill_workers) noexcept {
 //   the workers and waits for the fork server to exit. In a fork()ed copy
 //   of the program (another pid than the pool's creator) the destructor only
 //   closes the copy's descriptors and never touches the pool's processes.
-class process_pool {
+class process_pool : public detail::remote_maps<process_pool> {
  public:
   process_pool() : process_pool(process_pool_options{}) {}
   explicit process_pool(std::size_t workers) : process_pool(options_with(workers)) {}
@@ -402,12 +405,6 @@ class process_pool {
   template <class F, class... Args>
   auto submit_with(task_options options, F f, Args&&... args) -> future<detail::remote_result_t<F, Args...>>;
 
-  // Applies f to every element in worker processes, `chunksize` elements
-  // per message (0: about four chunks per worker); results in input order.
-  // Rethrows the first failure (input order) after every chunk finished.
-  template <class F, std::ranges::forward_range Range>
-  auto map(F f, const Range& items, std::size_t chunksize = 0) -> detail::remote_map_result_t<F, Range>;
-
   // Stops accepting tasks, then runs (drain) or cancels (cancel_pending)
   // the tasks not yet sent to a worker, waits for the running ones and
   // stops every process. Idempotent.
@@ -429,6 +426,13 @@ class process_pool {
   std::size_t pending() const noexcept { return unfinished_.load(std::memory_order_acquire); }
 
  private:
+  friend class detail::remote_maps<process_pool>;  // map, imap, imap_unordered
+  // A fast refusal once shutdown() began; enqueue() decides under mutex_.
+  // acquire: pairs with shutdown()'s release store.
+  void refuse_if_closed(const char* operation) const {
+    if (closed_.load(std::memory_order_acquire))
+      throw pool_closed(std::string("weft::process_pool: ") + operation + " after shutdown()");
+  }
   using task = detail::remote_task;
   using clock = std::chrono::steady_clock;
   struct worker {
@@ -572,9 +576,7 @@ auto process_pool::submit(F f, Args&&... args) -> future<detail::remote_result_t
 template <class F, class... Args>
 auto process_pool::submit_with(task_options options, F f, Args&&... args)
     -> future<detail::remote_result_t<F, Args...>> {
-  // acquire: pairs with shutdown()'s release store; a fast refusal only,
-  // enqueue() decides under mutex_.
-  if (closed_.load(std::memory_order_acquire)) throw pool_closed("weft::process_pool: submit after shutdown()");
+  refuse_if_closed("submit");
   auto identity = [](std::uintptr_t address) { return static_cast<std::uint64_t>(address); };
   // relaxed: ids need only be unique.
   auto [t, result] = detail::make_remote_task(next_id_.fetch_add(1, std::memory_order_relaxed), identity, f,
@@ -582,11 +584,6 @@ auto process_pool::submit_with(task_options options, F f, Args&&... args)
   t.timeout = options.timeout;
   enqueue(std::move(t));
   return std::move(result);
-}
-
-template <class F, std::ranges::forward_range Range>
-auto process_pool::map(F f, const Range& items, std::size_t chunksize) -> detail::remote_map_result_t<F, Range> {
-  return detail::remote_map(*this, f, items, chunksize);
 }
 
 inline void process_pool::enqueue(task t) {
