@@ -11,6 +11,7 @@
 #include <map>
 #include <numeric>
 #include <set>
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -558,4 +559,23 @@ TEST_CASE("process_pool: leaving an imap loop early cancels what has not started
   process_pool closed(1);
   closed.shutdown();
   CHECK_THROWS_AS(closed.imap(square, std::vector<int>{1}), weft::pool_closed);
+}
+
+TEST_CASE("process_pool: every descriptor the pool opens is close-on-exec", "[process_pool][fork]") {
+  std::set<int> before;
+  for (auto& e : std::filesystem::directory_iterator("/proc/self/fd")) before.insert(std::stoi(e.path().filename()));
+  process_pool pool(2);
+  std::vector<weft::future<int>> warm;
+  for (int i = 0; i < 8; ++i) warm.push_back(pool.submit(square, i));  // the workers' sockets have arrived
+  for (auto& f : warm) f.get();
+  std::vector<int> opened;
+  for (auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+    int fd = std::stoi(e.path().filename());
+    if (!before.count(fd) && ::fcntl(fd, F_GETFD) >= 0) opened.push_back(fd);  // >= 0: not the iterator's own
+  }
+  CHECK(opened.size() >= 4);  // wake pipe, fork server socket, two worker sockets
+  for (int fd : opened) {
+    CAPTURE(fd);
+    CHECK((::fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0);
+  }
 }

@@ -46,7 +46,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#if defined(__linux__)
+#if WEFT_DETAIL_LINUX_PROCESS  // detail/ipc.hpp: the Linux or the portable process path
 #include <sys/prctl.h>
 #endif
 
@@ -163,16 +163,18 @@ inline void zygote_spawn(int control, std::vector<pid_t>& children, void (*initi
     ::send(control, &m, sizeof m, MSG_NOSIGNAL);
   };
   int pair[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) return refuse(errno);
+  if (make_socketpair(SOCK_STREAM, pair) != 0) return refuse(errno);  // one thread here: no fork lock needed
   const pid_t server = ::getpid();
   std::fflush(nullptr);
   pid_t pid = ::fork();
   if (pid == 0) {
     ::close(control);
     ::close(pair[0]);
-#if defined(__linux__)
+#if WEFT_DETAIL_LINUX_PROCESS
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // dies with the fork server (one thread: no thread-exit surprise)
     if (::getppid() != server) ::_exit(1);  // it died before prctl
+#else
+    (void)server;  // portable: the pool's end of stream on pair[1] tells the worker to leave
 #endif
     worker_main(pair[1], initializer, max_tasks);
   }
@@ -288,7 +290,7 @@ inline void fork_server::start(void (*initializer)(), std::size_t max_tasks) {
   int fork_error;
   {
     std::lock_guard lock(registry.mutex());  // no pool descriptor opens unlisted while we fork
-    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, control) != 0)
+    if (make_socketpair(SOCK_SEQPACKET, control) != 0)
       throw_errno(errno, "weft::process_pool: socketpair for the fork server");
     try {
       registry.add_locked(control[0]);
