@@ -36,8 +36,8 @@ namespace weft {
 
 namespace detail {
 
-// Its code word is compared across ranks at start-up: equal words mean the
-// ranks run the same binary with the same images loaded.
+// Its code word is compared across ranks at start-up, beside the build's
+// identity: equal words mean the same images are loaded in the same order.
 inline void mpi_pool_probe() {}
 
 // The largest message MPI's int counts can describe.
@@ -191,16 +191,23 @@ inline void mpi_pool::start_mpi() {
   }
 }
 
+// Every rank must run rank 0's build (its ELF build-id, or a hash of its
+// code: detail::image_identity) with the same images loaded in the same
+// order (the probe's code word): code words name functions across ranks.
 inline void mpi_pool::check_same_binary() {
   auto probe = images_.encode(reinterpret_cast<std::uintptr_t>(&detail::mpi_pool_probe));
-  std::uint64_t mine = probe ? *probe : ~std::uint64_t{0};
-  std::uint64_t root = mine;
-  MPI_Bcast(&root, 1, MPI_UINT64_T, 0, comm_);
+  const std::string mine =
+      detail::image_identity() + " probe:" + std::to_string(probe ? *probe : ~std::uint64_t{0});
+  std::string root = mine;
+  std::uint64_t length = root.size();
+  MPI_Bcast(&length, 1, MPI_UINT64_T, 0, comm_);
+  root.resize(static_cast<std::size_t>(length));  // a few dozen bytes: fits an int count
+  MPI_Bcast(root.data(), static_cast<int>(length), MPI_CHAR, 0, comm_);
   if (root != mine) {
     std::fprintf(stderr,
-                 "weft::mpi_pool: rank %d does not run the same binary (or the same libraries) as rank 0; "
-                 "functions cannot be sent between them. Aborting the job.\n",
-                 rank_);
+                 "weft::mpi_pool: rank %d does not run the same binary (or the same libraries) as rank 0 "
+                 "(rank 0: %s; rank %d: %s); functions cannot be sent between them. Aborting the job.\n",
+                 rank_, root.c_str(), rank_, mine.c_str());
     MPI_Abort(MPI_COMM_WORLD, 1);
   }
 }
