@@ -6,6 +6,7 @@
 #include "remote_tasks.hpp"
 #include "support.hpp"
 
+#include <cmath>
 #include <csignal>
 #include <filesystem>
 #include <map>
@@ -404,6 +405,10 @@ TEST_CASE("process_pool: submit_with: a task within its timeout returns normally
   CHECK(pool.submit_with(weft::task_options{.timeout = 30s}, square, 7).get() == 49);
   CHECK(pool.submit_with(weft::task_options{.timeout = 30s}, sleep_ms, 50).get() == 50);
   CHECK(pool.submit_with(weft::task_options{}, square, 3).get() == 9);  // no timeout
+  CHECK(pool.submit_with(weft::task_options{.timeout = 2.5s}, square, 2).get() == 4);  // seconds, as in Python
+  CHECK(pool.submit_with(weft::task_options{.timeout = std::chrono::duration<double>(INFINITY)}, square, 4).get() == 16);
+  CHECK_THROWS_AS(pool.submit_with(weft::task_options{.timeout = -1s}, square, 2), std::invalid_argument);
+  CHECK(pool.pending() == 0);  // the refused task left nothing behind
 }
 
 TEST_CASE("process_pool: submit_with: the timeout counts from the start of the run, not from submission",

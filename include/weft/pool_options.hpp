@@ -50,11 +50,13 @@ struct map_options {
 
 // Per-task options of process_pool::submit_with.
 struct task_options {
-  // How long the task may run (0: no limit). Counted from the moment a
-  // worker starts it, not from submission, as pebble does: time spent
-  // queued behind other tasks is not the task's fault. Past it the worker
-  // is killed and replaced, and the future throws weft::timeout.
-  std::chrono::nanoseconds timeout{0};
+  // How long the task may run, in seconds like Python's timeout= (any
+  // std::chrono duration converts: 500ms, 2s, 0.5s). 0 or infinite: no
+  // limit; negative: std::invalid_argument. Counted from the moment a
+  // worker starts the task, not from submission, as pebble does: time
+  // spent queued behind other tasks is not the task's fault. Past it the
+  // worker is killed and replaced, and the future throws weft::timeout.
+  std::chrono::duration<double> timeout{0};
 };
 
 }  // namespace weft

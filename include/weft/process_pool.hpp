@@ -33,6 +33,7 @@
 #include <optional>
 #include <ranges>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -154,6 +155,15 @@ inline bool send_initializer_outcome(int fd, void (*initializer)()) {
   }
   std::fflush(nullptr);
   ::_exit(0);
+}
+
+// submit_with's timeout as the dispatcher counts it: 0 for none (zero or
+// longer than a century, infinity included). Throws std::invalid_argument
+// for a negative or NaN timeout.
+inline std::chrono::nanoseconds task_timeout(std::chrono::duration<double> timeout) {
+  if (!(timeout.count() >= 0)) throw std::invalid_argument("weft::process_pool::submit_with: a negative timeout");
+  if (timeout > std::chrono::hours(24 * 365 * 100)) return std::chrono::nanoseconds{0};
+  return std::chrono::ceil<std::chrono::nanoseconds>(timeout);  // a positive timeout never rounds to "none"
 }
 
 // The fork server (below): forks one worker and reports it, or the error.
@@ -579,11 +589,12 @@ template <class F, class... Args>
 auto process_pool::submit_with(task_options options, F f, Args&&... args)
     -> future<detail::remote_result_t<F, Args...>> {
   refuse_if_closed("submit");
+  const auto limit = detail::task_timeout(options.timeout);  // may throw: before the task exists
   auto identity = [](std::uintptr_t address) { return static_cast<std::uint64_t>(address); };
   // relaxed: ids need only be unique.
   auto [t, result] = detail::make_remote_task(next_id_.fetch_add(1, std::memory_order_relaxed), identity, f,
                                               std::forward<Args>(args)...);
-  t.timeout = options.timeout;
+  t.timeout = limit;
   enqueue(std::move(t));
   return std::move(result);
 }
