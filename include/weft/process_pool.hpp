@@ -367,7 +367,8 @@ inline void fork_server::stop(bool kill_workers) noexcept {
 //   this binary, so code addresses are valid. Arguments and the result must
 //   be serializable (weft::serializer). Anything else does not compile.
 // Thread-safety: every member may be called from any thread, except the
-//   destructor. Blocking: submit() never blocks; map() and shutdown() do.
+//   destructor. Blocking: submit() and submit_with() never block; map(),
+//   shutdown(), terminate_workers() and kill_workers() do.
 //   The dispatcher thread never blocks on a peer: it writes to and reads
 //   from every worker without blocking, buffering what a busy one cannot
 //   take, so no payload size deadlocks the pool.
@@ -375,7 +376,8 @@ inline void fork_server::stop(bool kill_workers) noexcept {
 //   task's exception arrives as weft::remote_error (what() and type_name() of
 //   the original); a task whose worker died (signal, exit(), abort, OOM kill)
 //   fails with weft::worker_lost, the worker is replaced and the other tasks
-//   go on. The pool becomes broken (like Python's BrokenProcessPool) when
+//   go on; a task past its submit_with() timeout fails with weft::timeout
+//   the same way. The pool becomes broken (like Python's BrokenProcessPool) when
 //   the initializer throws or exits, when the fork server dies, or when it
 //   fails to start a worker 3 times in a row: running and pending tasks then
 //   fail with weft::pool_broken naming the cause, and later submits throw
@@ -514,7 +516,7 @@ class process_pool : public detail::remote_maps<process_pool> {
   detail::fork_server server_;
   std::thread dispatcher_;
 
-  std::mutex mutex_;                 // guards queue_, closing_, cancel_, broken_
+  std::mutex mutex_;                 // guards queue_, closing_, cancel_, kill_signal_, broken_
   std::deque<task> queue_;           // submitted, not yet sent to a worker
   bool closing_ = false;
   bool cancel_ = false;
