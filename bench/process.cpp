@@ -4,6 +4,8 @@
 // beside process/pipe/roundtrip_1MiB: the same bytes echoed by a forked
 // child over two plain pipes, the floor for the ratio;
 // process/weft/map_chunked — map over 100k ints with chunksize 256;
+// process/weft/imap_unordered — the same items and chunks through the lazy,
+// bounded imap_unordered (the streaming form's cost next to map_chunked);
 // process/weft/shared_array vs process/weft/by_value — workers sum an 8 MB
 // array through shared memory, or receive the same vector serialized;
 // cpu/processes — the seed's CPU-bound job on default_workers(cpu) processes.
@@ -108,13 +110,32 @@ void bm_pipe_roundtrip_1MiB(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(2 * mebibyte));
 }
 
+constexpr std::size_t chunked_items = 100000, chunked_chunk = 256;
+std::vector<int> chunked_input() {
+  std::vector<int> items(chunked_items);
+  std::iota(items.begin(), items.end(), 0);
+  return items;
+}
+int twice(int x) { return x * 2; }
+
 void bm_map_chunked(benchmark::State& state) {
   weft::process_pool pool(weft::default_workers(weft::workload::cpu));
-  std::vector<int> items(100000);
-  std::iota(items.begin(), items.end(), 0);
+  const std::vector<int> items = chunked_input();
   for (auto _ : state) {
-    auto out = pool.map([](int x) { return x * 2; }, items, 256);
+    auto out = pool.map(twice, items, chunked_chunk);
     if (out.back() != 2 * 99999) state.SkipWithError("wrong result");
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(items.size()));
+}
+
+void bm_imap_unordered(benchmark::State& state) {
+  weft::process_pool pool(weft::default_workers(weft::workload::cpu));
+  const std::vector<int> items = chunked_input();
+  constexpr std::int64_t expected = 2 * (std::int64_t{chunked_items} * (chunked_items - 1) / 2);
+  for (auto _ : state) {
+    std::int64_t sum = 0;
+    for (int v : pool.imap_unordered(twice, items, weft::map_options{.chunksize = chunked_chunk})) sum += v;
+    if (sum != expected) state.SkipWithError("wrong result");
   }
   state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(items.size()));
 }
@@ -173,6 +194,7 @@ void register_process() {
   add("process/weft/roundtrip_1MiB", bm_roundtrip_1MiB)->Unit(benchmark::kMicrosecond);
   add("process/pipe/roundtrip_1MiB", bm_pipe_roundtrip_1MiB)->Unit(benchmark::kMicrosecond);
   add("process/weft/map_chunked", bm_map_chunked);
+  add("process/weft/imap_unordered", bm_imap_unordered);
   add("process/weft/shared_array", bm_shared_array);
   add("process/weft/by_value", bm_by_value);
   add("cpu/processes", bm_cpu_processes);

@@ -6,11 +6,13 @@
 #include "remote_tasks.hpp"
 #include "support.hpp"
 
+#include <cmath>
 #include <csignal>
 #include <filesystem>
 #include <map>
 #include <numeric>
 #include <set>
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -53,6 +55,50 @@ bool no_children_left() { return ::waitpid(-1, nullptr, WNOHANG) == -1 && errno 
 
 weft::shared_value<int>* init_counter = nullptr;  // set before the pool forks
 void count_init() { init_counter->fetch_add(1); }
+
+// The workload of the deadline tests: sleeping is what the task does, not
+// how the test synchronizes.
+int sleep_ms(int ms) {
+  ::usleep(static_cast<useconds_t>(ms) * 1000);
+  return ms;
+}
+weft::shared_value<int>* started_counter = nullptr;  // set before the pool forks
+int announce_then_sleep(int ms) {
+  started_counter->fetch_add(1);
+  return sleep_ms(ms);
+}
+using namespace std::chrono_literals;
+
+int negated(int x) { return -x; }  // defined for every int the unbounded imap test reaches
+int ten_times_unless_3(int x) {
+  if (x == 3) throw std::out_of_range("item 3 is out of range");
+  return 10 * x;
+}
+
+// weft_test::counting that also counts the items the consumer read from it,
+// to bound what imap holds in flight.
+struct metered {
+  weft_test::counting<int> items;
+  std::size_t* read;
+  struct iterator {
+    using value_type = int;
+    using difference_type = std::ptrdiff_t;
+    weft_test::counting<int>::iterator it;
+    std::size_t* read = nullptr;
+    int operator*() const {
+      ++*read;
+      return *it;
+    }
+    iterator& operator++() {
+      ++it;
+      return *this;
+    }
+    void operator++(int) { ++it; }
+    bool operator==(std::default_sentinel_t s) const { return it == s; }
+  };
+  iterator begin() const { return {items.begin(), read}; }
+  std::default_sentinel_t end() const { return {}; }
+};
 
 }  // namespace
 
@@ -336,5 +382,205 @@ TEST_CASE("process_pool: a pool destroyed at once still drains its tasks", "[pro
     }
     REQUIRE(f.ready());
     CHECK(f.get() == round * round);
+  }
+}
+
+TEST_CASE("process_pool: submit_with: a task past its timeout fails with weft::timeout within timeout + 1 s",
+          "[process_pool][fork]") {
+  weft_test::finishes("a timed-out process task", [] {
+    process_pool pool(2);
+    auto begin = std::chrono::steady_clock::now();
+    auto late = pool.submit_with(weft::task_options{.timeout = 300ms}, sleep_ms, 60'000);
+    CHECK_THROWS_AS(late.get(), weft::timeout);
+    CHECK(std::chrono::steady_clock::now() - begin < 300ms + 1s);
+    // The pool keeps serving, with a replacement worker.
+    std::vector<weft::future<int>> after;
+    for (int i = 0; i < 20; ++i) after.push_back(pool.submit(square, i));
+    for (int i = 0; i < 20; ++i) CHECK(after[i].get() == i * i);
+    CHECK(pool.submit_with(weft::task_options{.timeout = 300ms}, square, 9).get() == 81);
+  });
+}
+
+TEST_CASE("process_pool: submit_with: a task within its timeout returns normally", "[process_pool][fork]") {
+  process_pool pool(1);
+  CHECK(pool.submit_with(weft::task_options{.timeout = 30s}, square, 7).get() == 49);
+  CHECK(pool.submit_with(weft::task_options{.timeout = 30s}, sleep_ms, 50).get() == 50);
+  CHECK(pool.submit_with(weft::task_options{}, square, 3).get() == 9);  // no timeout
+  CHECK(pool.submit_with(weft::task_options{.timeout = 2.5s}, square, 2).get() == 4);  // seconds, as in Python
+  CHECK(pool.submit_with(weft::task_options{.timeout = std::chrono::duration<double>(INFINITY)}, square, 4).get() == 16);
+  CHECK_THROWS_AS(pool.submit_with(weft::task_options{.timeout = -1s}, square, 2), std::invalid_argument);
+}
+
+TEST_CASE("process_pool: submit_with: the timeout counts from the start of the run, not from submission",
+          "[process_pool][fork]") {
+  process_pool pool(1);
+  auto ahead = pool.submit(sleep_ms, 800);
+  // Queued for ~800 ms, longer than its timeout, then runs in far less.
+  auto queued = pool.submit_with(weft::task_options{.timeout = 400ms}, square, 6);
+  CHECK(ahead.get() == 800);
+  CHECK(queued.get() == 36);
+}
+
+TEST_CASE("process_pool: submit_with: a task queued behind a timed-out one on its worker still runs",
+          "[process_pool][fork]") {
+  weft_test::finishes("the task behind a timed-out one", [] {
+    process_pool pool(1);
+    auto late = pool.submit_with(weft::task_options{.timeout = 200ms}, sleep_ms, 60'000);
+    auto behind = pool.submit(square, 5);  // pipelined into the same worker's socket
+    CHECK_THROWS_AS(late.get(), weft::timeout);
+    CHECK(behind.get() == 25);
+  });
+}
+
+TEST_CASE("process_pool: terminate_workers and kill_workers with tasks running and pending",
+          "[process_pool][fork]") {
+  for (int sig : {SIGTERM, SIGKILL}) {
+    CAPTURE(sig);
+    weft::shared_value<int> started(0);
+    started_counter = &started;
+    weft_test::finishes("terminate_workers / kill_workers", [&] {
+      process_pool pool(2);
+      std::vector<weft::future<int>> running, pending;
+      for (int i = 0; i < 2; ++i) running.push_back(pool.submit(announce_then_sleep, 60'000));
+      for (int i = 0; i < 6; ++i) pending.push_back(pool.submit(square, i));
+      REQUIRE(weft_test::eventually([&] { return started.load() == 2; }));
+      if (sig == SIGTERM) {
+        pool.terminate_workers();
+      } else {
+        pool.kill_workers();
+      }
+      for (auto& f : running) {
+        try {
+          f.get();
+          FAIL("a running task survived its worker");
+        } catch (const weft::worker_lost& e) {
+          CHECK(e.signal() == sig);
+        }
+      }
+      for (auto& f : pending) {
+        CHECK(f.cancelled());
+        CHECK_THROWS_AS(f.get(), weft::cancelled);
+      }
+      CHECK_THROWS_AS(pool.submit(square, 1), weft::pool_closed);
+      pool.kill_workers();  // again: a no-op
+    });  // the destructor returns at once
+    started_counter = nullptr;
+  }
+}
+
+TEST_CASE("process_pool: kill_workers on an idle pool, at once after construction", "[process_pool][fork]") {
+  weft_test::finishes("kill_workers on a fresh pool", [] {
+    process_pool pool(3);
+    pool.kill_workers();
+    CHECK_THROWS_AS(pool.submit(square, 1), weft::pool_closed);
+  });
+}
+
+TEST_CASE("process_pool: imap over an unbounded input with early exit keeps at most buffersize chunks in flight",
+          "[process_pool][fork]") {
+  process_pool pool(2);
+  std::size_t read = 0;
+  metered input{weft_test::counting<int>(0), &read};
+  constexpr std::size_t chunk = 16, window = 4;
+  std::size_t consumed = 0, most_ahead = 0;
+  for (int r : pool.imap(negated, input, weft::map_options{.chunksize = chunk, .buffersize = window})) {
+    REQUIRE(r == -static_cast<int>(consumed));
+    ++consumed;
+    most_ahead = std::max(most_ahead, read - consumed);
+    if (consumed == 100'000) break;
+  }
+  CHECK(consumed == 100'000);
+  // The chunk being consumed plus `window` in flight, never more.
+  CHECK(most_ahead <= (window + 1) * chunk);
+  CHECK(pool.submit(square, 4).get() == 16);  // the pool serves on after the early exit
+}
+
+TEST_CASE("process_pool: imap keeps input order; imap_unordered yields a fast item before a slow earlier one",
+          "[process_pool][fork]") {
+  process_pool pool(2);
+  std::vector<int> items(1000);
+  std::iota(items.begin(), items.end(), 0);
+  std::vector<int> in_order;
+  for (int r : pool.imap(square, items)) in_order.push_back(r);  // default chunk (sized input)
+  REQUIRE(in_order.size() == items.size());
+  for (std::size_t i = 0; i < items.size(); ++i) CHECK(in_order[i] == items[i] * items[i]);
+
+  std::vector<int> sleeps{1500, 1};
+  std::vector<int> seen;
+  for (int r : pool.imap_unordered(sleep_ms, sleeps, weft::map_options{.chunksize = 1})) seen.push_back(r);
+  CHECK(seen == std::vector<int>{1, 1500});
+}
+
+TEST_CASE("process_pool: an imap exception surfaces at its item as remote_error and iteration goes on",
+          "[process_pool][fork]") {
+  process_pool pool(2);
+  for (std::size_t chunk : {std::size_t{1}, std::size_t{4}}) {
+    auto results = pool.imap(ten_times_unless_3, weft_test::counting<int>(0, 10), weft::map_options{.chunksize = chunk});
+    int i = 0;
+    for (auto it = results.begin(); it != results.end(); ++it, ++i) {
+      if (i == 3) {
+        try {
+          (void)*it;
+          FAIL("item 3 did not throw");
+        } catch (const weft::remote_error& e) {
+          CHECK(std::string(e.what()) == "item 3 is out of range");
+          CHECK(e.type_name() == "std::out_of_range");
+        }
+      } else {
+        CHECK(*it == 10 * i);
+      }
+    }
+    CHECK(i == 10);
+  }
+  int failures = 0, sum = 0;
+  auto unordered = pool.imap_unordered(ten_times_unless_3, weft_test::counting<int>(0, 10));
+  for (auto it = unordered.begin(); it != unordered.end(); ++it) {
+    try {
+      sum += *it;
+    } catch (const weft::remote_error&) {
+      ++failures;
+    }
+  }
+  CHECK(failures == 1);
+  CHECK(sum == 10 * (45 - 3));
+}
+
+TEST_CASE("process_pool: leaving an imap loop early cancels what has not started", "[process_pool][fork]") {
+  weft::shared_value<int> started(0);
+  started_counter = &started;
+  {
+    process_pool pool(1);
+    std::vector<int> sleeps(40, 50);
+    weft_test::finishes("leaving imap early", [&] {
+      for (int r : pool.imap(announce_then_sleep, sleeps, weft::map_options{.chunksize = 1, .buffersize = 8})) {
+        CHECK(r == 50);
+        break;
+      }
+    });
+  }  // the pool drains: only what was sent before the exit ran
+  // 1 consumed + at most the running and the pipelined chunk of 8 in flight.
+  CHECK(started.load() <= 3);
+  started_counter = nullptr;
+  process_pool closed(1);
+  closed.shutdown();
+  CHECK_THROWS_AS(closed.imap(square, std::vector<int>{1}), weft::pool_closed);
+}
+
+TEST_CASE("process_pool: every descriptor the pool opens is close-on-exec", "[process_pool][fork]") {
+  std::set<int> before;
+  for (auto& e : std::filesystem::directory_iterator("/proc/self/fd")) before.insert(std::stoi(e.path().filename()));
+  process_pool pool(2);
+  std::vector<weft::future<int>> warm;
+  for (int i = 0; i < 8; ++i) warm.push_back(pool.submit(square, i));  // the workers' sockets have arrived
+  for (auto& f : warm) f.get();
+  std::vector<int> opened;
+  for (auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+    int fd = std::stoi(e.path().filename());
+    if (!before.count(fd) && ::fcntl(fd, F_GETFD) >= 0) opened.push_back(fd);  // >= 0: not the iterator's own
+  }
+  CHECK(opened.size() >= 4);  // wake pipe, fork server socket, two worker sockets
+  for (int fd : opened) {
+    CAPTURE(fd);
+    CHECK((::fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0);
   }
 }

@@ -52,7 +52,8 @@ class cancelled : public error {
   using error::error;
 };
 
-// A timed wait over several futures (as_completed, wait) ran out of time.
+// A timed wait over several futures (as_completed, wait) ran out of time,
+// or a process task ran past its deadline (process_pool::submit_with).
 class timeout : public error {
  public:
   timeout() : error("weft: timed out") {}

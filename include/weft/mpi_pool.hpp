@@ -10,7 +10,6 @@
 #include <weft/detail/wait.hpp>
 #include <weft/error.hpp>
 #include <weft/future.hpp>
-#include <weft/future.hpp>
 #include <weft/pool_options.hpp>  // shutdown_mode
 
 #include <algorithm>
@@ -37,8 +36,8 @@ namespace weft {
 
 namespace detail {
 
-// Its code word is compared across ranks at start-up: equal words mean the
-// ranks run the same binary with the same images loaded.
+// Its code word is compared across ranks at start-up, beside the build's
+// identity: equal words mean the same images are loaded in the same order.
 inline void mpi_pool_probe() {}
 
 // The largest message MPI's int counts can describe.
@@ -71,9 +70,12 @@ inline constexpr std::size_t mpi_max_message = static_cast<std::size_t>(INT_MAX)
 //   dies ends the whole job (MPI without ULFM cannot survive it): mpirun
 //   reports the rank and signal and stops every process. pool_closed after
 //   shutdown(); std::invalid_argument with fewer than 2 ranks.
+// Maps: map(), imap() and imap_unordered() (Python's Pool.map, imap,
+//   imap_unordered) are inherited from detail::remote_maps, one definition
+//   for both remote pools; their contracts are written there.
 // Ordering: map() keeps input order; tasks start in submission order.
 // Cost: per task one MPI message each way; map() sends chunks.
-class mpi_pool {
+class mpi_pool : public detail::remote_maps<mpi_pool> {
  public:
   mpi_pool();
   ~mpi_pool();
@@ -82,13 +84,6 @@ class mpi_pool {
 
   template <class F, class... Args>
   auto submit(F f, Args&&... args) -> future<detail::remote_result_t<F, Args...>>;
-
-  // Applies f to every element on the worker ranks, `chunksize` elements per
-  // message (0: about four chunks per worker); results in input order.
-  template <class F, std::ranges::forward_range Range>
-  auto map(F f, const Range& items, std::size_t chunksize = 0) -> detail::remote_map_result_t<F, Range> {
-    return detail::remote_map(*this, f, items, chunksize);
-  }
 
   // Stops accepting tasks, runs (drain) or cancels (cancel_pending) the ones
   // not yet sent, waits for the running ones, then releases the worker
@@ -102,6 +97,13 @@ class mpi_pool {
   std::size_t pending() const noexcept { return unfinished_.load(std::memory_order_acquire); }
 
  private:
+  friend class detail::remote_maps<mpi_pool>;  // map, imap, imap_unordered
+  // A fast refusal once shutdown() began; enqueue() decides under mutex_.
+  // acquire: pairs with shutdown()'s release store.
+  void refuse_if_closed(const char* operation) const {
+    if (closed_.load(std::memory_order_acquire))
+      throw pool_closed(std::string("weft::mpi_pool: ") + operation + " after shutdown()");
+  }
   using task = detail::remote_task;
   struct worker {
     explicit worker(int r) : rank(r) {}
@@ -189,16 +191,23 @@ inline void mpi_pool::start_mpi() {
   }
 }
 
+// Every rank must run rank 0's build (its ELF build-id, or a hash of its
+// code: detail::image_identity) with the same images loaded in the same
+// order (the probe's code word): code words name functions across ranks.
 inline void mpi_pool::check_same_binary() {
   auto probe = images_.encode(reinterpret_cast<std::uintptr_t>(&detail::mpi_pool_probe));
-  std::uint64_t mine = probe ? *probe : ~std::uint64_t{0};
-  std::uint64_t root = mine;
-  MPI_Bcast(&root, 1, MPI_UINT64_T, 0, comm_);
+  const std::string mine =
+      detail::image_identity() + " probe:" + std::to_string(probe ? *probe : ~std::uint64_t{0});
+  std::string root = mine;
+  std::uint64_t length = root.size();
+  MPI_Bcast(&length, 1, MPI_UINT64_T, 0, comm_);
+  root.resize(static_cast<std::size_t>(length));  // a few dozen bytes: fits an int count
+  MPI_Bcast(root.data(), static_cast<int>(length), MPI_CHAR, 0, comm_);
   if (root != mine) {
     std::fprintf(stderr,
-                 "weft::mpi_pool: rank %d does not run the same binary (or the same libraries) as rank 0; "
-                 "functions cannot be sent between them. Aborting the job.\n",
-                 rank_);
+                 "weft::mpi_pool: rank %d does not run the same binary (or the same libraries) as rank 0 "
+                 "(rank 0: %s; rank %d: %s); functions cannot be sent between them. Aborting the job.\n",
+                 rank_, root.c_str(), rank_, mine.c_str());
     MPI_Abort(MPI_COMM_WORLD, 1);
   }
 }
@@ -235,9 +244,7 @@ inline void mpi_pool::serve() {
 
 template <class F, class... Args>
 auto mpi_pool::submit(F f, Args&&... args) -> future<detail::remote_result_t<F, Args...>> {
-  // acquire: pairs with shutdown()'s release store; a fast refusal only,
-  // enqueue() decides under mutex_.
-  if (closed_.load(std::memory_order_acquire)) throw pool_closed("weft::mpi_pool: submit after shutdown()");
+  refuse_if_closed("submit");
   auto encode = [this](std::uintptr_t address) {
     auto word = images_.encode(address);
     if (!word) throw std::invalid_argument("weft::mpi_pool: f's code is not in an image loaded when the pool started");

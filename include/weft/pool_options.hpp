@@ -2,13 +2,15 @@
 //
 // <weft/pool_options.hpp> — the vocabulary every weft pool shares: how many
 // workers a workload wants (default_workers), how shutdown() treats
-// unfinished tasks (shutdown_mode), and how streaming maps cut and bound
-// their input (map_options). Small on purpose: the process and MPI pools
-// include it instead of all of <weft/thread_pool.hpp>.
+// unfinished tasks (shutdown_mode), how streaming maps cut and bound their
+// input (map_options), and per-task options (task_options). Small on
+// purpose: the process and MPI pools include it instead of all of
+// <weft/thread_pool.hpp>.
 #pragma once
 
 #include <weft/detail/cpu_count.hpp>
 
+#include <chrono>
 #include <cstddef>
 
 namespace weft {
@@ -44,6 +46,17 @@ struct map_options {
   // only that far ahead of the results, so memory stays bounded even for an
   // unbounded input.
   std::size_t buffersize = 0;
+};
+
+// Per-task options of process_pool::submit_with.
+struct task_options {
+  // How long the task may run, in seconds like Python's timeout= (any
+  // std::chrono duration converts: 500ms, 2s, 0.5s). 0 or infinite: no
+  // limit; negative: std::invalid_argument. Counted from the moment a
+  // worker starts the task, not from submission, as pebble does: time
+  // spent queued behind other tasks is not the task's fault. Past it the
+  // worker is killed and replaced, and the future throws weft::timeout.
+  std::chrono::duration<double> timeout{0};
 };
 
 }  // namespace weft

@@ -15,7 +15,6 @@
 #include <weft/error.hpp>
 #include <weft/future.hpp>
 #include <weft/serialize.hpp>
-#include <weft/future.hpp>
 #include <weft/pool_options.hpp>  // default_workers, workload, shutdown_mode
 
 #include <algorithm>
@@ -31,8 +30,10 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <ranges>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -46,7 +47,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#if defined(__linux__)
+#if WEFT_DETAIL_LINUX_PROCESS  // detail/ipc.hpp: the Linux or the portable process path
 #include <sys/prctl.h>
 #endif
 
@@ -86,9 +87,18 @@ inline constexpr int dispatcher_poll_ms = 100;
 inline constexpr std::size_t max_spawn_failures = 3;
 inline constexpr auto spawn_retry_delay = std::chrono::milliseconds(dispatcher_poll_ms);
 
-// Messages from the fork server to the pool. Requests the other way are one
-// byte: 'S' spawn a worker, 'Q' quit once the workers left. End of stream
-// means the pool's process died: the fork server kills its workers.
+// Requests from the pool to the fork server: 'S' spawn a worker, 'Q' quit
+// once the workers left, 'K' send `signal` to worker `pid` (0: to every
+// worker). The fork server signals only its own children that it has not
+// reaped yet, so a pid is never reused under it. End of stream means the
+// pool's process died: the fork server kills its workers.
+struct zygote_request {
+  char kind;
+  int pid;
+  int signal;
+};
+
+// Messages from the fork server to the pool.
 struct zygote_message {
   char kind;   // 'H' hello (pid), 'S' spawned (socket attached), 'E' spawn failed (status = errno),
                // 'D' died (status = waitpid status)
@@ -126,6 +136,9 @@ inline bool send_initializer_outcome(int fd, void (*initializer)()) {
 // It reads a whole task before it writes its reply, and the dispatcher
 // always reads, so blocking I/O here cannot deadlock with it.
 [[noreturn]] inline void worker_main(int fd, void (*initializer)(), std::size_t max_tasks) {
+  // The program's SIGTERM handler (copied by fork) acts on the program's
+  // state, not the worker's: terminate_workers() must end a worker.
+  ::signal(SIGTERM, SIG_DFL);
   if (!send_initializer_outcome(fd, initializer)) {
     std::fflush(nullptr);
     ::_exit(1);
@@ -144,6 +157,15 @@ inline bool send_initializer_outcome(int fd, void (*initializer)()) {
   ::_exit(0);
 }
 
+// submit_with's timeout as the dispatcher counts it: 0 for none (zero or
+// longer than a century, infinity included). Throws std::invalid_argument
+// for a negative or NaN timeout.
+inline std::chrono::nanoseconds task_timeout(std::chrono::duration<double> timeout) {
+  if (!(timeout.count() >= 0)) throw std::invalid_argument("weft::process_pool::submit_with: a negative timeout");
+  if (timeout > std::chrono::hours(24 * 365 * 100)) return std::chrono::nanoseconds{0};
+  return std::chrono::ceil<std::chrono::nanoseconds>(timeout);  // a positive timeout never rounds to "none"
+}
+
 // The fork server (below): forks one worker and reports it, or the error.
 inline void zygote_spawn(int control, std::vector<pid_t>& children, void (*initializer)(), std::size_t max_tasks) {
   auto refuse = [&](int err) {
@@ -151,16 +173,18 @@ inline void zygote_spawn(int control, std::vector<pid_t>& children, void (*initi
     ::send(control, &m, sizeof m, MSG_NOSIGNAL);
   };
   int pair[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) return refuse(errno);
+  if (make_socketpair(SOCK_STREAM, pair) != 0) return refuse(errno);  // one thread here: no fork lock needed
   const pid_t server = ::getpid();
   std::fflush(nullptr);
   pid_t pid = ::fork();
   if (pid == 0) {
     ::close(control);
     ::close(pair[0]);
-#if defined(__linux__)
+#if WEFT_DETAIL_LINUX_PROCESS
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // dies with the fork server (one thread: no thread-exit surprise)
     if (::getppid() != server) ::_exit(1);  // it died before prctl
+#else
+    (void)server;  // portable: the pool's end of stream on pair[1] tells the worker to leave
 #endif
     worker_main(pair[1], initializer, max_tasks);
   }
@@ -174,6 +198,12 @@ inline void zygote_spawn(int control, std::vector<pid_t>& children, void (*initi
   zygote_message m{'S', pid, 0};
   send_with_fd(control, &m, sizeof m, pair[0]);
   ::close(pair[0]);
+}
+
+// The fork server: signals one of its unreaped children (pid), or all (0).
+inline void signal_children(const std::vector<pid_t>& children, int pid, int sig) {
+  for (pid_t c : children)
+    if (pid == 0 || c == pid) ::kill(c, sig);
 }
 
 // The fork server: a single-threaded process, not a child of the program
@@ -200,14 +230,17 @@ inline void zygote_spawn(int control, std::vector<pid_t>& children, void (*initi
       ::_exit(1);
     }
     if (ready > 0) {
-      char request = 0;
-      ssize_t k = ::recv(control, &request, 1, 0);
-      if (k == 1 && request == 'S') {
+      zygote_request r{};
+      ssize_t k = ::recv(control, &r, sizeof r, 0);  // SOCK_SEQPACKET: one request per recv
+      bool whole = k == static_cast<ssize_t>(sizeof r);
+      if (whole && r.kind == 'S') {
         zygote_spawn(control, children, initializer, max_tasks);
+      } else if (whole && r.kind == 'K') {
+        signal_children(children, r.pid, r.signal);
       } else if (!(k < 0 && errno == EINTR)) {
         parent_open = false;
-        if (!(k == 1 && request == 'Q'))  // the pool's process died: its tasks are orphans
-          for (pid_t c : children) ::kill(c, SIGKILL);
+        if (!(whole && r.kind == 'Q'))  // the pool's process died: its tasks are orphans
+          signal_children(children, 0, SIGKILL);
       }
     }
     int status = 0;
@@ -240,9 +273,12 @@ class fork_server {
   // std::system_error if it cannot be started.
   void start(void (*initializer)(), std::size_t max_tasks);
   int fd() const noexcept { return fd_; }
-  // Sends a one-byte request; false if the socket refused it now or the
-  // fork server is gone.
-  bool request(char r) const noexcept { return ::send(fd_, &r, 1, MSG_NOSIGNAL | MSG_DONTWAIT) == 1; }
+  // Sends a request; false if the socket refused it now or the fork server
+  // is gone.
+  bool request(char kind, int pid = 0, int sig = 0) const noexcept {
+    zygote_request r{kind, pid, sig};
+    return ::send(fd_, &r, sizeof r, MSG_NOSIGNAL | MSG_DONTWAIT) == static_cast<ssize_t>(sizeof r);
+  }
   // Asks the fork server to quit, gracefully (it waits for the workers) or
   // not (it kills them), and returns once it exited. Blocks.
   void stop(bool kill_workers) noexcept;
@@ -264,7 +300,7 @@ inline void fork_server::start(void (*initializer)(), std::size_t max_tasks) {
   int fork_error;
   {
     std::lock_guard lock(registry.mutex());  // no pool descriptor opens unlisted while we fork
-    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, control) != 0)
+    if (make_socketpair(SOCK_SEQPACKET, control) != 0)
       throw_errno(errno, "weft::process_pool: socketpair for the fork server");
     try {
       registry.add_locked(control[0]);
@@ -331,7 +367,8 @@ inline void fork_server::stop(bool kill_workers) noexcept {
 //   this binary, so code addresses are valid. Arguments and the result must
 //   be serializable (weft::serializer). Anything else does not compile.
 // Thread-safety: every member may be called from any thread, except the
-//   destructor. Blocking: submit() never blocks; map() and shutdown() do.
+//   destructor. Blocking: submit() and submit_with() never block; map(),
+//   shutdown(), terminate_workers() and kill_workers() do.
 //   The dispatcher thread never blocks on a peer: it writes to and reads
 //   from every worker without blocking, buffering what a busy one cannot
 //   take, so no payload size deadlocks the pool.
@@ -339,11 +376,15 @@ inline void fork_server::stop(bool kill_workers) noexcept {
 //   task's exception arrives as weft::remote_error (what() and type_name() of
 //   the original); a task whose worker died (signal, exit(), abort, OOM kill)
 //   fails with weft::worker_lost, the worker is replaced and the other tasks
-//   go on. The pool becomes broken (like Python's BrokenProcessPool) when
+//   go on; a task past its submit_with() timeout fails with weft::timeout
+//   the same way. The pool becomes broken (like Python's BrokenProcessPool) when
 //   the initializer throws or exits, when the fork server dies, or when it
 //   fails to start a worker 3 times in a row: running and pending tasks then
 //   fail with weft::pool_broken naming the cause, and later submits throw
 //   it. std::system_error if the fork server cannot start.
+// Maps: map(), imap() and imap_unordered() (Python's Pool.map, imap,
+//   imap_unordered) are inherited from detail::remote_maps, one definition
+//   for both remote pools; their contracts are written there.
 // Ordering: map() keeps input order; tasks start in submission order.
 // Cost: per task one frame each way over a socketpair (one system call per
 //   side when the socket has room); map() sends chunks of `chunksize` items
@@ -354,7 +395,7 @@ inline void fork_server::stop(bool kill_workers) noexcept {
 //   the workers and waits for the fork server to exit. In a fork()ed copy
 //   of the program (another pid than the pool's creator) the destructor only
 //   closes the copy's descriptors and never touches the pool's processes.
-class process_pool {
+class process_pool : public detail::remote_maps<process_pool> {
  public:
   process_pool() : process_pool(process_pool_options{}) {}
   explicit process_pool(std::size_t workers) : process_pool(options_with(workers)) {}
@@ -363,19 +404,35 @@ class process_pool {
   process_pool(const process_pool&) = delete;
   process_pool& operator=(const process_pool&) = delete;
 
+  // Runs f(args...) in a worker process. Thread-safe; never blocks.
+  // Throws weft::pool_closed after shutdown(), weft::pool_broken once broken.
   template <class F, class... Args>
   auto submit(F f, Args&&... args) -> future<detail::remote_result_t<F, Args...>>;
 
-  // Applies f to every element in worker processes, `chunksize` elements
-  // per message (0: about four chunks per worker); results in input order.
-  // Rethrows the first failure (input order) after every chunk finished.
-  template <class F, std::ranges::forward_range Range>
-  auto map(F f, const Range& items, std::size_t chunksize = 0) -> detail::remote_map_result_t<F, Range>;
+  // submit() with per-task options. Past options.timeout, counted from the
+  // moment a worker starts the task (time queued does not count, as in
+  // pebble), the worker is killed (SIGKILL) and replaced, the future throws
+  // weft::timeout, and the other tasks go on; a task queued behind it on
+  // that worker goes back to the queue. The deadline is checked by the
+  // dispatcher, so it is honoured within a few milliseconds.
+  // Thread-safe; never blocks. Throws as submit().
+  template <class F, class... Args>
+  auto submit_with(task_options options, F f, Args&&... args) -> future<detail::remote_result_t<F, Args...>>;
 
   // Stops accepting tasks, then runs (drain) or cancels (cancel_pending)
   // the tasks not yet sent to a worker, waits for the running ones and
   // stops every process. Idempotent.
   void shutdown(shutdown_mode mode = shutdown_mode::drain);
+
+  // Python 3.14's terminate_workers() / kill_workers(): shuts the pool down
+  // now. Tasks not yet started are cancelled (their futures read
+  // cancelled), every worker gets SIGTERM / SIGKILL at once, and the tasks
+  // they were running fail with weft::worker_lost (its signal()). Returns
+  // once every process of the pool is gone; later submits throw
+  // weft::pool_closed. Workers start with SIGTERM's default action, so a
+  // SIGTERM handler of the program does not keep them alive. Blocks.
+  void terminate_workers() { stop_workers_now(SIGTERM); }
+  void kill_workers() { stop_workers_now(SIGKILL); }
 
   std::size_t size() const noexcept { return options_.workers; }
   // Tasks submitted and not yet finished (snapshot).
@@ -383,13 +440,23 @@ class process_pool {
   std::size_t pending() const noexcept { return unfinished_.load(std::memory_order_acquire); }
 
  private:
+  friend class detail::remote_maps<process_pool>;  // map, imap, imap_unordered
+  // A fast refusal once shutdown() began; enqueue() decides under mutex_.
+  // acquire: pairs with shutdown()'s release store.
+  void refuse_if_closed(const char* operation) const {
+    if (closed_.load(std::memory_order_acquire))
+      throw pool_closed(std::string("weft::process_pool: ") + operation + " after shutdown()");
+  }
   using task = detail::remote_task;
+  using clock = std::chrono::steady_clock;
   struct worker {
     pid_t pid = -1;
     int fd = -1;                 // stream socket; listed in pool_descriptors
     bool ready = false;          // its initializer returned; tasks go to ready workers only
     std::deque<task> running;    // sent, in order; replies come back in this order
     std::size_t tasks_sent = 0;  // a worker leaves by itself after max_tasks_per_child
+    clock::time_point front_since{};  // when running.front() started (its deadline counts from here)
+    std::uint64_t killed_for = 0;     // id of the task whose deadline got it killed; 0: none
     detail::frame_reader in;     // replies, reassembled
     detail::frame_writer out;    // tasks the socket could not take yet
   };
@@ -401,8 +468,15 @@ class process_pool {
   // Tasks in flight per worker: the next one already waits in the socket
   // when the current one finishes, so the worker never idles for a round trip.
   static constexpr std::size_t pipeline_depth = 2;
+  // A worker that is given no more tasks: recycled after max_tasks_per_child,
+  // or being killed for a deadline.
   bool retiring(const worker& w) const noexcept {
-    return options_.max_tasks_per_child != 0 && w.tasks_sent >= options_.max_tasks_per_child;
+    return w.killed_for != 0 || (options_.max_tasks_per_child != 0 && w.tasks_sent >= options_.max_tasks_per_child);
+  }
+  // When the task a worker runs must end (submit_with), if it has a deadline.
+  static std::optional<clock::time_point> deadline(const worker& w) {
+    if (w.killed_for != 0 || w.running.empty() || w.running.front().timeout.count() == 0) return std::nullopt;
+    return w.front_since + std::chrono::duration_cast<clock::duration>(w.running.front().timeout);
   }
 
   static process_pool_options options_with(std::size_t workers) {
@@ -427,9 +501,14 @@ class process_pool {
   void fail_all(std::deque<task>& tasks, const std::exception_ptr& e);
   void finish(task& t) noexcept;
   bool assign_tasks();  // true if a task was sent
+  bool feed(worker& w, std::size_t depth);
   void wake_dispatcher() noexcept;
   void release_in_copy() noexcept;
   void stop_worker(worker& w);
+  void stop_workers_now(int sig);
+  void signal_workers_if_asked();
+  void enforce_deadlines(clock::time_point now);
+  int poll_timeout_ms(clock::time_point now) const;
 
   process_pool_options options_;
   const pid_t owner_pid_;            // the process that built the pool
@@ -437,10 +516,11 @@ class process_pool {
   detail::fork_server server_;
   std::thread dispatcher_;
 
-  std::mutex mutex_;                 // guards queue_, closing_, cancel_, broken_
+  std::mutex mutex_;                 // guards queue_, closing_, cancel_, kill_signal_, broken_
   std::deque<task> queue_;           // submitted, not yet sent to a worker
   bool closing_ = false;
   bool cancel_ = false;
+  int kill_signal_ = 0;              // terminate_workers()/kill_workers(): the signal for every worker
   std::string broken_;               // why the pool is broken; empty while it works
   std::atomic<bool> closed_{false};  // submit() refuses once set
   std::atomic<std::size_t> unfinished_{0};
@@ -455,6 +535,7 @@ class process_pool {
   std::chrono::steady_clock::time_point spawn_retry_at_{};  // no spawn request before, after an 'E'
   bool server_alive_ = true;                // its socket has not reached end of stream
   bool is_broken_ = false;                  // break_pool() ran
+  bool workers_signalled_ = false;          // kill_signal_ was sent to every worker
   std::string break_request_;               // a break found while serving a worker, applied after
   std::map<pid_t, lost_worker> lost_;       // dead workers awaiting their status
   std::map<pid_t, int> early_status_;       // death reports that came before the end of stream
@@ -503,20 +584,21 @@ inline void process_pool::release_in_copy() noexcept {
 
 template <class F, class... Args>
 auto process_pool::submit(F f, Args&&... args) -> future<detail::remote_result_t<F, Args...>> {
-  // acquire: pairs with shutdown()'s release store; a fast refusal only,
-  // enqueue() decides under mutex_.
-  if (closed_.load(std::memory_order_acquire)) throw pool_closed("weft::process_pool: submit after shutdown()");
+  return submit_with(task_options{}, f, std::forward<Args>(args)...);
+}
+
+template <class F, class... Args>
+auto process_pool::submit_with(task_options options, F f, Args&&... args)
+    -> future<detail::remote_result_t<F, Args...>> {
+  refuse_if_closed("submit");
+  const auto limit = detail::task_timeout(options.timeout);  // may throw: before the task exists
   auto identity = [](std::uintptr_t address) { return static_cast<std::uint64_t>(address); };
   // relaxed: ids need only be unique.
   auto [t, result] = detail::make_remote_task(next_id_.fetch_add(1, std::memory_order_relaxed), identity, f,
                                               std::forward<Args>(args)...);
+  t.timeout = limit;
   enqueue(std::move(t));
   return std::move(result);
-}
-
-template <class F, std::ranges::forward_range Range>
-auto process_pool::map(F f, const Range& items, std::size_t chunksize) -> detail::remote_map_result_t<F, Range> {
-  return detail::remote_map(*this, f, items, chunksize);
 }
 
 inline void process_pool::enqueue(task t) {
@@ -676,7 +758,7 @@ inline void process_pool::on_worker_closed(std::size_t i) {
   workers_.erase(workers_.begin() + static_cast<std::ptrdiff_t>(i));
   detail::pool_descriptors::instance().close(w.fd);
   lost_worker lost;
-  lost.in_initializer = !w.ready;
+  lost.in_initializer = !w.ready && !workers_signalled_;  // killed on purpose: no initializer failure
   if (!w.running.empty()) {
     // Only the oldest task was running; the ones behind it were still in
     // the socket, never started by the worker: they go back to the queue.
@@ -687,6 +769,9 @@ inline void process_pool::on_worker_closed(std::size_t i) {
     }
     lost.tasks = std::move(w.running);
   }
+  if (w.killed_for != 0 && !lost.tasks.empty() && lost.tasks.front().id == w.killed_for)
+    fail_all(lost.tasks, std::make_exception_ptr(weft::timeout(
+                             "weft::process_pool: the task ran past its timeout; its worker was killed")));
   if (lost.tasks.empty() && !lost.in_initializer) {
     early_status_.erase(w.pid);  // recycled (max_tasks_per_child) or stopped: nothing was lost
     return;
@@ -726,6 +811,7 @@ inline void process_pool::on_worker_frame(worker& w, std::span<const std::byte> 
   }
   task t = std::move(w.running.front());
   w.running.pop_front();
+  w.front_since = clock::now();  // the worker reads the next task as soon as it replied
   t.complete_from(frame);
   finish(t);
 }
@@ -742,28 +828,43 @@ inline void process_pool::on_worker_readable(std::size_t i) {
   if (status != detail::frame_reader::status::open || anomaly) on_worker_closed(i);
 }
 
+// Sends queued tasks to w until it holds `depth`; true if one was sent.
+// Under mutex_.
+inline bool process_pool::feed(worker& w, std::size_t depth) {
+  bool sent_any = false;
+  while (w.ready && !queue_.empty() && w.running.size() < depth && !retiring(w)) {
+    task t = std::move(queue_.front());
+    queue_.pop_front();
+    // Cancelled by its future (start fails), or by shutdown(cancel_pending).
+    if (!t.started && (cancel_ || !t.try_start())) {
+      t.cancel_unstarted();
+      finish(t);
+      continue;
+    }
+    bool sent = w.out.send(w.fd, t.payload);
+    sent_any = true;
+    if (w.running.empty()) w.front_since = clock::now();
+    // Sent or not, the task was started and the worker holds it: if the
+    // worker is gone (its end of stream follows), it fails with worker_lost.
+    w.running.push_back(std::move(t));
+    ++w.tasks_sent;
+    if (!sent) break;
+  }
+  return sent_any;
+}
+
+// Every idle worker gets a task before any gets a second one (pipelined
+// behind the first), and pipelining waits until every worker is up: a task
+// waits behind another only while no worker could take it.
 inline bool process_pool::assign_tasks() {
   bool sent_any = false;
   std::lock_guard lock(mutex_);
-  for (auto& w : workers_) {
-    while (w.ready && !queue_.empty() && w.running.size() < pipeline_depth && !retiring(w)) {
-      task t = std::move(queue_.front());
-      queue_.pop_front();
-      // Cancelled by its future (start fails), or by shutdown(cancel_pending).
-      if (!t.started && (cancel_ || !t.try_start())) {
-        t.cancel_unstarted();
-        finish(t);
-        continue;
-      }
-      bool sent = w.out.send(w.fd, t.payload);
-      sent_any = true;
-      // Sent or not, the task was started and the worker holds it: if the
-      // worker is gone (its end of stream follows), it fails with worker_lost.
-      w.running.push_back(std::move(t));
-      ++w.tasks_sent;
-      if (!sent) break;
-    }
-  }
+  for (auto& w : workers_) sent_any |= feed(w, 1);
+  const bool all_up = spawning_ == 0 && std::all_of(workers_.begin(), workers_.end(), [this](const worker& w) {
+                        return w.ready && !retiring(w);
+                      });
+  if (all_up)
+    for (auto& w : workers_) sent_any |= feed(w, pipeline_depth);
   if (cancel_) {  // nothing may start any more
     while (!queue_.empty()) {
       task t = std::move(queue_.front());
@@ -796,7 +897,7 @@ inline void process_pool::keep_full_strength() {
   if (spawn_failures_ != 0 && std::chrono::steady_clock::now() < spawn_retry_at_) return;  // poll's timeout retries
   {
     std::lock_guard lock(mutex_);
-    if (closing_ && queue_.empty()) return;
+    if (closing_ && (queue_.empty() || cancel_)) return;  // cancel_: what is queued will not run
   }
   auto serving = static_cast<std::size_t>(
       std::count_if(workers_.begin(), workers_.end(), [this](const worker& w) { return !retiring(w); }));
@@ -819,9 +920,12 @@ inline void process_pool::dispatcher_main() {
   for (;;) {
     if (should_stop()) break;
     keep_full_strength();
+    signal_workers_if_asked();
+    const auto now = clock::now();
+    enforce_deadlines(now);
     build_poll_set(fds);
     const bool spinning = window.open();  // a reply is probably on its way: poll, do not sleep
-    int ready = ::poll(fds.data(), fds.size(), spinning ? 0 : detail::dispatcher_poll_ms);
+    int ready = ::poll(fds.data(), fds.size(), spinning ? 0 : poll_timeout_ms(now));
     if (ready < 0 && errno != EINTR) break;
     if (ready > 0) {
       window.mark();
@@ -843,6 +947,51 @@ inline void process_pool::dispatcher_main() {
   // Stop the workers; shutdown() then stops the fork server.
   for (auto& w : workers_) stop_worker(w);
   workers_.clear();
+}
+
+// submit_with's deadlines: a worker whose task ran past its timeout is
+// killed by the fork server; on_worker_closed then fails that task with
+// weft::timeout. A refused request is retried on the next turn.
+inline void process_pool::enforce_deadlines(clock::time_point now) {
+  for (auto& w : workers_) {
+    auto due = deadline(w);
+    if (due && now >= *due && server_.request('K', w.pid, SIGKILL)) w.killed_for = w.running.front().id;
+  }
+}
+
+// The dispatcher sleeps in poll() until the nearest deadline at the latest.
+inline int process_pool::poll_timeout_ms(clock::time_point now) const {
+  auto wait = std::chrono::milliseconds(detail::dispatcher_poll_ms);
+  for (const auto& w : workers_)
+    if (auto due = deadline(w))
+      wait = std::clamp(std::chrono::ceil<std::chrono::milliseconds>(*due - now), std::chrono::milliseconds(0), wait);
+  return static_cast<int>(wait.count());
+}
+
+// terminate_workers()/kill_workers(): the fork server signals every worker
+// it has not reaped, once. Their sockets then close: the running tasks fail
+// with worker_lost when the death reports come, the ones behind them go
+// back to the queue, where cancel_ cancels them.
+inline void process_pool::signal_workers_if_asked() {
+  if (workers_signalled_ || !server_alive_) return;
+  int sig;
+  {
+    std::lock_guard lock(mutex_);
+    sig = kill_signal_;
+  }
+  if (sig != 0 && server_.request('K', 0, sig)) workers_signalled_ = true;
+}
+
+inline void process_pool::stop_workers_now(int sig) {
+  {
+    std::lock_guard lock(mutex_);
+    closing_ = true;
+    cancel_ = true;
+    if (kill_signal_ == 0) kill_signal_ = sig;
+  }
+  closed_.store(true, std::memory_order_release);  // release: pairs with submit()'s acquire load
+  wake_dispatcher();  // acts now, even while another thread's shutdown() waits
+  shutdown(shutdown_mode::cancel_pending);
 }
 
 inline void process_pool::shutdown(shutdown_mode mode) {

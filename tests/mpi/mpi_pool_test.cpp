@@ -63,6 +63,40 @@ TEST_CASE("values of many types make the round trip", "[general]") {
   pool().submit([] {}).get();  // void
 }
 
+int tenth_fails(int x) {
+  if (x % 10 == 9) throw std::invalid_argument("every tenth item fails");
+  return x * x;
+}
+
+TEST_CASE("imap and imap_unordered stream over an unbounded input; an exception surfaces at its item",
+          "[general]") {
+  int i = 0;
+  auto results = pool().imap(tenth_fails, weft_test::counting<int>(0), weft::map_options{.chunksize = 8, .buffersize = 4});
+  for (auto it = results.begin(); it != results.end() && i < 5000; ++it, ++i) {
+    if (i % 10 == 9) {
+      CHECK_THROWS_AS(*it, weft::remote_error);
+    } else {
+      REQUIRE(*it == i * i);
+    }
+  }
+  CHECK(i == 5000);
+  long long sum = 0;
+  int failures = 0;
+  auto unordered = pool().imap_unordered(tenth_fails, weft_test::counting<int>(0, 100));
+  for (auto it = unordered.begin(); it != unordered.end(); ++it) {
+    try {
+      sum += *it;
+    } catch (const weft::remote_error& e) {
+      CHECK(e.type_name() == "std::invalid_argument");
+      ++failures;
+    }
+  }
+  CHECK(failures == 10);
+  long long expected = 0;
+  for (int x = 0; x < 100; ++x) expected += x % 10 == 9 ? 0 : x * x;
+  CHECK(sum == expected);
+}
+
 TEST_CASE("tasks run on the worker ranks, never on rank 0", "[general]") {
   std::vector<weft::future<int>> ranks;
   for (int i = 0; i < 40; ++i) ranks.push_back(pool().submit(my_rank));

@@ -54,8 +54,10 @@
 
 namespace weft::detail {
 
-template <class F, class T>
-struct map_chunk;  // remote_task.hpp: map()'s chunk wrapper, a callable holding the user's f
+// A callable of weft's own that wraps the user's callable as member `f`
+// (remote_task.hpp: map()'s and imap()'s chunk wrappers): f is what crosses.
+template <class W>
+concept wraps_user_callable = W::wraps_user_callable;
 
 // An aggregate with more fields than this cannot be checked; it needs a serializer.
 inline constexpr std::size_t max_checked_fields = 32;
@@ -454,7 +456,7 @@ template <class F>
 constexpr auto judge_callable() {
   if constexpr (std::is_pointer_v<F> && std::is_function_v<std::remove_pointer_t<F>>) {
     return crosses{};  // sent as a code word
-  } else if constexpr (is_instance_of<F, map_chunk>) {
+  } else if constexpr (wraps_user_callable<F>) {
     return judge_callable<decltype(std::declval<F&>().f)>();
   } else if constexpr (!std::is_class_v<F>) {
     return verdict<F, refusal::not_callable>{};

@@ -10,6 +10,10 @@
 // A chunk task records an item's exception at the item's position and goes
 // on with the next items, so the consumer sees the exception exactly when
 // it reaches that item, and may continue past it (as Python's imap).
+// One implementation for every pool: a thread pool's chunk future carries a
+// chunk_result directly; a remote pool's carries what crossed the process
+// boundary (remote_task.hpp: remote_chunk_result), which to_chunk_result
+// turns into one (found by argument-dependent lookup).
 #pragma once
 
 #include <weft/future.hpp>
@@ -21,6 +25,7 @@
 #include <iterator>
 #include <memory>
 #include <ranges>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -34,6 +39,12 @@ struct chunk_result {
   std::vector<std::pair<std::size_t, std::exception_ptr>> errors;  // ascending positions
   std::size_t items = 0;
 };
+
+// A chunk that needs no conversion (thread pools).
+template <class R>
+chunk_result<R> to_chunk_result(chunk_result<R>&& c) noexcept {
+  return std::move(c);
+}
 
 // Applies f to each item of a chunk (the body of a chunk task).
 template <class R, class F, class T>
@@ -52,12 +63,13 @@ chunk_result<R> run_chunk(F& f, std::vector<T>& items) {
 }
 
 // Input: the range type as given (an lvalue reference: referenced; else
-// owned). Submit: callable(std::vector<item>&&) -> future<chunk_result<R>>.
+// owned). Submit: callable(std::vector<item>&&) -> future<C>, where
+// to_chunk_result(C&&) -> chunk_result<R>.
 template <class Input, class R, class Submit, bool Ordered>
 class imap_range {
   using input_iterator = std::ranges::iterator_t<Input>;
   using item_type = std::ranges::range_value_t<Input>;
-  using chunk_future = future<chunk_result<R>>;
+  using chunk_future = std::invoke_result_t<Submit&, std::vector<item_type>&&>;
   struct state;  // defined below; the iterator points into it
 
  public:
@@ -170,7 +182,7 @@ class imap_range {
           finished = true;
           return;
         }
-        current = take_next().get();
+        current = to_chunk_result(take_next().get());
         item_pos = value_pos = error_index = 0;
         fill();
       }

@@ -34,11 +34,67 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+// The process side's platform path. On Linux, descriptors are born
+// close-on-exec (SOCK_CLOEXEC, MSG_CMSG_CLOEXEC, pipe2) and a worker dies
+// with its fork server through PR_SET_PDEATHSIG. Elsewhere, and on Linux
+// built with WEFT_PORTABLE_PROCESS (scripts/test --portable tests that path),
+// only POSIX calls are used: fcntl(FD_CLOEXEC) right after creation, under
+// the pools' fork lock (pool_descriptors::mutex(), held while a fork server
+// forks, so no fork of weft's sees a descriptor between creation and flag;
+// a fork + exec by another thread of the program can, in that window);
+// SO_NOSIGPIPE where it exists, else MSG_NOSIGNAL; and a worker sees the
+// pool go away as end of stream on its socket (after its current task).
+#if defined(__linux__) && !defined(WEFT_PORTABLE_PROCESS)
+#define WEFT_DETAIL_LINUX_PROCESS 1
+#else
+#define WEFT_DETAIL_LINUX_PROCESS 0
+#endif
+
 #if !defined(MSG_NOSIGNAL)
-#define MSG_NOSIGNAL 0  // macOS: SO_NOSIGPIPE is set on the socket instead
+#define MSG_NOSIGNAL 0  // no such flag (older macOS): SO_NOSIGPIPE is set on every socket instead
 #endif
 
 namespace weft::detail {
+
+// recvmsg's flag for descriptors born close-on-exec (portable path: none;
+// passed_descriptor flags them).
+#if WEFT_DETAIL_LINUX_PROCESS
+inline constexpr int recv_cloexec = MSG_CMSG_CLOEXEC;
+#else
+inline constexpr int recv_cloexec = 0;
+#endif
+
+// Portable path: marks a new descriptor close-on-exec (and, for a socket,
+// never SIGPIPE where SO_NOSIGPIPE exists). No-op on the Linux path, whose
+// descriptors are born with the flag. Call it under the pools' fork lock.
+inline void flag_new_descriptor(int fd, bool socket) noexcept {
+#if WEFT_DETAIL_LINUX_PROCESS
+  (void)fd;
+  (void)socket;
+#else
+  ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+#if defined(SO_NOSIGPIPE)
+  if (socket) {
+    int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
+  }
+#else
+  (void)socket;
+#endif
+#endif
+}
+
+// A pair of connected AF_UNIX sockets of `type`, flagged as above. Returns
+// 0, or -1 with errno set.
+inline int make_socketpair(int type, int ends[2]) noexcept {
+#if WEFT_DETAIL_LINUX_PROCESS
+  return ::socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, ends);
+#else
+  if (::socketpair(AF_UNIX, type, 0, ends) != 0) return -1;
+  for (int i = 0; i < 2; ++i) flag_new_descriptor(ends[i], true);
+  return 0;
+#endif
+}
 
 // Writes all bytes; false when the peer is gone.
 inline bool send_all(int fd, const void* data, std::size_t n) noexcept {
@@ -66,6 +122,49 @@ inline bool recv_all(int fd, void* data, std::size_t n) noexcept {
   return true;
 }
 
+// The descriptors process pools hold in this process (their ends of the
+// fork-server and worker sockets, their wake pipes). A new fork server
+// closes them all right after it is forked, so a pool's processes never
+// hold another pool's descriptor (one held open would hide the end of
+// stream that tells that pool's worker or fork server to leave).
+// Thread-safe: add/close and the fork of a fork server are serialized by
+// mutex(), so no descriptor is open but unlisted while a fork server forks.
+class pool_descriptors {
+ public:
+  static pool_descriptors& instance() {
+    static pool_descriptors registry;
+    return registry;
+  }
+  std::mutex& mutex() noexcept { return mutex_; }
+  // Lists fd. Caller holds mutex().
+  void add_locked(int fd) { fds_.push_back(fd); }
+  void add(int fd) {
+    std::lock_guard lock(mutex_);
+    add_locked(fd);
+  }
+  // Unlists fd; its owner closes it.
+  void forget(int fd) noexcept {
+    std::lock_guard lock(mutex_);
+    std::erase(fds_, fd);
+  }
+  // Unlists and closes fd, atomically with respect to a fork server's fork.
+  void close(int fd) noexcept {
+    if (fd < 0) return;
+    std::lock_guard lock(mutex_);
+    std::erase(fds_, fd);
+    ::close(fd);
+  }
+  // In a freshly forked child only (one thread; the forking thread held
+  // mutex()): closes every listed descriptor. No allocation.
+  void close_all_in_child() noexcept {
+    for (int fd : fds_) ::close(fd);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<int> fds_;  // guarded by mutex_
+};
+
 // A self-pipe: any thread notify()s, the owner's poll loop sees the read end
 // readable and drain()s it. Both ends are non-blocking: a full pipe already
 // means "notified", and draining stops at empty instead of blocking (a
@@ -75,13 +174,16 @@ class self_pipe {
  public:
   self_pipe() {
     int ends[2];
-#if defined(__linux__)
+#if WEFT_DETAIL_LINUX_PROCESS
     if (::pipe2(ends, O_CLOEXEC | O_NONBLOCK) != 0) throw_errno(errno, "weft: pipe2");
 #else
-    if (::pipe(ends) != 0) throw_errno(errno, "weft: pipe");
-    for (int fd : ends) {
-      ::fcntl(fd, F_SETFD, FD_CLOEXEC);
-      ::fcntl(fd, F_SETFL, O_NONBLOCK);
+    {
+      std::lock_guard lock(pool_descriptors::instance().mutex());  // the fork lock: see flag_new_descriptor
+      if (::pipe(ends) != 0) throw_errno(errno, "weft: pipe");
+      for (int fd : ends) {
+        flag_new_descriptor(fd, false);
+        ::fcntl(fd, F_SETFL, O_NONBLOCK);
+      }
     }
 #endif
     read_ = ends[0];
@@ -164,18 +266,26 @@ inline bool send_with_fd(int socket, const void* data, std::size_t n, int fd_to_
   return k == static_cast<ssize_t>(n);
 }
 
+// The descriptor a received message carries, or -1; flagged as a new
+// descriptor (the caller holds the fork lock on the portable path).
+inline int passed_descriptor(msghdr& msg) noexcept {
+  int fd = -1;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c))
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) std::memcpy(&fd, CMSG_DATA(c), sizeof(int));
+  if (fd >= 0) flag_new_descriptor(fd, true);
+  return fd;
+}
+
 // Receives exactly n bytes of one message and the descriptor it carries, if
 // any (-1 otherwise). False at end of stream.
 inline bool recv_with_fd(int socket, void* data, std::size_t n, int& fd_received) noexcept {
   fd_message m(data, n);
   ssize_t k;
   do {
-    k = ::recvmsg(socket, &m.msg, MSG_CMSG_CLOEXEC);
+    k = ::recvmsg(socket, &m.msg, recv_cloexec);
   } while (k < 0 && errno == EINTR);
   if (k != static_cast<ssize_t>(n)) return false;
-  fd_received = -1;
-  for (cmsghdr* c = CMSG_FIRSTHDR(&m.msg); c != nullptr; c = CMSG_NXTHDR(&m.msg, c))
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) std::memcpy(&fd_received, CMSG_DATA(c), sizeof(int));
+  fd_received = passed_descriptor(m.msg);
   return true;
 }
 
@@ -187,58 +297,13 @@ inline receive_status try_recv_with_fd(int socket, void* data, std::size_t n, in
   fd_message m(data, n);
   ssize_t k;
   do {
-    k = ::recvmsg(socket, &m.msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+    k = ::recvmsg(socket, &m.msg, recv_cloexec | MSG_DONTWAIT);
   } while (k < 0 && errno == EINTR);
   if (k < 0) return (errno == EAGAIN || errno == EWOULDBLOCK) ? receive_status::empty : receive_status::closed;
   if (k == 0) return receive_status::closed;
-  fd_received = -1;
-  for (cmsghdr* c = CMSG_FIRSTHDR(&m.msg); c != nullptr; c = CMSG_NXTHDR(&m.msg, c))
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) std::memcpy(&fd_received, CMSG_DATA(c), sizeof(int));
+  fd_received = passed_descriptor(m.msg);
   return k == static_cast<ssize_t>(n) ? receive_status::message : receive_status::malformed;
 }
-
-// The descriptors process pools hold in this process (their ends of the
-// fork-server and worker sockets, their wake pipes). A new fork server
-// closes them all right after it is forked, so a pool's processes never
-// hold another pool's descriptor (one held open would hide the end of
-// stream that tells that pool's worker or fork server to leave).
-// Thread-safe: add/close and the fork of a fork server are serialized by
-// mutex(), so no descriptor is open but unlisted while a fork server forks.
-class pool_descriptors {
- public:
-  static pool_descriptors& instance() {
-    static pool_descriptors registry;
-    return registry;
-  }
-  std::mutex& mutex() noexcept { return mutex_; }
-  // Lists fd. Caller holds mutex().
-  void add_locked(int fd) { fds_.push_back(fd); }
-  void add(int fd) {
-    std::lock_guard lock(mutex_);
-    add_locked(fd);
-  }
-  // Unlists fd; its owner closes it.
-  void forget(int fd) noexcept {
-    std::lock_guard lock(mutex_);
-    std::erase(fds_, fd);
-  }
-  // Unlists and closes fd, atomically with respect to a fork server's fork.
-  void close(int fd) noexcept {
-    if (fd < 0) return;
-    std::lock_guard lock(mutex_);
-    std::erase(fds_, fd);
-    ::close(fd);
-  }
-  // In a freshly forked child only (one thread; the forking thread held
-  // mutex()): closes every listed descriptor. No allocation.
-  void close_all_in_child() noexcept {
-    for (int fd : fds_) ::close(fd);
-  }
-
- private:
-  std::mutex mutex_;
-  std::vector<int> fds_;  // guarded by mutex_
-};
 
 // Outgoing frames to one non-blocking peer: send() writes what the socket
 // takes now and keeps the rest; flush() continues when the peer is writable.

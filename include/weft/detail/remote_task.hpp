@@ -15,15 +15,18 @@
 #pragma once
 
 #include <weft/detail/boundary_check.hpp>
+#include <weft/detail/imap.hpp>
 #include <weft/detail/range_access.hpp>
 #include <weft/detail/shared_state.hpp>
 #include <weft/error.hpp>
 #include <weft/future.hpp>
+#include <weft/pool_options.hpp>
 #include <weft/serialize.hpp>
 
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -60,7 +63,7 @@ template <class F>
 inline constexpr bool is_function_pointer_v = std::is_pointer_v<F> && std::is_function_v<std::remove_pointer_t<F>>;
 
 // How a callable travels: a function pointer as a code word, anything else
-// as its bytes. Specialized for map()'s chunk wrapper, which holds one.
+// as its bytes. Specialized below for weft's chunk wrappers, which hold one.
 template <class F>
 struct callable_codec {
   template <class Encode>
@@ -103,6 +106,25 @@ inline std::string demangled(const char* name) {
   return out;
 }
 
+// The type name and what() of the exception being handled: call it in a
+// catch block. What of an exception crosses a process boundary.
+inline std::pair<std::string, std::string> describe_current_exception() {
+  try {
+    throw;
+  } catch (const std::exception& e) {
+    return {demangled(typeid(e).name()), e.what()};
+  } catch (...) {
+    return {"(non-standard exception)", "a task threw something that is not a std::exception"};
+  }
+}
+inline std::pair<std::string, std::string> describe_exception(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (...) {
+    return describe_current_exception();
+  }
+}
+
 // Worker side: runs one task frame and returns the reply frame. An exception
 // from the task (or a code word that names no code) becomes a failure reply.
 inline std::vector<std::byte> run_task_frame(std::span<const std::byte> frame, const code_resolver& code) {
@@ -117,14 +139,11 @@ inline std::vector<std::byte> run_task_frame(std::span<const std::byte> frame, c
     fn(in, result_out, code);
     out.write(true);
     out.write_bytes(result.data(), result.size());
-  } catch (const std::exception& e) {
-    out.write(false);
-    out.write(demangled(typeid(e).name()));
-    out.write(std::string(e.what()));
   } catch (...) {
+    auto [type, what] = describe_current_exception();
     out.write(false);
-    out.write(std::string("(non-standard exception)"));
-    out.write(std::string("a task threw something that is not a std::exception"));
+    out.write(type);
+    out.write(what);
   }
   return reply;
 }
@@ -157,6 +176,7 @@ struct remote_task {
   void (*fail)(state_base*, std::exception_ptr) = nullptr;
   bool (*start)(state_base*) = nullptr;  // pending -> running; false if cancelled
   bool started = false;                  // start() succeeded (a task can be re-queued)
+  std::chrono::nanoseconds timeout{0};   // process_pool::submit_with: from the start of its run; 0: none
 
   remote_task() = default;
   remote_task(std::uint64_t id_, state_base* state_, void (*complete_)(state_base*, reader&),
@@ -169,7 +189,8 @@ struct remote_task {
         complete(o.complete),
         fail(o.fail),
         start(o.start),
-        started(o.started) {}
+        started(o.started),
+        timeout(o.timeout) {}
   remote_task& operator=(remote_task&& o) noexcept {
     if (this != &o) {
       abandon();
@@ -180,6 +201,7 @@ struct remote_task {
       fail = o.fail;
       start = o.start;
       started = o.started;
+      timeout = o.timeout;
     }
     return *this;
   }
@@ -212,10 +234,12 @@ struct remote_task {
       fail(state, std::current_exception());
     }
   }
-  // A task cancelled before it started (by its future or by a shutdown).
-  void cancel_unstarted() {
+  // A task cancelled before it ran (by its future or by a shutdown). One
+  // that was started but given back unrun (re-queued from a dead worker)
+  // ends cancelled too.
+  void cancel_unstarted() noexcept {
     if (started)
-      fail(state, std::make_exception_ptr(cancelled("weft: the pool shut down before this task ran")));
+      state->cancel_claimed();
     else
       state->cancel();
   }
@@ -295,6 +319,7 @@ std::pair<remote_task, future<remote_result_t<F, Args...>>> make_remote_task(std
 // A chunk of map(): applies F to every element, as one task.
 template <class F, class T>
 struct map_chunk {
+  static constexpr bool wraps_user_callable = true;  // boundary_check.hpp: f is what crosses
   F f;
   auto operator()(const std::vector<T>& items) const {
     std::vector<std::invoke_result_t<const F&, const T&>> out;
@@ -304,14 +329,66 @@ struct map_chunk {
   }
 };
 
-template <class F, class T>
-struct callable_codec<map_chunk<F, T>> {
-  template <class Encode>
-  static void write(writer& w, const map_chunk<F, T>& chunk, Encode& encode) {
-    callable_codec<F>::write(w, chunk.f, encode);
-  }
-  static map_chunk<F, T> read(reader& in, const code_resolver& code) { return {callable_codec<F>::read(in, code)}; }
+// What an imap chunk run in another process sends back: the values of the
+// items that succeeded, in order, and for each failed item its position,
+// exception type name and what() (an exception_ptr cannot cross).
+using remote_item_error = std::tuple<std::uint64_t, std::string, std::string>;
+template <class R>
+struct remote_chunk_result {
+  std::vector<R> values;
+  std::vector<remote_item_error> errors;  // ascending positions
+  std::uint64_t items = 0;
 };
+
+// Client side: each failed item becomes a weft::remote_error, rethrown when
+// the consumer reaches it (imap.hpp calls this through ADL).
+template <class R>
+chunk_result<R> to_chunk_result(remote_chunk_result<R>&& c) {
+  chunk_result<R> out;
+  out.values = std::move(c.values);
+  out.items = static_cast<std::size_t>(c.items);
+  for (auto& [position, type, what] : c.errors)
+    out.errors.emplace_back(static_cast<std::size_t>(position),
+                            std::make_exception_ptr(remote_error(std::move(type), what)));
+  return out;
+}
+
+// A chunk of imap(): applies F to every item as run_chunk does (a failed
+// item does not stop the others), as one task.
+template <class F, class T>
+struct imap_chunk {
+  static constexpr bool wraps_user_callable = true;  // boundary_check.hpp: f is what crosses
+  F f;
+  auto operator()(std::vector<T> items) const {
+    using R = std::invoke_result_t<F&, T&&>;
+    F g = f;
+    chunk_result<R> local = run_chunk<R>(g, items);
+    remote_chunk_result<R> out{std::move(local.values), {}, local.items};
+    for (auto& [position, e] : local.errors) {
+      auto [type, what] = describe_exception(e);
+      out.errors.emplace_back(position, std::move(type), std::move(what));
+    }
+    return out;
+  }
+};
+
+// weft's chunk wrappers travel as the user's callable they hold.
+template <class W>
+  requires wraps_user_callable<W>
+struct callable_codec<W> {
+  using user_callable = decltype(std::declval<W&>().f);
+  template <class Encode>
+  static void write(writer& w, const W& chunk, Encode& encode) {
+    callable_codec<user_callable>::write(w, chunk.f, encode);
+  }
+  static W read(reader& in, const code_resolver& code) { return {callable_codec<user_callable>::read(in, code)}; }
+};
+
+// A remote map's default chunk: about four chunks per worker.
+inline std::size_t default_chunksize(std::size_t count, std::size_t workers) {
+  workers = std::max<std::size_t>(1, workers);
+  return std::max<std::size_t>(1, (count + 4 * workers - 1) / (4 * workers));
+}
 
 template <class F, class Range>
 using remote_map_result_t = std::vector<std::invoke_result_t<F&, std::ranges::range_value_t<Range>>>;
@@ -325,8 +402,7 @@ remote_map_result_t<F, Range> remote_map(Pool& pool, F f, const Range& items, st
   using R = std::invoke_result_t<F&, T>;
   static_assert(!std::is_void_v<R>, "weft: map over a process or MPI pool: f returns void; use submit instead");
   const auto count = detail::range_length(items);
-  const std::size_t workers = std::max<std::size_t>(1, pool.size());
-  if (chunksize == 0) chunksize = std::max<std::size_t>(1, (count + 4 * workers - 1) / (4 * workers));
+  if (chunksize == 0) chunksize = default_chunksize(count, pool.size());
   std::vector<future<std::vector<R>>> parts;
   std::vector<T> chunk;
   std::exception_ptr submit_error;
@@ -348,4 +424,86 @@ remote_map_result_t<F, Range> remote_map(Pool& pool, F f, const Range& items, st
   return results;
 }
 
+// imap() / imap_unordered() for any pool with submit() and size(): the
+// shared streaming algorithm (imap.hpp) with chunks run as imap_chunk tasks.
+// Default chunk: map()'s for a sized input, else 1 (as Python's imap);
+// default window: 2 chunks per worker. The range refers to the pool.
+template <bool Ordered, class Pool, class F, class Range>
+auto remote_imap(Pool& pool, F f, Range&& input, map_options options) {
+  using T = std::ranges::range_value_t<Range>;
+  using R = std::invoke_result_t<F&, T&&>;
+  static_assert(!std::is_void_v<R>, "weft: imap over a process or MPI pool: f returns void; use submit instead");
+  require_crossable<F, R, T>();  // the chunk's own types hide the user's from make_remote_task's check
+  std::size_t chunksize = options.chunksize;
+  if constexpr (std::ranges::sized_range<Range>) {
+    if (chunksize == 0) chunksize = default_chunksize(static_cast<std::size_t>(std::ranges::size(input)), pool.size());
+  }
+  chunksize = std::max<std::size_t>(1, chunksize);
+  const std::size_t buffersize = options.buffersize != 0 ? options.buffersize : 2 * std::max<std::size_t>(1, pool.size());
+  auto submit_chunk = [&pool, f](std::vector<T>&& chunk) { return pool.submit(imap_chunk<F, T>{f}, std::move(chunk)); };
+  return imap_range<Range, R, decltype(submit_chunk), Ordered>(std::forward<Range>(input), std::move(submit_chunk),
+                                                              chunksize, buffersize);
+}
+
+// map(), imap() and imap_unordered() of a remote pool (process_pool,
+// mpi_pool), written once over the pool's public submit() and size() and
+// its private refuse_if_closed() (the pool befriends this base).
+template <class Pool>
+class remote_maps {
+ public:
+  // Applies f to every element in the pool's workers, `chunksize` elements
+  // per message (0: about four chunks per worker); results in input order.
+  // Rethrows the first failure (input order) after every chunk finished.
+  // Blocks. Throws weft::pool_closed.
+  template <class F, std::ranges::forward_range Range>
+  auto map(F f, const Range& items, std::size_t chunksize = 0) -> remote_map_result_t<F, Range> {
+    return remote_map(self(), f, items, chunksize);
+  }
+
+  // Lazy map (Python's Pool.imap): a single-pass range of f(item) in input
+  // order, computed in the pool's workers. Reads `input` (single-pass or
+  // unbounded) only while fewer than options.buffersize chunks (default
+  // 2 x size()) of options.chunksize items (default: map()'s for a sized
+  // input, else 1) are in flight, so memory stays bounded. Dereferencing a
+  // failed item rethrows its exception as weft::remote_error; ++ moves past
+  // it. Leaving the loop early cancels the chunks not yet sent and waits for
+  // the running ones. The pool, and an lvalue input, must outlive the
+  // range. Iterate from one thread. Throws weft::pool_closed.
+  template <class F, std::ranges::input_range Range>
+  auto imap(F f, Range&& input, map_options options = {}) {
+    self().refuse_if_closed("imap");
+    return remote_imap<true>(self(), f, std::forward<Range>(input), options);
+  }
+  // The same, yielding results as their chunks complete (imap_unordered).
+  template <class F, std::ranges::input_range Range>
+  auto imap_unordered(F f, Range&& input, map_options options = {}) {
+    self().refuse_if_closed("imap_unordered");
+    return remote_imap<false>(self(), f, std::forward<Range>(input), options);
+  }
+
+ private:
+  Pool& self() noexcept { return static_cast<Pool&>(*this); }
+};
+
 }  // namespace weft::detail
+
+namespace weft {
+
+// How an imap chunk's outcome crosses back (remote_task.hpp).
+template <class R>
+struct serializer<detail::remote_chunk_result<R>> {
+  static void write(writer& w, const detail::remote_chunk_result<R>& c) {
+    w.write(c.values);
+    w.write(c.errors);
+    w.write(c.items);
+  }
+  static detail::remote_chunk_result<R> read(reader& in) {
+    detail::remote_chunk_result<R> c;
+    c.values = in.read<std::vector<R>>();
+    c.errors = in.read<std::vector<detail::remote_item_error>>();
+    c.items = in.read<std::uint64_t>();
+    return c;
+  }
+};
+
+}  // namespace weft

@@ -87,10 +87,11 @@ inline void report_callback_error(std::exception_ptr error) noexcept {
 //   running    set by the thread whose claim CAS wins in run()
 //   succeeded  set by the runner (or a promise-style completer) after the value
 //   failed     set after the exception_ptr
-//   cancelled  set by the cancel CAS winner, from pending only
+//   cancelled  set by the cancel CAS winner, from pending; or by the
+//              completer of a claimed remote task that no worker ran
 // Legal transitions: pending -> running -> {succeeded, failed};
 // pending -> cancelled; pending -> {succeeded, failed} (completers without a
-// callable). Final states never change.
+// callable); running -> cancelled (cancel_claimed). Final states never change.
 class state_base : public queue_node {  // queue_node: the link of a pool's injection queue
  public:
   enum status : std::uint32_t { pending = 0, running = 1, succeeded = 2, failed = 3, cancelled = 4 };
@@ -165,6 +166,14 @@ class state_base : public queue_node {  // queue_node: the link of a pool's inje
       return true;
     }
     return expected == cancelled;
+  }
+
+  // A task its completer claimed (promise_state::start) but gave back unrun,
+  // e.g. a process pool task still unread in the socket of a worker that was
+  // killed: it ends cancelled, as if cancel() had won. Completer only.
+  void cancel_claimed() noexcept {
+    WEFT_ASSERT(load_status() == running, "cancel_claimed() on a task that is not claimed");
+    complete(cancelled);
   }
 
   // Blocks until done or the policy expires; true when done. A worker of the
