@@ -379,6 +379,34 @@ TEST_CASE("shutdown called again from a done callback that shutdown runs returns
   });
 }
 
+TEST_CASE("an initializer that throws breaks the pool: tasks fail with pool_broken",
+          "[thread_pool][initializer]") {
+  weft::thread_pool_options options;
+  options.threads = 2;
+  options.initializer = [](std::size_t) { throw std::runtime_error("no database"); };
+  bool handler_called = false;
+  options.error_handler = [&](std::exception_ptr) { handler_called = true; };
+  thread_pool pool(options);
+  std::atomic<int> ran{0};
+  try {
+    auto f = pool.submit([&] { ++ran; return 42; });
+    CHECK_THROWS_AS(f.get(), weft::pool_broken);  // before the fix: 42
+  } catch (const weft::pool_broken&) {
+    // the pool was already broken when submit() ran: also right
+  }
+  REQUIRE(weft_test::eventually([&] {
+    try {
+      (void)pool.submit([] {});
+      return false;
+    } catch (const weft::pool_broken& e) {
+      return std::string(e.what()).find("no database") != std::string::npos;
+    }
+  }));
+  CHECK(ran == 0);
+  CHECK_FALSE(handler_called);
+  pool.wait();
+}
+
 TEST_CASE("long pool names keep the worker index in the OS thread name", "[thread_pool]") {
 #if defined(__linux__)
   weft::thread_pool_options o;

@@ -73,10 +73,13 @@ using task_result_t = typename task_call<std::decay_t<F>, std::decay_t<Args>...>
 struct thread_pool_options {
   std::size_t threads = default_workers(workload::cpu);
   // Called once in each worker, with its 0-based index, before it runs tasks.
+  // If it throws, the pool is broken (Python's BrokenThreadPool): queued and
+  // later tasks fail with weft::pool_broken naming the error, and submit()
+  // throws it.
   std::function<void(std::size_t)> initializer;
   // OS thread names are `name-N` (truncated to 15 characters on Linux).
   std::string name = "weft";
-  // Receives exceptions escaping post()ed tasks and initializers. Default:
+  // Receives exceptions escaping post()ed tasks. Default:
   // print the message and std::terminate, so that nothing is lost silently.
   std::function<void(std::exception_ptr)> error_handler;
 };
@@ -263,6 +266,7 @@ class thread_pool final : private detail::executor_hooks {
   void wait_until_idle();
   void cancel_all_pending();
   void report(std::exception_ptr error) noexcept;
+  void mark_broken(std::exception_ptr initializer_error) noexcept;
   template <class MakePart>
   auto run_parts(std::size_t parts, MakePart make_part);
   template <bool Ordered, class F, class Range>
@@ -292,6 +296,12 @@ class thread_pool final : private detail::executor_hooks {
   detail::parking_word<> idle_signal_;  // bumped when outstanding_ drops to 0
   alignas(detail::false_sharing_range) detail::parking_word<> work_signal_;  // bumped when work arrives for sleepers
   std::atomic<bool> closed_{false};      // set once by shutdown()
+  // Set once when a worker's initializer throws (Python's BrokenThreadPool):
+  // queued and later tasks fail with pool_broken(broken_reason_), which is
+  // written under broken_mutex_ before the release store of broken_.
+  std::atomic<bool> broken_{false};
+  std::mutex broken_mutex_;
+  std::string broken_reason_;
   std::atomic<bool> cancelling_{false};  // set by shutdown(cancel_pending)
   std::atomic<bool> stopping_{false};    // set once everything finished; workers exit
   std::mutex shutdown_mutex_;            // serializes shutdown(); guards joined_
@@ -416,8 +426,9 @@ inline void thread_pool::enqueue(detail::state_base* task) {
     // increment, or we see closed_ and back out.
     outstanding_.fetch_add(1, std::memory_order_seq_cst);
   }
-  if (closed_.load(std::memory_order_seq_cst)) {  // (S2)
+  if (closed_.load(std::memory_order_seq_cst) || broken_.load(std::memory_order_acquire)) {  // (S2)
     if (on_worker) finish_entry(*ctx); else finish_entry();
+    if (broken_.load(std::memory_order_acquire)) throw pool_broken(broken_reason_);
     throw pool_closed("weft::thread_pool: submit after shutdown()");
   }
   if (on_worker) {
@@ -486,7 +497,10 @@ inline void thread_pool::execute(detail::state_base* task, worker_context& ctx) 
   if (cancelling_.load(std::memory_order_acquire)) {
     task->cancel();
   } else if (task->try_claim()) {
-    run_nested(task, ctx);
+    if (broken_.load(std::memory_order_acquire))  // acquire: pairs with mark_broken(); broken_reason_ is set
+      task->fail_claimed(std::make_exception_ptr(pool_broken(broken_reason_)));
+    else
+      run_nested(task, ctx);
   }
   task->release();
   finish_entry(ctx);
@@ -563,7 +577,7 @@ inline void thread_pool::worker_main(std::size_t index) {
     try {
       options_.initializer(index);
     } catch (...) {
-      report(std::current_exception());
+      mark_broken(std::current_exception());
     }
   }
   for (;;) {
@@ -722,6 +736,20 @@ inline std::size_t thread_pool::running() const noexcept {
   std::size_t n = 0;
   for (auto& w : workers_) n += w->busy.load(std::memory_order_relaxed);
   return n;
+}
+
+inline void thread_pool::mark_broken(std::exception_ptr initializer_error) noexcept {
+  std::lock_guard lock(broken_mutex_);
+  if (broken_.load(std::memory_order_relaxed)) return;  // the first failure names the pool's state
+  try {
+    std::rethrow_exception(initializer_error);
+  } catch (const std::exception& e) {
+    broken_reason_ = "weft::thread_pool: a worker's initializer threw: ";
+    broken_reason_ += e.what();
+  } catch (...) {
+    broken_reason_ = "weft::thread_pool: a worker's initializer threw a non-standard exception";
+  }
+  broken_.store(true, std::memory_order_release);
 }
 
 inline void thread_pool::report(std::exception_ptr error) noexcept {

@@ -176,6 +176,14 @@ class state_base : public queue_node {  // queue_node: the link of a pool's inje
     complete(cancelled);
   }
 
+  // A claimed task that will never run (its pool is broken) fails with
+  // `error`; its callable is destroyed unrun. Claimer only.
+  void fail_claimed(std::exception_ptr error) noexcept {
+    WEFT_ASSERT(load_status() == running, "fail_claimed() on a task that is not claimed");
+    destroy_callable();
+    fail_with(std::move(error));
+  }
+
   // Blocks until done or the policy expires; true when done. A worker of the
   // owning executor waiting without a deadline helps instead of sleeping
   // (see executor_hooks); a timed wait always sleeps.
@@ -247,6 +255,8 @@ class state_base : public queue_node {  // queue_node: the link of a pool's inje
   virtual void destroy_callable() noexcept = 0;
   // Forwards request_stop() to a task's stop source, if it has one.
   virtual void stop_requested_by_user() noexcept {}
+  // Stores `error` as the result and completes (see fail_claimed).
+  virtual void fail_with(std::exception_ptr error) noexcept = 0;
 
   // Publishes the final status: wakes waiters, runs callbacks.
   void complete(status final_status) noexcept {
@@ -352,6 +362,7 @@ class shared_state : public state_base {
     result_.template emplace<2>(std::move(error));
     complete(failed);
   }
+  void fail_with(std::exception_ptr error) noexcept final { finish_with_exception(std::move(error)); }
 
  private:
   std::variant<std::monostate, stored_type, std::exception_ptr> result_;  // written before the final status
