@@ -8,7 +8,10 @@ cost) a file that only includes one header, three times, and keeps the
 least CPU time of the compiler (user + sys of the child: less sensitive
 to a busy machine than wall time). Prints every header's ratio to <thread>
 and fails if one is above the budget: oneTBB's task_group.h +
-concurrent_queue.h (when --tbb and installed) or --budget otherwise.
+concurrent_queue.h (when --tbb and installed) times --slack, or --budget
+otherwise. The slack (default 1.3) absorbs the noise of a busy 2-core
+machine, so the test catches a regression (a heavy standard header pulled
+in) rather than timing jitter.
 """
 import argparse
 import os
@@ -45,6 +48,7 @@ def main():
     ap.add_argument("include_dir")
     ap.add_argument("--tbb", action="store_true", help="budget = oneTBB's pair, when installed")
     ap.add_argument("--budget", type=float, default=3.5, help="ratio to <thread> without oneTBB")
+    ap.add_argument("--slack", type=float, default=1.3, help="factor on oneTBB's ratio (noise)")
     ap.add_argument("--skip", nargs="*", default=[], help="headers not to measure (e.g. mpi_pool)")
     ap.add_argument("--aggregate", nargs="*", default=["weft", "compare"],
                     help="headers that bundle others (reported, not held to the budget)")
@@ -55,7 +59,8 @@ def main():
     if args.tbb:
         tbb, _ = cpu_seconds(args.cxx, args.include_dir, TBB_PAIR)
         if tbb is not None:
-            budget, budget_name = tbb / baseline, "oneTBB task_group.h + concurrent_queue.h"
+            budget = tbb / baseline * args.slack
+            budget_name = f"oneTBB task_group.h + concurrent_queue.h = {tbb / baseline:.2f}x, times {args.slack}"
     print(f"<thread>: {baseline:.2f} s CPU; budget {budget:.2f}x <thread> ({budget_name})")
 
     over = []

@@ -20,6 +20,7 @@
 #include <utility>
 #include <functional>
 #include <iterator>
+#include <ranges>
 #include <mutex>
 #include <string>
 #include <thread>

@@ -22,7 +22,6 @@
 #include <cstdio>
 #include <iterator>
 #include <ostream>
-#include <ranges>
 #include <stdexcept>
 #include <string>
 #include <type_traits>

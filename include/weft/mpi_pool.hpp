@@ -23,7 +23,7 @@
 #include <cstdlib>
 #include <deque>
 #include <mutex>
-#include <ranges>
+#include <iterator>  // std::ranges::begin, end, iterator_t (not <ranges>: no views are used)
 #include <stdexcept>
 #include <string>
 #include <thread>

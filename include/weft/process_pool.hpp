@@ -31,7 +31,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <ranges>
+#include <iterator>  // std::ranges::begin, end, iterator_t (not <ranges>: no views are used)
 #include <span>
 #include <stdexcept>
 #include <string>

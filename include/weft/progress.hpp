@@ -12,7 +12,6 @@
 #include <cstdlib>
 #include <iterator>
 #include <optional>
-#include <ranges>
 #include <string>
 #include <type_traits>
 #include <utility>

@@ -29,7 +29,6 @@
 #include <limits>
 #include <memory>
 #include <mutex>
-#include <ranges>
 #include <stdexcept>
 #include <string>
 #include <thread>

@@ -9,7 +9,6 @@
 
 #include <cstddef>
 #include <iterator>
-#include <ranges>
 
 namespace weft::detail {
 

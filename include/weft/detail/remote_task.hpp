@@ -31,7 +31,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <exception>
-#include <ranges>
+#include <iterator>  // std::ranges::begin, end, iterator_t (not <ranges>: no views are used)
 #include <span>
 #include <string>
 #include <tuple>
