@@ -86,7 +86,7 @@ class rw_lock {
     auto& slot = my_slot();
     slot.fetch_add(1, std::memory_order_seq_cst);                       // R1
     if ((state_.value.load(std::memory_order_seq_cst) & writer) == 0)   // R2
-      return true;
+      return count_shared_hold(+1);
     leave_slot(slot);
     return false;
   }
@@ -99,7 +99,10 @@ class rw_lock {
     return try_lock_shared() || lock_shared_slow(detail::wait_policy::until(deadline));
   }
   // Thread-safe (a holder only, on the thread that locked).
-  void unlock_shared() noexcept { leave_slot(my_slot()); }
+  void unlock_shared() noexcept {
+    count_shared_hold(-1);
+    leave_slot(my_slot());
+  }
 
   // Number of per-thread reader counters (threads share them modulo this).
   static constexpr std::size_t reader_slots = 16;
@@ -118,6 +121,18 @@ class rw_lock {
   // writer.
   static constexpr std::uint32_t writer = 1, reader_phase = 2, waiting_one = 256;
   static std::uint32_t waiting_readers(std::uint32_t s) noexcept { return s / waiting_one; }
+
+  // Debug builds count the shared locks each thread holds (of every
+  // rw_lock): threads share reader slots, so a stray unlock_shared() on a
+  // slot another thread holds would pass the slot's own check. Returns true.
+  static bool count_shared_hold([[maybe_unused]] int delta) noexcept {
+#if WEFT_ASSERTS_ON
+    static thread_local long held = 0;
+    WEFT_ASSERT(held + delta >= 0, "rw_lock::unlock_shared without a shared lock held by this thread");
+    held += delta;
+#endif
+    return true;
+  }
 
   using counter = std::atomic<std::uint32_t>;
   counter& my_slot() noexcept {
@@ -279,7 +294,7 @@ inline bool rw_lock::lock_shared_slow(const detail::wait_policy& policy) noexcep
     slot.fetch_add(1, std::memory_order_seq_cst);                       // R1
     if ((state_.value.load(std::memory_order_seq_cst) & writer) == 0) { // R2
       stop_waiting_as_reader();
-      return true;
+      return count_shared_hold(+1);
     }
     leave_slot(slot);  // a writer won X1 first (only possible outside a reader batch)
   }

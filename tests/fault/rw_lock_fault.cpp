@@ -5,6 +5,11 @@
 
 #include "support.hpp"
 
+#include <atomic>
+#include <chrono>
+#include <thread>
+#include <vector>
+
 #if defined(__unix__) || defined(__APPLE__)
 #include <csignal>
 
@@ -24,6 +29,29 @@ TEST_CASE("unlock without the write lock is caught in debug builds", "[rw_lock][
   int status = weft_test::reap(weft_test::spawn([] {
     weft::rw_lock lock;
     lock.unlock();
+    return 0;
+  }));
+  REQUIRE(WIFSIGNALED(status));
+  CHECK(WTERMSIG(status) == SIGABRT);
+}
+TEST_CASE("a stray unlock_shared is caught even while another thread holds the same reader slot",
+          "[rw_lock][fork]") {
+  int status = weft_test::reap(weft_test::spawn([] {
+    weft::rw_lock lock;
+    const std::size_t my_slot = weft::detail::this_thread_index() % weft::rw_lock::reader_slots;
+    std::atomic<bool> holding{false};
+    std::vector<std::jthread> threads;
+    // New threads take new indices: the 16th after ours shares our slot.
+    for (std::size_t i = 0; i < weft::rw_lock::reader_slots; ++i)
+      threads.emplace_back([&] {
+        if (weft::detail::this_thread_index() % weft::rw_lock::reader_slots != my_slot) return;
+        lock.lock_shared();  // held until the process dies
+        holding = true;
+        for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+      });
+    while (!holding) std::this_thread::yield();
+    lock.unlock_shared();  // this thread holds nothing: WEFT_ASSERT must stop here
+    std::_Exit(0);         // before the fix: the slot went 1 -> 0 and nothing noticed
     return 0;
   }));
   REQUIRE(WIFSIGNALED(status));

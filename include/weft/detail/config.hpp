@@ -11,10 +11,12 @@
 // WEFT_ASSERT checks internal transition invariants. It is on in Debug builds
 // and in every weft test build (WEFT_ENABLE_ASSERTS), off in Release.
 #if !defined(NDEBUG) || defined(WEFT_ENABLE_ASSERTS)
+#define WEFT_ASSERTS_ON 1
 #define WEFT_ASSERT(cond, msg)                                                            \
   ((cond) ? static_cast<void>(0)                                                          \
           : ::weft::detail::assertion_failed(#cond, msg, __FILE__, __LINE__))
 #else
+#define WEFT_ASSERTS_ON 0
 #define WEFT_ASSERT(cond, msg) static_cast<void>(0)
 #endif
 
