@@ -159,8 +159,10 @@ class thread_pool final : private detail::executor_hooks {
   // only while fewer than options.buffersize chunks (default 2 x size()) of
   // options.chunksize items (default 1) are in flight, so memory stays
   // bounded. Dereferencing a failed item rethrows its exception; the
-  // iterator stays valid and ++ moves past it. Leaving the loop early cancels what has not started
-  // and waits for what runs. An lvalue input must outlive the loop.
+  // iterator stays valid and ++ moves past it. Leaving the loop early
+  // cancels what has not started and waits for what runs. An lvalue input
+  // and the pool must outlive the range (as a container outlives its
+  // iterators); shutdown() first makes further iteration throw pool_closed.
   // Thread-safe to call; iterate from one thread. Throws weft::pool_closed.
   template <class F, std::ranges::input_range Range>
   auto imap(F f, Range&& input, map_options options = {});
