@@ -36,6 +36,9 @@ class no_state_error : public std::future_error {
            "from or default-constructed";
   }
 };
+// The passkey to future's constructor from a state and to its state
+// (defined after future).
+struct future_access;
 }  // namespace detail
 
 // The eventual result of a task (like Python's concurrent.futures.Future).
@@ -140,11 +143,15 @@ class future {
     checked().add_done_callback(std::forward<F>(f));
   }
 
-  // ---- for weft's executors: adopts one reference to `state` ----
+
+ private:
+  // weft's executors build futures and reach their states only through
+  // detail::future_access, so that no public signature names a detail type.
+  friend struct detail::future_access;
+  // Adopts one reference to `state`.
   explicit future(detail::shared_state<T>* state) noexcept : state_(state) {}
   detail::shared_state<T>* state() const noexcept { return state_; }
 
- private:
   detail::shared_state<T>& checked() const {
     if (state_ == nullptr) throw detail::no_state_error();
     return *state_;
@@ -158,6 +165,15 @@ class future {
 
   detail::shared_state<T>* state_ = nullptr;  // one reference owned
 };
+
+namespace detail {
+struct future_access {
+  template <class T>
+  static future<T> make(shared_state<T>* state) noexcept { return future<T>(state); }
+  template <class T>
+  static shared_state<T>* state(const future<T>& f) noexcept { return f.state(); }
+};
+}  // namespace detail
 
 // What wait() waits for, as in concurrent.futures.
 enum class return_when { first_completed, first_exception, all_completed };
@@ -174,7 +190,7 @@ template <class R>
 concept future_range = std::ranges::random_access_range<R> &&
     requires(std::ranges::range_reference_t<R> f) {
       { f.ready() } -> std::same_as<bool>;
-      f.state();
+      detail::future_access::state(f);
     };
 
 // Indices of futures in the order they complete, fed by done callbacks.
@@ -219,7 +235,7 @@ bool await_futures(Range& futures, const wait_policy& policy, bool race, Satisfi
       (!race || executor->races_may_help())) {
     std::vector<state_base*> mine;
     for (auto& f : futures)
-      if (f.valid() && f.state()->owner() == executor) mine.push_back(f.state());
+      if (f.valid() && future_access::state(f)->owner() == executor) mine.push_back(future_access::state(f));
     if (!mine.empty()) return executor->help_while_waiting({mine, satisfied, park});
   }
   while (!satisfied())
@@ -312,7 +328,7 @@ namespace detail {
 template <class Range>
 bool any_failed(Range& futures) {
   for (auto& f : futures)
-    if (f.ready() && f.state()->load_status() == state_base::failed) return true;
+    if (f.ready() && future_access::state(f)->load_status() == state_base::failed) return true;
   return false;
 }
 
@@ -376,7 +392,7 @@ using stored_t = typename shared_state<T>::stored_type;
 
 template <class F>
 executor_hooks* owner_of(const F& f) noexcept {
-  return f.valid() ? f.state()->owner() : nullptr;
+  return f.valid() ? future_access::state(f)->owner() : nullptr;
 }
 // The owner a race's result (when_any) waits with: none, so that its get()
 // blocks, unless the executor lets races help.
@@ -397,7 +413,7 @@ template <class T>
   using result_t = std::conditional_t<std::is_void_v<T>, void, std::vector<T>>;
   auto* state = new detail::promise_state<result_t>(
       futures.empty() ? nullptr : detail::owner_of(futures.front()), 1);
-  future<result_t> result(state);
+  auto result = detail::future_access::make<result_t>(state);
   if (futures.empty()) {
     state->set_value();
     return result;
@@ -446,7 +462,7 @@ future<std::tuple<detail::stored_t<Ts>...>> when_all(future<Ts>... futures) {
   using result_t = std::tuple<detail::stored_t<Ts>...>;
   auto inputs = std::make_shared<std::tuple<future<Ts>...>>(std::move(futures)...);
   auto* state = new detail::promise_state<result_t>(detail::owner_of(std::get<0>(*inputs)), 1);
-  future<result_t> result(state);
+  auto result = detail::future_access::make<result_t>(state);
   auto remaining = std::make_shared<std::atomic<std::size_t>>(sizeof...(Ts));
   detail::state_ref<detail::promise_state<result_t>> out(state);
   auto finish = [inputs, remaining, out] {
@@ -479,7 +495,7 @@ future<std::size_t> when_any(Range& futures) {
     throw std::invalid_argument("weft::when_any: needs at least one future");
   auto* state = new detail::promise_state<std::size_t>(
       detail::race_owner(detail::owner_of(*std::ranges::begin(futures))), 1);
-  future<std::size_t> result(state);
+  auto result = detail::future_access::make<std::size_t>(state);
   detail::state_ref<detail::promise_state<std::size_t>> out(state);
   std::size_t i = 0;
   for (auto& f : futures) {
@@ -495,7 +511,7 @@ template <class... Ts>
 future<std::size_t> when_any(future<Ts>&... futures) {
   auto* state = new detail::promise_state<std::size_t>(
       detail::race_owner(detail::owner_of(std::get<0>(std::tie(futures...)))), 1);
-  future<std::size_t> result(state);
+  auto result = detail::future_access::make<std::size_t>(state);
   detail::state_ref<detail::promise_state<std::size_t>> out(state);
   std::size_t i = 0;
   (futures.add_done_callback([out, index = i++] { out->set_value(index); }), ...);

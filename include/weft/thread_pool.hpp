@@ -403,7 +403,7 @@ detail::shared_state<R>* thread_pool::new_state(F&& task, std::uint32_t refs) {
 template <class R, class F>
 future<R> thread_pool::enqueue_task(F&& task) {
   auto* state = new_state<R>(std::forward<F>(task), 2);  // the future's and the queue's
-  future<R> result(state);
+  auto result = detail::future_access::make<R>(state);
   try {
     enqueue(state);
   } catch (...) {

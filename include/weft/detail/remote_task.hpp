@@ -313,7 +313,7 @@ std::pair<remote_task, future<remote_result_t<F, Args...>>> make_remote_task(std
   (w.write(args), ...);
   auto* state = new promise_state<R>(nullptr, 2);  // the future's and the task's
   t.state = state;
-  return {std::move(t), future<R>(state)};
+  return {std::move(t), future_access::make<R>(state)};
 }
 
 // A chunk of map(): applies F to every element, as one task.
