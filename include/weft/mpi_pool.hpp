@@ -31,6 +31,7 @@
 #include <vector>
 
 #include <mpi.h>
+#include <unistd.h>
 
 namespace weft {
 
@@ -40,10 +41,44 @@ namespace detail {
 // identity: equal words mean the same images are loaded in the same order.
 inline void mpi_pool_probe() {}
 
+// This process's command line (/proc/self/cmdline): the arguments spawned
+// workers get, so that code before the pool runs there as it ran here.
+inline std::vector<std::string> own_arguments() {
+  std::vector<std::string> args;
+  if (std::FILE* f = std::fopen("/proc/self/cmdline", "rb")) {
+    std::string arg;
+    for (int c = std::fgetc(f); c != EOF; c = std::fgetc(f)) {
+      if (c != '\0') {
+        arg += static_cast<char>(c);
+      } else {
+        args.push_back(arg);
+        arg.clear();
+      }
+    }
+    std::fclose(f);
+  }
+  return args;
+}
+
+// The path of this program's executable (resolved here: a launcher that
+// execs "/proc/self/exe" would run itself).
+inline std::string own_executable() {
+  std::string path(4096, '\0');
+  ssize_t n = ::readlink("/proc/self/exe", path.data(), path.size());
+  path.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+  return path;
+}
+
 // The largest message MPI's int counts can describe.
 inline constexpr std::size_t mpi_max_message = static_cast<std::size_t>(INT_MAX);
 
 }  // namespace detail
+
+struct mpi_pool_options {
+  // Worker ranks to spawn when the program was started without mpirun (a
+  // singleton); ignored under mpirun, where the job's ranks serve.
+  std::size_t workers = default_workers(workload::cpu);
+};
 
 // Runs functions on the other ranks of an MPI job and returns weft::future,
 // with process_pool's API: code moves between the two by changing the type.
@@ -57,6 +92,12 @@ inline constexpr std::size_t mpi_max_message = static_cast<std::size_t>(INT_MAX)
 //   (requesting MPI_THREAD_MULTIPLE, needing at least SERIALIZED) and
 //   finalizes it in shutdown(); call shutdown() or destroy the pool on the
 //   thread that constructed it.
+// Without mpirun (`./app`, an MPI singleton), the constructor spawns
+//   options.workers ranks of the same program (the executable behind
+//   /proc/self/exe, same arguments) with MPI_Comm_spawn, as mpi4py.futures.MPIPoolExecutor does:
+//   they run main() from the start and serve inside their constructor.
+//   Open MPI run as root needs OMPI_ALLOW_RUN_AS_ROOT=1 and
+//   OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 in the environment.
 // What can be submitted: as for process_pool (a function pointer or a
 //   trivially copyable callable; serializable arguments and result). The
 //   function crosses ranks as an offset into its loaded image, never as a
@@ -69,7 +110,8 @@ inline constexpr std::size_t mpi_max_message = static_cast<std::size_t>(INT_MAX)
 // Exceptions: a task's exception arrives as weft::remote_error. A rank that
 //   dies ends the whole job (MPI without ULFM cannot survive it): mpirun
 //   reports the rank and signal and stops every process. pool_closed after
-//   shutdown(); std::invalid_argument with fewer than 2 ranks.
+//   shutdown(); std::invalid_argument with fewer than 2 ranks (a singleton
+//   asked for 0 workers); weft::error when spawning fails.
 // Maps: map(), imap() and imap_unordered() (Python's Pool.map, imap,
 //   imap_unordered) are inherited from detail::remote_maps, one definition
 //   for both remote pools; their contracts are written there.
@@ -77,7 +119,8 @@ inline constexpr std::size_t mpi_max_message = static_cast<std::size_t>(INT_MAX)
 // Cost: per task one MPI message each way; map() sends chunks.
 class mpi_pool : public detail::remote_maps<mpi_pool> {
  public:
-  mpi_pool();
+  mpi_pool() : mpi_pool(mpi_pool_options{}) {}
+  explicit mpi_pool(mpi_pool_options options);
   ~mpi_pool();
   mpi_pool(const mpi_pool&) = delete;
   mpi_pool& operator=(const mpi_pool&) = delete;
@@ -116,7 +159,8 @@ class mpi_pool : public detail::remote_maps<mpi_pool> {
   static constexpr std::size_t pipeline_depth = 2;  // the next task waits at the worker
   static inline std::atomic<bool> constructed_{false};
 
-  void start_mpi();
+  void start_mpi(const mpi_pool_options& options);
+  void join_or_spawn_workers(const mpi_pool_options& options);
   void check_same_binary();
   [[noreturn]] void serve();
   void progress_main();
@@ -152,10 +196,10 @@ class mpi_pool : public detail::remote_maps<mpi_pool> {
 
 // ---- implementation ----
 
-inline mpi_pool::mpi_pool() {
+inline mpi_pool::mpi_pool(mpi_pool_options options) {
   if (constructed_.exchange(true))
     throw std::logic_error("weft::mpi_pool: one pool per MPI job (the worker ranks serve the first and exit with it)");
-  start_mpi();
+  start_mpi(options);
   images_ = detail::image_table::current();
   check_same_binary();
   if (rank_ != 0) serve();
@@ -165,7 +209,7 @@ inline mpi_pool::mpi_pool() {
   progress_ = std::thread([this] { progress_main(); });
 }
 
-inline void mpi_pool::start_mpi() {
+inline void mpi_pool::start_mpi(const mpi_pool_options& options) {
   int initialized = 0, provided = 0;
   MPI_Initialized(&initialized);
   if (initialized) {
@@ -180,7 +224,7 @@ inline void mpi_pool::start_mpi() {
     throw error("weft::mpi_pool: the MPI library gives thread level " + std::to_string(provided) +
                 "; the pool's progress thread needs MPI_THREAD_SERIALIZED or better");
   }
-  MPI_Comm_dup(MPI_COMM_WORLD, &comm_);  // our tags never meet the application's messages
+  join_or_spawn_workers(options);
   int ranks = 0;
   MPI_Comm_rank(comm_, &rank_);
   MPI_Comm_size(comm_, &ranks);
@@ -189,6 +233,50 @@ inline void mpi_pool::start_mpi() {
     throw std::invalid_argument(
         "weft::mpi_pool: needs at least 2 MPI ranks (rank 0 submits, the others serve); start with mpirun -np N, N >= 2");
   }
+}
+
+// comm_: rank 0 submits, the others serve. Under mpirun, a copy of the
+// job's world (our tags never meet the application's messages). A spawned
+// worker merges with its parent; a singleton spawns its workers and merges
+// with them, first (high = 0), so that it is rank 0.
+inline void mpi_pool::join_or_spawn_workers(const mpi_pool_options& options) {
+  MPI_Comm parent = MPI_COMM_NULL;
+  MPI_Comm_get_parent(&parent);
+  if (parent != MPI_COMM_NULL) {
+    MPI_Intercomm_merge(parent, 1, &comm_);
+    return;
+  }
+  int world = 0;
+  MPI_Comm_size(MPI_COMM_WORLD, &world);
+  if (world > 1 || options.workers == 0) {
+    MPI_Comm_dup(MPI_COMM_WORLD, &comm_);  // too few ranks is reported by the caller
+    return;
+  }
+  const std::vector<std::string> args = detail::own_arguments();
+  std::vector<char*> argv;
+  for (std::size_t i = 1; i < args.size(); ++i) argv.push_back(const_cast<char*>(args[i].c_str()));
+  argv.push_back(nullptr);
+  const auto count = static_cast<int>(std::min<std::size_t>(options.workers, INT_MAX));
+  std::vector<int> errors(static_cast<std::size_t>(count), MPI_SUCCESS);
+  // Open MPI counts this process as one of the cores' slots and refuses to
+  // start more ranks than slots: the workers may share the cores with us
+  // (other MPI libraries ignore the key).
+  MPI_Info info = MPI_INFO_NULL;
+  MPI_Info_create(&info);
+  MPI_Info_set(info, "map_by", "slot:OVERSUBSCRIBE");
+  MPI_Comm children = MPI_COMM_NULL;
+  std::string program = detail::own_executable();  // the launcher would read its own /proc/self/exe
+  int rc = MPI_Comm_spawn(program.c_str(), argv.data(), count, info, 0, MPI_COMM_SELF, &children,
+                          errors.data());
+  MPI_Info_free(&info);
+  if (rc != MPI_SUCCESS || children == MPI_COMM_NULL) {
+    end_mpi();
+    throw error("weft::mpi_pool: MPI_Comm_spawn of " + std::to_string(count) +
+                " workers failed (as root, Open MPI needs OMPI_ALLOW_RUN_AS_ROOT=1 and "
+                "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; or start the program with mpirun -np N)");
+  }
+  MPI_Intercomm_merge(children, 0, &comm_);
+  MPI_Comm_free(&children);
 }
 
 // Every rank must run rank 0's build (its ELF build-id, or a hash of its
