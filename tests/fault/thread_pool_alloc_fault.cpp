@@ -29,7 +29,8 @@ bool injection_works() {
   fail_large_allocations = true;
   bool threw = false;
   try {
-    delete[] new char[8192];
+    char* volatile probe = new char[8192];  // volatile: the compiler may not elide this allocation
+    delete[] probe;
   } catch (const std::bad_alloc&) {
     threw = true;
   }
