@@ -40,15 +40,15 @@ TEST_CASE("a stray unlock_shared is caught even while another thread holds the s
     weft::rw_lock lock;
     const std::size_t my_slot = weft::detail::this_thread_index() % weft::rw_lock::reader_slots;
     std::atomic<bool> holding{false};
-    std::vector<std::jthread> threads;
     // New threads take new indices: the 16th after ours shares our slot.
+    // Detached: they sleep until the process ends.
     for (std::size_t i = 0; i < weft::rw_lock::reader_slots; ++i)
-      threads.emplace_back([&] {
+      std::thread([&] {
         if (weft::detail::this_thread_index() % weft::rw_lock::reader_slots != my_slot) return;
         lock.lock_shared();  // held until the process dies
         holding = true;
         for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
-      });
+      }).detach();
     while (!holding) std::this_thread::yield();
     lock.unlock_shared();  // this thread holds nothing: WEFT_ASSERT must stop here
     std::_Exit(0);         // before the fix: the slot went 1 -> 0 and nothing noticed
