@@ -15,6 +15,18 @@ namespace {
 thread_local bool fail_large_allocations = false;
 }  // namespace
 
+// Sanitizer runtimes own operator new (ASan would see our delete free its
+// allocations: alloc-dealloc-mismatch), so the replacement is left out there.
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define WEFT_TEST_SANITIZED 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define WEFT_TEST_SANITIZED 1
+#endif
+
+#if !defined(WEFT_TEST_SANITIZED)
 void* operator new(std::size_t n) {
   if (fail_large_allocations && n >= 4096) throw std::bad_alloc();  // simulated exhaustion
   if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
@@ -22,6 +34,7 @@ void* operator new(std::size_t n) {
 }
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#endif
 
 // Whether this binary's operator new is the one above: a sanitizer
 // runtime may interpose its own, and then no failure can be injected.
