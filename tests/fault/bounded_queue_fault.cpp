@@ -120,16 +120,23 @@ struct stalling {
   }
 };
 
+// Runs `work` on a thread whose next move of a `stalling` item parks on
+// `release`; returns that thread once it is parked.
+template <class Work>
+std::thread stall_in_next_move(weft_test::gate& release, Work work) {
+  stalling::release = &release;
+  stalling::stalled = false;
+  stalling::armed = true;
+  std::thread worker(std::move(work));
+  REQUIRE(weft_test::eventually([] { return stalling::stalled.load(); }));
+  return worker;
+}
+
 // One item in a capacity-1 queue, popped by a consumer that stalls inside
 // the item's move; returns that consumer's thread.
 std::thread stall_a_consumer(weft::bounded_queue<stalling>& q, weft_test::gate& release) {
-  stalling::release = &release;
-  stalling::stalled = false;
   q.push(stalling(1));
-  stalling::armed = true;
-  std::thread consumer([&q] { THREAD_CHECK(q.pop()->value == 1); });
-  REQUIRE(weft_test::eventually([] { return stalling::stalled.load(); }));
-  return consumer;
+  return stall_in_next_move(release, [&q] { THREAD_CHECK(q.pop()->value == 1); });
 }
 }  // namespace
 
@@ -175,11 +182,8 @@ TEST_CASE("after close, try_pop and pop_for never wait for a producer stalled mi
           "[bounded_queue][fault]") {
   weft::bounded_queue<stalling> q(4);
   weft_test::gate release;
-  stalling::release = &release;
-  stalling::stalled = false;
-  stalling::armed = true;
-  std::thread producer([&q] { q.push(stalling(7)); });  // stalls moving its item into the slot
-  REQUIRE(weft_test::eventually([] { return stalling::stalled.load(); }));
+  // The producer stalls moving its item into the slot.
+  std::thread producer = stall_in_next_move(release, [&q] { q.push(stalling(7)); });
   q.close();
   weft_test::finishes("try_pop after close, producer stalled", [&] { CHECK_FALSE(q.try_pop().has_value()); },
                       std::chrono::seconds(10));
