@@ -12,6 +12,7 @@
 #error "<weft/compare.hpp> needs POSIX processes (Linux, macOS); it is not available on this platform"
 #endif
 
+#include <weft/detail/time_summary.hpp>
 #include <weft/process_pool.hpp>
 #include <weft/thread_pool.hpp>
 
@@ -75,6 +76,8 @@ class comparison {
  private:
   const strategy_row& serial() const { return rows_.front(); }
   const strategy_row& fastest() const;
+  static double spread_of(const strategy_row& r) { return (r.max - r.min).count(); }
+  static bool overlap(const strategy_row& a, const strategy_row& b) { return a.min <= b.max && b.min <= a.max; }
 
   std::vector<strategy_row> rows_;
   std::size_t repeats_;
@@ -94,26 +97,6 @@ comparison compare_strategies(F f, const Range& inputs, compare_options options 
 
 // ---- implementation ----
 
-namespace detail {
-
-inline strategy_row summarize(std::string name, std::size_t workers, std::vector<double> seconds) {
-  std::sort(seconds.begin(), seconds.end());
-  const std::size_t n = seconds.size();
-  const double median = n % 2 ? seconds[n / 2] : (seconds[n / 2 - 1] + seconds[n / 2]) / 2;
-  strategy_row r;
-  r.name = std::move(name);
-  r.workers = workers;
-  r.median = std::chrono::duration<double>(median);
-  r.min = std::chrono::duration<double>(seconds.front());
-  r.max = std::chrono::duration<double>(seconds.back());
-  return r;
-}
-
-inline double spread_of(const strategy_row& r) { return (r.max - r.min).count(); }
-inline bool overlap(const strategy_row& a, const strategy_row& b) { return a.min <= b.max && b.min <= a.max; }
-
-}  // namespace detail
-
 inline const strategy_row& comparison::fastest() const {
   return *std::min_element(rows_.begin(), rows_.end(),
                            [](const strategy_row& a, const strategy_row& b) { return a.median < b.median; });
@@ -123,13 +106,13 @@ inline std::string comparison::best() const {
   const strategy_row& f = fastest();
   if (&f == &serial()) return f.name;
   const double lead = (serial().median - f.median).count();
-  return lead > std::max(detail::spread_of(f), detail::spread_of(serial())) ? f.name : serial().name;
+  return lead > std::max(spread_of(f), spread_of(serial())) ? f.name : serial().name;
 }
 
 inline bool comparison::noisy() const {
   for (std::size_t i = 0; i < rows_.size(); ++i)
     for (std::size_t j = i + 1; j < rows_.size(); ++j)
-      if (detail::overlap(rows_[i], rows_[j])) return true;
+      if (overlap(rows_[i], rows_[j])) return true;
   return false;
 }
 
@@ -160,7 +143,7 @@ inline void comparison::print(std::ostream& out) const {
   std::string pairs;
   for (std::size_t i = 0; i < rows_.size(); ++i)
     for (std::size_t j = i + 1; j < rows_.size(); ++j)
-      if (detail::overlap(rows_[i], rows_[j])) pairs += (pairs.empty() ? "" : ", ") + rows_[i].name + "/" + rows_[j].name;
+      if (overlap(rows_[i], rows_[j])) pairs += (pairs.empty() ? "" : ", ") + rows_[i].name + "/" + rows_[j].name;
   if (!pairs.empty())
     out << "  warning: min-max ranges overlap (" << pairs
         << "): too noisy to separate those; close other programs, or use more repeats\n";
@@ -169,7 +152,7 @@ inline void comparison::print(std::ostream& out) const {
   if (winner != "serial") {
     std::string tied;  // other parallel rows the run cannot separate from the winner
     for (const auto& r : rows_)
-      if (&r != &f && &r != &serial() && detail::overlap(r, f)) tied += (tied.empty() ? "" : ", ") + r.name;
+      if (&r != &f && &r != &serial() && overlap(r, f)) tied += (tied.empty() ? "" : ", ") + r.name;
     if (!tied.empty()) tied = "; " + tied + " within the noise of it";
     std::snprintf(line, sizeof line, "verdict: %s — %.2fx serial with %zu workers, a lead larger than the spread%s\n",
                   winner.c_str(), f.speedup, f.workers, tied.c_str());
@@ -226,10 +209,15 @@ comparison compare_strategies(F f, const Range& inputs, compare_options options)
     }
   }
 
+  auto row = [](std::string name, std::size_t workers, std::vector<double>& times) {
+    const detail::time_summary t = detail::summarize(std::move(times));
+    using seconds_t = std::chrono::duration<double>;
+    return strategy_row{std::move(name), workers, seconds_t(t.median), seconds_t(t.min), seconds_t(t.max)};
+  };
   std::vector<strategy_row> rows;
-  rows.push_back(detail::summarize("serial", 1, std::move(seconds[0])));
-  rows.push_back(detail::summarize("threads", threads.size(), std::move(seconds[1])));
-  rows.push_back(detail::summarize("processes", processes.size(), std::move(seconds[2])));
+  rows.push_back(row("serial", 1, seconds[0]));
+  rows.push_back(row("threads", threads.size(), seconds[1]));
+  rows.push_back(row("processes", processes.size(), seconds[2]));
   for (auto& r : rows) r.speedup = rows.front().median / r.median;
   return comparison(std::move(rows), options.repeats, agree);
 }

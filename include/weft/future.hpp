@@ -5,6 +5,8 @@
 // (return_when), and asyncio-style `when_all` (gather) and `when_any` (race).
 #pragma once
 
+#include <weft/detail/future_access.hpp>
+#include <weft/detail/future_wait.hpp>
 #include <weft/detail/range_access.hpp>
 #include <weft/detail/shared_state.hpp>
 #include <weft/detail/wait.hpp>
@@ -25,21 +27,6 @@
 #include <vector>
 
 namespace weft {
-
-namespace detail {
-// std::future_error(no_state) with a message that says how it happens.
-class no_state_error : public std::future_error {
- public:
-  no_state_error() : std::future_error(std::future_errc::no_state) {}
-  const char* what() const noexcept override {
-    return "weft::future: no state: the result was already taken by get(), or the future was moved "
-           "from or default-constructed";
-  }
-};
-// The passkey to future's constructor from a state and to its state
-// (defined after future).
-struct future_access;
-}  // namespace detail
 
 // The eventual result of a task (like Python's concurrent.futures.Future).
 //
@@ -166,15 +153,6 @@ class future {
   detail::shared_state<T>* state_ = nullptr;  // one reference owned
 };
 
-namespace detail {
-struct future_access {
-  template <class T>
-  static future<T> make(shared_state<T>* state) noexcept { return future<T>(state); }
-  template <class T>
-  static shared_state<T>* state(const future<T>& f) noexcept { return f.state(); }
-};
-}  // namespace detail
-
 // What wait() waits for, as in concurrent.futures.
 enum class return_when { first_completed, first_exception, all_completed };
 
@@ -183,78 +161,6 @@ struct wait_result {
   std::vector<std::size_t> done;
   std::vector<std::size_t> not_done;
 };
-
-namespace detail {
-
-template <class R>
-concept future_range = std::ranges::random_access_range<R> &&
-    requires(std::ranges::range_reference_t<R> f) {
-      { f.ready() } -> std::same_as<bool>;
-      detail::future_access::state(f);
-    };
-
-// Indices of futures in the order they complete, fed by done callbacks.
-// Shared (shared_ptr) between the callbacks and the waiting side.
-class completion_log {
- public:
-  void record(std::size_t index) {
-    {
-      std::lock_guard lock(mutex_);
-      order_.push_back(index);
-    }
-    count_.bump_and_wake();
-  }
-  // Waits until more than `seen` completions are logged; false on timeout.
-  bool wait_beyond(std::size_t seen, const wait_policy& policy) {
-    return count_.await([seen](std::uint32_t n) { return n > seen; }, policy).has_value();
-  }
-  std::size_t at(std::size_t i) {
-    std::lock_guard lock(mutex_);
-    return order_[i];
-  }
-  std::size_t count() const noexcept { return count_.value.load(std::memory_order_acquire); }
-
- private:
-  std::mutex mutex_;
-  std::vector<std::size_t> order_;  // guarded by mutex_
-  parking_word<> count_;            // number of entries in order_
-};
-
-// The one wait path of every multi-future wait (wait, as_completed): on a
-// worker of the pool that owns some of the futures, and without a deadline,
-// the pool's helping wait (see executor_hooks); otherwise park() until
-// satisfied() or the policy ends. `satisfied` must record what it saw so
-// that `park` sleeps only while that is still current (no lost wake-up).
-// `race`: the wait may end before every future is done (see
-// executor_hooks::races_may_help).
-template <class Range, class Satisfied, class Park>
-bool await_futures(Range& futures, const wait_policy& policy, bool race, Satisfied satisfied, Park park) {
-  if (satisfied()) return true;
-  executor_hooks* executor = current_executor();
-  if (executor != nullptr && policy.may_sleep() && !policy.has_deadline() &&
-      (!race || executor->races_may_help())) {
-    std::vector<state_base*> mine;
-    for (auto& f : futures)
-      if (f.valid() && future_access::state(f)->owner() == executor) mine.push_back(future_access::state(f));
-    if (!mine.empty()) return executor->help_while_waiting({mine, satisfied, park});
-  }
-  while (!satisfied())
-    if (!park(policy)) return satisfied();
-  return true;
-}
-
-template <class Range>
-std::shared_ptr<completion_log> watch_all(Range& futures) {
-  auto log = std::make_shared<completion_log>();
-  std::size_t i = 0;
-  for (auto& f : futures) {
-    f.add_done_callback([log, i] { log->record(i); });
-    ++i;
-  }
-  return log;
-}
-
-}  // namespace detail
 
 // Yields the futures of a range in the order they complete (as Python's
 // concurrent.futures.as_completed), as references into the range.
@@ -323,84 +229,18 @@ as_completed_range<Range> as_completed(Range& futures, std::chrono::duration<Rep
   return {futures, detail::wait_policy::for_(timeout)};
 }
 
-namespace detail {
-
-template <class Range>
-bool any_failed(Range& futures) {
-  for (auto& f : futures)
-    if (f.ready() && future_access::state(f)->load_status() == state_base::failed) return true;
-  return false;
-}
-
-template <class Range>
-wait_result wait_impl(Range& futures, return_when when, const wait_policy& policy) {
-  const std::size_t n = std::ranges::size(futures);
-  auto log = watch_all(futures);
-  // `seen` is read once per check and is what park() waits beyond: a
-  // completion that lands after the check always ends the sleep.
-  std::size_t seen = 0;
-  auto satisfied = [&] {
-    seen = log->count();
-    switch (when) {
-      case return_when::first_completed: return seen >= 1 || n == 0;
-      case return_when::first_exception: return seen == n || any_failed(futures);
-      case return_when::all_completed: return seen == n;
-    }
-    return true;
-  };
-  auto park = [&](const wait_policy& p) { return log->wait_beyond(seen, p); };
-  detail::await_futures(futures, policy, when != return_when::all_completed, satisfied, park);
-  wait_result result;
-  std::size_t i = 0;
-  for (auto& f : futures) (f.ready() ? result.done : result.not_done).push_back(i++);
-  return result;
-}
-
-}  // namespace detail
-
 // Waits until `when` is satisfied (or the timeout passes) and reports which
 // futures are done, like concurrent.futures.wait. first_exception returns when
 // a future fails with an exception (a cancelled future is done, not failed)
 // or when all are done. Never throws on timeout: check not_done.
 template <detail::future_range Range>
 wait_result wait(Range& futures, return_when when = return_when::all_completed) {
-  return detail::wait_impl(futures, when, detail::wait_policy::forever());
+  return detail::wait_impl<wait_result>(futures, when, detail::wait_policy::forever());
 }
 template <detail::future_range Range, class Rep, class Period>
 wait_result wait(Range& futures, return_when when, std::chrono::duration<Rep, Period> timeout) {
-  return detail::wait_impl(futures, when, detail::wait_policy::for_(timeout));
+  return detail::wait_impl<wait_result>(futures, when, detail::wait_policy::for_(timeout));
 }
-
-namespace detail {
-
-// One reference to a state, released on destruction (for captures).
-template <class S>
-class state_ref {
- public:
-  explicit state_ref(S* s) noexcept : s_(s) { s_->add_ref(); }
-  state_ref(const state_ref& o) noexcept : s_(o.s_) { s_->add_ref(); }
-  state_ref& operator=(const state_ref&) = delete;
-  ~state_ref() { s_->release(); }
-  S* operator->() const noexcept { return s_; }
-
- private:
-  S* s_;
-};
-
-template <class T>
-using stored_t = typename shared_state<T>::stored_type;
-
-template <class F>
-executor_hooks* owner_of(const F& f) noexcept {
-  return f.valid() ? future_access::state(f)->owner() : nullptr;
-}
-// The owner a race's result (when_any) waits with: none, so that its get()
-// blocks, unless the executor lets races help.
-inline executor_hooks* race_owner(executor_hooks* owner) noexcept {
-  return owner != nullptr && owner->races_may_help() ? owner : nullptr;
-}
-
-}  // namespace detail
 
 // Gathers a vector of futures into one future of all their values, in input
 // order (asyncio.gather). The inputs are consumed. If any input fails, the

@@ -6,6 +6,7 @@
 // implicitly; weft makes it a compile-time property of the type.
 #pragma once
 
+#include <weft/detail/serialize_traits.hpp>
 #include <weft/error.hpp>
 
 #include <algorithm>
@@ -47,18 +48,6 @@ struct serializer {
 template <class T>
 concept serializable = !requires { typename serializer<std::remove_cv_t<T>>::not_specialized; };
 
-namespace detail {
-template <class T>
-constexpr void require_serializable() {
-  static_assert(serializable<T>,
-                "weft::serializer<T> is not specialized for this T (the compiler names T in the "
-                "instantiation context): specialize weft::serializer<T> with static write(weft::writer&, "
-                "const T&) and read(weft::reader&) -> T, or use a supported type (arithmetic, enum, "
-                "trivially copyable struct, string, vector, array, pair, tuple, optional, map, "
-                "unordered_map, variant)");
-}
-}  // namespace detail
-
 // Appends the encoding of values to a byte buffer.
 //
 // Format: native byte order and sizes, lengths as 64-bit counts, no
@@ -77,7 +66,7 @@ class writer {
   }
   template <class T>
   void write(const T& value) {
-    detail::require_serializable<T>();
+    detail::require_serializable<serializable<T>>();
     if constexpr (serializable<T>) serializer<std::remove_cv_t<T>>::write(*this, value);
   }
   void write_size(std::size_t n) { write_bytes(&n, sizeof n); }
@@ -102,7 +91,7 @@ class reader {
   }
   template <class T>
   T read() {
-    detail::require_serializable<T>();
+    detail::require_serializable<serializable<T>>();
     if constexpr (serializable<T>) return serializer<std::remove_cv_t<T>>::read(*this);
     else fail("unreachable");  // the static_assert above already stopped the build
   }
@@ -141,74 +130,6 @@ T deserialize(std::span<const std::byte> bytes) {
 }
 
 // ---- built-in serializers ----
-
-namespace detail {
-template <class T, template <class...> class Template>
-inline constexpr bool is_specialization_of = false;
-template <template <class...> class Template, class... Args>
-inline constexpr bool is_specialization_of<Template<Args...>, Template> = true;
-
-// Types copied as raw bytes: arithmetic, enums and other trivially copyable
-// types, except pointers (an address means nothing in another process), and
-// types whose bytes carry an invariant a corrupt message could break: bool,
-// std::optional and std::variant are encoded with a validated tag instead.
-// (A user struct copied bitwise is not validated: its bytes are its own.)
-template <class T>
-inline constexpr bool bitwise_serializable =
-    std::is_trivially_copyable_v<T> && !std::is_pointer_v<T> && !std::is_member_pointer_v<T> &&
-    !std::is_same_v<T, bool> && !std::is_array_v<T> && !is_specialization_of<T, std::optional> &&
-    !is_specialization_of<T, std::variant>;
-
-template <class T>
-inline constexpr bool is_std_array = false;
-template <class T, std::size_t N>
-inline constexpr bool is_std_array<std::array<T, N>> = true;
-
-// A lower bound on the bytes the encoding of any T takes, at least 1, so
-// that a count read from the input is bounded by what the input can hold
-// (reader::read_size). Exact for the built-in types; 1 for user
-// serializers, whose encodings weft cannot see.
-template <class T>
-constexpr std::size_t min_wire_size() noexcept;
-
-template <class... Ts>
-constexpr std::size_t min_wire_size_of_alternatives() noexcept {
-  return std::min({min_wire_size<Ts>()...});
-}
-
-template <class T>
-constexpr std::size_t min_wire_size() noexcept {
-  std::size_t bytes = 1;  // a tag, a flag, or a user encoding
-  if constexpr (bitwise_serializable<T>) {
-    bytes = sizeof(T);
-  } else if constexpr (is_specialization_of<T, std::basic_string> || is_specialization_of<T, std::vector> ||
-                       is_specialization_of<T, std::map> || is_specialization_of<T, std::unordered_map>) {
-    bytes = sizeof(std::size_t);  // the length
-  } else if constexpr (is_std_array<T>) {
-    bytes = std::tuple_size_v<T> * min_wire_size<typename T::value_type>();
-  } else if constexpr (is_specialization_of<T, std::pair>) {
-    bytes = min_wire_size<typename T::first_type>() + min_wire_size<typename T::second_type>();
-  } else if constexpr (is_specialization_of<T, std::tuple>) {
-    bytes = [] <class... Ts>(std::tuple<Ts...>*) {
-      return (std::size_t{0} + ... + min_wire_size<Ts>());
-    }(static_cast<T*>(nullptr));
-  } else if constexpr (is_specialization_of<T, std::variant>) {
-    bytes = sizeof(std::uint32_t) + [] <class... Ts>(std::variant<Ts...>*) {
-      return min_wire_size_of_alternatives<Ts...>();
-    }(static_cast<T*>(nullptr));
-  }
-  return bytes == 0 ? 1 : bytes;
-}
-
-// Reserves room for `n` decoded elements, but never more bytes than the
-// input has left: `n` came from the input and may be corrupt. A smaller
-// reservation only costs the vector a few regrowths.
-template <class Vector>
-void reserve_bounded(Vector& v, std::size_t n, std::size_t remaining_bytes) {
-  using T = typename Vector::value_type;
-  v.reserve(std::min(n, remaining_bytes / sizeof(T)));
-}
-}  // namespace detail
 
 template <class T>
 struct serializer<T, std::enable_if_t<detail::bitwise_serializable<T>>> {
@@ -319,9 +240,10 @@ struct serializer<std::optional<T>, std::enable_if_t<serializable<T>>> {
   }
 };
 
-namespace detail {
+// std::map and std::unordered_map: the size, then key, value pairs.
 template <class Map>
-struct map_serializer {
+struct serializer<Map, std::enable_if_t<detail::is_map<Map> && serializable<typename Map::key_type> &&
+                                        serializable<typename Map::mapped_type>>> {
   using K = typename Map::key_type;
   using V = typename Map::mapped_type;
   static void write(writer& w, const Map& m) {
@@ -332,7 +254,7 @@ struct map_serializer {
     }
   }
   static Map read(reader& r) {
-    std::size_t n = r.read_size(min_wire_size<K>() + min_wire_size<V>());
+    std::size_t n = r.read_size(detail::min_wire_size<K>() + detail::min_wire_size<V>());
     Map m;
     for (std::size_t i = 0; i < n; ++i) {
       K k = r.read<K>();
@@ -341,14 +263,6 @@ struct map_serializer {
     return m;
   }
 };
-}  // namespace detail
-
-template <class K, class V, class C, class A>
-struct serializer<std::map<K, V, C, A>, std::enable_if_t<serializable<K> && serializable<V>>>
-    : detail::map_serializer<std::map<K, V, C, A>> {};
-template <class K, class V, class H, class E, class A>
-struct serializer<std::unordered_map<K, V, H, E, A>, std::enable_if_t<serializable<K> && serializable<V>>>
-    : detail::map_serializer<std::unordered_map<K, V, H, E, A>> {};
 
 template <class... Ts>
 struct serializer<std::variant<Ts...>, std::enable_if_t<(serializable<Ts> && ...)>> {

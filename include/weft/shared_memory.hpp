@@ -12,6 +12,7 @@
 #endif
 
 #include <weft/atomic_ref.hpp>
+#include <weft/detail/segment_header.hpp>
 #include <weft/detail/shm.hpp>
 
 #include <algorithm>
@@ -235,62 +236,6 @@ inline void shared_memory::unlink() {
   owns_name_ = false;
 }
 
-namespace detail {
-
-// What an opener expects of a segment's header and contents. Every
-// container header starts with magic, element_size, count, element_align.
-struct segment_layout {
-  std::uint64_t magic;         // the container's "initialized" mark
-  std::size_t header_bytes;    // offset of the first element
-  std::size_t element_size;    // sizeof(T)
-  std::size_t element_align;   // alignof(T)
-  std::size_t stride;          // bytes each of `count` elements takes in the segment
-  std::uint64_t max_count;     // the most elements the container supports
-};
-
-// Checks a segment opened by name against what its creator wrote, so that a
-// corrupt header can never make the opener reach outside the segment.
-// Throws std::invalid_argument when the segment holds something else (no
-// magic: not an initialized container; another element size or alignment:
-// not a container of this T), std::system_error (EINVAL) when the header
-// does not fit the segment (too small for a header, a count of 0, above
-// max_count, or more elements than the bytes after the header hold;
-// overflow-safe). `who` names the container, e.g. "weft::shared_array".
-template <class Header>
-Header& checked_header(const shared_memory& segment, const segment_layout& want, const std::string& who) {
-  const std::string where = who + "::open: segment '" + segment.name() + "'";
-  if (segment.size() < want.header_bytes)
-    throw_errno(EINVAL, where + " has " + std::to_string(segment.size()) + " bytes, too few for a header");
-  auto& h = *std::launder(static_cast<Header*>(segment.data()));
-  // acquire: pairs with the creator's release store of magic (initialize()).
-  if (h.magic.load(std::memory_order_acquire) != want.magic)
-    throw std::invalid_argument(where + " is not an initialized " + who);
-  if (h.element_size != want.element_size || h.element_align != want.element_align)
-    throw std::invalid_argument(where + " holds elements of " + std::to_string(h.element_size) + " bytes (alignment " +
-                                std::to_string(h.element_align) + "), not " + std::to_string(want.element_size) +
-                                " (alignment " + std::to_string(want.element_align) + ")");
-  const std::uint64_t fits = (segment.size() - want.header_bytes) / want.stride;
-  if (h.count == 0 || h.count > want.max_count || h.count > fits)
-    throw_errno(EINVAL, where + " has a corrupt header: it announces " + std::to_string(h.count) +
-                            " elements; the segment holds " + std::to_string(std::min<std::uint64_t>(fits, want.max_count)));
-  return h;
-}
-
-// The layout of shared_array memory: this header, then the elements at
-// offset data_offset (a multiple of 64 and of alignof(T)).
-struct array_header {
-  static constexpr std::uint64_t ready_magic = 0x7765667461727231;  // "weftarr1"
-  std::atomic<std::uint64_t> magic{0};  // stored (release) last by the creator
-  std::uint64_t element_size = 0;
-  std::uint64_t count = 0;
-  std::uint64_t element_align = 0;
-  interprocess_mutex mutex;
-};
-static_assert(std::atomic<std::uint64_t>::is_always_lock_free,
-              "shared memory headers need address-free atomics");
-
-}  // namespace detail
-
 // A fixed-size array of T in shared memory (like multiprocessing.Array).
 //
 // Visibility: memory from the constructor is anonymous and visible to every
@@ -346,8 +291,19 @@ class shared_array {
   void unlink() { segment_.unlink(); }
 
  private:
+  // The layout of shared_array memory: this header, then the elements at
+  // offset data_offset (a multiple of 64 and of alignof(T)).
+  struct header_block {
+    static constexpr std::uint64_t ready_magic = 0x7765667461727231;  // "weftarr1"
+    std::atomic<std::uint64_t> magic{0};  // stored (release) last by the creator
+    std::uint64_t element_size = 0;
+    std::uint64_t count = 0;
+    std::uint64_t element_align = 0;
+    interprocess_mutex mutex;
+  };
+
   static constexpr std::size_t data_offset =
-      ((sizeof(detail::array_header) + 63) / 64 * 64 + alignof(T) - 1) / alignof(T) * alignof(T);
+      ((sizeof(header_block) + 63) / 64 * 64 + alignof(T) - 1) / alignof(T) * alignof(T);
 
   static constexpr std::size_t max_count = (SIZE_MAX - data_offset) / sizeof(T);
 
@@ -362,22 +318,23 @@ class shared_array {
     initialize(n, init);
   }
   explicit shared_array(shared_memory segment) : segment_(std::move(segment)) {
-    const detail::segment_layout want{detail::array_header::ready_magic, data_offset, sizeof(T), alignof(T),
+    const detail::segment_layout want{header_block::ready_magic, data_offset, sizeof(T), alignof(T),
                                       sizeof(T), max_count};
-    detail::checked_header<detail::array_header>(segment_, want, "weft::shared_array");
+    detail::checked_header<header_block>({segment_.data(), segment_.size(), segment_.name()}, want,
+                                        "weft::shared_array");
   }
   void initialize(std::size_t n, const T& init) {
-    auto* h = ::new (segment_.data()) detail::array_header();
+    auto* h = ::new (segment_.data()) header_block();
     h->element_size = sizeof(T);
     h->element_align = alignof(T);
     h->count = n;
     T* first = data();
     for (std::size_t i = 0; i < n; ++i) ::new (static_cast<void*>(first + i)) T(init);
     // release: openers that see the magic see the header and the elements.
-    h->magic.store(detail::array_header::ready_magic, std::memory_order_release);
+    h->magic.store(header_block::ready_magic, std::memory_order_release);
   }
-  detail::array_header& header() const noexcept {
-    return *std::launder(static_cast<detail::array_header*>(segment_.data()));
+  header_block& header() const noexcept {
+    return *std::launder(static_cast<header_block*>(segment_.data()));
   }
 
   shared_memory segment_;

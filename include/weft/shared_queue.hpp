@@ -253,7 +253,7 @@ template <class T>
 shared_queue<T>::shared_queue(shared_memory segment) : segment_(std::move(segment)) {
   const detail::segment_layout want{control_block::ready_magic, slots_offset, sizeof(T), alignof(T), sizeof(slot),
                                     max_capacity};
-  detail::checked_header<control_block>(segment_, want, "weft::shared_queue");
+  detail::checked_header<control_block>({segment_.data(), segment_.size(), segment_.name()}, want, "weft::shared_queue");
 }
 
 template <class T>

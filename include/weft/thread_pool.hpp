@@ -11,6 +11,7 @@
 #include <weft/detail/range_access.hpp>
 #include <weft/detail/shared_state.hpp>
 #include <weft/detail/stack_bounds.hpp>
+#include <weft/detail/task_call.hpp>
 #include <weft/detail/wait.hpp>
 #include <weft/detail/work_stealing_deque.hpp>
 #include <weft/error.hpp>
@@ -42,32 +43,6 @@
 #endif
 
 namespace weft {
-
-namespace detail {
-// What submit(f, args...) runs: f(token, args...) when f takes the task's
-// std::stop_token first, else f(args...).
-template <class F, class... Args>
-struct task_call {
-#if defined(WEFT_HAS_STOP_TOKEN)
-  static constexpr bool with_token = std::is_invocable_v<F, std::stop_token, Args...>;
-#else
-  static constexpr bool with_token = false;
-#endif
-  template <bool Token, class = void>
-  struct result {
-    using type = std::invoke_result_t<F, Args...>;
-  };
-#if defined(WEFT_HAS_STOP_TOKEN)
-  template <class Void>
-  struct result<true, Void> {
-    using type = std::invoke_result_t<F, std::stop_token, Args...>;
-  };
-#endif
-  using result_type = typename result<with_token>::type;
-};
-template <class F, class... Args>
-using task_result_t = typename task_call<std::decay_t<F>, std::decay_t<Args>...>::result_type;
-}  // namespace detail
 
 struct thread_pool_options {
   std::size_t threads = default_workers(workload::cpu);

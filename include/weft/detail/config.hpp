@@ -1,12 +1,19 @@
 // weft — MIT licence. See LICENSE.
 //
-// <weft/detail/config.hpp> — internal: assertions, cache-line constants,
-// CPU relax hint. Not API.
+// <weft/detail/config.hpp> — internal: assertions, feature macros,
+// cache-line constants, CPU relax hint. Not API.
 #pragma once
 
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
+#include <version>
+
+// std::stop_token and std::jthread (libc++ 14 has neither): tasks taking a
+// stop token first, future::request_stop and cancel_all's stop requests.
+#if defined(__cpp_lib_jthread)
+#define WEFT_HAS_STOP_TOKEN 1
+#endif
 
 // WEFT_ASSERT checks internal transition invariants. It is on in Debug builds
 // and in every weft test build (WEFT_ENABLE_ASSERTS), off in Release.

@@ -18,10 +18,8 @@
 #include <exception>
 #include <new>
 #include <span>
-#include <version>
-#if defined(__cpp_lib_jthread)
+#if defined(WEFT_HAS_STOP_TOKEN)
 #include <stop_token>
-#define WEFT_HAS_STOP_TOKEN 1
 #endif
 #include <type_traits>
 #include <utility>

@@ -1,0 +1,149 @@
+// weft — MIT licence. See LICENSE.
+//
+// <weft/detail/future_wait.hpp> — internal: the machinery behind waiting on
+// many futures (weft::wait, as_completed, when_all, when_any). Not API.
+#pragma once
+
+#include <weft/detail/future_access.hpp>
+#include <weft/detail/shared_state.hpp>
+#include <weft/detail/wait.hpp>
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <iterator>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+namespace weft::detail {
+
+template <class R>
+concept future_range = std::ranges::random_access_range<R> &&
+    requires(std::ranges::range_reference_t<R> f) {
+      { f.ready() } -> std::same_as<bool>;
+      detail::future_access::state(f);
+    };
+
+// Indices of futures in the order they complete, fed by done callbacks.
+// Shared (shared_ptr) between the callbacks and the waiting side.
+class completion_log {
+ public:
+  void record(std::size_t index) {
+    {
+      std::lock_guard lock(mutex_);
+      order_.push_back(index);
+    }
+    count_.bump_and_wake();
+  }
+  // Waits until more than `seen` completions are logged; false on timeout.
+  bool wait_beyond(std::size_t seen, const wait_policy& policy) {
+    return count_.await([seen](std::uint32_t n) { return n > seen; }, policy).has_value();
+  }
+  std::size_t at(std::size_t i) {
+    std::lock_guard lock(mutex_);
+    return order_[i];
+  }
+  std::size_t count() const noexcept { return count_.value.load(std::memory_order_acquire); }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::size_t> order_;  // guarded by mutex_
+  parking_word<> count_;            // number of entries in order_
+};
+
+// The one wait path of every multi-future wait (wait, as_completed): on a
+// worker of the pool that owns some of the futures, and without a deadline,
+// the pool's helping wait (see executor_hooks); otherwise park() until
+// satisfied() or the policy ends. `satisfied` must record what it saw so
+// that `park` sleeps only while that is still current (no lost wake-up).
+// `race`: the wait may end before every future is done (see
+// executor_hooks::races_may_help).
+template <class Range, class Satisfied, class Park>
+bool await_futures(Range& futures, const wait_policy& policy, bool race, Satisfied satisfied, Park park) {
+  if (satisfied()) return true;
+  executor_hooks* executor = current_executor();
+  if (executor != nullptr && policy.may_sleep() && !policy.has_deadline() &&
+      (!race || executor->races_may_help())) {
+    std::vector<state_base*> mine;
+    for (auto& f : futures)
+      if (f.valid() && future_access::state(f)->owner() == executor) mine.push_back(future_access::state(f));
+    if (!mine.empty()) return executor->help_while_waiting({mine, satisfied, park});
+  }
+  while (!satisfied())
+    if (!park(policy)) return satisfied();
+  return true;
+}
+
+template <class Range>
+std::shared_ptr<completion_log> watch_all(Range& futures) {
+  auto log = std::make_shared<completion_log>();
+  std::size_t i = 0;
+  for (auto& f : futures) {
+    f.add_done_callback([log, i] { log->record(i); });
+    ++i;
+  }
+  return log;
+}
+
+template <class Range>
+bool any_failed(Range& futures) {
+  for (auto& f : futures)
+    if (f.ready() && future_access::state(f)->load_status() == state_base::failed) return true;
+  return false;
+}
+
+// The body of weft::wait; When is weft::return_when and Result weft::wait_result
+// (public types, declared in <weft/future.hpp> after this header).
+template <class Result, class Range, class When>
+Result wait_impl(Range& futures, When when, const wait_policy& policy) {
+  const std::size_t n = std::ranges::size(futures);
+  auto log = watch_all(futures);
+  // `seen` is read once per check and is what park() waits beyond: a
+  // completion that lands after the check always ends the sleep.
+  std::size_t seen = 0;
+  auto satisfied = [&] {
+    seen = log->count();
+    switch (when) {
+      case When::first_completed: return seen >= 1 || n == 0;
+      case When::first_exception: return seen == n || any_failed(futures);
+      case When::all_completed: return seen == n;
+    }
+    return true;
+  };
+  auto park = [&](const wait_policy& p) { return log->wait_beyond(seen, p); };
+  detail::await_futures(futures, policy, when != When::all_completed, satisfied, park);
+  Result result;
+  std::size_t i = 0;
+  for (auto& f : futures) (f.ready() ? result.done : result.not_done).push_back(i++);
+  return result;
+}
+
+// One reference to a state, released on destruction (for captures).
+template <class S>
+class state_ref {
+ public:
+  explicit state_ref(S* s) noexcept : s_(s) { s_->add_ref(); }
+  state_ref(const state_ref& o) noexcept : s_(o.s_) { s_->add_ref(); }
+  state_ref& operator=(const state_ref&) = delete;
+  ~state_ref() { s_->release(); }
+  S* operator->() const noexcept { return s_; }
+
+ private:
+  S* s_;
+};
+
+template <class T>
+using stored_t = typename shared_state<T>::stored_type;
+
+template <class F>
+executor_hooks* owner_of(const F& f) noexcept {
+  return f.valid() ? future_access::state(f)->owner() : nullptr;
+}
+// The owner a race's result (when_any) waits with: none, so that its get()
+// blocks, unless the executor lets races help.
+inline executor_hooks* race_owner(executor_hooks* owner) noexcept {
+  return owner != nullptr && owner->races_may_help() ? owner : nullptr;
+}
+
+}  // namespace weft::detail
