@@ -56,8 +56,8 @@ namespace weft {
 //
 // Design: a ring of `capacity` slots, each with a 32-bit `turn` word (after
 // Vyukov's bounded MPMC queue and the ticket variant in rigtorp/MPMCQueue).
-// Blocking producers and consumers take a ticket t with fetch_add on head_ /
-// tail_ and then own the slot t % capacity for round t / capacity. try_*
+// Blocking producers and consumers take a ticket t with fetch_add on
+// push_side_.tickets / pop_side_.tickets and then own the slot t % capacity for round t / capacity. try_*
 // claim a ticket with a compare-exchange only when the ticket's slot is
 // already in the state they need (full for try_pop, empty for try_push): a
 // ticket whose party is still in flight (a producer blocked behind a
@@ -79,7 +79,7 @@ namespace weft {
 // look full one item early for that long.
 // A consumer that meets a voided round takes another ticket.
 //
-// Close: close() sets the closed bit of head_ (so no later ticket is valid),
+// Close: close() sets the closed bit of the push tickets (so no later ticket is valid),
 // records close_ticket_ = the number of tickets handed out before, then sets
 // closed_. A consumer whose ticket is >= close_ticket_ returns std::nullopt;
 // a consumer whose ticket is below it waits for its item, or voids the round
@@ -189,6 +189,12 @@ class bounded_queue {
   enum class outcome { item, voided, closed_end };
 
   static std::uint32_t strip(std::uint32_t turn) noexcept { return turn & ~poke; }
+  // Debug check of a slot transition's precondition (relaxed: the caller
+  // owns the slot in this state, so no other thread may change it).
+  static void assert_turn([[maybe_unused]] slot& s, [[maybe_unused]] std::uint32_t expected,
+                          [[maybe_unused]] const char* what) noexcept {
+    WEFT_ASSERT(strip(s.turn.value.load(std::memory_order_relaxed)) == expected, what);
+  }
   // Signed distance of a turn from `want`, modulo 2^32: > 0 means later.
   static std::int32_t distance(std::uint32_t turn, std::uint32_t want) noexcept {
     return static_cast<std::int32_t>(strip(turn) - want);
@@ -205,7 +211,7 @@ class bounded_queue {
     return static_cast<std::uint32_t>(round_of(ticket) * round_step);  // wraps on purpose
   }
   std::uint64_t tickets_issued() const noexcept {
-    return head_.value.load(std::memory_order_acquire) & ~closed_bit;
+    return push_side_.tickets.load(std::memory_order_acquire) & ~closed_bit;
   }
 
   template <class... Args>
@@ -259,14 +265,14 @@ class bounded_queue {
 
   // Producer side, one false-sharing range of its own.
   struct alignas(detail::false_sharing_range) producer_side {
-    std::atomic<std::uint64_t> value{0};       // head_: tickets issued | closed_bit
+    std::atomic<std::uint64_t> tickets{0};     // push tickets issued | closed_bit
     std::atomic<std::uint64_t> unfinished{0};  // pushed and not task_done()
-  } head_;
+  } push_side_;
   // Consumer side.
   struct alignas(detail::false_sharing_range) consumer_side {
-    std::atomic<std::uint64_t> value{0};          // tail_: consumer tickets issued
+    std::atomic<std::uint64_t> tickets{0};        // pop tickets issued
     std::atomic<std::uint64_t> popped_undone{0};  // popped and not task_done()
-  } tail_;
+  } pop_side_;
   alignas(detail::false_sharing_range) std::atomic<bool> closed_{false};  // set once by close()
   std::atomic<std::uint64_t> close_ticket_{0};  // written before closed_ (release), read after (acquire)
   detail::parking_word<> join_epoch_;           // bumped when unfinished reaches 0
@@ -282,9 +288,11 @@ bounded_queue<T>::bounded_queue(size_type capacity)
   // Layout: producers' and consumers' counters a false-sharing range apart.
   static_assert(alignof(producer_side) >= detail::false_sharing_range &&
                     alignof(consumer_side) >= detail::false_sharing_range,
-                "bounded_queue: head_ and tail_ must not share a cache-line pair");
+                "bounded_queue: the push and pop tickets must not share a cache-line pair");
   static_assert(sizeof(slot) % detail::cache_line == 0 && alignof(slot) >= alignof(T),
                 "bounded_queue: slots must be whole cache lines and aligned for T");
+  static_assert(offsetof(slot, turn) == 0 && offsetof(slot, storage) % alignof(T) == 0,
+                "bounded_queue: a slot is its turn word, then the item's storage");
   if (capacity == 0) throw std::invalid_argument("weft::bounded_queue: capacity must be at least 1");
   if (capacity > (size_type{1} << 40))
     throw std::invalid_argument("weft::bounded_queue: capacity exceeds 2^40 items");
@@ -322,7 +330,7 @@ std::uint64_t bounded_queue<T>::take_producer_ticket() {
   // this increment see each other's side: the ticket is valid exactly when
   // it was issued before the closed bit. No item data rides on it: items
   // travel through the slot's turn word (B)/(C).
-  std::uint64_t ticket = head_.value.fetch_add(1, std::memory_order_acq_rel);
+  std::uint64_t ticket = push_side_.tickets.fetch_add(1, std::memory_order_acq_rel);
   if (ticket & closed_bit) throw queue_closed();  // issued after close(): never valid
   return ticket;
 }
@@ -346,17 +354,19 @@ void bounded_queue<T>::produce(std::uint64_t ticket, Args&&... args) {
     if (s.turn.value.compare_exchange_strong(seen, base + writing, std::memory_order_acquire))
       break;
   }
-  WEFT_ASSERT(strip(s.turn.value.load(std::memory_order_relaxed)) == base + writing,
-              "bounded_queue: slot left 'writing' while its producer constructs");
+  // Only this producer moves the slot out of 'writing' (1 -> 2, or 1 -> 8).
+  assert_turn(s, base + writing, "bounded_queue: a slot this producer claimed is not 'writing'");
   try {
     ::new (static_cast<void*>(s.storage)) T(std::forward<Args>(args)...);
   } catch (...) {
+    assert_turn(s, base + writing, "bounded_queue: slot left 'writing' while its producer constructed");
     s.turn.store_and_wake(base + round_step);  // void the round (1 -> 8): consumer r skips it
     throw;
   }
+  assert_turn(s, base + writing, "bounded_queue: slot left 'writing' while its producer constructed");
   // relaxed: ordered before (B) by program order; join() reads it acquire
   // after task_done()'s acq_rel decrement, which follows the pop of this item.
-  head_.unfinished.fetch_add(1, std::memory_order_relaxed);
+  push_side_.unfinished.fetch_add(1, std::memory_order_relaxed);
   // (B) publish. seq_cst store (release suffices for the item; seq_cst for the
   // parking protocol): pairs with the acquire in (C).
   s.turn.store_and_wake(base + full_state);
@@ -368,7 +378,7 @@ std::optional<T> bounded_queue<T>::pop() {
   for (;;) {
     // acq_rel: the ticket order only; items travel through (B)/(C). Pairs
     // with try_pop_into()'s CAS on the same counter (one modification order).
-    std::uint64_t ticket = tail_.value.fetch_add(1, std::memory_order_acq_rel);
+    std::uint64_t ticket = pop_side_.tickets.fetch_add(1, std::memory_order_acq_rel);
     if (consume(ticket, out) != outcome::voided) return out;
   }
 }
@@ -431,8 +441,7 @@ void bounded_queue<T>::take(slot& s, std::uint32_t base, std::optional<T>& out) 
       s.turn.store_and_wake(next);
     }
   } release{s, base + round_step};
-  WEFT_ASSERT(strip(s.turn.value.load(std::memory_order_relaxed)) == base + full_state,
-              "bounded_queue: take() from a slot that is not full for this round");
+  assert_turn(s, base + full_state, "bounded_queue: take() from a slot that is not full for this round");
   try {
     out.emplace(std::move(*s.item()));
   } catch (...) {
@@ -440,14 +449,14 @@ void bounded_queue<T>::take(slot& s, std::uint32_t base, std::optional<T>& out) 
     throw;
   }
   // relaxed: a count for task_done()'s misuse check only.
-  tail_.popped_undone.fetch_add(1, std::memory_order_relaxed);
+  pop_side_.popped_undone.fetch_add(1, std::memory_order_relaxed);
 }
 
 template <class T>
 typename bounded_queue<T>::try_result bounded_queue<T>::try_pop_into(std::optional<T>& out) {
   // acquire (loads and the CAS): pair with pop()'s acq_rel fetch_add and
-  // other try_pops' CAS on tail_: the ticket order only, no data.
-  std::uint64_t ticket = tail_.value.load(std::memory_order_acquire);
+  // other try_pops' CAS on the pop tickets: the ticket order only, no data.
+  std::uint64_t ticket = pop_side_.tickets.load(std::memory_order_acquire);
   for (;;) {
     if (closed_before(ticket)) return try_result::drained;
     // Claim the ticket only if its item is already published (or its round
@@ -461,13 +470,13 @@ typename bounded_queue<T>::try_result bounded_queue<T>::try_pop_into(std::option
     // producer still writing its item will fill it: claiming would wait.
     const bool producer_writing = turn == base + writing;
     if (!ready && (!closed() || producer_writing)) return try_result::empty;
-    if (!tail_.value.compare_exchange_weak(ticket, ticket + 1, std::memory_order_acq_rel,
+    if (!pop_side_.tickets.compare_exchange_weak(ticket, ticket + 1, std::memory_order_acq_rel,
                                            std::memory_order_acquire))
-      continue;  // `ticket` now holds the fresh tail
+      continue;  // `ticket` now holds the fresh pop ticket
     switch (consume(ticket, out)) {
       case outcome::item: return try_result::item;
       case outcome::closed_end: return try_result::drained;
-      case outcome::voided: ticket = tail_.value.load(std::memory_order_acquire); break;
+      case outcome::voided: ticket = pop_side_.tickets.load(std::memory_order_acquire); break;
     }
   }
 }
@@ -485,13 +494,13 @@ std::optional<T> bounded_queue<T>::pop_waiting(const detail::wait_policy& policy
   for (;;) {
     // Note the next ticket's slot before looking: a change after the look
     // (its producer publishes, close() pokes it) then ends the sleep.
-    std::uint64_t ticket = tail_.value.load(std::memory_order_acquire);
+    std::uint64_t ticket = pop_side_.tickets.load(std::memory_order_acquire);
     slot& s = slot_of(ticket);
     std::uint32_t seen = s.turn.value.load(std::memory_order_acquire);
     if (try_pop_into(out) != try_result::empty) return out;
     auto changed = s.turn.await(
         [&](std::uint32_t v) { return v != seen; },
-        [&] { return closed() || tail_.value.load(std::memory_order_acquire) != ticket; }, policy);
+        [&] { return closed() || pop_side_.tickets.load(std::memory_order_acquire) != ticket; }, policy);
     if (!changed && policy.expired()) {
       try_pop_into(out);  // one last look, so a timeout never hides an item
       return out;
@@ -502,8 +511,8 @@ std::optional<T> bounded_queue<T>::pop_waiting(const detail::wait_policy& policy
 template <class T>
 bool bounded_queue<T>::try_push(T&& value) {
   // acquire (loads and the CAS): pair with take_producer_ticket()'s fetch_add
-  // and close()'s fetch_or on head_: ticket order and the closed bit only.
-  std::uint64_t ticket = head_.value.load(std::memory_order_acquire);
+  // and close()'s fetch_or on the push tickets: ticket order and the closed bit only.
+  std::uint64_t ticket = push_side_.tickets.load(std::memory_order_acquire);
   for (;;) {
     if (ticket & closed_bit) throw queue_closed();
     // Claim the ticket only if its slot is already free for its round: the
@@ -511,7 +520,7 @@ bool bounded_queue<T>::try_push(T&& value) {
     // will not wait for a consumer that may be stalled.
     const std::uint32_t turn = strip(slot_of(ticket).turn.value.load(std::memory_order_acquire));
     if (turn != base_of(ticket)) return false;  // full (or its consumer is still moving out)
-    if (head_.value.compare_exchange_weak(ticket, ticket + 1, std::memory_order_acq_rel,
+    if (push_side_.tickets.compare_exchange_weak(ticket, ticket + 1, std::memory_order_acq_rel,
                                           std::memory_order_acquire))
       break;
   }
@@ -545,7 +554,7 @@ void bounded_queue<T>::close() noexcept {
   if (closed_.load(std::memory_order_acquire)) return;  // acquire: pairs with the seq_cst store below
   // Every ticket issued before this fetch_or is valid; none after.
   // acq_rel: pairs with take_producer_ticket()'s fetch_add (see there).
-  std::uint64_t issued = head_.value.fetch_or(closed_bit, std::memory_order_acq_rel);
+  std::uint64_t issued = push_side_.tickets.fetch_or(closed_bit, std::memory_order_acq_rel);
   if (issued & closed_bit) return;  // another thread closed first
   // relaxed: published by the seq_cst store of closed_ that follows.
   close_ticket_.store(issued, std::memory_order_relaxed);
@@ -560,31 +569,31 @@ void bounded_queue<T>::close() noexcept {
 
 template <class T>
 void bounded_queue<T>::task_done() {
-  tracking::task_done(tail_.popped_undone, head_.unfinished, join_epoch_,
+  tracking::task_done(pop_side_.popped_undone, push_side_.unfinished, join_epoch_,
                       "weft::bounded_queue::task_done: called more times than items were popped");
 }
 
 template <class T>
 void bounded_queue<T>::mark_finished() noexcept {
-  tracking::finish_one(head_.unfinished, join_epoch_);
+  tracking::finish_one(push_side_.unfinished, join_epoch_);
 }
 
 template <class T>
 void bounded_queue<T>::join() {
-  tracking::join(head_.unfinished, join_epoch_);
+  tracking::join(push_side_.unfinished, join_epoch_);
 }
 
 template <class T>
 typename bounded_queue<T>::size_type bounded_queue<T>::size() const noexcept {
   // A snapshot from two independent loads (acquire: pair with the tickets'
   // RMWs); it may be stale, and is clamped to [0, capacity].
-  std::uint64_t tail = tail_.value.load(std::memory_order_acquire);
-  std::uint64_t head = tickets_issued();
+  std::uint64_t popped = pop_side_.tickets.load(std::memory_order_acquire);
+  std::uint64_t pushed = tickets_issued();
   if (closed_.load(std::memory_order_acquire)) {  // pairs with close()'s seq_cst store
     std::uint64_t last = close_ticket_.load(std::memory_order_relaxed);  // published by closed_
-    if (head > last) head = last;
+    if (pushed > last) pushed = last;
   }
-  auto n = static_cast<std::int64_t>(head - tail);
+  auto n = static_cast<std::int64_t>(pushed - popped);
   if (n <= 0) return 0;
   return n > static_cast<std::int64_t>(capacity_) ? capacity_ : static_cast<size_type>(n);
 }

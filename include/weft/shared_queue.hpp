@@ -180,9 +180,9 @@ class shared_queue {
     std::uint64_t element_align = 0;
     // Producer side, consumer side and read-mostly flags each in their own
     // false-sharing range: producers and consumers never write one line.
-    alignas(detail::false_sharing_range) std::atomic<std::uint64_t> tail{0};  // next producer ticket
+    alignas(detail::false_sharing_range) std::atomic<std::uint64_t> push_tickets{0};  // next producer ticket
     std::atomic<std::uint64_t> unfinished{0};                                 // pushed and not task_done()
-    alignas(detail::false_sharing_range) std::atomic<std::uint64_t> head{0};  // next consumer ticket
+    alignas(detail::false_sharing_range) std::atomic<std::uint64_t> pop_tickets{0};  // next consumer ticket
     std::atomic<std::uint64_t> popped_undone{0};                              // popped and not task_done()
     alignas(detail::false_sharing_range) std::atomic<std::uint32_t> closed{0};
     std::atomic<std::uint32_t> waiters{0};  // processes between announcing a sleep and waking
@@ -191,6 +191,15 @@ class shared_queue {
   static_assert(std::atomic<std::uint64_t>::is_always_lock_free &&
                     std::atomic<std::uint32_t>::is_always_lock_free,
                 "shared_queue lives in shared memory: its atomics must be address-free");
+  // The layout every process maps: the header's fields where checked_header
+  // reads them, and the two ticket counters a false-sharing range apart.
+  static_assert(std::is_standard_layout_v<control_block> && offsetof(control_block, magic) == 0,
+                "shared_queue: the control block must start with its magic");
+  static_assert(offsetof(control_block, pop_tickets) - offsetof(control_block, push_tickets) >=
+                        detail::false_sharing_range &&
+                    offsetof(control_block, closed) - offsetof(control_block, pop_tickets) >=
+                        detail::false_sharing_range,
+                "shared_queue: producers' and consumers' words must not share a cache-line pair");
   static constexpr std::size_t slots_offset =
       (sizeof(control_block) + detail::false_sharing_range - 1) / detail::false_sharing_range * detail::false_sharing_range;
 
@@ -288,7 +297,7 @@ bool shared_queue<T>::push_with(const T& item, const detail::wait_policy& policy
   const pid_t self = detail::current_pid();
   for (;;) {
     if (closed()) throw queue_closed("weft::shared_queue: push on a closed queue");
-    std::uint64_t t = h.tail.load(std::memory_order_acquire);
+    std::uint64_t t = h.push_tickets.load(std::memory_order_acquire);
     slot& s = slot_of(t);
     const std::uint32_t base = base_of(t);
     std::uint64_t w = s.word.load(std::memory_order_acquire);
@@ -300,7 +309,7 @@ bool shared_queue<T>::push_with(const T& item, const detail::wait_policy& policy
       if (!s.word.compare_exchange_strong(w, make(base + writing, 0, self), std::memory_order_acq_rel,
                                           std::memory_order_relaxed))
         continue;
-      help_advance(h.tail, t);
+      help_advance(h.push_tickets, t);
       WEFT_DETAIL_AFTER_CLAIM("push");
       std::memcpy(s.item.data(), &item, sizeof(T));
       // relaxed: a count for join(); ordered before the publish below.
@@ -309,7 +318,7 @@ bool shared_queue<T>::push_with(const T& item, const detail::wait_policy& policy
       return true;
     }
     if (d > 0) {  // ticket t already claimed by another producer: help, retry
-      help_advance(h.tail, t);
+      help_advance(h.push_tickets, t);
       continue;
     }
     // The slot still holds the previous round: full at this slot.
@@ -324,7 +333,7 @@ std::optional<T> shared_queue<T>::pop_with(const detail::wait_policy& policy) {
   auto& h = header();
   const pid_t self = detail::current_pid();
   for (;;) {
-    std::uint64_t t = h.head.load(std::memory_order_acquire);
+    std::uint64_t t = h.pop_tickets.load(std::memory_order_acquire);
     slot& s = slot_of(t);
     const std::uint32_t base = base_of(t);
     std::uint64_t w = s.word.load(std::memory_order_acquire);
@@ -334,7 +343,7 @@ std::optional<T> shared_queue<T>::pop_with(const detail::wait_policy& policy) {
       if (!s.word.compare_exchange_strong(w, make(base + reading, poked(w), self), std::memory_order_acq_rel,
                                           std::memory_order_relaxed))
         continue;
-      help_advance(h.head, t);
+      help_advance(h.pop_tickets, t);
       WEFT_DETAIL_AFTER_CLAIM("pop");
       T out = std::bit_cast<T>(s.item);
       h.popped_undone.fetch_add(1, std::memory_order_relaxed);  // a count for task_done()
@@ -342,7 +351,7 @@ std::optional<T> shared_queue<T>::pop_with(const detail::wait_policy& policy) {
       return out;
     }
     if (d > static_cast<std::int32_t>(full_state)) {  // claimed by another consumer (or repaired): help
-      help_advance(h.head, t);
+      help_advance(h.pop_tickets, t);
       continue;
     }
     if (repair_if_owner_dead(s, w)) continue;
@@ -452,10 +461,10 @@ void shared_queue<T>::join() {
 template <class T>
 typename shared_queue<T>::size_type shared_queue<T>::size() const noexcept {
   auto& h = header();
-  std::uint64_t head = h.head.load(std::memory_order_acquire);
-  std::uint64_t tail = h.tail.load(std::memory_order_acquire);
-  if (tail <= head) return 0;
-  return static_cast<size_type>(std::min<std::uint64_t>(tail - head, h.count));
+  std::uint64_t popped = h.pop_tickets.load(std::memory_order_acquire);
+  std::uint64_t pushed = h.push_tickets.load(std::memory_order_acquire);
+  if (pushed <= popped) return 0;
+  return static_cast<size_type>(std::min<std::uint64_t>(pushed - popped, h.count));
 }
 
 }  // namespace weft
