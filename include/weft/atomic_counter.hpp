@@ -56,6 +56,9 @@ class alignas(detail::cache_line) atomic_counter {
   atomic_counter(const atomic_counter&) = delete;
   atomic_counter& operator=(const atomic_counter&) = delete;
 
+  // Memory orders below: the contract's "Ordering" — every RMW is acq_rel and
+  // pairs with value()'s acquire load and with the other RMWs.
+
   // Adds n; returns the new value. Thread-safe. Never blocks. O(1).
   T increment(T n = 1) noexcept {
     return static_cast<T>(value_.fetch_add(n, std::memory_order_acq_rel) + n);
@@ -126,11 +129,12 @@ class sharded_counter {
   T value() const noexcept {
     T sum = 0;
     for (std::size_t i = 0; i <= mask_; ++i)
-      sum = static_cast<T>(sum + stripes_[i].value.load(std::memory_order_relaxed));
+      sum = static_cast<T>(sum + stripes_[i].value.load(std::memory_order_relaxed));  // a sum: orders nothing
     return sum;
   }
   // Sets every stripe to zero. See thread-safety above. O(stripes).
   void reset() noexcept {
+    // relaxed: reset() is not a synchronization point (see thread-safety above).
     for (std::size_t i = 0; i <= mask_; ++i) stripes_[i].value.store(0, std::memory_order_relaxed);
   }
   std::size_t stripes() const noexcept { return mask_ + 1; }

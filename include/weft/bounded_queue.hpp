@@ -158,6 +158,7 @@ class bounded_queue {
   // thread wakes, queued items are still delivered. Idempotent.
   // Thread-safe. Never blocks. O(capacity) once.
   void close() noexcept;
+  // acquire: pairs with close()'s seq_cst store of closed_ (close_ticket_ is then visible).
   bool closed() const noexcept { return closed_.load(std::memory_order_acquire); }
 
   // ---- completion tracking (Python's task_done / join) ----
@@ -211,6 +212,7 @@ class bounded_queue {
     return static_cast<std::uint32_t>(round_of(ticket) * round_step);  // wraps on purpose
   }
   std::uint64_t tickets_issued() const noexcept {
+    // acquire: pairs with the push tickets' RMWs (ticket order only, no data).
     return push_side_.tickets.load(std::memory_order_acquire) & ~closed_bit;
   }
 
@@ -226,6 +228,7 @@ class bounded_queue {
   using tracking = detail::task_tracking<detail::futex_scope::process_private>;
   std::optional<T> pop_waiting(const detail::wait_policy& policy);
   bool closed_before(std::uint64_t ticket) const noexcept {
+    // acquire, then relaxed: as in closed(); the store of closed_ publishes close_ticket_.
     return closed_.load(std::memory_order_acquire) &&
            ticket >= close_ticket_.load(std::memory_order_relaxed);
   }
@@ -303,6 +306,8 @@ bounded_queue<T>::bounded_queue(size_type capacity)
 template <class T>
 bounded_queue<T>::~bounded_queue() {
   for (size_type i = 0; i < capacity_; ++i) {
+    // acquire: pairs with (B); the destructor runs after every producer, but
+    // the item's construction must be visible to this thread.
     if ((strip(slots_[i].turn.value.load(std::memory_order_acquire)) & (round_step - 1)) == full_state)
       slots_[i].item()->~T();
   }
@@ -470,13 +475,14 @@ typename bounded_queue<T>::try_result bounded_queue<T>::try_pop_into(std::option
     // producer still writing its item will fill it: claiming would wait.
     const bool producer_writing = turn == base + writing;
     if (!ready && (!closed() || producer_writing)) return try_result::empty;
+    // acq_rel/acquire: as the load above (ticket order; the item rides on (B)/(C)).
     if (!pop_side_.tickets.compare_exchange_weak(ticket, ticket + 1, std::memory_order_acq_rel,
                                            std::memory_order_acquire))
       continue;  // `ticket` now holds the fresh pop ticket
     switch (consume(ticket, out)) {
       case outcome::item: return try_result::item;
       case outcome::closed_end: return try_result::drained;
-      case outcome::voided: ticket = pop_side_.tickets.load(std::memory_order_acquire); break;
+      case outcome::voided: ticket = pop_side_.tickets.load(std::memory_order_acquire); break;  // as above
     }
   }
 }
@@ -494,13 +500,16 @@ std::optional<T> bounded_queue<T>::pop_waiting(const detail::wait_policy& policy
   for (;;) {
     // Note the next ticket's slot before looking: a change after the look
     // (its producer publishes, close() pokes it) then ends the sleep.
+    // acquire: the ticket pairs with the pop tickets' RMWs; the turn with
+    // (B), (D) and close()'s poke, like every load of a turn word.
     std::uint64_t ticket = pop_side_.tickets.load(std::memory_order_acquire);
     slot& s = slot_of(ticket);
     std::uint32_t seen = s.turn.value.load(std::memory_order_acquire);
     if (try_pop_into(out) != try_result::empty) return out;
     auto changed = s.turn.await(
         [&](std::uint32_t v) { return v != seen; },
-        [&] { return closed() || pop_side_.tickets.load(std::memory_order_acquire) != ticket; }, policy);
+        [&] { return closed() || pop_side_.tickets.load(std::memory_order_acquire) != ticket; },  // as above
+        policy);
     if (!changed && policy.expired()) {
       try_pop_into(out);  // one last look, so a timeout never hides an item
       return out;
@@ -517,7 +526,7 @@ bool bounded_queue<T>::try_push(T&& value) {
     if (ticket & closed_bit) throw queue_closed();
     // Claim the ticket only if its slot is already free for its round: the
     // consumer of the previous round has finished with it (D), so produce()
-    // will not wait for a consumer that may be stalled.
+    // will not wait for a consumer that may be stalled. acquire: pairs with (D).
     const std::uint32_t turn = strip(slot_of(ticket).turn.value.load(std::memory_order_acquire));
     if (turn != base_of(ticket)) return false;  // full (or its consumer is still moving out)
     if (push_side_.tickets.compare_exchange_weak(ticket, ticket + 1, std::memory_order_acq_rel,
@@ -537,7 +546,8 @@ bool bounded_queue<T>::try_push(const T& value) {
 template <class T>
 bool bounded_queue<T>::push_waiting(T&& value, const detail::wait_policy& policy) {
   for (;;) {
-    // Note the next ticket's slot before looking (as in pop_waiting).
+    // Note the next ticket's slot before looking (as in pop_waiting; the
+    // same orders).
     std::uint64_t ticket = tickets_issued();
     slot& s = slot_of(ticket);
     std::uint32_t seen = s.turn.value.load(std::memory_order_acquire);

@@ -57,6 +57,7 @@ class rw_lock {
   rw_lock(const rw_lock&) = delete;
   rw_lock& operator=(const rw_lock&) = delete;
   ~rw_lock() {
+    // relaxed: destruction must not race with use, so nothing is left to order.
     WEFT_ASSERT(state_.value.load(std::memory_order_relaxed) == 0, "rw_lock destroyed while locked");
   }
 
@@ -239,11 +240,12 @@ class synchronized {
 
 inline bool rw_lock::lock_exclusive(const detail::wait_policy& policy) noexcept {
   // Phase 1: become the writer (X1). Blocked by another writer and by a
-  // reader batch.
+  // reader batch. relaxed loads here and in the other CAS loops: they only
+  // seed the compare-exchange, whose success order does the ordering.
   std::uint32_t s = state_.value.load(std::memory_order_relaxed);
   for (;;) {
     if ((s & (writer | reader_phase)) == 0) {
-      // seq_cst: X1 of the Dekker pair with R1/R2.
+      // seq_cst: X1 of the Dekker pair with R1/R2 (relaxed on failure: retry).
       if (state_.value.compare_exchange_weak(s, s | writer, std::memory_order_seq_cst,
                                              std::memory_order_relaxed))
         break;
@@ -268,7 +270,7 @@ inline bool rw_lock::lock_exclusive(const detail::wait_policy& policy) noexcept 
 }
 
 inline void rw_lock::release_writer() noexcept {
-  std::uint32_t s = state_.value.load(std::memory_order_relaxed);
+  std::uint32_t s = state_.value.load(std::memory_order_relaxed);  // seeds the CAS (see lock_exclusive)
   std::uint32_t next;
   do {
     WEFT_ASSERT((s & writer) != 0 && (s & reader_phase) == 0, "rw_lock::unlock without the write lock");
@@ -303,12 +305,14 @@ inline bool rw_lock::lock_shared_slow(const detail::wait_policy& policy) noexcep
 // Drops this reader from the waiting count; the last reader of a batch ends
 // the reader phase and wakes the writers it held back.
 inline void rw_lock::stop_waiting_as_reader() noexcept {
-  std::uint32_t s = state_.value.load(std::memory_order_relaxed);
+  std::uint32_t s = state_.value.load(std::memory_order_relaxed);  // seeds the CAS (see lock_exclusive)
   std::uint32_t next;
   do {
     WEFT_ASSERT(waiting_readers(s) != 0, "rw_lock: waiting-reader count underflow");
     next = s - waiting_one;
     if (waiting_readers(next) == 0) next &= ~reader_phase;
+    // seq_cst: one total order with writers' X1 and readers' R2, which read
+    // reader_phase; relaxed on failure: retry with the fresh value.
   } while (!state_.value.compare_exchange_weak(s, next, std::memory_order_seq_cst,
                                                std::memory_order_relaxed));
   if ((s & reader_phase) && !(next & reader_phase)) state_.wake_all();

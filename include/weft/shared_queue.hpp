@@ -146,6 +146,7 @@ class shared_queue {
   // Closes the queue for every process: producers throw queue_closed,
   // waiters wake, queued items are still delivered. Idempotent. O(capacity).
   void close() noexcept;
+  // acquire: pairs with close()'s store of the flag.
   bool closed() const noexcept { return header().closed.load(std::memory_order_acquire) != 0; }
 
   // Completion tracking, as multiprocessing.JoinableQueue.
@@ -282,6 +283,7 @@ void shared_queue<T>::initialize(size_type capacity) {
 // meanwhile, clears our stamp and wakes sleepers.
 template <class T>
 void shared_queue<T>::publish(slot& s, std::uint32_t new_seq) noexcept {
+  // relaxed: only the CAS's expected value; the CAS below orders.
   std::uint64_t w = s.word.load(std::memory_order_relaxed);
   // seq_cst: release for the item bytes (pairs with the claimers' acquire),
   // and C1 of the parking protocol with waiters' W1/W2.
@@ -297,6 +299,8 @@ bool shared_queue<T>::push_with(const T& item, const detail::wait_policy& policy
   const pid_t self = detail::current_pid();
   for (;;) {
     if (closed()) throw queue_closed("weft::shared_queue: push on a closed queue");
+    // acquire: the ticket pairs with help_advance()'s CAS (ticket order, no
+    // data); the slot word with publish() (B) and repairs, as in pop_with.
     std::uint64_t t = h.push_tickets.load(std::memory_order_acquire);
     slot& s = slot_of(t);
     const std::uint32_t base = base_of(t);
@@ -333,6 +337,8 @@ std::optional<T> shared_queue<T>::pop_with(const detail::wait_policy& policy) {
   auto& h = header();
   const pid_t self = detail::current_pid();
   for (;;) {
+    // acquire: as in push_with; the slot word's acquire pairs with the
+    // producer's publish (B), so the item's bytes are visible before the claim.
     std::uint64_t t = h.pop_tickets.load(std::memory_order_acquire);
     slot& s = slot_of(t);
     const std::uint32_t base = base_of(t);
@@ -360,6 +366,8 @@ std::optional<T> shared_queue<T>::pop_with(const detail::wait_policy& policy) {
       // Drained, provided no producer can still claim this slot: make sure
       // it carries close()'s poke (a producer's claim CAS then fails).
       if (poked(w)) return std::nullopt;
+      // seq_cst: as close()'s pokes (C1 for sleepers); relaxed on failure: we
+      // only retry with the fresh value.
       s.word.compare_exchange_strong(w, w | poke, std::memory_order_seq_cst, std::memory_order_relaxed);
       continue;
     }
@@ -374,7 +382,7 @@ std::optional<T> shared_queue<T>::pop_with(const detail::wait_policy& policy) {
 template <class T>
 bool shared_queue<T>::wait_for_change(slot& s, std::uint64_t seen, const detail::wait_policy& policy) {
   for (int i = 0; i < detail::spin_limit + detail::yield_limit; ++i) {
-    if (s.word.load(std::memory_order_acquire) != seen) return true;
+    if (s.word.load(std::memory_order_acquire) != seen) return true;  // acquire: pairs with publish()
     if (i < detail::spin_limit) {
       detail::cpu_relax();
     } else {
@@ -394,8 +402,8 @@ bool shared_queue<T>::wait_for_change(slot& s, std::uint64_t seen, const detail:
   bool changed = s.word.load(std::memory_order_seq_cst) != seen;  // W2
   if (!changed) detail::futex_wait(detail::low_half(s.word), static_cast<std::uint32_t>(seen), slice,
                                    detail::futex_scope::process_shared);  // W3
-  h.waiters.fetch_sub(1, std::memory_order_relaxed);
-  return !policy.expired() || s.word.load(std::memory_order_acquire) != seen;
+  h.waiters.fetch_sub(1, std::memory_order_relaxed);  // relaxed: only makes wakers' futex_wake optional
+  return !policy.expired() || s.word.load(std::memory_order_acquire) != seen;  // acquire: pairs with publish()
 }
 
 // If the slot is stamped by a process that no longer exists, releases it to
@@ -407,6 +415,8 @@ bool shared_queue<T>::repair_if_owner_dead(slot& s, std::uint64_t seen) noexcept
   if (pid == 0 || pid == detail::current_pid() || process_alive(pid)) return false;
   const std::uint32_t state = seq(seen) % next_round;
   const std::uint32_t round_base = seq(seen) - state;
+  // seq_cst: a publish (release of the slot to the next round, and C1 for
+  // sleepers); relaxed on failure: someone else moved the slot on.
   if (!s.word.compare_exchange_strong(seen, make(round_base + next_round, poked(seen)), std::memory_order_seq_cst,
                                       std::memory_order_relaxed))
     return false;
@@ -461,6 +471,7 @@ void shared_queue<T>::join() {
 template <class T>
 typename shared_queue<T>::size_type shared_queue<T>::size() const noexcept {
   auto& h = header();
+  // A snapshot (acquire: pairs with the tickets' CASes); may be stale.
   std::uint64_t popped = h.pop_tickets.load(std::memory_order_acquire);
   std::uint64_t pushed = h.push_tickets.load(std::memory_order_acquire);
   if (pushed <= popped) return 0;

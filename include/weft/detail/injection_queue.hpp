@@ -56,7 +56,7 @@ class injection_queue {
 
  private:
   void link(queue_node* node) noexcept {
-    node->next.store(nullptr, std::memory_order_relaxed);
+    node->next.store(nullptr, std::memory_order_relaxed);  // published by the release exchange (P1)
     // (P1) acq_rel: release publishes the node's contents to the consumer
     // that reaches it; acquire orders us after the previous producer.
     queue_node* prev = head_.exchange(node, std::memory_order_acq_rel);
@@ -64,6 +64,8 @@ class injection_queue {
     prev->next.store(node, std::memory_order_release);
   }
 
+  // Every acquire load of `next` pairs with the release link store (P2) of
+  // the producer that wrote it: the node it names is then fully visible.
   queue_node* pop_locked() {
     queue_node* tail = tail_;
     queue_node* next = tail->next.load(std::memory_order_acquire);
@@ -79,7 +81,7 @@ class injection_queue {
     }
     // `tail` is the last linked node. If a producer is between P1 and P2,
     // we cannot take it yet (its successor is not reachable).
-    if (tail != head_.load(std::memory_order_acquire)) return nullptr;
+    if (tail != head_.load(std::memory_order_acquire)) return nullptr;  // acquire: pairs with (P1)
     link(&stub_);  // re-insert the stub so that `tail` gets a successor
     next = tail->next.load(std::memory_order_acquire);
     if (next == nullptr) return nullptr;  // another push slipped in before the stub

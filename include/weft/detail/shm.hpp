@@ -34,6 +34,7 @@ namespace weft::detail {
 inline pid_t current_pid() noexcept {
   static std::atomic<pid_t> cached{0};
   static const bool registered = [] {
+    // relaxed: the child runs this alone, before any of its threads exist.
     ::pthread_atfork(nullptr, nullptr, [] { cached.store(0, std::memory_order_relaxed); });
     return true;
   }();
