@@ -90,7 +90,10 @@ inline void report_callback_error(std::exception_ptr error) noexcept {
 // Legal transitions: pending -> running -> {succeeded, failed};
 // pending -> cancelled; pending -> {succeeded, failed} (completers without a
 // callable); running -> cancelled (cancel_claimed). Final states never change.
-class state_base : public queue_node {  // queue_node: the link of a pool's injection queue
+// A state is its own injection-queue node (intrusive), so queuing a task
+// allocates nothing; a pool's injection queue holds only states, which is why
+// the pool may cast what it pops back down to state_base.
+class state_base : public queue_node {
  public:
   enum status : std::uint32_t { pending = 0, running = 1, succeeded = 2, failed = 3, cancelled = 4 };
 
