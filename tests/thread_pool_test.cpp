@@ -608,6 +608,46 @@ TEST_CASE("imap rethrows an item's exception when its item is reached; the loop 
   CHECK(errors == 2);
 }
 
+// Every item's outcome, in order: its value, or "!" for an exception.
+template <class Results>
+std::vector<std::string> outcomes_of(Results&& results) {
+  std::vector<std::string> seen;
+  for (auto it = results.begin(); it != results.end(); ++it) {
+    try {
+      if constexpr (std::is_same_v<std::decay_t<decltype(*it)>, std::string>) seen.push_back(*it);
+      else seen.push_back(std::to_string(*it));
+    } catch (const std::runtime_error&) {
+      seen.push_back("!");
+    }
+  }
+  return seen;
+}
+
+TEST_CASE("imap: failures first, last and back to back in a chunk, for plain and class results, bulk and single-pass input",
+          "[thread_pool][imap]") {
+  thread_pool pool(2);
+  // Chunks of 5: items 0, 4, 5, 6, 7 and 23 fail (a chunk's first and last
+  // items, a run across a chunk boundary, the input's last item).
+  auto fails = [](int x) { return x == 0 || (x >= 4 && x <= 7) || x == 23; };
+  std::vector<std::string> expected;
+  for (int x = 0; x < 24; ++x) expected.push_back(fails(x) ? "!" : std::to_string(x * 10));
+  auto as_int = [&](int x) {
+    if (fails(x)) throw std::runtime_error("bad");
+    return x * 10;
+  };
+  auto as_string = [&](int x) {
+    if (fails(x)) throw std::runtime_error("bad");
+    return std::to_string(x * 10);
+  };
+  std::vector<int> inputs(24);
+  for (int x = 0; x < 24; ++x) inputs[static_cast<std::size_t>(x)] = x;
+  const weft::map_options chunks_of_5{.chunksize = 5};
+  CHECK(outcomes_of(pool.imap(as_int, inputs, chunks_of_5)) == expected);
+  CHECK(outcomes_of(pool.imap(as_string, inputs, chunks_of_5)) == expected);
+  CHECK(outcomes_of(pool.imap(as_int, weft_test::counting<int>(0, 24), chunks_of_5)) == expected);
+  CHECK(outcomes_of(pool.imap(as_string, weft_test::counting<int>(0, 24), chunks_of_5)) == expected);
+}
+
 TEST_CASE("leaving an imap loop early cancels what has not started", "[thread_pool][imap]") {
   thread_pool pool(1);
   std::atomic<int> calls{0};

@@ -46,18 +46,31 @@ chunk_result<R> to_chunk_result(chunk_result<R>&& c) noexcept {
 }
 
 // Applies f to each item of a chunk (the body of a chunk task).
+// One try block per run of successful items, not per item, so that the
+// loop over a run stays a plain loop the compiler can optimize; for
+// trivially copyable results the values are stored into place without
+// push_back's per-item capacity check.
 template <class R, class F, class T>
 chunk_result<R> run_chunk(F& f, std::vector<T>& items) {
+  constexpr bool store_in_place = std::is_trivially_copyable_v<R> && std::is_default_constructible_v<R>;
   chunk_result<R> out;
-  out.items = items.size();
-  out.values.reserve(items.size());
-  for (std::size_t i = 0; i < items.size(); ++i) {
+  const std::size_t n = items.size();
+  out.items = n;
+  if constexpr (store_in_place) out.values.resize(n);
+  else out.values.reserve(n);
+  std::size_t i = 0, stored = 0;
+  while (i < n) {
     try {
-      out.values.push_back(f(std::move(items[i])));
+      for (; i < n; ++i) {
+        if constexpr (store_in_place) out.values[stored++] = f(std::move(items[i]));
+        else out.values.push_back(f(std::move(items[i])));
+      }
     } catch (...) {
       out.errors.emplace_back(i, std::current_exception());
+      ++i;
     }
   }
+  if constexpr (store_in_place) out.values.resize(stored);
   return out;
 }
 
@@ -142,16 +155,31 @@ class imap_range {
     // Submits chunks while the window has room and the input has items.
     void fill() {
       while (!input_done && in_flight.size() < buffersize) {
-        std::vector<item_type> chunk;
+        std::vector<item_type> chunk = read_chunk();
+        if (next == std::ranges::end(input)) input_done = true;
+        if (chunk.empty()) break;
+        in_flight.push_back(submit(std::move(chunk)));
+      }
+    }
+    // The next up to chunksize items. Reading the input is the consumer's
+    // serial part, so a random-access input is copied in one bulk step (a
+    // memcpy for trivially copyable items), not item by item.
+    std::vector<item_type> read_chunk() {
+      std::vector<item_type> chunk;
+      if constexpr (std::sized_sentinel_for<std::ranges::sentinel_t<Input>, input_iterator> &&
+                    std::random_access_iterator<input_iterator>) {
+        const auto left = static_cast<std::size_t>(std::ranges::end(input) - next);
+        const auto n = static_cast<std::ptrdiff_t>(std::min(chunksize, left));
+        chunk.assign(next, next + n);
+        next += n;
+      } else {
         chunk.reserve(std::min<std::size_t>(chunksize, 1024));  // the input may be shorter than a huge chunksize
         while (chunk.size() < chunksize && next != std::ranges::end(input)) {
           chunk.push_back(*next);
           ++next;
         }
-        if (next == std::ranges::end(input)) input_done = true;
-        if (chunk.empty()) break;
-        in_flight.push_back(submit(std::move(chunk)));
       }
+      return chunk;
     }
     chunk_future take_next() {
       if constexpr (Ordered) {
