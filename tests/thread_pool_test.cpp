@@ -648,6 +648,32 @@ TEST_CASE("imap: failures first, last and back to back in a chunk, for plain and
   CHECK(outcomes_of(pool.imap(as_string, weft_test::counting<int>(0, 24), chunks_of_5)) == expected);
 }
 
+TEST_CASE("imap_unordered: every item exactly once through a wide window, also from inside a one-thread pool's task",
+          "[thread_pool][imap]") {
+  auto sum_of_squares = [](thread_pool& pool, int n) {
+    std::vector<int> seen(static_cast<std::size_t>(n));
+    std::int64_t sum = 0;
+    for (int v : pool.imap_unordered([](int x) { return x; }, weft_test::counting<int>(0, n),
+                                     weft::map_options{.chunksize = 3, .buffersize = 64})) {
+      ++seen[static_cast<std::size_t>(v)];
+      sum += std::int64_t{v} * v;
+    }
+    const bool once = std::all_of(seen.begin(), seen.end(), [](int k) { return k == 1; });
+    return once ? sum : -1;
+  };
+  const int n = 5000;
+  std::int64_t expected = 0;
+  for (int x = 0; x < n; ++x) expected += std::int64_t{x} * x;
+  thread_pool wide(4);
+  CHECK(sum_of_squares(wide, n) == expected);
+  // A task that streams over its own pool: the chunks queue behind it, so
+  // the only way forward is that the waiting task runs them (helping).
+  thread_pool single(1);
+  auto inside = single.submit([&] { return sum_of_squares(single, n); });
+  REQUIRE(inside.wait_for(weft_test::hang_limit) == std::future_status::ready);
+  CHECK(inside.get() == expected);
+}
+
 TEST_CASE("leaving an imap loop early cancels what has not started", "[thread_pool][imap]") {
   thread_pool pool(1);
   std::atomic<int> calls{0};

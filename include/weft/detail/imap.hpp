@@ -20,6 +20,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <exception>
 #include <iterator>
@@ -159,6 +160,8 @@ class imap_range {
         if (next == std::ranges::end(input)) input_done = true;
         if (chunk.empty()) break;
         in_flight.push_back(submit(std::move(chunk)));
+        if constexpr (!Ordered)
+          in_flight.back().add_done_callback([log = completions, id = id_of(in_flight.back())] { log->record(id); });
       }
     }
     // The next up to chunksize items. Reading the input is the consumer's
@@ -187,12 +190,24 @@ class imap_range {
         in_flight.pop_front();
         return f;
       } else {
-        auto ready = weft::wait(in_flight, return_when::first_completed);
-        auto it = in_flight.begin() + static_cast<std::ptrdiff_t>(ready.done.front());
+        // The next chunk in completion order, from the log its done callback
+        // wrote: one callback per chunk (weft::wait would add one to every
+        // chunk in flight on every call). The wait is a race: on a
+        // one-thread pool the waiter helps (see await_futures).
+        auto logged = [&] { return completions->count() > taken; };
+        auto park = [&](const wait_policy& p) { return completions->wait_beyond(taken, p); };
+        await_futures(in_flight, wait_policy::forever(), true, logged, park);
+        const std::size_t id = completions->at(taken++);
+        auto it = std::find_if(in_flight.begin(), in_flight.end(),
+                               [id](const chunk_future& f) { return id_of(f) == id; });
+        WEFT_ASSERT(it != in_flight.end(), "imap_unordered: a logged chunk is not in flight");
         chunk_future f = std::move(*it);
         in_flight.erase(it);
         return f;
       }
+    }
+    static std::size_t id_of(const chunk_future& f) noexcept {
+      return reinterpret_cast<std::uintptr_t>(future_access::state(f));
     }
     bool at_error() const noexcept {
       return error_index < current.errors.size() && current.errors[error_index].first == item_pos;
@@ -238,6 +253,10 @@ class imap_range {
     Submit submit;
     std::size_t chunksize, buffersize;
     std::deque<chunk_future> in_flight;  // ordered by submission
+    // imap_unordered: ids of chunks (their states' addresses: unique while
+    // in flight) in completion order, and how many were taken.
+    std::shared_ptr<completion_log> completions = std::make_shared<completion_log>();
+    std::size_t taken = 0;
     chunk_result<R> current;             // the chunk being consumed
     std::size_t item_pos = 0, value_pos = 0, error_index = 0;
     bool input_done = false, finished = false;
