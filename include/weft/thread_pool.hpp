@@ -239,7 +239,7 @@ class thread_pool final : private detail::executor_hooks {
   bool races_may_help() const noexcept override { return workers_.size() == 1; }
   bool help_once(worker_context& ctx, std::span<detail::state_base* const> awaited);
   bool may_nest(const worker_context& ctx) const noexcept;
-  void run_nested(detail::state_base* task, worker_context& ctx) noexcept;
+  void run_nested(detail::state_base* task, worker_context& ctx, detail::state_base::on_complete ref) noexcept;
   // placement words: worker index + 1 in the low 16 bits, deque mark above.
   static std::uint64_t placement_of(std::size_t worker, std::int64_t floor) noexcept {
     return (static_cast<std::uint64_t>(floor) << 16) | (worker + 1);
@@ -493,15 +493,18 @@ inline bool thread_pool::has_work() const noexcept {
 
 // Runs (or, while cancelling, cancels) one queue entry and retires it. An
 // entry whose task was already run inline by a waiting worker, or was
-// cancelled, is only retired.
+// cancelled, is only retired. The entry's reference is dropped here, or,
+// for a task run here, by its completion (one RMW for both).
 inline void thread_pool::execute(detail::state_base* task, worker_context& ctx) noexcept {
   if (cancelling_.load(std::memory_order_acquire)) {
     task->cancel();
   } else if (task->try_claim()) {
-    if (broken_.load(std::memory_order_acquire))  // acquire: pairs with mark_broken(); broken_reason_ is set
-      task->fail_claimed(std::make_exception_ptr(pool_broken(broken_reason_)));
-    else
-      run_nested(task, ctx);
+    if (!broken_.load(std::memory_order_acquire)) {  // acquire: pairs with mark_broken(); broken_reason_ is set
+      run_nested(task, ctx, detail::state_base::on_complete::release_ref);
+      finish_entry(ctx);
+      return;
+    }
+    task->fail_claimed(std::make_exception_ptr(pool_broken(broken_reason_)));
   }
   task->release();
   finish_entry(ctx);
@@ -516,8 +519,10 @@ inline void thread_pool::discard(detail::state_base* task) noexcept {
 
 // Runs a claimed task one level deeper on this worker's stack. Its deque
 // mark (floor) is where its own subtasks will start; its placement word
-// tells waiters on other workers where to leapfrog.
-inline void thread_pool::run_nested(detail::state_base* task, worker_context& ctx) noexcept {
+// tells waiters on other workers where to leapfrog. `ref`: whether the
+// caller's reference goes with the completion (see state_base::complete).
+inline void thread_pool::run_nested(detail::state_base* task, worker_context& ctx,
+                                    detail::state_base::on_complete ref) noexcept {
   auto& self = *workers_[ctx.index];
   const std::int64_t outer_floor = ctx.floor;
   ctx.floor = self.deque.bottom_index();
@@ -525,11 +530,11 @@ inline void thread_pool::run_nested(detail::state_base* task, worker_context& ct
   task->set_placement(placement_of(ctx.index, ctx.floor));
   // relaxed: a statistic for running(); only this worker writes it.
   self.busy.store(self.busy.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  task->run_claimed();
+  // The completion clears the placement, before this worker pushes anything
+  // else: a leapfrogging thief that steals a later push synchronizes with
+  // it and sees the clear. `task` may be gone once this returns.
+  task->run_claimed(ref);
   self.busy.store(self.busy.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
-  // Cleared before this worker pushes anything else: a leapfrogging thief
-  // that steals a later push synchronizes with it and sees the clear.
-  task->set_placement(0);
   --ctx.depth;
   ctx.floor = outer_floor;
 }
@@ -646,7 +651,7 @@ inline bool thread_pool::help_once(worker_context& ctx, std::span<detail::state_
   // queue entry is retired (not run again) by whichever worker pops it.
   for (auto* a : awaited) {
     if (a->owner() == this && a->try_claim()) {
-      run_nested(a, ctx);
+      run_nested(a, ctx, detail::state_base::on_complete::keep_ref);  // the waiter's future holds it
       return true;
     }
   }
