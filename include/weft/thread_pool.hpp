@@ -5,6 +5,7 @@
 // (submit, map, shutdown) plus parallel_for, post and wait.
 #pragma once
 
+#include <weft/detail/asymmetric_fence.hpp>
 #include <weft/detail/config.hpp>
 #include <weft/detail/imap.hpp>
 #include <weft/detail/injection_queue.hpp>
@@ -446,15 +447,21 @@ inline void thread_pool::enqueue(detail::state_base* task) {
 }
 
 // Wakes a sleeping worker, if any, after a task was published. Protocol
-// with the sleeper's await(), all seq_cst: the publisher (N1) makes the task
-// visible (the deque's seq_cst bottom_ store, or the injection queue's
-// seq_cst size_ RMW), then (N2) reads work_signal_.sleepers; the sleeper
-// (W1) raises sleepers, then (W2) re-checks has_work() with seq_cst loads.
-// In the single total order of seq_cst operations, either N1 precedes W2
-// (the sleeper sees the task and does not sleep) or W1 precedes N2 (we see
-// the sleeper and wake it). No fences: ThreadSanitizer checks the protocol
-// as written, and the sleeper count's line is only read here, never
-// written, so submitters on different workers do not bounce it.
+// with the sleeper's await(): the publisher (N1) makes the task visible,
+// then (N2) reads work_signal_.sleepers; the sleeper (W1) raises sleepers,
+// issues asymmetric_fence::heavy(), then (W2) re-checks has_work() with
+// seq_cst loads. Either N1 is visible to W2 (the sleeper sees the task and
+// does not sleep) or W1 is to N2 (we see the sleeper and wake it):
+// - a worker's push (N1: the deque's release store of bottom_, then
+//   asymmetric_fence::light()) pairs light() with the sleeper's heavy(), so
+//   the hot path has no locked instruction (membarrier; see
+//   asymmetric_fence). Under ThreadSanitizer the store is seq_cst and the
+//   argument is the next one, which TSan checks as written;
+// - an outside submission (N1: the injection queue's seq_cst size_ RMW)
+//   pairs by the single total order of seq_cst operations (the sleeper's
+//   W1 and W2 are seq_cst, and heavy() adds a full fence between them).
+// The sleeper count's line is only read here, never written, so
+// submitters on different workers do not bounce it.
 inline void thread_pool::notify_one_worker() noexcept {
   if (work_signal_.sleepers.load(std::memory_order_seq_cst) == 0) return;
   work_signal_.bump_and_wake(1);
@@ -598,9 +605,11 @@ inline void thread_pool::worker_main(std::size_t index) {
       continue;
     }
     std::uint32_t seen = work_signal_.value.load(std::memory_order_seq_cst);
+    // heavy() between W1 (sleepers += 1) and W2 (has_work()): the rare side
+    // of the handshake with a worker's push (see notify_one_worker).
     work_signal_.await([seen](std::uint32_t v) { return v != seen; },
                        [this] { return has_work() || stopping_.load(std::memory_order_seq_cst); },
-                       detail::wait_policy::forever());
+                       detail::wait_policy::forever(), [] { detail::asymmetric_fence::heavy(); });
   }
   detail::current_executor() = nullptr;
   current() = nullptr;
