@@ -119,8 +119,10 @@ struct thread_pool_options {
 //   queue one at a time. Tasks submitted from a worker go to that worker's
 //   deque (LIFO for the worker, stolen FIFO by idle workers).
 // Cost: submit() is one allocation (the task's state, shared with its
-//   future), one deque push or one lock-free append, and a futex wake only
-//   when a worker sleeps. Workers lock the shared queue once per task taken.
+//   future), one deque push (no locked instruction) or one lock-free append,
+//   and a futex wake only when a worker sleeps. Workers lock the shared
+//   queue once per task taken. A worker about to sleep issues one
+//   membarrier system call on Linux (see detail/asymmetric_fence.hpp).
 // Lifetime: the destructor drains (shutdown(drain)) and joins. A task's
 //   callable and captures are destroyed as soon as it finishes or is
 //   cancelled; the pool keeps no reference to them.
