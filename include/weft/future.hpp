@@ -52,8 +52,9 @@ namespace weft {
 //   before the done callbacks run; callbacks added before completion run on
 //   the completing thread and may still be running when wait() returns.
 // Cost: the task, its callable and its result share one allocation with the
-//   future; completion is one atomic store plus a futex wake when someone
-//   sleeps; no mutex, no condition variable.
+//   future; completion is one atomic read-modify-write (which also drops the
+//   runner's reference) plus a futex wake when someone sleeps; get() on a
+//   finished task frees it without one; no mutex, no condition variable.
 // Lifetime: a future may outlive its pool: the pool completes or cancels every
 //   task before it is destroyed.
 template <class T>

@@ -5,6 +5,7 @@
 // (submit, map, shutdown) plus parallel_for, post and wait.
 #pragma once
 
+#include <weft/detail/asymmetric_fence.hpp>
 #include <weft/detail/config.hpp>
 #include <weft/detail/imap.hpp>
 #include <weft/detail/injection_queue.hpp>
@@ -93,8 +94,10 @@ struct thread_pool_options {
 //   queue one at a time. Tasks submitted from a worker go to that worker's
 //   deque (LIFO for the worker, stolen FIFO by idle workers).
 // Cost: submit() is one allocation (the task's state, shared with its
-//   future), one deque push or one lock-free append, and a futex wake only
-//   when a worker sleeps. Workers lock the shared queue once per task taken.
+//   future), one deque push (no locked instruction) or one lock-free append,
+//   and a futex wake only when a worker sleeps. Workers lock the shared
+//   queue once per task taken. A worker about to sleep issues one
+//   membarrier system call on Linux (see detail/asymmetric_fence.hpp).
 // Lifetime: the destructor drains (shutdown(drain)) and joins. A task's
 //   callable and captures are destroyed as soon as it finishes or is
 //   cancelled; the pool keeps no reference to them.
@@ -214,7 +217,7 @@ class thread_pool final : private detail::executor_hooks {
   bool races_may_help() const noexcept override { return workers_.size() == 1; }
   bool help_once(worker_context& ctx, std::span<detail::state_base* const> awaited);
   bool may_nest(const worker_context& ctx) const noexcept;
-  void run_nested(detail::state_base* task, worker_context& ctx) noexcept;
+  void run_nested(detail::state_base* task, worker_context& ctx, detail::state_base::on_complete ref) noexcept;
   // placement words: worker index + 1 in the low 16 bits, deque mark above.
   static std::uint64_t placement_of(std::size_t worker, std::int64_t floor) noexcept {
     return (static_cast<std::uint64_t>(floor) << 16) | (worker + 1);
@@ -421,15 +424,21 @@ inline void thread_pool::enqueue(detail::state_base* task) {
 }
 
 // Wakes a sleeping worker, if any, after a task was published. Protocol
-// with the sleeper's await(), all seq_cst: the publisher (N1) makes the task
-// visible (the deque's seq_cst bottom_ store, or the injection queue's
-// seq_cst size_ RMW), then (N2) reads work_signal_.sleepers; the sleeper
-// (W1) raises sleepers, then (W2) re-checks has_work() with seq_cst loads.
-// In the single total order of seq_cst operations, either N1 precedes W2
-// (the sleeper sees the task and does not sleep) or W1 precedes N2 (we see
-// the sleeper and wake it). No fences: ThreadSanitizer checks the protocol
-// as written, and the sleeper count's line is only read here, never
-// written, so submitters on different workers do not bounce it.
+// with the sleeper's await(): the publisher (N1) makes the task visible,
+// then (N2) reads work_signal_.sleepers; the sleeper (W1) raises sleepers,
+// issues asymmetric_fence::heavy(), then (W2) re-checks has_work() with
+// seq_cst loads. Either N1 is visible to W2 (the sleeper sees the task and
+// does not sleep) or W1 is to N2 (we see the sleeper and wake it):
+// - a worker's push (N1: the deque's release store of bottom_, then
+//   asymmetric_fence::light()) pairs light() with the sleeper's heavy(), so
+//   the hot path has no locked instruction (membarrier; see
+//   asymmetric_fence). Under ThreadSanitizer the store is seq_cst and the
+//   argument is the next one, which TSan checks as written;
+// - an outside submission (N1: the injection queue's seq_cst size_ RMW)
+//   pairs by the single total order of seq_cst operations (the sleeper's
+//   W1 and W2 are seq_cst, and heavy() adds a full fence between them).
+// The sleeper count's line is only read here, never written, so
+// submitters on different workers do not bounce it.
 inline void thread_pool::notify_one_worker() noexcept {
   if (work_signal_.sleepers.load(std::memory_order_seq_cst) == 0) return;
   work_signal_.bump_and_wake(1);
@@ -468,15 +477,18 @@ inline bool thread_pool::has_work() const noexcept {
 
 // Runs (or, while cancelling, cancels) one queue entry and retires it. An
 // entry whose task was already run inline by a waiting worker, or was
-// cancelled, is only retired.
+// cancelled, is only retired. The entry's reference is dropped here, or,
+// for a task run here, by its completion (one RMW for both).
 inline void thread_pool::execute(detail::state_base* task, worker_context& ctx) noexcept {
   if (cancelling_.load(std::memory_order_acquire)) {
     task->cancel();
   } else if (task->try_claim()) {
-    if (broken_.load(std::memory_order_acquire))  // acquire: pairs with mark_broken(); broken_reason_ is set
-      task->fail_claimed(std::make_exception_ptr(pool_broken(broken_reason_)));
-    else
-      run_nested(task, ctx);
+    if (!broken_.load(std::memory_order_acquire)) {  // acquire: pairs with mark_broken(); broken_reason_ is set
+      run_nested(task, ctx, detail::state_base::on_complete::release_ref);
+      finish_entry(ctx);
+      return;
+    }
+    task->fail_claimed(std::make_exception_ptr(pool_broken(broken_reason_)));
   }
   task->release();
   finish_entry(ctx);
@@ -491,8 +503,10 @@ inline void thread_pool::discard(detail::state_base* task) noexcept {
 
 // Runs a claimed task one level deeper on this worker's stack. Its deque
 // mark (floor) is where its own subtasks will start; its placement word
-// tells waiters on other workers where to leapfrog.
-inline void thread_pool::run_nested(detail::state_base* task, worker_context& ctx) noexcept {
+// tells waiters on other workers where to leapfrog. `ref`: whether the
+// caller's reference goes with the completion (see state_base::complete).
+inline void thread_pool::run_nested(detail::state_base* task, worker_context& ctx,
+                                    detail::state_base::on_complete ref) noexcept {
   auto& self = *workers_[ctx.index];
   const std::int64_t outer_floor = ctx.floor;
   ctx.floor = self.deque.bottom_index();
@@ -500,11 +514,11 @@ inline void thread_pool::run_nested(detail::state_base* task, worker_context& ct
   task->set_placement(placement_of(ctx.index, ctx.floor));
   // relaxed: a statistic for running(); only this worker writes it.
   self.busy.store(self.busy.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  task->run_claimed();
+  // The completion clears the placement, before this worker pushes anything
+  // else: a leapfrogging thief that steals a later push synchronizes with
+  // it and sees the clear. `task` may be gone once this returns.
+  task->run_claimed(ref);
   self.busy.store(self.busy.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
-  // Cleared before this worker pushes anything else: a leapfrogging thief
-  // that steals a later push synchronizes with it and sees the clear.
-  task->set_placement(0);
   --ctx.depth;
   ctx.floor = outer_floor;
 }
@@ -568,9 +582,11 @@ inline void thread_pool::worker_main(std::size_t index) {
       continue;
     }
     std::uint32_t seen = work_signal_.value.load(std::memory_order_seq_cst);
+    // heavy() between W1 (sleepers += 1) and W2 (has_work()): the rare side
+    // of the handshake with a worker's push (see notify_one_worker).
     work_signal_.await([seen](std::uint32_t v) { return v != seen; },
                        [this] { return has_work() || stopping_.load(std::memory_order_seq_cst); },
-                       detail::wait_policy::forever());
+                       detail::wait_policy::forever(), [] { detail::asymmetric_fence::heavy(); });
   }
   detail::current_executor() = nullptr;
   current() = nullptr;
@@ -621,7 +637,7 @@ inline bool thread_pool::help_once(worker_context& ctx, std::span<detail::state_
   // queue entry is retired (not run again) by whichever worker pops it.
   for (auto* a : awaited) {
     if (a->owner() == this && a->try_claim()) {
-      run_nested(a, ctx);
+      run_nested(a, ctx, detail::state_base::on_complete::keep_ref);  // the waiter's future holds it
       return true;
     }
   }

@@ -5,6 +5,8 @@
 
 #include "support.hpp"
 
+#include <random>
+
 TEST_CASE("1M small tasks from several submitting threads run exactly once",
           "[thread_pool][stress]") {
   weft::thread_pool pool(3);
@@ -66,4 +68,38 @@ TEST_CASE("futures waited on from many threads while cancellation races with run
     CHECK(ok == ran.load());
     CHECK(ok + saw_cancelled == 2000);
   }
+}
+
+// A lost wake-up leaves work queued while a worker sleeps. Between rounds
+// the pool idles long enough for its workers to park (or to be half-way
+// there); each round then needs two wake-ups: the outside submit wakes one
+// worker, whose push of a subtask must wake the other (the parent waits
+// with wait_for, which never helps, so only the other worker can run the
+// subtask); and the subtask's and the parent's completions must wake
+// their sleeping waiters. A lost one shows as a wait that runs into its
+// (far) deadline.
+TEST_CASE("no lost wake-up when submissions and completions meet sleeping workers and waiters",
+          "[thread_pool][stress]") {
+  weft::thread_pool pool(2);
+  const int rounds = 3000 * static_cast<int>(weft_test::stress_scale());
+  std::minstd_rand random(7);
+  std::atomic<std::uint64_t> sink{0};
+  int lost = 0;
+  for (int round = 0; round < rounds && lost == 0; ++round) {
+    const auto idle = std::chrono::microseconds(random() % 200);
+    const int spin = static_cast<int>(random() % 300);
+    if (idle.count() > 100) std::this_thread::sleep_for(idle);  // not a sync: lets workers park
+    auto parent = pool.submit([&pool, &sink, spin] {
+      auto child = pool.submit([&sink, spin] {
+        std::uint64_t s = 1;  // a little work of varying length
+        for (int i = 0; i < spin; ++i) s = s * 6364136223846793005u + 1442695040888963407u;
+        sink.store(s, std::memory_order_relaxed);
+        return spin;
+      });
+      if (child.wait_for(weft_test::hang_limit) != std::future_status::ready) return -1;
+      return child.get();
+    });
+    if (parent.wait_for(weft_test::hang_limit) != std::future_status::ready || parent.get() != spin) ++lost;
+  }
+  CHECK(lost == 0);
 }

@@ -80,22 +80,41 @@ inline void report_callback_error(std::exception_ptr error) noexcept {
 
 // Reference-counted, type-erased task state.
 //
-// status_ (a parking_word, waiters sleep on it):
-//   pending    initial; set at construction
-//   running    set by the thread whose claim CAS wins in run()
-//   succeeded  set by the runner (or a promise-style completer) after the value
-//   failed     set after the exception_ptr
-//   cancelled  set by the cancel CAS winner, from pending; or by the
-//              completer of a claimed remote task that no worker ran
-// Legal transitions: pending -> running -> {succeeded, failed};
+// word_: one 64-bit atomic holding the status, two flags and the reference
+// count, so that each step of a task's life is one read-modify-write: the
+// claim, and the completion together with the drop of the runner's
+// reference. Waiters sleep on its low 32 bits (a futex word, see low_half).
+//   bits 0-2    status:
+//     pending     initial; set at construction
+//     running     set by the thread whose claim CAS wins (try_claim)
+//     succeeded   set by the runner (or a promise-style completer) after the value
+//     failed      set after the exception_ptr
+//     cancelled   set by the cancel CAS winner, from pending; or by the
+//                 completer of a claimed remote task that no worker ran
+//   bit 3       has_waiters: set by a thread about to sleep in park(), never
+//               cleared; tells the completer to futex_wake
+//   bit 4       has_callbacks: set by add_done_callback after it linked its
+//               node, never cleared; tells the completer to run the list
+//   bits 32-63  references (the future's, the queue entry's, state_refs')
+// Legal status transitions: pending -> running -> {succeeded, failed};
 // pending -> cancelled; pending -> {succeeded, failed} (completers without a
 // callable); running -> cancelled (cancel_claimed). Final states never change.
+// Every change of word_ is an RMW, and RMWs on one location are totally
+// ordered (each reads the value the previous one wrote), which is the whole
+// wake-up protocol: a waiter's (W1) fetch_or(has_waiters) either precedes
+// the completer's (C1) CAS, which then sees the flag and wakes, or follows
+// it and returns the final status. Likewise for (A2) has_callbacks.
 // A state is its own injection-queue node (intrusive), so queuing a task
 // allocates nothing; a pool's injection queue holds only states, which is why
 // the pool may cast what it pops back down to state_base.
 class state_base : public queue_node {
  public:
   enum status : std::uint32_t { pending = 0, running = 1, succeeded = 2, failed = 3, cancelled = 4 };
+  // What a completion does with the completer's own reference.
+  enum class on_complete : bool {
+    keep_ref,     // the completer holds no reference of its own, or keeps it
+    release_ref,  // the completer's reference is dropped with the completion
+  };
 
   state_base(const state_base&) = delete;
   state_base& operator=(const state_base&) = delete;
@@ -113,39 +132,45 @@ class state_base : public queue_node {
     ::operator delete(p, align);  // the unsized form: clang declares sized delete only with -fsized-deallocation
   }
 
-  void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+  // Only an owner of a reference adds one.
+  void add_ref() noexcept { word_.fetch_add(one_ref, std::memory_order_relaxed); }
   void release() noexcept {
+    // A sole owner needs no RMW: only owners add references, so a count of
+    // 1 read by an owner stays 1. acquire: pairs with the release RMWs of
+    // the other owners' drops (C1, or below), so their uses happen before
+    // the delete. (The common case: get() on a finished task.)
+    if (refs_of(word_.load(std::memory_order_acquire)) == 1) {
+      delete this;
+      return;
+    }
     // acq_rel: every owner's last use happens before the deleting thread's delete.
-    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+    if (refs_of(word_.fetch_sub(one_ref, std::memory_order_acq_rel)) == 1) delete this;
   }
 
-  std::uint32_t load_status() const noexcept { return status_.value.load(std::memory_order_acquire); }
+  std::uint32_t load_status() const noexcept { return status_of(word_.load(std::memory_order_acquire)); }
   bool done() const noexcept { return load_status() >= succeeded; }
 
-  // Claims and runs the task if it is still pending; false if it was already
-  // claimed, run or cancelled. The callable is destroyed before completion.
-  bool run() noexcept {
-    if (!try_claim()) return false;
-    run_claimed();
-    return true;
-  }
-  // The two halves of run(): claim (pending -> running; false when another
-  // runner or cancel() won, or for a state completed by hand), then run.
+  // Claims the task (pending -> running) for running it; false when another
+  // runner or cancel() won, or for a state completed by hand.
   bool try_claim() noexcept {
     if (!runnable_) return false;
-    std::uint32_t expected = pending;
+    std::uint64_t before;
     // acquire: pairs with the release that queued us (the callable is built).
-    return status_.value.compare_exchange_strong(expected, running, std::memory_order_acquire);
+    return leave_pending(running, before, std::memory_order_acquire);
   }
-  void run_claimed() noexcept {
+  // Runs a claimed task and completes it; the callable is destroyed before
+  // completion. With on_complete::release_ref the caller's reference goes
+  // with the completion: the state may be gone when this returns.
+  void run_claimed(on_complete ref) noexcept {
     WEFT_ASSERT(load_status() == running, "run_claimed() without try_claim()");
-    invoke_and_complete();
+    invoke_and_complete(ref);
   }
 
   // Where a running task runs, for executors whose waiting workers help with
   // its subtasks: an executor-defined word, 0 when unknown or not running.
-  // Written by the runner after try_claim() and cleared before it runs
-  // anything else; release/acquire so the reader sees the word's meaning.
+  // Written by the runner after try_claim() and cleared by complete(), so
+  // before the runner runs anything else; release/acquire so the reader
+  // sees the word's meaning.
   void set_placement(std::uint64_t where) noexcept { placement_.store(where, std::memory_order_release); }
   std::uint64_t placement() const noexcept { return placement_.load(std::memory_order_acquire); }
 
@@ -159,14 +184,15 @@ class state_base : public queue_node {
 
   // Cancels the task if it has not started. True when cancelled on return.
   bool cancel() noexcept {
-    std::uint32_t expected = pending;
-    if (status_.value.compare_exchange_strong(expected, cancelled, std::memory_order_seq_cst)) {
+    std::uint64_t before;
+    // acq_rel: acquire pairs with the release that queued us (we destroy
+    // the callable); release publishes the final status (C1).
+    if (leave_pending(cancelled, before, std::memory_order_acq_rel)) {
       destroy_callable();
-      status_.wake_all();
-      run_callbacks();
+      after_completion(before);
       return true;
     }
-    return expected == cancelled;
+    return status_of(before) == cancelled;
   }
 
   // A task its completer claimed (promise_state::start) but gave back unrun,
@@ -174,11 +200,11 @@ class state_base : public queue_node {
   // killed: it ends cancelled, as if cancel() had won. Completer only.
   void cancel_claimed() noexcept {
     WEFT_ASSERT(load_status() == running, "cancel_claimed() on a task that is not claimed");
-    complete(cancelled);
+    complete(cancelled, on_complete::keep_ref);
   }
 
   // A claimed task that will never run (its pool is broken) fails with
-  // `error`; its callable is destroyed unrun. Claimer only.
+  // `error`; its callable is destroyed unrun. Claimer only; keeps its reference.
   void fail_claimed(std::exception_ptr error) noexcept {
     WEFT_ASSERT(load_status() == running, "fail_claimed() on a task that is not claimed");
     destroy_callable();
@@ -198,9 +224,30 @@ class state_base : public queue_node {
     }
     return park(policy);
   }
-  // Sleeps (after a short spin) until done or the policy expires.
+  // Sleeps (after a short spin, then a few yields) until done or the policy
+  // expires; true when done.
   bool park(const wait_policy& policy) {
-    return status_.await([](std::uint32_t s) { return s >= succeeded; }, policy).has_value();
+    for (int i = 0; i < spin_limit + yield_limit; ++i) {
+      if (done()) return true;
+      if (!policy.may_sleep()) return false;
+      if (i < spin_limit) {
+        cpu_relax();
+      } else {
+        if (policy.expired()) break;
+        std::this_thread::yield();
+      }
+    }
+    for (;;) {
+      // (W1) acquire: a final status read here comes with the result. The
+      // RMW is ordered with C1 (see word_): either C1 sees has_waiters and
+      // wakes us, or we see the final status now.
+      const std::uint64_t seen = word_.fetch_or(has_waiters, std::memory_order_acquire) | has_waiters;
+      if (status_of(seen) >= succeeded) return true;
+      // (W2) The kernel sleeps only while the low half still equals `seen`'s:
+      // a completion between W1 and W2 fails the wait at once.
+      if (!futex_wait(low_half(word_), static_cast<std::uint32_t>(seen), policy, futex_scope::process_private))
+        return done();
+    }
   }
 
   // Runs f() once the state is done: now, on this thread, if it already is;
@@ -210,34 +257,38 @@ class state_base : public queue_node {
     auto* node = new callback<std::decay_t<F>>(std::forward<F>(f));
     // Already done: run now, even if the completer is still running the
     // callbacks registered before (as Python's Future does).
-    callback_node* head = done() ? closed_list() : callbacks_.load(std::memory_order_acquire);
+    if (done()) {
+      node->invoke_and_delete();
+      return;
+    }
+    callback_node* head = callbacks_.load(std::memory_order_relaxed);
     do {
       if (head == closed_list()) {
         node->invoke_and_delete();
         return;
       }
       node->next = head;
-      // (A1) seq_cst (release publishes the node to take_callbacks()'s
-      // exchange); Dekker with the completer's (C1) status store and (K1)
-      // load in run_callbacks().
-    } while (!callbacks_.compare_exchange_weak(head, node, std::memory_order_seq_cst,
-                                               std::memory_order_acquire));
-    // (A2) If the state completed meanwhile, its completer may have found
-    // the list empty at K1 and left: run what is registered ourselves.
-    if (status_.value.load(std::memory_order_seq_cst) >= succeeded) take_callbacks();
+      // (A1) release: publishes the node to take_callbacks()'s exchange.
+    } while (!callbacks_.compare_exchange_weak(head, node, std::memory_order_release,
+                                               std::memory_order_relaxed));
+    // (A2) Announces the list to the completer, ordered with its C1 (see
+    // word_): either C1 sees has_callbacks and the completer takes the list,
+    // or we see the final status and take it ourselves. acq_rel: release
+    // makes A1 happen before the completer's take; acquire pairs with C1.
+    if (status_of(word_.fetch_or(has_callbacks, std::memory_order_acq_rel)) >= succeeded) take_callbacks();
   }
 
   executor_hooks* owner() const noexcept { return owner_; }
 
  protected:
   state_base(executor_hooks* owner, std::uint32_t refs, bool runnable) noexcept
-      : refs_(refs), owner_(owner), runnable_(runnable) {}
+      : word_(refs * one_ref + pending), owner_(owner), runnable_(runnable) {}
 
   // Moves pending -> running for a state completed by hand; false when it
   // was cancelled or another completer won.
   bool claim_for_completion() noexcept {
-    std::uint32_t expected = pending;
-    return status_.value.compare_exchange_strong(expected, running, std::memory_order_acq_rel);
+    std::uint64_t before;
+    return leave_pending(running, before, std::memory_order_acq_rel);
   }
   virtual ~state_base() {
     // Callbacks never ran only if the state never completed (a promise-style
@@ -251,7 +302,7 @@ class state_base : public queue_node {
   }
 
   // Runs the callable and completes the state (implemented by task_state).
-  virtual void invoke_and_complete() noexcept = 0;
+  virtual void invoke_and_complete(on_complete ref) noexcept = 0;
   // Destroys the callable of a task that will never run.
   virtual void destroy_callable() noexcept = 0;
   // Forwards request_stop() to a task's stop source, if it has one.
@@ -259,16 +310,59 @@ class state_base : public queue_node {
   // Stores `error` as the result and completes (see fail_claimed).
   virtual void fail_with(std::exception_ptr error) noexcept = 0;
 
-  // Publishes the final status: wakes waiters, runs callbacks.
-  void complete(status final_status) noexcept {
+  // Publishes the final status, wakes waiters, runs callbacks; with
+  // release_ref also drops the caller's reference.
+  void complete(status final_status, on_complete ref) noexcept {
     WEFT_ASSERT(final_status >= succeeded, "complete() needs a final status");
-    // seq_cst store (release for the result): pairs with the acquire loads in
-    // done()/park(); seq_cst for the parking protocol.
-    status_.store_and_wake(final_status);
-    run_callbacks();
+    // Cleared before the completion: the runner runs nothing else before
+    // it, and the state may be gone after it.
+    placement_.store(0, std::memory_order_relaxed);
+    std::uint64_t before = word_.load(std::memory_order_relaxed);
+    std::uint64_t after;
+    bool drop;
+    do {
+      // Nobody waits and no callback is registered: nothing is left to do
+      // with the state after C1, so the reference goes in the same RMW.
+      drop = ref == on_complete::release_ref && (before & (has_waiters | has_callbacks)) == 0;
+      after = (before & ~status_mask) | final_status;
+      if (drop) after -= one_ref;
+      // (C1) release: the result (and placement's clear) happen before a
+      // reader's acquire of the final status; acquire: pairs with the other
+      // owners' drops, for the delete.
+    } while (!word_.compare_exchange_weak(before, after, std::memory_order_acq_rel, std::memory_order_relaxed));
+    if (drop) {
+      if (refs_of(after) == 0) delete this;
+      return;
+    }
+    after_completion(before);
+    if (ref == on_complete::release_ref) release();
   }
 
  private:
+  static constexpr std::uint64_t status_mask = 0x7;
+  static constexpr std::uint64_t has_waiters = 0x8;
+  static constexpr std::uint64_t has_callbacks = 0x10;
+  static constexpr std::uint64_t one_ref = std::uint64_t{1} << 32;
+  static_assert(std::atomic<std::uint64_t>::is_always_lock_free, "the task state's word must be lock-free");
+  static std::uint32_t status_of(std::uint64_t word) noexcept { return static_cast<std::uint32_t>(word & status_mask); }
+  static std::uint64_t refs_of(std::uint64_t word) noexcept { return word >> 32; }
+
+  // CAS of the status pending -> `to`, keeping flags and count; false (and
+  // no change) when the status was not pending. `before`: the word it saw.
+  bool leave_pending(std::uint32_t to, std::uint64_t& before, std::memory_order order) noexcept {
+    before = word_.load(std::memory_order_relaxed);
+    do {
+      if (status_of(before) != pending) return false;
+    } while (!word_.compare_exchange_weak(before, before | to, order, std::memory_order_relaxed));
+    return true;
+  }
+
+  // The completer's part after C1, given the word C1 replaced.
+  void after_completion(std::uint64_t before) noexcept {
+    if ((before & has_waiters) != 0) futex_wake(low_half(word_), INT32_MAX, futex_scope::process_private);
+    if ((before & has_callbacks) != 0) take_callbacks();
+  }
+
   struct callback_node {
     callback_node* next = nullptr;
     virtual void invoke_and_delete() noexcept = 0;
@@ -294,17 +388,10 @@ class state_base : public queue_node {
     return &marker;
   }
 
-  // After the final status store (C1). (K1) seq_cst: either we see a node
-  // registered by A1, or that adder sees the final status at A2 and runs it
-  // (the common case, no callback at all, costs one plain load).
-  void run_callbacks() noexcept {
-    if (callbacks_.load(std::memory_order_seq_cst) == nullptr) return;
-    take_callbacks();
-  }
   // Closes the list and runs what it held, once: of several racing callers
   // (completer, adders at A2), the exchange gives the list to one.
   void take_callbacks() noexcept {
-    // acquire: pairs with the release CAS in add_done_callback.
+    // acquire: pairs with the release CAS (A1) in add_done_callback.
     callback_node* n = callbacks_.exchange(closed_list(), std::memory_order_acq_rel);
     if (n == closed_list()) return;
     // The list is newest-first; reverse it to run in registration order.
@@ -322,10 +409,9 @@ class state_base : public queue_node {
     }
   }
 
-  std::atomic<std::uint32_t> refs_;
-  parking_word<> status_;                            // protocol above
+  std::atomic<std::uint64_t> word_;                  // status, flags, references: protocol above
   std::atomic<std::uint64_t> placement_{0};          // written by the runner only (see set_placement)
-  std::atomic<callback_node*> callbacks_{nullptr};   // Treiber stack; closed_list() once completed
+  std::atomic<callback_node*> callbacks_{nullptr};   // Treiber stack; closed_list() once taken
   executor_hooks* const owner_;                      // may be null; used only by its own workers
   const bool runnable_;                              // false: completed by hand (promise_state)
 };
@@ -353,17 +439,19 @@ class shared_state : public state_base {
  protected:
   using state_base::state_base;
 
-  // Completion; the caller holds the state in `running`.
+  // Completion; the caller holds the state in `running`. `ref`: see complete().
   template <class... Args>
-  void finish_with_value(Args&&... args) {
+  void finish_with_value(on_complete ref, Args&&... args) {
     result_.template emplace<1>(std::forward<Args>(args)...);
-    complete(succeeded);
+    this->complete(succeeded, ref);
   }
-  void finish_with_exception(std::exception_ptr error) noexcept {
+  void finish_with_exception(std::exception_ptr error, on_complete ref) noexcept {
     result_.template emplace<2>(std::move(error));
-    complete(failed);
+    this->complete(failed, ref);
   }
-  void fail_with(std::exception_ptr error) noexcept final { finish_with_exception(std::move(error)); }
+  void fail_with(std::exception_ptr error) noexcept final {
+    finish_with_exception(std::move(error), on_complete::keep_ref);
+  }
 
  private:
   std::variant<std::monostate, stored_type, std::exception_ptr> result_;  // written before the final status
@@ -383,15 +471,15 @@ class promise_state final : public shared_state<T> {
   bool set_value(Args&&... args) {
     if (!this->claim_for_completion()) return false;
     try {
-      this->finish_with_value(std::forward<Args>(args)...);
+      this->finish_with_value(state_base::on_complete::keep_ref, std::forward<Args>(args)...);
     } catch (...) {
-      this->finish_with_exception(std::current_exception());
+      this->finish_with_exception(std::current_exception(), state_base::on_complete::keep_ref);
     }
     return true;
   }
   bool set_exception(std::exception_ptr error) noexcept {
     if (!this->claim_for_completion()) return false;
-    this->finish_with_exception(std::move(error));
+    this->finish_with_exception(std::move(error), state_base::on_complete::keep_ref);
     return true;
   }
 
@@ -404,18 +492,18 @@ class promise_state final : public shared_state<T> {
   void complete_value(Args&&... args) {
     WEFT_ASSERT(this->load_status() == state_base::running, "complete_value() without start()");
     try {
-      this->finish_with_value(std::forward<Args>(args)...);
+      this->finish_with_value(state_base::on_complete::keep_ref, std::forward<Args>(args)...);
     } catch (...) {
-      this->finish_with_exception(std::current_exception());
+      this->finish_with_exception(std::current_exception(), state_base::on_complete::keep_ref);
     }
   }
   void complete_exception(std::exception_ptr error) noexcept {
     WEFT_ASSERT(this->load_status() == state_base::running, "complete_exception() without start()");
-    this->finish_with_exception(std::move(error));
+    this->finish_with_exception(std::move(error), state_base::on_complete::keep_ref);
   }
 
  private:
-  void invoke_and_complete() noexcept override {}
+  void invoke_and_complete(state_base::on_complete) noexcept override {}
   void destroy_callable() noexcept override {}
 };
 
@@ -482,25 +570,25 @@ class task_state final : public shared_state<R> {
 #endif
   }
 
-  void invoke_and_complete() noexcept override {
+  void invoke_and_complete(state_base::on_complete ref) noexcept override {
     std::exception_ptr error;
     try {
       if constexpr (std::is_void_v<R>) {
         call();
         destroy_callable();
-        this->finish_with_value();
+        this->finish_with_value(ref);
         return;
       } else {
         R value = call();
         destroy_callable();  // captures die when the task finishes, before waiters wake
-        this->finish_with_value(std::move(value));
+        this->finish_with_value(ref, std::move(value));
         return;
       }
     } catch (...) {
       error = std::current_exception();
     }
     destroy_callable();
-    this->finish_with_exception(std::move(error));
+    this->finish_with_exception(std::move(error), ref);
   }
   void destroy_callable() noexcept override {
     if (alive_) {

@@ -186,7 +186,9 @@ inline constexpr int yield_limit = 16;
 //   waiter:  (W1) sleepers += 1   (W2) re-read value   (W3) futex_wait(value)
 //   changer: (C1) change value    (C2) read sleepers    (C3) wake if > 0
 // Either C2 sees W1 and wakes, or W2 sees C1 and does not sleep; a change
-// between W2 and W3 makes the kernel's value check in W3 fail.
+// between W2 and W3 makes the kernel's value check in W3 fail. A waiter
+// whose give_up() condition is published by an asymmetric handshake (see
+// asymmetric_fence) passes its heavy() as `fence`: it runs between W1 and W2.
 template <futex_scope Scope = futex_scope::process_private>
 struct parking_word {
   std::atomic<std::uint32_t> value{0};     // the protocol's state; meaning is the owner's
@@ -195,10 +197,13 @@ struct parking_word {
   static_assert(std::atomic<std::uint32_t>::is_always_lock_free,
                 "parking_word may live in shared memory: it must be address-free");
 
+  struct no_fence {
+    void operator()() const noexcept {}
+  };
   // Waits until ready(value) holds and returns that value; std::nullopt when
   // the policy expires first, or when give_up() becomes true before a sleep.
-  template <class Ready, class GiveUp>
-  std::optional<std::uint32_t> await(Ready ready, GiveUp give_up, const wait_policy& policy) {
+  template <class Ready, class GiveUp, class Fence = no_fence>
+  std::optional<std::uint32_t> await(Ready ready, GiveUp give_up, const wait_policy& policy, Fence fence = {}) {
     for (int i = 0; i < spin_limit + yield_limit; ++i) {
       std::uint32_t v = value.load(std::memory_order_acquire);
       if (ready(v)) return v;
@@ -212,6 +217,7 @@ struct parking_word {
     }
     for (;;) {
       sleepers.fetch_add(1, std::memory_order_seq_cst);                 // W1
+      fence();
       std::uint32_t v = value.load(std::memory_order_seq_cst);          // W2
       bool stop = ready(v) || give_up();
       bool in_time = stop || futex_wait(value, v, policy, Scope);       // W3

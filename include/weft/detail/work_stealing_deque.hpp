@@ -17,6 +17,7 @@
 // a thief may still read from one after the owner has grown the deque.
 #pragma once
 
+#include <weft/detail/asymmetric_fence.hpp>
 #include <weft/detail/config.hpp>
 
 #include <atomic>
@@ -45,13 +46,17 @@ class work_stealing_deque {
     ring* r = buffer_.load(std::memory_order_relaxed);
     if (b - t >= static_cast<std::int64_t>(r->capacity)) r = grow(r, t, b);
     r->put(b, item);
-    // seq_cst (release would do for thieves): pairs with the acquire load of
-    // bottom_ in steal(), so the item (and what it points to) is visible to
-    // the thief that takes it; and it is the "publish" step (N1) of the
-    // pool's sleep protocol, ordered before the pusher's seq_cst load of the
-    // sleeper count (see thread_pool::notify_one_worker). On x86-64 it costs
-    // an xchg on the owner's own cache line; no fence needed.
-    bottom_.store(b + 1, std::memory_order_seq_cst);
+    // release: pairs with the acquire load of bottom_ in steal(), so the item
+    // (and what it points to) is visible to the thief that takes it. This
+    // store is also the "publish" step (N1) of the pool's sleep protocol,
+    // which must be ordered before the pusher's load of the sleeper count
+    // (N2, see thread_pool::notify_one_worker): light() does that, paired
+    // with the heavy() a worker going to sleep issues between raising the
+    // sleeper count and re-checking the deques. With membarrier light() is
+    // a compiler barrier, so a push costs no locked instruction. Under
+    // ThreadSanitizer the store is seq_cst instead (hot_store_order).
+    bottom_.store(b + 1, asymmetric_fence::hot_store_order);
+    asymmetric_fence::light();
   }
 
   // Owner only. The most recently pushed item, or nullptr.
@@ -105,8 +110,10 @@ class work_stealing_deque {
     return item;
   }
 
-  // Snapshot; may be stale at once. seq_cst: a worker about to sleep uses it
-  // as the re-check of a Dekker pair with push() + a seq_cst fence.
+  // Snapshot; may be stale at once. A worker about to sleep uses it as the
+  // re-check (W2) of the Dekker pair with push(): after its heavy() fence,
+  // or, under ThreadSanitizer, as seq_cst loads pairing with push()'s
+  // seq_cst store.
   bool empty() const noexcept {
     return bottom_.load(std::memory_order_seq_cst) <= top_.load(std::memory_order_seq_cst);
   }
