@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <concepts>
 #include <cstddef>
 #include <cstdio>
@@ -235,6 +236,13 @@ class thread_pool final : private detail::executor_hooks {
   detail::state_base* pop_injected();
   detail::state_base* steal(std::size_t self);
   bool has_work() const noexcept;
+  // How long an idle worker sleeps: until woken, or, once the process's
+  // asymmetric fence is unreliable (asymmetric_fence::reliable()), a short
+  // poll: a push may then have skipped its half of the handshake.
+  static detail::wait_policy sleep_policy() noexcept {
+    return detail::asymmetric_fence::reliable() ? detail::wait_policy::forever()
+                                                : detail::wait_policy::for_(std::chrono::milliseconds(1));
+  }
   void execute(detail::state_base* task, worker_context& ctx) noexcept;
   void discard(detail::state_base* task) noexcept;
   void finish_entry() noexcept;
@@ -297,6 +305,7 @@ inline thread_pool::thread_pool(thread_pool_options options) : options_(std::mov
     throw std::invalid_argument("weft::thread_pool: needs at least one thread");
   workers_.reserve(options_.threads);
   for (std::size_t i = 0; i < options_.threads; ++i) workers_.push_back(std::make_unique<worker>());
+  detail::asymmetric_fence::prepare();  // before any worker pushes or sleeps (see there)
   try {
     for (std::size_t i = 0; i < options_.threads; ++i)
       workers_[i]->thread = std::thread([this, i] { worker_main(i); });
@@ -586,7 +595,7 @@ inline void thread_pool::worker_main(std::size_t index) {
     // of the handshake with a worker's push (see notify_one_worker).
     work_signal_.await([seen](std::uint32_t v) { return v != seen; },
                        [this] { return has_work() || stopping_.load(std::memory_order_seq_cst); },
-                       detail::wait_policy::forever(), [] { detail::asymmetric_fence::heavy(); });
+                       sleep_policy(), [] { return detail::asymmetric_fence::heavy(); });
   }
   detail::current_executor() = nullptr;
   current() = nullptr;

@@ -238,6 +238,10 @@ class state_base : public queue_node {
       }
     }
     for (;;) {
+      // An expired deadline sleeps no more: return before W1, so that a
+      // polling wait_for(0s) does not leave has_waiters set (the completer
+      // would then pay a futex wake and the slow release).
+      if (policy.expired()) return done();
       // (W1) acquire: a final status read here comes with the result. The
       // RMW is ordered with C1 (see word_): either C1 sees has_waiters and
       // wakes us, or we see the final status now.

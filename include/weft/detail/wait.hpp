@@ -188,7 +188,9 @@ inline constexpr int yield_limit = 16;
 // Either C2 sees W1 and wakes, or W2 sees C1 and does not sleep; a change
 // between W2 and W3 makes the kernel's value check in W3 fail. A waiter
 // whose give_up() condition is published by an asymmetric handshake (see
-// asymmetric_fence) passes its heavy() as `fence`: it runs between W1 and W2.
+// asymmetric_fence) passes its heavy() as `fence`: it runs between W1 and W2,
+// and when it returns false (the handshake may have been missed) the waiter
+// does not sleep this time and returns std::nullopt, as for give_up().
 template <futex_scope Scope = futex_scope::process_private>
 struct parking_word {
   std::atomic<std::uint32_t> value{0};     // the protocol's state; meaning is the owner's
@@ -198,7 +200,7 @@ struct parking_word {
                 "parking_word may live in shared memory: it must be address-free");
 
   struct no_fence {
-    void operator()() const noexcept {}
+    bool operator()() const noexcept { return true; }
   };
   // Waits until ready(value) holds and returns that value; std::nullopt when
   // the policy expires first, or when give_up() becomes true before a sleep.
@@ -217,9 +219,9 @@ struct parking_word {
     }
     for (;;) {
       sleepers.fetch_add(1, std::memory_order_seq_cst);                 // W1
-      fence();
+      const bool ordered = fence();
       std::uint32_t v = value.load(std::memory_order_seq_cst);          // W2
-      bool stop = ready(v) || give_up();
+      bool stop = ready(v) || !ordered || give_up();
       bool in_time = stop || futex_wait(value, v, policy, Scope);       // W3
       sleepers.fetch_sub(1, std::memory_order_relaxed);
       if (stop) return ready(v) ? std::optional<std::uint32_t>(v) : std::nullopt;
