@@ -9,6 +9,7 @@
 #include <cmath>
 #include <csignal>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <numeric>
 #include <set>
@@ -68,6 +69,13 @@ int announce_then_sleep(int ms) {
   return sleep_ms(ms);
 }
 using namespace std::chrono_literals;
+
+// Holds its worker until `dir`/release exists, after creating `dir`/started.
+int held_identity(std::string dir, int x) {
+  std::ofstream(dir + "/started") << x;
+  weft_test::eventually([&] { return std::filesystem::exists(dir + "/release"); });
+  return x;
+}
 
 int negated(int x) { return -x; }  // defined for every int the unbounded imap test reaches
 int ten_times_unless_3(int x) {
@@ -275,6 +283,24 @@ TEST_CASE("process_pool: destructor drains; shutdown(cancel_pending) cancels; po
   CHECK(cancelled + ran == 50);
   CHECK_THROWS_AS(pool.submit(square, 1), weft::pool_closed);
   CHECK(no_children_left());
+}
+
+TEST_CASE("process_pool: pending() counts the tasks not yet started, as thread_pool's does", "[process_pool][fork]") {
+  const auto dir = std::filesystem::temp_directory_path() / ("weft_pending_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directory(dir);
+  process_pool pool(1);
+  auto running = pool.submit(held_identity, dir.string(), 1);
+  auto second = pool.submit(square, 2);  // waits in the worker's socket, or in the pool
+  auto third = pool.submit(square, 3);   // waits in the pool
+  REQUIRE(weft_test::eventually([&] { return std::filesystem::exists(dir / "started"); }));
+  CHECK(pool.pending() == 2);  // before the fix: 3 (it counted unfinished tasks, the running one too)
+  std::ofstream(dir / "release") << "go";
+  CHECK(running.get() == 1);
+  CHECK(second.get() == 4);
+  CHECK(third.get() == 9);
+  CHECK(pool.pending() == 0);
+  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("process_pool: a future cancelled before dispatch never runs", "[process_pool][fork]") {

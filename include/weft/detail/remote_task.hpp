@@ -176,6 +176,7 @@ struct remote_task {
   void (*fail)(state_base*, std::exception_ptr) = nullptr;
   bool (*start)(state_base*) = nullptr;  // pending -> running; false if cancelled
   bool started = false;                  // start() succeeded (a task can be re-queued)
+  bool waiting = true;                   // counted by the pool's pending(): no worker ran it yet (remote_pool_core)
   std::chrono::nanoseconds timeout{0};   // process_pool::submit_with: from the start of its run; 0: none
 
   remote_task() = default;
@@ -190,6 +191,7 @@ struct remote_task {
         fail(o.fail),
         start(o.start),
         started(o.started),
+        waiting(o.waiting),
         timeout(o.timeout) {}
   remote_task& operator=(remote_task&& o) noexcept {
     if (this != &o) {
@@ -201,6 +203,7 @@ struct remote_task {
       fail = o.fail;
       start = o.start;
       started = o.started;
+      waiting = o.waiting;
       timeout = o.timeout;
     }
     return *this;
