@@ -255,7 +255,7 @@ inline void mpi_pool::serve() {
   };
   const detail::code_resolver code{decode, &images_};
   detail::poll_backoff backoff;
-  std::vector<std::byte> frame;
+  std::vector<std::byte> frame, reply;  // reused: their capacity stays between tasks
   for (;;) {
     MPI_Status status;
     if (!detail::mpi_try_receive(comm_, 0, MPI_ANY_TAG, frame, status)) {
@@ -265,9 +265,10 @@ inline void mpi_pool::serve() {
     if (status.MPI_TAG == detail::mpi_stop_tag) break;
     // A result too big for one MPI message fails its task (remote_error)
     // instead of ending the job with an uncaught length_error.
-    std::vector<std::byte> reply =
-        detail::reply_within(detail::run_task_frame(frame, code), detail::mpi_max_message,
-                             "weft::mpi_pool: the result is over 2 GiB, too big for one MPI message");
+    detail::run_task_frame_into(frame, code, reply);
+    if (reply.size() > detail::mpi_max_message)
+      reply = detail::reply_within(std::move(reply), detail::mpi_max_message,
+                                   "weft::mpi_pool: the result is over 2 GiB, too big for one MPI message");
     MPI_Send(reply.data(), static_cast<int>(reply.size()), MPI_BYTE, 0, detail::mpi_result_tag, comm_);
     backoff.reset();
   }

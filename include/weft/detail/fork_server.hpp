@@ -105,12 +105,12 @@ inline bool send_initializer_outcome(int fd, void (*initializer)()) {
     ::_exit(1);
   }
   activity_window window(message_window);
+  std::vector<std::byte> frame, reply;  // reused: a task costs no allocation for its frames
   for (std::size_t done = 0; max_tasks == 0 || done < max_tasks; ++done) {
     poll_while_open(fd, window);  // the next task of a batch comes within microseconds
-    auto frame = recv_frame(fd);
-    if (!frame || frame->empty()) break;  // pool gone, or asked to stop
+    if (!recv_frame_into(fd, frame) || frame.empty()) break;  // pool gone, or asked to stop
     // Forks of one process share its code addresses: code words are addresses.
-    auto reply = run_task_frame(*frame, code_resolver{});
+    run_task_frame_into(frame, code_resolver{}, reply);
     if (!send_frame(fd, reply)) break;
     window.mark();
   }

@@ -22,7 +22,6 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <span>
 #include <thread>
 #include <vector>
@@ -222,18 +221,41 @@ inline void poll_while_open(int fd, const activity_window& window) noexcept {
   }
 }
 
+// Writes one frame (length, then payload) with as few system calls as the
+// socket allows: header and payload leave in one sendmsg when they fit.
+// Blocking; false when the peer is gone.
 inline bool send_frame(int fd, std::span<const std::byte> payload) noexcept {
   std::uint64_t n = payload.size();
-  return send_all(fd, &n, sizeof n) && send_all(fd, payload.data(), payload.size());
+  iovec iov[2] = {{&n, sizeof n}, {const_cast<std::byte*>(payload.data()), payload.size()}};
+  msghdr msg{};
+  msg.msg_iov = iov;
+  msg.msg_iovlen = 2;
+  while (msg.msg_iovlen > 0) {
+    ssize_t k = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) return false;
+    auto done = static_cast<std::size_t>(k);
+    while (msg.msg_iovlen > 0 && done >= msg.msg_iov->iov_len) {  // drop the iovecs written whole
+      done -= msg.msg_iov->iov_len;
+      ++msg.msg_iov;
+      --msg.msg_iovlen;
+    }
+    if (msg.msg_iovlen > 0) {
+      msg.msg_iov->iov_base = static_cast<char*>(msg.msg_iov->iov_base) + done;
+      msg.msg_iov->iov_len -= done;
+    }
+  }
+  return true;
 }
 
-// The next frame, or nullopt at end of stream (or a frame over max_bytes).
-inline std::optional<std::vector<std::byte>> recv_frame(int fd, std::uint64_t max_bytes = std::uint64_t{1} << 36) {
+// Reads the next frame into `payload` (resized; its capacity is reused, and
+// its bytes are not zeroed first when it is large enough already). False at
+// end of stream, or for a frame over max_bytes.
+inline bool recv_frame_into(int fd, std::vector<std::byte>& payload, std::uint64_t max_bytes = std::uint64_t{1} << 36) {
   std::uint64_t n = 0;
-  if (!recv_all(fd, &n, sizeof n) || n > max_bytes) return std::nullopt;
-  std::vector<std::byte> payload(static_cast<std::size_t>(n));
-  if (!recv_all(fd, payload.data(), payload.size())) return std::nullopt;
-  return payload;
+  if (!recv_all(fd, &n, sizeof n) || n > max_bytes) return false;
+  payload.resize(static_cast<std::size_t>(n));
+  return recv_all(fd, payload.data(), payload.size());
 }
 
 // One message of n bytes with room for one passed descriptor (SCM_RIGHTS).
@@ -389,7 +411,10 @@ class frame_reader {
  private:
   static constexpr std::size_t header = sizeof(std::uint64_t);
   static constexpr std::size_t min_read = 4096;
-  static constexpr std::size_t keep_capacity = std::size_t{1} << 20;
+  // The buffer a frame grew is kept while it is at most this big, so a
+  // stream of frames of a few MiB (a 1 MiB argument or result plus framing)
+  // allocates nothing per frame; a bigger one's buffer is not kept for good.
+  static constexpr std::size_t keep_capacity = std::size_t{4} << 20;
   std::uint64_t next_length() const noexcept {
     std::uint64_t n;
     std::memcpy(&n, data_.get() + begin_, header);
