@@ -73,8 +73,9 @@ struct mpi_pool_options {
 //   shutdown(); std::invalid_argument with fewer than 2 ranks (a singleton
 //   asked for 0 workers); weft::error when spawning fails.
 // Maps: map(), imap() and imap_unordered() (Python's Pool.map, imap,
-//   imap_unordered) are inherited from detail::remote_maps, one definition
-//   for both remote pools; their contracts are written there.
+//   imap_unordered) are inherited from detail::remote_maps (through
+//   detail::remote_pool_core, the client side both remote pools share), one
+//   definition for both; their contracts are written there.
 // Ordering: map() keeps input order; tasks start in submission order.
 // Cost: per task one MPI message each way; map() sends chunks.
 class mpi_pool : public detail::remote_pool_core<mpi_pool> {

@@ -87,18 +87,20 @@ struct process_pool_options {
 //   fail with weft::pool_broken naming the cause, and later submits throw
 //   it. std::system_error if the fork server cannot start.
 // Maps: map(), imap() and imap_unordered() (Python's Pool.map, imap,
-//   imap_unordered) are inherited from detail::remote_maps, one definition
-//   for both remote pools; their contracts are written there.
+//   imap_unordered) are inherited from detail::remote_maps (through
+//   detail::remote_pool_core, the client side both remote pools share), one
+//   definition for both; their contracts are written there.
 // Ordering: map() keeps input order; tasks start in submission order.
 // Cost: per task one frame each way over a socketpair (one system call per
 //   side when the socket has room); map() sends chunks of `chunksize` items
 //   as one task. After each message the worker and the dispatcher poll for
 //   200 us, yielding the core, before they block: back-to-back tasks cost no
 //   process wake-up.
-// Lifetime: the destructor drains (runs every submitted task), then stops
-//   the workers and waits for the fork server to exit. In a fork()ed copy
-//   of the program (another pid than the pool's creator) the destructor only
-//   closes the copy's descriptors and never touches the pool's processes.
+// Lifetime: the destructor calls shutdown(drain), which runs every
+//   submitted task, stops the workers and waits for the fork server to
+//   exit. In a fork()ed copy of the program (another pid than the pool's
+//   creator) the destructor only closes the copy's descriptors and never
+//   touches the pool's processes.
 class process_pool : public detail::remote_pool_core<process_pool> {
  public:
   process_pool() : process_pool(process_pool_options{}) {}

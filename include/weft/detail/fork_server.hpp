@@ -42,10 +42,6 @@
 
 namespace weft::detail {
 
-// How long the worker and the dispatcher poll, yielding, after a message
-// before they block: a round trip then costs no wake-up of a sleeping process.
-inline constexpr auto message_window = std::chrono::microseconds(200);
-
 // The fork server installs no SIGCHLD handler (it must not depend on the
 // program's signal dispositions, which it inherits), so it polls waitpid()
 // this often while it waits for requests: a dead worker is reported within
