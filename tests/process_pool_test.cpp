@@ -397,6 +397,38 @@ TEST_CASE("frame_writer and frame_reader carry frames of any size without blocki
   ::close(pair[1]);
 }
 
+TEST_CASE("frame_writer: a lent payload is written in order, or copied when reclaimed", "[process_pool][detail]") {
+  int pair[2];
+  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, pair) == 0);
+  weft::detail::frame_writer out;
+  weft::detail::frame_reader in;
+  const std::vector<std::byte> first(std::size_t{3} << 20, std::byte{1}), third(std::size_t{2} << 20, std::byte{3});
+  std::vector<std::byte> lent = first, lent_too = third, copied(100, std::byte{2});
+  REQUIRE(out.send(pair[0], lent, true));       // the socket takes part of it; the rest is lent
+  REQUIRE(out.send(pair[0], copied, true));     // something queued: the lent bytes are copied first
+  lent.assign(lent.size(), std::byte{9});       // no longer read by the writer
+  std::vector<std::vector<std::byte>> got;
+  auto pump = [&] {
+    auto deadline = std::chrono::steady_clock::now() + weft_test::hang_limit;
+    while (!out.empty() && std::chrono::steady_clock::now() < deadline) {
+      REQUIRE(out.flush(pair[0]));
+      in.read(pair[1], [&](std::span<const std::byte> f) { got.emplace_back(f.begin(), f.end()); });
+    }
+    in.read(pair[1], [&](std::span<const std::byte> f) { got.emplace_back(f.begin(), f.end()); });
+  };
+  pump();
+  REQUIRE(out.send(pair[0], lent_too, true));
+  out.reclaim(lent_too);                        // its owner is about to change it
+  lent_too.assign(lent_too.size(), std::byte{9});
+  pump();
+  REQUIRE(got.size() == 3);
+  CHECK((got[0] == first));
+  CHECK((got[1] == copied));
+  CHECK((got[2] == third));
+  ::close(pair[0]);
+  ::close(pair[1]);
+}
+
 TEST_CASE("process_pool: a pool destroyed at once still drains its tasks", "[process_pool][fork]") {
   // Hung: workers were first requested by the dispatcher, which saw the
   // shutdown before it asked for any.

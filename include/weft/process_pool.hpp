@@ -171,7 +171,7 @@ class process_pool : public detail::remote_pool_core<process_pool> {
     std::size_t tasks_sent = 0;  // a worker leaves by itself after max_tasks_per_child
     std::uint64_t killed_for = 0;  // id of the task whose deadline got it killed; 0: none
     detail::frame_reader in;     // replies, reassembled
-    detail::frame_writer out;    // tasks the socket could not take yet
+    detail::frame_writer out;    // tasks the socket could not take yet (may lend from running: see send_task)
   };
   using peer = worker;
   // A worker whose socket closed, until the fork server reports its status.
@@ -315,6 +315,7 @@ inline void process_pool::break_pool(const std::string& why) {
   is_broken_ = true;
   auto error = break_queue(why);
   for (auto& w : workers_) {
+    w.out.reclaim();  // the tasks whose bytes it may hold by reference are freed next
     fail_all(w.running, error);
     stop_worker(w);
   }
@@ -452,6 +453,9 @@ inline void process_pool::on_worker_frame(worker& w, std::span<const std::byte> 
     }
     return;
   }
+  // The task's frame left whole before its reply came; if a broken worker
+  // replied early, the writer copies the rest before the task is freed.
+  if (!w.running.empty()) w.out.reclaim(w.running.front().payload);
   if (!complete_front(w, frame)) anomaly = true;
 }
 
@@ -470,9 +474,13 @@ inline void process_pool::on_worker_readable(std::size_t i) {
 // The core hands t to w (under the core's mutex_). Sent or not, w holds
 // it from now on: if the worker is gone (its end of stream follows), the
 // task fails with worker_lost. False: the socket is full, send no more now.
+// The writer may keep what the socket did not take by reference (lent):
+// t's payload stays in w.running, unchanged, until its reply, and every
+// path that frees it earlier reclaims first (on_worker_frame, break_pool)
+// or drops the writer with the worker (on_worker_closed).
 inline bool process_pool::send_task(worker& w, task& t) {
   ++w.tasks_sent;
-  return w.out.send(w.fd, t.payload);
+  return w.out.send(w.fd, t.payload, /*lent=*/true);
 }
 
 // True once shutdown() began and nothing is left: no queued or running task,
