@@ -9,6 +9,7 @@
 #include <cmath>
 #include <csignal>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <numeric>
 #include <set>
@@ -68,6 +69,13 @@ int announce_then_sleep(int ms) {
   return sleep_ms(ms);
 }
 using namespace std::chrono_literals;
+
+// Holds its worker until `dir`/release exists, after creating `dir`/started.
+int held_identity(std::string dir, int x) {
+  std::ofstream(dir + "/started") << x;
+  weft_test::eventually([&] { return std::filesystem::exists(dir + "/release"); });
+  return x;
+}
 
 int negated(int x) { return -x; }  // defined for every int the unbounded imap test reaches
 int ten_times_unless_3(int x) {
@@ -277,6 +285,24 @@ TEST_CASE("process_pool: destructor drains; shutdown(cancel_pending) cancels; po
   CHECK(no_children_left());
 }
 
+TEST_CASE("process_pool: pending() counts the tasks not yet started, as thread_pool's does", "[process_pool][fork]") {
+  const auto dir = std::filesystem::temp_directory_path() / ("weft_pending_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directory(dir);
+  process_pool pool(1);
+  auto running = pool.submit(held_identity, dir.string(), 1);
+  auto second = pool.submit(square, 2);  // waits in the worker's socket, or in the pool
+  auto third = pool.submit(square, 3);   // waits in the pool
+  REQUIRE(weft_test::eventually([&] { return std::filesystem::exists(dir / "started"); }));
+  CHECK(pool.pending() == 2);  // before the fix: 3 (it counted unfinished tasks, the running one too)
+  std::ofstream(dir / "release") << "go";
+  CHECK(running.get() == 1);
+  CHECK(second.get() == 4);
+  CHECK(third.get() == 9);
+  CHECK(pool.pending() == 0);
+  std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("process_pool: a future cancelled before dispatch never runs", "[process_pool][fork]") {
   process_pool pool(1);
   auto busy = pool.submit(slow_identity, 0);
@@ -368,6 +394,38 @@ TEST_CASE("frame_writer and frame_reader carry frames of any size without blocki
   CHECK((got == sent));  // parenthesized: Catch v2 cannot print std::byte under clang
   ::close(pair[0]);
   CHECK(in.read(pair[1], [](std::span<const std::byte>) {}) == weft::detail::frame_reader::status::closed);
+  ::close(pair[1]);
+}
+
+TEST_CASE("frame_writer: a lent payload is written in order, or copied when reclaimed", "[process_pool][detail]") {
+  int pair[2];
+  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, pair) == 0);
+  weft::detail::frame_writer out;
+  weft::detail::frame_reader in;
+  const std::vector<std::byte> first(std::size_t{3} << 20, std::byte{1}), third(std::size_t{2} << 20, std::byte{3});
+  std::vector<std::byte> lent = first, lent_too = third, copied(100, std::byte{2});
+  REQUIRE(out.send(pair[0], lent, true));       // the socket takes part of it; the rest is lent
+  REQUIRE(out.send(pair[0], copied, true));     // something queued: the lent bytes are copied first
+  lent.assign(lent.size(), std::byte{9});       // no longer read by the writer
+  std::vector<std::vector<std::byte>> got;
+  auto pump = [&] {
+    auto deadline = std::chrono::steady_clock::now() + weft_test::hang_limit;
+    while (!out.empty() && std::chrono::steady_clock::now() < deadline) {
+      REQUIRE(out.flush(pair[0]));
+      in.read(pair[1], [&](std::span<const std::byte> f) { got.emplace_back(f.begin(), f.end()); });
+    }
+    in.read(pair[1], [&](std::span<const std::byte> f) { got.emplace_back(f.begin(), f.end()); });
+  };
+  pump();
+  REQUIRE(out.send(pair[0], lent_too, true));
+  out.reclaim(lent_too);                        // its owner is about to change it
+  lent_too.assign(lent_too.size(), std::byte{9});
+  pump();
+  REQUIRE(got.size() == 3);
+  CHECK((got[0] == first));
+  CHECK((got[1] == copied));
+  CHECK((got[2] == third));
+  ::close(pair[0]);
   ::close(pair[1]);
 }
 

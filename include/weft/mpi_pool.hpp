@@ -6,11 +6,13 @@
 #pragma once
 
 #include <weft/detail/code_address.hpp>
+#include <weft/detail/mpi_transport.hpp>
+#include <weft/detail/remote_pool_core.hpp>
 #include <weft/detail/remote_task.hpp>
 #include <weft/detail/wait.hpp>
 #include <weft/error.hpp>
 #include <weft/future.hpp>
-#include <weft/pool_options.hpp>  // shutdown_mode
+#include <weft/pool_options.hpp>  // shutdown_mode, default_workers
 
 #include <algorithm>
 #include <atomic>
@@ -21,9 +23,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <deque>
 #include <mutex>
-#include <iterator>  // std::ranges::begin, end, iterator_t (not <ranges>: no views are used)
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -31,48 +31,8 @@
 #include <vector>
 
 #include <mpi.h>
-#include <unistd.h>
 
 namespace weft {
-
-namespace detail {
-
-// Its code word is compared across ranks at start-up, beside the build's
-// identity: equal words mean the same images are loaded in the same order.
-inline void mpi_pool_probe() {}
-
-// This process's command line (/proc/self/cmdline): the arguments spawned
-// workers get, so that code before the pool runs there as it ran here.
-inline std::vector<std::string> own_arguments() {
-  std::vector<std::string> args;
-  if (std::FILE* f = std::fopen("/proc/self/cmdline", "rb")) {
-    std::string arg;
-    for (int c = std::fgetc(f); c != EOF; c = std::fgetc(f)) {
-      if (c != '\0') {
-        arg += static_cast<char>(c);
-      } else {
-        args.push_back(arg);
-        arg.clear();
-      }
-    }
-    std::fclose(f);
-  }
-  return args;
-}
-
-// The path of this program's executable (resolved here: a launcher that
-// execs "/proc/self/exe" would run itself).
-inline std::string own_executable() {
-  std::string path(4096, '\0');
-  ssize_t n = ::readlink("/proc/self/exe", path.data(), path.size());
-  path.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
-  return path;
-}
-
-// The largest message MPI's int counts can describe.
-inline constexpr std::size_t mpi_max_message = static_cast<std::size_t>(INT_MAX);
-
-}  // namespace detail
 
 struct mpi_pool_options {
   // Worker ranks to spawn when the program was started without mpirun (a
@@ -113,11 +73,12 @@ struct mpi_pool_options {
 //   shutdown(); std::invalid_argument with fewer than 2 ranks (a singleton
 //   asked for 0 workers); weft::error when spawning fails.
 // Maps: map(), imap() and imap_unordered() (Python's Pool.map, imap,
-//   imap_unordered) are inherited from detail::remote_maps, one definition
-//   for both remote pools; their contracts are written there.
+//   imap_unordered) are inherited from detail::remote_maps (through
+//   detail::remote_pool_core, the client side both remote pools share), one
+//   definition for both; their contracts are written there.
 // Ordering: map() keeps input order; tasks start in submission order.
 // Cost: per task one MPI message each way; map() sends chunks.
-class mpi_pool : public detail::remote_maps<mpi_pool> {
+class mpi_pool : public detail::remote_pool_core<mpi_pool> {
  public:
   mpi_pool() : mpi_pool(mpi_pool_options{}) {}
   explicit mpi_pool(mpi_pool_options options);
@@ -128,75 +89,61 @@ class mpi_pool : public detail::remote_maps<mpi_pool> {
   template <class F, class... Args>
   auto submit(F f, Args&&... args) -> future<detail::remote_result_t<F, Args...>>;
 
-  // Stops accepting tasks, runs (drain) or cancels (cancel_pending) the ones
-  // not yet sent, waits for the running ones, then releases the worker
-  // ranks. Idempotent.
+  // Stops accepting tasks, runs (drain) or cancels (cancel_pending,
+  // cancel_all) the ones not yet sent, waits for the running ones, then
+  // releases the worker ranks. Idempotent.
   void shutdown(shutdown_mode mode = shutdown_mode::drain);
 
   // Worker ranks (the job's size minus one).
   std::size_t size() const noexcept { return workers_.size(); }
-  // Tasks submitted and not yet finished (snapshot).
-  // acquire: pairs with finish()'s acq_rel decrement.
-  std::size_t pending() const noexcept { return unfinished_.load(std::memory_order_acquire); }
+  // Tasks submitted and not yet started by a worker rank (snapshot), as
+  // thread_pool::pending(): queued on rank 0, or sent to a rank and waiting
+  // behind the task it runs. Cancelled ones count until the progress thread
+  // discards them. Thread-safe; O(1).
+  std::size_t pending() const noexcept { return waiting(); }
 
  private:
-  friend class detail::remote_maps<mpi_pool>;  // map, imap, imap_unordered
-  // A fast refusal once shutdown() began; enqueue() decides under mutex_.
-  // acquire: pairs with shutdown()'s release store.
-  void refuse_if_closed(const char* operation) const {
-    if (closed_.load(std::memory_order_acquire))
-      throw pool_closed(std::string("weft::mpi_pool: ") + operation + " after shutdown()");
-  }
-  using task = detail::remote_task;
-  struct worker {
+  friend class detail::remote_maps<mpi_pool>;       // map, imap, imap_unordered
+  friend class detail::remote_pool_core<mpi_pool>;  // the transport hooks below
+  struct worker : detail::remote_peer {  // running, front_since: see remote_peer
     explicit worker(int r) : rank(r) {}
-    worker(worker&&) = default;  // move-only, as its tasks are
-    worker& operator=(worker&&) = default;
     int rank;
-    std::deque<task> running;  // sent, in order; replies come back in this order
   };
-  static constexpr int task_tag = 1, result_tag = 2, stop_tag = 3;
-  static constexpr std::size_t pipeline_depth = 2;  // the next task waits at the worker
+  using peer = worker;
   static inline std::atomic<bool> constructed_{false};
+
+  // Transport hooks (remote_pool_core).
+  static bool accepts_tasks(const worker&) noexcept { return true; }  // a rank serves from the start
+  bool send_task(worker& w, task& t);
+  void wake_dispatcher();
 
   void start_mpi(const mpi_pool_options& options);
   void join_or_spawn_workers(const mpi_pool_options& options);
   void check_same_binary();
   [[noreturn]] void serve();
   void progress_main();
-  bool send_queued_tasks();
   bool receive_results();
-  bool try_receive(int source, int tag, std::vector<std::byte>& into, MPI_Status& status);
-  bool idle_and_stopping();
   void sleep_unless_woken(std::chrono::microseconds d);
-  void enqueue(task t);
-  void finish(task& t) noexcept;
   void end_mpi();
 
   bool owns_mpi_ = false;
   MPI_Comm comm_ = MPI_COMM_NULL;
   int rank_ = 0;
   detail::image_table images_;
-  std::thread progress_;
 
-  std::mutex mutex_;  // guards queue_, closing_, cancel_, woken_
+  std::mutex wake_mutex_;  // guards woken_
   std::condition_variable wake_;
-  std::deque<task> queue_;  // submitted, not yet sent
-  bool closing_ = false;
-  bool cancel_ = false;
-  bool woken_ = false;
-  std::atomic<bool> closed_{false};
-  std::atomic<std::size_t> unfinished_{0};
-  std::atomic<std::uint64_t> next_id_{1};
-  std::mutex shutdown_mutex_;
-  bool joined_ = false;  // guarded by shutdown_mutex_
+  bool woken_ = false;     // submit()/shutdown() -> the progress thread's sleep
 
-  std::vector<worker> workers_;  // rank 0's progress thread only (size() reads its length)
+  // Rank 0's progress thread only (size() reads workers_' length, fixed
+  // before the thread starts):
+  std::vector<worker> workers_;
+  std::vector<std::byte> reply_;  // the last reply received; its capacity is kept
 };
 
 // ---- implementation ----
 
-inline mpi_pool::mpi_pool(mpi_pool_options options) {
+inline mpi_pool::mpi_pool(mpi_pool_options options) : remote_pool_core("weft::mpi_pool") {
   if (constructed_.exchange(true))
     throw std::logic_error("weft::mpi_pool: one pool per MPI job (the worker ranks serve the first and exit with it)");
   start_mpi(options);
@@ -206,7 +153,7 @@ inline mpi_pool::mpi_pool(mpi_pool_options options) {
   int ranks = 0;
   MPI_Comm_size(comm_, &ranks);
   for (int r = 1; r < ranks; ++r) workers_.emplace_back(r);
-  progress_ = std::thread([this] { progress_main(); });
+  dispatcher_ = std::thread([this] { progress_main(); });
 }
 
 inline void mpi_pool::start_mpi(const mpi_pool_options& options) {
@@ -309,20 +256,21 @@ inline void mpi_pool::serve() {
   };
   const detail::code_resolver code{decode, &images_};
   detail::poll_backoff backoff;
-  std::vector<std::byte> frame;
+  std::vector<std::byte> frame, reply;  // reused: their capacity stays between tasks
   for (;;) {
     MPI_Status status;
-    if (!try_receive(0, MPI_ANY_TAG, frame, status)) {
+    if (!detail::mpi_try_receive(comm_, 0, MPI_ANY_TAG, frame, status)) {
       backoff.pause([](auto d) { std::this_thread::sleep_for(d); });
       continue;
     }
-    if (status.MPI_TAG == stop_tag) break;
+    if (status.MPI_TAG == detail::mpi_stop_tag) break;
     // A result too big for one MPI message fails its task (remote_error)
     // instead of ending the job with an uncaught length_error.
-    std::vector<std::byte> reply =
-        detail::reply_within(detail::run_task_frame(frame, code), detail::mpi_max_message,
-                             "weft::mpi_pool: the result is over 2 GiB, too big for one MPI message");
-    MPI_Send(reply.data(), static_cast<int>(reply.size()), MPI_BYTE, 0, result_tag, comm_);
+    detail::run_task_frame_into(frame, code, reply);
+    if (reply.size() > detail::mpi_max_message)
+      reply = detail::reply_within(std::move(reply), detail::mpi_max_message,
+                                   "weft::mpi_pool: the result is over 2 GiB, too big for one MPI message");
+    MPI_Send(reply.data(), static_cast<int>(reply.size()), MPI_BYTE, 0, detail::mpi_result_tag, comm_);
     backoff.reset();
   }
   std::fflush(nullptr);
@@ -338,9 +286,7 @@ auto mpi_pool::submit(F f, Args&&... args) -> future<detail::remote_result_t<F, 
     if (!word) throw std::invalid_argument("weft::mpi_pool: f's code is not in an image loaded when the pool started");
     return *word;
   };
-  // relaxed: ids need only be unique.
-  auto [t, result] = detail::make_remote_task(next_id_.fetch_add(1, std::memory_order_relaxed), encode, f,
-                                              std::forward<Args>(args)...);
+  auto [t, result] = detail::make_remote_task(next_task_id(), encode, f, std::forward<Args>(args)...);
   if (t.payload.size() > static_cast<std::size_t>(INT_MAX)) {
     t.discard();
     throw std::length_error("weft::mpi_pool: arguments over 2 GiB do not fit one MPI message");
@@ -349,104 +295,55 @@ auto mpi_pool::submit(F f, Args&&... args) -> future<detail::remote_result_t<F, 
   return std::move(result);
 }
 
-inline void mpi_pool::enqueue(task t) {
-  std::lock_guard lock(mutex_);
-  if (closing_) {
-    t.discard();
-    throw pool_closed("weft::mpi_pool: submit after shutdown()");
+// The core hands t to w (under the core's mutex_). The worker's reply
+// proves it received the payload, which stays alive in w.running until
+// then; so the request itself need not be tracked.
+inline bool mpi_pool::send_task(worker& w, task& t) {
+  MPI_Request request;
+  MPI_Isend(t.payload.data(), static_cast<int>(t.payload.size()), MPI_BYTE, w.rank, detail::mpi_task_tag, comm_,
+            &request);
+  MPI_Request_free(&request);
+  return true;
+}
+
+inline void mpi_pool::wake_dispatcher() {
+  {
+    std::lock_guard lock(wake_mutex_);
+    woken_ = true;
   }
-  // relaxed: under mutex_, which the progress thread takes before it
-  // finishes (fetch_sub) this task; pending() is a snapshot.
-  unfinished_.fetch_add(1, std::memory_order_relaxed);
-  queue_.push_back(std::move(t));
-  woken_ = true;
   wake_.notify_one();
 }
 
-inline void mpi_pool::finish(task& t) noexcept {
-  t.release();
-  unfinished_.fetch_sub(1, std::memory_order_acq_rel);
-}
-
-// Sends queued tasks to workers with room; cancels them instead after
-// shutdown(cancel_pending) or when their future was cancelled.
-inline bool mpi_pool::send_queued_tasks() {
+// Completes the futures of the replies that arrived; true if one did. A
+// reply no task waits for is reported (remote_pool_core::report_anomaly).
+inline bool mpi_pool::receive_results() {
   bool progressed = false;
-  std::lock_guard lock(mutex_);
-  for (auto& w : workers_) {
-    while (!queue_.empty() && w.running.size() < pipeline_depth) {
-      task t = std::move(queue_.front());
-      queue_.pop_front();
-      progressed = true;
-      if (cancel_ || !t.try_start()) {
-        t.cancel_unstarted();
-        finish(t);
-        continue;
-      }
-      MPI_Request request;
-      MPI_Isend(t.payload.data(), static_cast<int>(t.payload.size()), MPI_BYTE, w.rank, task_tag, comm_, &request);
-      // The worker's reply proves it received the payload, which stays alive
-      // in `running` until then; so the request itself need not be tracked.
-      MPI_Request_free(&request);
-      w.running.push_back(std::move(t));
+  MPI_Status status;
+  while (detail::mpi_try_receive(comm_, MPI_ANY_SOURCE, detail::mpi_result_tag, reply_, status)) {
+    progressed = true;
+    const auto source = static_cast<std::size_t>(status.MPI_SOURCE);
+    if (source == 0 || source > workers_.size()) {
+      report_anomaly("a reply from a rank that is not a worker");
+      continue;
     }
-  }
-  if (cancel_) {
-    for (task& t : queue_) {
-      t.cancel_unstarted();
-      finish(t);
-    }
-    queue_.clear();
+    complete_front(workers_[source - 1], reply_);  // false: reported, nothing to complete
   }
   return progressed;
 }
 
-inline bool mpi_pool::receive_results() {
-  bool progressed = false;
-  std::vector<std::byte> reply;
-  for (;;) {
-    MPI_Status status;
-    if (!try_receive(MPI_ANY_SOURCE, result_tag, reply, status)) return progressed;
-    worker& w = workers_[static_cast<std::size_t>(status.MPI_SOURCE - 1)];
-    if (w.running.empty()) continue;  // not expected: a reply nobody asked for
-    task t = std::move(w.running.front());
-    w.running.pop_front();
-    t.complete_from(reply);
-    finish(t);
-    progressed = true;
-  }
-}
-
-// Receives one waiting message matching (source, tag) into `into`, if any.
-// Matched probe + receive: no other receive can take the message between.
-inline bool mpi_pool::try_receive(int source, int tag, std::vector<std::byte>& into, MPI_Status& status) {
-  int arrived = 0;
-  MPI_Message message;
-  MPI_Improbe(source, tag, comm_, &arrived, &message, &status);
-  if (!arrived) return false;
-  int count = 0;
-  MPI_Get_count(&status, MPI_BYTE, &count);
-  into.resize(static_cast<std::size_t>(count));
-  MPI_Mrecv(into.data(), count, MPI_BYTE, &message, MPI_STATUS_IGNORE);
-  return true;
-}
-
-inline bool mpi_pool::idle_and_stopping() {
-  bool busy = std::any_of(workers_.begin(), workers_.end(), [](const worker& w) { return !w.running.empty(); });
-  std::lock_guard lock(mutex_);
-  return closing_ && queue_.empty() && !busy;
-}
-
 inline void mpi_pool::sleep_unless_woken(std::chrono::microseconds d) {
-  std::unique_lock lock(mutex_);
+  std::unique_lock lock(wake_mutex_);
   wake_.wait_for(lock, d, [this] { return woken_; });
   woken_ = false;
 }
 
+// Rank 0's progress thread: the only thread that calls MPI while the pool
+// runs. Polls with detail::poll_backoff: a short yield phase after a
+// message, then sleeps of up to 1 ms that submit() and shutdown() cut short.
 inline void mpi_pool::progress_main() {
   detail::poll_backoff backoff;
-  while (!idle_and_stopping()) {
-    bool sent = send_queued_tasks();
+  while (!idle_after_close(workers_)) {
+    bool sent = assign_tasks(workers_, true);
     bool received = receive_results();
     if (sent || received) {
       backoff.reset();
@@ -454,23 +351,11 @@ inline void mpi_pool::progress_main() {
     }
     backoff.pause([this](auto d) { sleep_unless_woken(d); });
   }
-  for (const auto& w : workers_) MPI_Send(nullptr, 0, MPI_BYTE, w.rank, stop_tag, comm_);
+  for (const auto& w : workers_) MPI_Send(nullptr, 0, MPI_BYTE, w.rank, detail::mpi_stop_tag, comm_);
 }
 
 inline void mpi_pool::shutdown(shutdown_mode mode) {
-  std::lock_guard guard(shutdown_mutex_);
-  if (joined_) return;
-  closed_.store(true, std::memory_order_release);
-  {
-    std::lock_guard lock(mutex_);
-    closing_ = true;
-    cancel_ = mode != shutdown_mode::drain;
-    woken_ = true;
-  }
-  wake_.notify_one();
-  if (progress_.joinable()) progress_.join();
-  end_mpi();
-  joined_ = true;
+  shutdown_then(mode, [this] { end_mpi(); });
 }
 
 inline void mpi_pool::end_mpi() {

@@ -9,47 +9,36 @@
 #error "<weft/process_pool.hpp> needs POSIX processes (Linux, macOS); it is not available on this platform"
 #endif
 
+#include <weft/detail/fork_server.hpp>
 #include <weft/detail/ipc.hpp>
+#include <weft/detail/remote_pool_core.hpp>
 #include <weft/detail/remote_task.hpp>
-#include <weft/detail/shared_state.hpp>
 #include <weft/error.hpp>
 #include <weft/future.hpp>
 #include <weft/serialize.hpp>
 #include <weft/pool_options.hpp>  // default_workers, workload, shutdown_mode
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <deque>
 #include <exception>
 #include <map>
-#include <memory>
-#include <mutex>
 #include <optional>
-#include <iterator>  // std::ranges::begin, end, iterator_t (not <ranges>: no views are used)
 #include <span>
 #include <stdexcept>
 #include <string>
 #include <system_error>
 #include <thread>
-#include <typeinfo>
-#include <type_traits>
 #include <utility>
 #include <vector>
 
-#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#if WEFT_DETAIL_LINUX_PROCESS  // detail/ipc.hpp: the Linux or the portable process path
-#include <sys/prctl.h>
-#endif
 
 namespace weft {
 
@@ -61,291 +50,6 @@ struct process_pool_options {
   // Replace a worker after it ran this many tasks (0: never).
   std::size_t max_tasks_per_child = 0;
 };
-
-namespace detail {
-
-// How long the worker and the dispatcher poll, yielding, after a message
-// before they block: a round trip then costs no wake-up of a sleeping process.
-inline constexpr auto message_window = std::chrono::microseconds(200);
-
-// The fork server installs no SIGCHLD handler (it must not depend on the
-// program's signal dispositions, which it inherits), so it polls waitpid()
-// this often while it waits for requests: a dead worker is reported within
-// 20 ms, for 50 wake-ups a second of an otherwise idle process.
-inline constexpr int fork_server_poll_ms = 20;
-
-// The dispatcher's longest sleep in poll(). Every event it serves (a reply,
-// a death report, submit()'s wake byte, a writable worker) wakes it earlier;
-// the timeout only bounds how late a spawn request the fork server's socket
-// refused (EAGAIN) is retried.
-inline constexpr int dispatcher_poll_ms = 100;
-
-// Consecutive failed spawns (EMFILE, EAGAIN in the fork server) after which
-// the pool reports itself broken instead of retrying forever, and the pause
-// before a retry (the condition may pass; meanwhile the death report of the
-// worker being replaced arrives, so its task fails with worker_lost).
-inline constexpr std::size_t max_spawn_failures = 3;
-inline constexpr auto spawn_retry_delay = std::chrono::milliseconds(dispatcher_poll_ms);
-
-// Requests from the pool to the fork server: 'S' spawn a worker, 'Q' quit
-// once the workers left, 'K' send `signal` to worker `pid` (0: to every
-// worker). The fork server signals only its own children that it has not
-// reaped yet, so a pid is never reused under it. End of stream means the
-// pool's process died: the fork server kills its workers.
-struct zygote_request {
-  char kind;
-  int pid;
-  int signal;
-};
-
-// Messages from the fork server to the pool.
-struct zygote_message {
-  char kind;   // 'H' hello (pid), 'S' spawned (socket attached), 'E' spawn failed (status = errno),
-               // 'D' died (status = waitpid status)
-  int pid;
-  int status;
-};
-
-// Reports a broken protocol between the pool and its processes; the caller
-// then drops the offending peer.
-inline void report_anomaly(const char* what) noexcept { std::fprintf(stderr, "weft::process_pool: %s\n", what); }
-
-// The first frame a worker sends: true once the initializer returned, or
-// false and its error. Sent before the first task is read.
-inline bool send_initializer_outcome(int fd, void (*initializer)()) {
-  std::vector<std::byte> hello;
-  writer out(hello);
-  bool ok = true;
-  try {
-    if (initializer != nullptr) initializer();
-    out.write(true);
-  } catch (const std::exception& e) {
-    ok = false;
-    out.write(false);
-    out.write(demangled(typeid(e).name()) + ": " + e.what());
-  } catch (...) {
-    ok = false;
-    out.write(false);
-    out.write(std::string("a non-standard exception"));
-  }
-  return send_frame(fd, hello) && ok;
-}
-
-// The worker process: run the initializer, then serve tasks until told to
-// stop, the pool goes away, or max_tasks tasks were run. Never returns.
-// It reads a whole task before it writes its reply, and the dispatcher
-// always reads, so blocking I/O here cannot deadlock with it.
-[[noreturn]] inline void worker_main(int fd, void (*initializer)(), std::size_t max_tasks) {
-  // The program's SIGTERM handler (copied by fork) acts on the program's
-  // state, not the worker's: terminate_workers() must end a worker.
-  ::signal(SIGTERM, SIG_DFL);
-  if (!send_initializer_outcome(fd, initializer)) {
-    std::fflush(nullptr);
-    ::_exit(1);
-  }
-  activity_window window(message_window);
-  for (std::size_t done = 0; max_tasks == 0 || done < max_tasks; ++done) {
-    poll_while_open(fd, window);  // the next task of a batch comes within microseconds
-    auto frame = recv_frame(fd);
-    if (!frame || frame->empty()) break;  // pool gone, or asked to stop
-    // Forks of one process share its code addresses: code words are addresses.
-    auto reply = run_task_frame(*frame, code_resolver{});
-    if (!send_frame(fd, reply)) break;
-    window.mark();
-  }
-  std::fflush(nullptr);
-  ::_exit(0);
-}
-
-// submit_with's timeout as the dispatcher counts it: 0 for none (zero or
-// longer than a century, infinity included). Throws std::invalid_argument
-// for a negative or NaN timeout.
-inline std::chrono::nanoseconds task_timeout(std::chrono::duration<double> timeout) {
-  if (!(timeout.count() >= 0)) throw std::invalid_argument("weft::process_pool::submit_with: a negative timeout");
-  if (timeout > std::chrono::hours(24 * 365 * 100)) return std::chrono::nanoseconds{0};
-  return std::chrono::ceil<std::chrono::nanoseconds>(timeout);  // a positive timeout never rounds to "none"
-}
-
-// The fork server (below): forks one worker and reports it, or the error.
-inline void zygote_spawn(int control, std::vector<pid_t>& children, void (*initializer)(), std::size_t max_tasks) {
-  auto refuse = [&](int err) {
-    zygote_message m{'E', -1, err};
-    ::send(control, &m, sizeof m, MSG_NOSIGNAL);
-  };
-  int pair[2];
-  if (make_socketpair(SOCK_STREAM, pair) != 0) return refuse(errno);  // one thread here: no fork lock needed
-  const pid_t server = ::getpid();
-  std::fflush(nullptr);
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::close(control);
-    ::close(pair[0]);
-#if WEFT_DETAIL_LINUX_PROCESS
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // dies with the fork server (one thread: no thread-exit surprise)
-    if (::getppid() != server) ::_exit(1);  // it died before prctl
-#else
-    (void)server;  // portable: the pool's end of stream on pair[1] tells the worker to leave
-#endif
-    worker_main(pair[1], initializer, max_tasks);
-  }
-  int err = errno;
-  ::close(pair[1]);
-  if (pid < 0) {
-    ::close(pair[0]);
-    return refuse(err);
-  }
-  children.push_back(pid);
-  zygote_message m{'S', pid, 0};
-  send_with_fd(control, &m, sizeof m, pair[0]);
-  ::close(pair[0]);
-}
-
-// The fork server: signals one of its unreaped children (pid), or all (0).
-inline void signal_children(const std::vector<pid_t>& children, int pid, int sig) {
-  for (pid_t c : children)
-    if (pid == 0 || c == pid) ::kill(c, sig);
-}
-
-// The fork server: a single-threaded process, not a child of the program
-// (see fork_server::start), that forks every worker. Serves spawn requests
-// and reports its children's deaths until the pool asks it to quit (then it
-// waits for the workers to leave) or the pool's process dies (then it kills
-// them). Never returns.
-[[noreturn]] inline void zygote_main(int control, void (*initializer)(), std::size_t max_tasks) {
-  // Inherited dispositions must not hide our children: SIG_IGN would reap
-  // them unseen, a blocked or handled SIGCHLD is the program's business.
-  ::signal(SIGCHLD, SIG_DFL);
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  zygote_message hello{'H', static_cast<int>(::getpid()), 0};
-  ::send(control, &hello, sizeof hello, MSG_NOSIGNAL);
-  std::vector<pid_t> children;
-  bool parent_open = true;
-  while (parent_open || !children.empty()) {
-    pollfd p{control, POLLIN, 0};
-    int ready = ::poll(&p, parent_open ? 1 : 0, fork_server_poll_ms);
-    if (ready < 0 && errno != EINTR) {  // e.g. EINVAL under RLIMIT_NOFILE 0: exit rather than spin
-      for (pid_t c : children) ::kill(c, SIGKILL);
-      ::_exit(1);
-    }
-    if (ready > 0) {
-      zygote_request r{};
-      ssize_t k = ::recv(control, &r, sizeof r, 0);  // SOCK_SEQPACKET: one request per recv
-      bool whole = k == static_cast<ssize_t>(sizeof r);
-      if (whole && r.kind == 'S') {
-        zygote_spawn(control, children, initializer, max_tasks);
-      } else if (whole && r.kind == 'K') {
-        signal_children(children, r.pid, r.signal);
-      } else if (!(k < 0 && errno == EINTR)) {
-        parent_open = false;
-        if (!(whole && r.kind == 'Q'))  // the pool's process died: its tasks are orphans
-          signal_children(children, 0, SIGKILL);
-      }
-    }
-    int status = 0;
-    pid_t dead;
-    while (!children.empty() && (dead = ::waitpid(-1, &status, WNOHANG)) > 0) {  // our own children only
-      std::erase(children, dead);
-      zygote_message m{'D', static_cast<int>(dead), status};
-      if (parent_open) ::send(control, &m, sizeof m, MSG_NOSIGNAL);
-    }
-  }
-  ::_exit(0);
-}
-
-// The pool's end of its fork server. The fork server is forked twice (the
-// middle process exits at once), so it and the workers are not children of
-// the program: a `while (wait(nullptr) > 0)` or a SIGCHLD handler of the
-// program never sees them, and its SIGCHLD settings do not matter. It sees
-// the pool's process die as end of stream on the control socket.
-// Owned by one pool; not thread-safe. Destruction closes the socket: the
-// fork server then kills its workers and exits (RAII for a constructor that
-// throws after the fork).
-class fork_server {
- public:
-  fork_server() = default;
-  fork_server(const fork_server&) = delete;
-  fork_server& operator=(const fork_server&) = delete;
-  ~fork_server() { pool_descriptors::instance().close(fd_); }
-
-  // Starts the fork server; returns once it said hello. Throws
-  // std::system_error if it cannot be started.
-  void start(void (*initializer)(), std::size_t max_tasks);
-  int fd() const noexcept { return fd_; }
-  // Sends a request; false if the socket refused it now or the fork server
-  // is gone.
-  bool request(char kind, int pid = 0, int sig = 0) const noexcept {
-    zygote_request r{kind, pid, sig};
-    return ::send(fd_, &r, sizeof r, MSG_NOSIGNAL | MSG_DONTWAIT) == static_cast<ssize_t>(sizeof r);
-  }
-  // Asks the fork server to quit, gracefully (it waits for the workers) or
-  // not (it kills them), and returns once it exited. Blocks.
-  void stop(bool kill_workers) noexcept;
-  // In a fork()ed copy of the program: closes this copy's descriptor only;
-  // the fork server belongs to the original.
-  void abandon_in_copy() noexcept {
-    ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;  // SOCK_SEQPACKET; listed in pool_descriptors
-};
-
-inline void fork_server::start(void (*initializer)(), std::size_t max_tasks) {
-  auto& registry = pool_descriptors::instance();
-  int control[2];
-  pid_t middle;
-  int fork_error;
-  {
-    std::lock_guard lock(registry.mutex());  // no pool descriptor opens unlisted while we fork
-    if (make_socketpair(SOCK_SEQPACKET, control) != 0)
-      throw_errno(errno, "weft::process_pool: socketpair for the fork server");
-    try {
-      registry.add_locked(control[0]);
-    } catch (...) {
-      ::close(control[0]);
-      ::close(control[1]);
-      throw;
-    }
-    fd_ = control[0];
-    std::fflush(nullptr);  // no buffered output is written twice
-    middle = ::fork();
-    if (middle == 0) {
-      registry.close_all_in_child();  // every pool's descriptors, this one's end included
-      pid_t server = ::fork();
-      if (server == 0) zygote_main(control[1], initializer, max_tasks);
-      ::_exit(server < 0 ? 1 : 0);
-    }
-    fork_error = errno;
-  }
-  ::close(control[1]);
-  if (middle < 0) throw_errno(fork_error, "weft::process_pool: fork of the fork server");
-  // ECHILD: the program ignores SIGCHLD or its handler reaped the middle
-  // process first; the hello below tells whether the fork server runs.
-  while (::waitpid(middle, nullptr, 0) < 0 && errno == EINTR) {
-  }
-  zygote_message hello{};
-  int none = -1;
-  if (!recv_with_fd(fd_, &hello, sizeof hello, none) || hello.kind != 'H')
-    throw std::system_error(std::make_error_code(std::errc::resource_unavailable_try_again),
-                            "weft::process_pool: the fork server did not start");
-}
-
-inline void fork_server::stop(bool kill_workers) noexcept {
-  if (fd_ < 0) return;
-  if (kill_workers || !request('Q')) ::shutdown(fd_, SHUT_WR);  // end of stream: it kills its workers
-  char sink[64];
-  ssize_t k;
-  // Unread death reports, and spawned sockets (the kernel closes those).
-  while ((k = ::recv(fd_, sink, sizeof sink, 0)) > 0 || (k < 0 && errno == EINTR)) {
-  }
-  pool_descriptors::instance().close(fd_);
-  fd_ = -1;
-}
-
-}  // namespace detail
 
 // Worker processes that run functions and return weft::future (like
 // ProcessPoolExecutor / multiprocessing.Pool).
@@ -383,19 +87,21 @@ inline void fork_server::stop(bool kill_workers) noexcept {
 //   fail with weft::pool_broken naming the cause, and later submits throw
 //   it. std::system_error if the fork server cannot start.
 // Maps: map(), imap() and imap_unordered() (Python's Pool.map, imap,
-//   imap_unordered) are inherited from detail::remote_maps, one definition
-//   for both remote pools; their contracts are written there.
+//   imap_unordered) are inherited from detail::remote_maps (through
+//   detail::remote_pool_core, the client side both remote pools share), one
+//   definition for both; their contracts are written there.
 // Ordering: map() keeps input order; tasks start in submission order.
 // Cost: per task one frame each way over a socketpair (one system call per
 //   side when the socket has room); map() sends chunks of `chunksize` items
 //   as one task. After each message the worker and the dispatcher poll for
 //   200 us, yielding the core, before they block: back-to-back tasks cost no
 //   process wake-up.
-// Lifetime: the destructor drains (runs every submitted task), then stops
-//   the workers and waits for the fork server to exit. In a fork()ed copy
-//   of the program (another pid than the pool's creator) the destructor only
-//   closes the copy's descriptors and never touches the pool's processes.
-class process_pool : public detail::remote_maps<process_pool> {
+// Lifetime: the destructor calls shutdown(drain), which runs every
+//   submitted task, stops the workers and waits for the fork server to
+//   exit. In a fork()ed copy of the program (another pid than the pool's
+//   creator) the destructor only closes the copy's descriptors and never
+//   touches the pool's processes.
+class process_pool : public detail::remote_pool_core<process_pool> {
  public:
   process_pool() : process_pool(process_pool_options{}) {}
   explicit process_pool(std::size_t workers) : process_pool(options_with(workers)) {}
@@ -419,9 +125,10 @@ class process_pool : public detail::remote_maps<process_pool> {
   template <class F, class... Args>
   auto submit_with(task_options options, F f, Args&&... args) -> future<detail::remote_result_t<F, Args...>>;
 
-  // Stops accepting tasks, then runs (drain) or cancels (cancel_pending)
-  // the tasks not yet sent to a worker, waits for the running ones and
-  // stops every process. Idempotent.
+  // Stops accepting tasks, then runs (drain) or cancels (cancel_pending,
+  // cancel_all) the tasks not yet sent to a worker, waits for the running
+  // ones, stops the workers, then stops the fork server and waits for it to
+  // exit. Idempotent; a concurrent call returns once the first finished.
   void shutdown(shutdown_mode mode = shutdown_mode::drain);
 
   // Python 3.14's terminate_workers() / kill_workers(): shuts the pool down
@@ -435,56 +142,64 @@ class process_pool : public detail::remote_maps<process_pool> {
   void kill_workers() { stop_workers_now(SIGKILL); }
 
   std::size_t size() const noexcept { return options_.workers; }
-  // Tasks submitted and not yet finished (snapshot).
-  // acquire: pairs with finish()'s acq_rel decrement.
-  std::size_t pending() const noexcept { return unfinished_.load(std::memory_order_acquire); }
+  // Tasks submitted and not yet started by a worker (snapshot), as
+  // thread_pool::pending(): queued in the pool, or sent to a worker and
+  // waiting behind the task it runs. Cancelled ones count until the
+  // dispatcher discards them. Thread-safe; O(1).
+  std::size_t pending() const noexcept { return waiting(); }
 
  private:
-  friend class detail::remote_maps<process_pool>;  // map, imap, imap_unordered
-  // A fast refusal once shutdown() began; enqueue() decides under mutex_.
-  // acquire: pairs with shutdown()'s release store.
-  void refuse_if_closed(const char* operation) const {
-    if (closed_.load(std::memory_order_acquire))
-      throw pool_closed(std::string("weft::process_pool: ") + operation + " after shutdown()");
-  }
-  using task = detail::remote_task;
+  friend class detail::remote_maps<process_pool>;       // map, imap, imap_unordered
+  friend class detail::remote_pool_core<process_pool>;  // the transport hooks below
   using clock = std::chrono::steady_clock;
-  struct worker {
+  // The dispatcher's longest sleep in poll(). Every event it serves (a reply,
+  // a death report, submit()'s wake byte, a writable worker) wakes it earlier;
+  // the timeout only bounds how late a spawn request the fork server's socket
+  // refused (EAGAIN) is retried.
+  static constexpr int dispatcher_poll_ms = 100;
+  // Consecutive failed spawns (EMFILE, EAGAIN in the fork server) after which
+  // the pool reports itself broken instead of retrying forever, and the pause
+  // before a retry (the condition may pass; meanwhile the death report of the
+  // worker being replaced arrives, so its task fails with worker_lost).
+  static constexpr std::size_t max_spawn_failures = 3;
+  static constexpr auto spawn_retry_delay = std::chrono::milliseconds(dispatcher_poll_ms);
+
+  struct worker : detail::remote_peer {  // running, front_since: see remote_peer
     pid_t pid = -1;
     int fd = -1;                 // stream socket; listed in pool_descriptors
     bool ready = false;          // its initializer returned; tasks go to ready workers only
-    std::deque<task> running;    // sent, in order; replies come back in this order
     std::size_t tasks_sent = 0;  // a worker leaves by itself after max_tasks_per_child
-    clock::time_point front_since{};  // when running.front() started (its deadline counts from here)
-    std::uint64_t killed_for = 0;     // id of the task whose deadline got it killed; 0: none
+    std::uint64_t killed_for = 0;  // id of the task whose deadline got it killed; 0: none
     detail::frame_reader in;     // replies, reassembled
-    detail::frame_writer out;    // tasks the socket could not take yet
+    detail::frame_writer out;    // tasks the socket could not take yet (may lend from running: see send_task)
   };
+  using peer = worker;
   // A worker whose socket closed, until the fork server reports its status.
   struct lost_worker {
     std::deque<task> tasks;  // the task it was running, if any
     bool in_initializer = false;
   };
-  // Tasks in flight per worker: the next one already waits in the socket
-  // when the current one finishes, so the worker never idles for a round trip.
-  static constexpr std::size_t pipeline_depth = 2;
   // A worker that is given no more tasks: recycled after max_tasks_per_child,
   // or being killed for a deadline.
   bool retiring(const worker& w) const noexcept {
     return w.killed_for != 0 || (options_.max_tasks_per_child != 0 && w.tasks_sent >= options_.max_tasks_per_child);
   }
-  // When the task a worker runs must end (submit_with), if it has a deadline.
+  // When the task a worker runs must end (submit_with), unless it is being
+  // killed for it already.
   static std::optional<clock::time_point> deadline(const worker& w) {
-    if (w.killed_for != 0 || w.running.empty() || w.running.front().timeout.count() == 0) return std::nullopt;
-    return w.front_since + std::chrono::duration_cast<clock::duration>(w.running.front().timeout);
+    return w.killed_for != 0 ? std::nullopt : remote_pool_core::deadline(w);
   }
+
+  // Transport hooks (remote_pool_core).
+  bool accepts_tasks(const worker& w) const noexcept { return w.ready && !retiring(w); }
+  bool send_task(worker& w, task& t);
+  void wake_dispatcher() noexcept { wake_.notify(); }
 
   static process_pool_options options_with(std::size_t workers) {
     process_pool_options o;
     o.workers = workers;
     return o;
   }
-  void enqueue(task t);
   void dispatcher_main();
   bool should_stop();
   void keep_full_strength();
@@ -498,11 +213,6 @@ class process_pool : public detail::remote_maps<process_pool> {
   void on_worker_closed(std::size_t i);
   void fail_lost_tasks(std::deque<task>& tasks, int status);
   void break_pool(const std::string& why);
-  void fail_all(std::deque<task>& tasks, const std::exception_ptr& e);
-  void finish(task& t) noexcept;
-  bool assign_tasks();  // true if a task was sent
-  bool feed(worker& w, std::size_t depth);
-  void wake_dispatcher() noexcept;
   void release_in_copy() noexcept;
   void stop_worker(worker& w);
   void stop_workers_now(int sig);
@@ -514,25 +224,13 @@ class process_pool : public detail::remote_maps<process_pool> {
   const pid_t owner_pid_;            // the process that built the pool
   detail::self_pipe wake_;           // submit()/shutdown() -> dispatcher
   detail::fork_server server_;
-  std::thread dispatcher_;
-
-  std::mutex mutex_;                 // guards queue_, closing_, cancel_, kill_signal_, broken_
-  std::deque<task> queue_;           // submitted, not yet sent to a worker
-  bool closing_ = false;
-  bool cancel_ = false;
-  int kill_signal_ = 0;              // terminate_workers()/kill_workers(): the signal for every worker
-  std::string broken_;               // why the pool is broken; empty while it works
-  std::atomic<bool> closed_{false};  // submit() refuses once set
-  std::atomic<std::size_t> unfinished_{0};
-  std::atomic<std::uint64_t> next_id_{1};
-  std::mutex shutdown_mutex_;
-  bool joined_ = false;              // guarded by shutdown_mutex_
+  int kill_signal_ = 0;              // guarded by mutex_ (the core's); terminate_workers()/kill_workers()'s signal
 
   // Dispatcher thread only:
   std::vector<worker> workers_;
   std::size_t spawning_ = 0;                // spawn requests not yet answered
   std::size_t spawn_failures_ = 0;          // consecutive 'E' answers
-  std::chrono::steady_clock::time_point spawn_retry_at_{};  // no spawn request before, after an 'E'
+  clock::time_point spawn_retry_at_{};      // no spawn request before, after an 'E'
   bool server_alive_ = true;                // its socket has not reached end of stream
   bool is_broken_ = false;                  // break_pool() ran
   bool workers_signalled_ = false;          // kill_signal_ was sent to every worker
@@ -544,7 +242,7 @@ class process_pool : public detail::remote_maps<process_pool> {
 // ---- implementation ----
 
 inline process_pool::process_pool(process_pool_options options)
-    : options_(std::move(options)), owner_pid_(::getpid()) {
+    : remote_pool_core("weft::process_pool"), options_(std::move(options)), owner_pid_(::getpid()) {
   if (options_.workers == 0) throw std::invalid_argument("weft::process_pool: needs at least one worker");
   auto& registry = detail::pool_descriptors::instance();
   registry.add(wake_.read_end());
@@ -553,7 +251,7 @@ inline process_pool::process_pool(process_pool_options options)
     server_.start(options_.initializer, options_.max_tasks_per_child);
     dispatcher_ = std::thread([this] { dispatcher_main(); });
   } catch (...) {
-    server_.stop(true);  // also done by its destructor; explicit for the reader
+    server_.stop(true);  // kills what the fork server started and waits for it to exit
     registry.forget(wake_.read_end());
     registry.forget(wake_.write_end());
     throw;
@@ -593,47 +291,10 @@ auto process_pool::submit_with(task_options options, F f, Args&&... args)
   refuse_if_closed("submit");
   const auto limit = detail::task_timeout(options.timeout);  // may throw: before the task exists
   auto identity = [](std::uintptr_t address) { return static_cast<std::uint64_t>(address); };
-  // relaxed: ids need only be unique.
-  auto [t, result] = detail::make_remote_task(next_id_.fetch_add(1, std::memory_order_relaxed), identity, f,
-                                              std::forward<Args>(args)...);
+  auto [t, result] = detail::make_remote_task(next_task_id(), identity, f, std::forward<Args>(args)...);
   t.timeout = limit;
   enqueue(std::move(t));
   return std::move(result);
-}
-
-inline void process_pool::enqueue(task t) {
-  {
-    std::lock_guard lock(mutex_);
-    if (closing_) {
-      t.discard();
-      throw pool_closed("weft::process_pool: submit after shutdown()");
-    }
-    if (!broken_.empty()) {
-      t.discard();
-      throw pool_broken(broken_);
-    }
-    // A throwing push_back drops t, whose destructor cancels its future.
-    queue_.push_back(std::move(t));
-    // relaxed: under mutex_, which the dispatcher takes before it finishes
-    // (fetch_sub) this task; pending() is a snapshot.
-    unfinished_.fetch_add(1, std::memory_order_relaxed);
-  }
-  wake_dispatcher();
-}
-
-inline void process_pool::wake_dispatcher() noexcept { wake_.notify(); }
-
-inline void process_pool::finish(task& t) noexcept {
-  t.release();
-  unfinished_.fetch_sub(1, std::memory_order_acq_rel);
-}
-
-inline void process_pool::fail_all(std::deque<task>& tasks, const std::exception_ptr& e) {
-  for (task& t : tasks) {
-    t.fail_with(e);
-    finish(t);
-  }
-  tasks.clear();
 }
 
 inline void process_pool::fail_lost_tasks(std::deque<task>& tasks, int status) {
@@ -652,15 +313,9 @@ inline void process_pool::fail_lost_tasks(std::deque<task>& tasks, int status) {
 inline void process_pool::break_pool(const std::string& why) {
   if (is_broken_) return;
   is_broken_ = true;
-  std::deque<task> queued;
-  {
-    std::lock_guard lock(mutex_);
-    broken_ = why;
-    queued.swap(queue_);
-  }
-  auto error = std::make_exception_ptr(pool_broken(why));
-  fail_all(queued, error);
+  auto error = break_queue(why);
   for (auto& w : workers_) {
+    w.out.reclaim();  // the tasks whose bytes it may hold by reference are freed next
     fail_all(w.running, error);
     stop_worker(w);
   }
@@ -699,7 +354,7 @@ inline void process_pool::on_zygote_readable() {
       continue;
     }
     if (fd >= 0) registry.close(fd);
-    if (got == detail::receive_status::malformed) detail::report_anomaly("a malformed message from the fork server");
+    if (got == detail::receive_status::malformed) report_anomaly("a malformed message from the fork server");
     server_alive_ = false;  // its answers and death reports end here
     spawning_ = 0;
     break_pool("weft::process_pool: the fork server died (killed from outside?); the pool cannot replace workers");
@@ -723,8 +378,8 @@ inline void process_pool::on_zygote_message(const detail::zygote_message& m, int
       return;
     case 'E':
       --spawning_;
-      spawn_retry_at_ = std::chrono::steady_clock::now() + detail::spawn_retry_delay;
-      if (++spawn_failures_ >= detail::max_spawn_failures)
+      spawn_retry_at_ = std::chrono::steady_clock::now() + spawn_retry_delay;
+      if (++spawn_failures_ >= max_spawn_failures)
         break_pool("weft::process_pool: the fork server cannot start a worker: " +
                    std::system_category().message(m.status));
       return;
@@ -732,7 +387,7 @@ inline void process_pool::on_zygote_message(const detail::zygote_message& m, int
       on_worker_dead(m.pid, m.status);
       return;
     default:
-      detail::report_anomaly("an unknown message from the fork server");
+      report_anomaly("an unknown message from the fork server");
   }
 }
 
@@ -759,16 +414,10 @@ inline void process_pool::on_worker_closed(std::size_t i) {
   detail::pool_descriptors::instance().close(w.fd);
   lost_worker lost;
   lost.in_initializer = !w.ready && !workers_signalled_;  // killed on purpose: no initializer failure
-  if (!w.running.empty()) {
-    // Only the oldest task was running; the ones behind it were still in
-    // the socket, never started by the worker: they go back to the queue.
-    std::lock_guard lock(mutex_);
-    while (w.running.size() > 1) {
-      queue_.push_front(std::move(w.running.back()));
-      w.running.pop_back();
-    }
-    lost.tasks = std::move(w.running);
-  }
+  // Only the oldest task was running; the ones behind it were still in the
+  // socket, never started by the worker: they go back to the queue.
+  requeue_behind_front(w);
+  lost.tasks = std::move(w.running);
   if (w.killed_for != 0 && !lost.tasks.empty() && lost.tasks.front().id == w.killed_for)
     fail_all(lost.tasks, std::make_exception_ptr(weft::timeout(
                              "weft::process_pool: the task ran past its timeout; its worker was killed")));
@@ -799,21 +448,15 @@ inline void process_pool::on_worker_frame(worker& w, std::span<const std::byte> 
         break_request_ = "weft::process_pool: the initializer failed in a worker: " + in.read<std::string>();
       }
     } catch (const protocol_error&) {
-      detail::report_anomaly("a malformed first message from a worker");
+      report_anomaly("a malformed first message from a worker");
       anomaly = true;
     }
     return;
   }
-  if (w.running.empty()) {
-    detail::report_anomaly("a reply from a worker that runs no task");
-    anomaly = true;
-    return;
-  }
-  task t = std::move(w.running.front());
-  w.running.pop_front();
-  w.front_since = clock::now();  // the worker reads the next task as soon as it replied
-  t.complete_from(frame);
-  finish(t);
+  // The task's frame left whole before its reply came; if a broken worker
+  // replied early, the writer copies the rest before the task is freed.
+  if (!w.running.empty()) w.out.reclaim(w.running.front().payload);
+  if (!complete_front(w, frame)) anomaly = true;
 }
 
 inline void process_pool::on_worker_readable(std::size_t i) {
@@ -822,71 +465,28 @@ inline void process_pool::on_worker_readable(std::size_t i) {
   auto status = w.in.read(w.fd, [&](std::span<const std::byte> frame) {
     if (!anomaly) on_worker_frame(w, frame, anomaly);
   });
-  if (status == detail::frame_reader::status::corrupt) detail::report_anomaly("an oversized frame from a worker");
+  if (status == detail::frame_reader::status::corrupt) report_anomaly("an oversized frame from a worker");
   // A worker that broke the protocol is dropped: closing its socket makes it
   // leave, and its task fails with worker_lost once its status arrives.
   if (status != detail::frame_reader::status::open || anomaly) on_worker_closed(i);
 }
 
-// Sends queued tasks to w until it holds `depth`; true if one was sent.
-// Under mutex_.
-inline bool process_pool::feed(worker& w, std::size_t depth) {
-  bool sent_any = false;
-  while (w.ready && !queue_.empty() && w.running.size() < depth && !retiring(w)) {
-    task t = std::move(queue_.front());
-    queue_.pop_front();
-    // Cancelled by its future (start fails), or by shutdown(cancel_pending).
-    if (!t.started && (cancel_ || !t.try_start())) {
-      t.cancel_unstarted();
-      finish(t);
-      continue;
-    }
-    bool sent = w.out.send(w.fd, t.payload);
-    sent_any = true;
-    if (w.running.empty()) w.front_since = clock::now();
-    // Sent or not, the task was started and the worker holds it: if the
-    // worker is gone (its end of stream follows), it fails with worker_lost.
-    w.running.push_back(std::move(t));
-    ++w.tasks_sent;
-    if (!sent) break;
-  }
-  return sent_any;
-}
-
-// Every idle worker gets a task before any gets a second one (pipelined
-// behind the first), and pipelining waits until every worker is up: a task
-// waits behind another only while no worker could take it.
-inline bool process_pool::assign_tasks() {
-  bool sent_any = false;
-  std::lock_guard lock(mutex_);
-  for (auto& w : workers_) sent_any |= feed(w, 1);
-  const bool all_up = spawning_ == 0 && std::all_of(workers_.begin(), workers_.end(), [this](const worker& w) {
-                        return w.ready && !retiring(w);
-                      });
-  if (all_up)
-    for (auto& w : workers_) sent_any |= feed(w, pipeline_depth);
-  if (cancel_) {  // nothing may start any more
-    while (!queue_.empty()) {
-      task t = std::move(queue_.front());
-      queue_.pop_front();
-      t.cancel_unstarted();  // fails with weft::cancelled one re-queued after its worker died
-      finish(t);
-    }
-  }
-  return sent_any;
+// The core hands t to w (under the core's mutex_). Sent or not, w holds
+// it from now on: if the worker is gone (its end of stream follows), the
+// task fails with worker_lost. False: the socket is full, send no more now.
+// The writer may keep what the socket did not take by reference (lent):
+// t's payload stays in w.running, unchanged, until its reply, and every
+// path that frees it earlier reclaims first (on_worker_frame, break_pool)
+// or drops the writer with the worker (on_worker_closed).
+inline bool process_pool::send_task(worker& w, task& t) {
+  ++w.tasks_sent;
+  return w.out.send(w.fd, t.payload, /*lent=*/true);
 }
 
 // True once shutdown() began and nothing is left: no queued or running task,
 // no dead worker awaiting its status, no spawn request unanswered (an answer
 // carries a worker's socket that must be received, or that worker waits).
-inline bool process_pool::should_stop() {
-  {
-    std::lock_guard lock(mutex_);
-    if (!closing_ || !queue_.empty()) return false;
-  }
-  bool busy = std::any_of(workers_.begin(), workers_.end(), [](const worker& w) { return !w.running.empty(); });
-  return !busy && lost_.empty() && spawning_ == 0;
-}
+inline bool process_pool::should_stop() { return lost_.empty() && spawning_ == 0 && idle_after_close(workers_); }
 
 // Keeps the pool at full strength (replacing dead and recycled workers),
 // unless it is broken or shutting down with nothing left to send (a drain
@@ -895,10 +495,7 @@ inline bool process_pool::should_stop() {
 inline void process_pool::keep_full_strength() {
   if (is_broken_ || !server_alive_) return;
   if (spawn_failures_ != 0 && std::chrono::steady_clock::now() < spawn_retry_at_) return;  // poll's timeout retries
-  {
-    std::lock_guard lock(mutex_);
-    if (closing_ && (queue_.empty() || cancel_)) return;  // cancel_: what is queued will not run
-  }
+  if (!wants_workers()) return;  // shut down, and nothing queued will run
   auto serving = static_cast<std::size_t>(
       std::count_if(workers_.begin(), workers_.end(), [this](const worker& w) { return !retiring(w); }));
   // A worker that died in the initializer is not replaced while its status
@@ -942,7 +539,7 @@ inline void process_pool::dispatcher_main() {
       if (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) on_worker_readable(i - 2);
     }
     if (!break_request_.empty()) break_pool(std::exchange(break_request_, {}));
-    if (assign_tasks()) window.mark();
+    if (assign_tasks(workers_, spawning_ == 0)) window.mark();
   }
   // Stop the workers; shutdown() then stops the fork server.
   for (auto& w : workers_) stop_worker(w);
@@ -961,7 +558,7 @@ inline void process_pool::enforce_deadlines(clock::time_point now) {
 
 // The dispatcher sleeps in poll() until the nearest deadline at the latest.
 inline int process_pool::poll_timeout_ms(clock::time_point now) const {
-  auto wait = std::chrono::milliseconds(detail::dispatcher_poll_ms);
+  auto wait = std::chrono::milliseconds(dispatcher_poll_ms);
   for (const auto& w : workers_)
     if (auto due = deadline(w))
       wait = std::clamp(std::chrono::ceil<std::chrono::milliseconds>(*due - now), std::chrono::milliseconds(0), wait);
@@ -971,7 +568,7 @@ inline int process_pool::poll_timeout_ms(clock::time_point now) const {
 // terminate_workers()/kill_workers(): the fork server signals every worker
 // it has not reaped, once. Their sockets then close: the running tasks fail
 // with worker_lost when the death reports come, the ones behind them go
-// back to the queue, where cancel_ cancels them.
+// back to the queue, where cancelling_ cancels them.
 inline void process_pool::signal_workers_if_asked() {
   if (workers_signalled_ || !server_alive_) return;
   int sig;
@@ -985,33 +582,16 @@ inline void process_pool::signal_workers_if_asked() {
 inline void process_pool::stop_workers_now(int sig) {
   {
     std::lock_guard lock(mutex_);
-    closing_ = true;
-    cancel_ = true;
+    close_locked(shutdown_mode::cancel_pending);
     if (kill_signal_ == 0) kill_signal_ = sig;
   }
-  closed_.store(true, std::memory_order_release);  // release: pairs with submit()'s acquire load
   wake_dispatcher();  // acts now, even while another thread's shutdown() waits
   shutdown(shutdown_mode::cancel_pending);
 }
 
 inline void process_pool::shutdown(shutdown_mode mode) {
-  std::lock_guard guard(shutdown_mutex_);
-  if (joined_) return;
-  closed_.store(true, std::memory_order_release);  // release: pairs with submit()'s acquire load
-  bool broken;
-  {
-    std::lock_guard lock(mutex_);
-    closing_ = true;
-    if (mode != shutdown_mode::drain) cancel_ = true;
-  }
-  wake_dispatcher();
-  if (dispatcher_.joinable()) dispatcher_.join();
-  {
-    std::lock_guard lock(mutex_);
-    broken = !broken_.empty();
-  }
-  server_.stop(broken);  // broken: workers may still run tasks nobody waits for
-  joined_ = true;
+  // broken: workers may still run tasks nobody waits for; the fork server kills them.
+  shutdown_then(mode, [this] { server_.stop(!broken_reason().empty()); });
 }
 
 }  // namespace weft

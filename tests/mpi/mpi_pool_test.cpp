@@ -144,6 +144,21 @@ TEST_CASE("10k small tasks all complete exactly once", "[general]") {
   CHECK(pool().pending() == 0);
 }
 
+TEST_CASE("pending() counts the tasks not yet started, as thread_pool's does", "[general]") {
+  const auto release = std::filesystem::temp_directory_path() / ("weft_mpi_pending_" + std::to_string(::getpid()));
+  std::filesystem::remove(release);
+  std::vector<weft::future<int>> futures;
+  for (int i = 0; i < 2; ++i) futures.push_back(pool().submit(held_square, release.string(), i));  // one per worker
+  for (int i = 2; i < 4; ++i) futures.push_back(pool().submit(square, i));
+  // Each worker runs a held task; the other two wait (behind them, or on
+  // rank 0). Before the fix pending() counted unfinished tasks: 4.
+  CHECK(weft_test::eventually([] { return pool().pending() == 2; }));
+  std::ofstream(release) << "go";
+  for (int i = 0; i < 4; ++i) CHECK(futures[i].get() == i * i);
+  CHECK(pool().pending() == 0);
+  std::filesystem::remove(release);
+}
+
 TEST_CASE("a second pool in the same job is refused", "[general]") {
   CHECK_THROWS_AS(weft::mpi_pool(), std::logic_error);
 }
@@ -153,11 +168,12 @@ TEST_CASE("shutdown(cancel_pending) cancels what was not sent; then submit throw
   std::filesystem::remove(release);
   std::vector<weft::future<int>> futures;
   for (int i = 0; i < 200; ++i) futures.push_back(pool().submit(held_square, release.string(), i));
-  // The workers stay held until shutdown has cancelled what it could (pending
-  // drops below 200 only then: no task can finish before the release).
+  // The workers stay held until shutdown has cancelled what it could
+  // (pending(), the tasks not yet started, drops from about 200 to the two
+  // waiting behind the held ones only then).
   bool cancelled_while_held = false;
   std::thread releaser([&] {
-    cancelled_while_held = weft_test::eventually([] { return pool().pending() < 200; });
+    cancelled_while_held = weft_test::eventually([] { return pool().pending() <= 2; });
     std::ofstream(release) << "go";  // even after a failure, so that shutdown returns
   });
   pool().shutdown(weft::shutdown_mode::cancel_pending);  // on the thread that built the pool

@@ -22,7 +22,6 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <span>
 #include <thread>
 #include <vector>
@@ -222,18 +221,41 @@ inline void poll_while_open(int fd, const activity_window& window) noexcept {
   }
 }
 
+// Writes one frame (length, then payload) with as few system calls as the
+// socket allows: header and payload leave in one sendmsg when they fit.
+// Blocking; false when the peer is gone.
 inline bool send_frame(int fd, std::span<const std::byte> payload) noexcept {
   std::uint64_t n = payload.size();
-  return send_all(fd, &n, sizeof n) && send_all(fd, payload.data(), payload.size());
+  iovec iov[2] = {{&n, sizeof n}, {const_cast<std::byte*>(payload.data()), payload.size()}};
+  msghdr msg{};
+  msg.msg_iov = iov;
+  msg.msg_iovlen = 2;
+  while (msg.msg_iovlen > 0) {
+    ssize_t k = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) return false;
+    auto done = static_cast<std::size_t>(k);
+    while (msg.msg_iovlen > 0 && done >= msg.msg_iov->iov_len) {  // drop the iovecs written whole
+      done -= msg.msg_iov->iov_len;
+      ++msg.msg_iov;
+      --msg.msg_iovlen;
+    }
+    if (msg.msg_iovlen > 0) {
+      msg.msg_iov->iov_base = static_cast<char*>(msg.msg_iov->iov_base) + done;
+      msg.msg_iov->iov_len -= done;
+    }
+  }
+  return true;
 }
 
-// The next frame, or nullopt at end of stream (or a frame over max_bytes).
-inline std::optional<std::vector<std::byte>> recv_frame(int fd, std::uint64_t max_bytes = std::uint64_t{1} << 36) {
+// Reads the next frame into `payload` (resized; its capacity is reused, and
+// its bytes are not zeroed first when it is large enough already). False at
+// end of stream, or for a frame over max_bytes.
+inline bool recv_frame_into(int fd, std::vector<std::byte>& payload, std::uint64_t max_bytes = std::uint64_t{1} << 36) {
   std::uint64_t n = 0;
-  if (!recv_all(fd, &n, sizeof n) || n > max_bytes) return std::nullopt;
-  std::vector<std::byte> payload(static_cast<std::size_t>(n));
-  if (!recv_all(fd, payload.data(), payload.size())) return std::nullopt;
-  return payload;
+  if (!recv_all(fd, &n, sizeof n) || n > max_bytes) return false;
+  payload.resize(static_cast<std::size_t>(n));
+  return recv_all(fd, payload.data(), payload.size());
 }
 
 // One message of n bytes with room for one passed descriptor (SCM_RIGHTS).
@@ -308,54 +330,90 @@ inline receive_status try_recv_with_fd(int socket, void* data, std::size_t n, in
 // Outgoing frames to one non-blocking peer: send() writes what the socket
 // takes now and keeps the rest; flush() continues when the peer is writable.
 // A busy peer therefore never blocks the caller. Not thread-safe.
+//
+// Lending: send(..., lent = true) with nothing queued keeps what the socket
+// did not take of the payload by reference instead of copying it (a 1 MiB
+// task leaves in several writes; copying the rest cost a memcpy per task).
+// The caller then keeps those bytes alive and unchanged until empty(), or
+// until reclaim() copied them; a later send() copies them first (frames
+// leave in order).
 class frame_writer {
  public:
-  bool empty() const noexcept { return sent_ == pending_.size(); }
+  bool empty() const noexcept { return sent_ == pending_.size() && lent_.empty(); }
   // Queues one frame; false when the peer is gone. Zero copy when nothing
   // is queued and the socket takes the whole frame.
-  bool send(int fd, std::span<const std::byte> payload) {
+  bool send(int fd, std::span<const std::byte> payload, bool lent = false) {
     std::uint64_t n = payload.size();
     auto* header = reinterpret_cast<const std::byte*>(&n);
     std::size_t done = 0;
     if (empty()) {
       iovec iov[2] = {{const_cast<std::byte*>(header), sizeof n},
                       {const_cast<std::byte*>(payload.data()), payload.size()}};
-      msghdr msg{};
-      msg.msg_iov = iov;
-      msg.msg_iovlen = 2;
-      ssize_t k;
-      do {
-        k = ::sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-      } while (k < 0 && errno == EINTR);
+      ssize_t k = send_iov(fd, iov, 2);
       if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return false;
       done = k < 0 ? 0 : static_cast<std::size_t>(k);
       if (done == sizeof n + payload.size()) return true;
+    } else {
+      lent = false;
+      reclaim();
     }
     compact();
     if (done < sizeof n) pending_.insert(pending_.end(), header + done, header + sizeof n);
     std::size_t from = done > sizeof n ? done - sizeof n : 0;
-    pending_.insert(pending_.end(), payload.begin() + static_cast<std::ptrdiff_t>(from), payload.end());
+    if (lent) {
+      lent_ = payload.subspan(from);
+    } else {
+      pending_.insert(pending_.end(), payload.begin() + static_cast<std::ptrdiff_t>(from), payload.end());
+    }
     return true;
   }
   // Writes queued bytes until the socket is full; false when the peer is gone.
   bool flush(int fd) noexcept {
     while (!empty()) {
-      ssize_t k = ::send(fd, pending_.data() + sent_, pending_.size() - sent_, MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (k < 0 && errno == EINTR) continue;
+      iovec iov[2];
+      int count = 0;
+      if (sent_ < pending_.size()) iov[count++] = {pending_.data() + sent_, pending_.size() - sent_};
+      if (!lent_.empty()) iov[count++] = {const_cast<std::byte*>(lent_.data()), lent_.size()};
+      ssize_t k = send_iov(fd, iov, count);
       if (k < 0) return errno == EAGAIN || errno == EWOULDBLOCK;
-      sent_ += static_cast<std::size_t>(k);
+      auto done = static_cast<std::size_t>(k);
+      std::size_t own = std::min(done, pending_.size() - sent_);
+      sent_ += own;
+      lent_ = lent_.subspan(done - own);
     }
     compact();
     return true;
   }
+  // Copies the lent bytes into the writer, if they lie inside `owner` (the
+  // caller is about to free or change it); with no argument, in any case.
+  void reclaim(std::span<const std::byte> owner) {
+    if (!lent_.empty() && lent_.data() >= owner.data() && lent_.data() < owner.data() + owner.size()) reclaim();
+  }
+  void reclaim() {
+    pending_.insert(pending_.end(), lent_.begin(), lent_.end());
+    lent_ = {};
+  }
 
  private:
+  // One non-blocking sendmsg of `count` iovecs (EINTR retried): bytes
+  // written, or -1 with errno.
+  static ssize_t send_iov(int fd, iovec* iov, int count) noexcept {
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = static_cast<decltype(msg.msg_iovlen)>(count);
+    ssize_t k;
+    do {
+      k = ::sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    } while (k < 0 && errno == EINTR);
+    return k;
+  }
   void compact() {
     pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(sent_));
     sent_ = 0;
   }
   std::vector<std::byte> pending_;  // queued bytes; [0, sent_) already written
   std::size_t sent_ = 0;
+  std::span<const std::byte> lent_;  // the caller's bytes, written after pending_
 };
 
 // Incoming frames from one non-blocking peer, reassembled across reads.
@@ -389,7 +447,10 @@ class frame_reader {
  private:
   static constexpr std::size_t header = sizeof(std::uint64_t);
   static constexpr std::size_t min_read = 4096;
-  static constexpr std::size_t keep_capacity = std::size_t{1} << 20;
+  // The buffer a frame grew is kept while it is at most this big, so a
+  // stream of frames of a few MiB (a 1 MiB argument or result plus framing)
+  // allocates nothing per frame; a bigger one's buffer is not kept for good.
+  static constexpr std::size_t keep_capacity = std::size_t{4} << 20;
   std::uint64_t next_length() const noexcept {
     std::uint64_t n;
     std::memcpy(&n, data_.get() + begin_, header);

@@ -125,26 +125,33 @@ inline std::pair<std::string, std::string> describe_exception(const std::excepti
   }
 }
 
-// Worker side: runs one task frame and returns the reply frame. An exception
-// from the task (or a code word that names no code) becomes a failure reply.
-inline std::vector<std::byte> run_task_frame(std::span<const std::byte> frame, const code_resolver& code) {
+// Worker side: runs one task frame and writes the reply frame into `reply`
+// (cleared first; its capacity is reused, so a worker that keeps one buffer
+// allocates nothing per task for the frame). The result is written in
+// place behind the id and the ok flag; if the task throws (or a code word
+// names no code), what it wrote is cut off and a failure reply follows.
+inline void run_task_frame_into(std::span<const std::byte> frame, const code_resolver& code,
+                                std::vector<std::byte>& reply) {
+  reply.clear();
   reader in(frame);
-  std::vector<std::byte> reply;
   writer out(reply);
   out.write(in.read<std::uint64_t>());  // the id goes back unchanged
-  std::vector<std::byte> result;
-  writer result_out(result);
+  const std::size_t header = reply.size();
   try {
     auto fn = reinterpret_cast<invoker_fn>(code(in.read<std::uint64_t>()));
-    fn(in, result_out, code);
     out.write(true);
-    out.write_bytes(result.data(), result.size());
+    fn(in, out, code);
   } catch (...) {
+    reply.resize(header);
     auto [type, what] = describe_current_exception();
     out.write(false);
     out.write(type);
     out.write(what);
   }
+}
+inline std::vector<std::byte> run_task_frame(std::span<const std::byte> frame, const code_resolver& code) {
+  std::vector<std::byte> reply;
+  run_task_frame_into(frame, code, reply);
   return reply;
 }
 
@@ -176,6 +183,7 @@ struct remote_task {
   void (*fail)(state_base*, std::exception_ptr) = nullptr;
   bool (*start)(state_base*) = nullptr;  // pending -> running; false if cancelled
   bool started = false;                  // start() succeeded (a task can be re-queued)
+  bool waiting = true;                   // counted by the pool's pending(): no worker ran it yet (remote_pool_core)
   std::chrono::nanoseconds timeout{0};   // process_pool::submit_with: from the start of its run; 0: none
 
   remote_task() = default;
@@ -190,6 +198,7 @@ struct remote_task {
         fail(o.fail),
         start(o.start),
         started(o.started),
+        waiting(o.waiting),
         timeout(o.timeout) {}
   remote_task& operator=(remote_task&& o) noexcept {
     if (this != &o) {
@@ -201,6 +210,7 @@ struct remote_task {
       fail = o.fail;
       start = o.start;
       started = o.started;
+      waiting = o.waiting;
       timeout = o.timeout;
     }
     return *this;

@@ -304,6 +304,12 @@ class activity_window {
   clock::time_point last_ = clock::now();
 };
 
+// The remote pools' window (process_pool's worker and dispatcher, mpi_pool's
+// ranks): a round trip takes a few tens of microseconds, so 200 us covers
+// the reply to a task just sent and the next task of a batch, and a loop
+// that goes idle stops yielding after a fifth of a millisecond.
+inline constexpr auto message_window = std::chrono::microseconds(200);
+
 // For message loops that can only poll (MPI has no blocking wait that does
 // not spin): yields while the activity window is open, then sleeps for
 // growing intervals (an eighth of the idle time, 20 us to 1 ms), so an idle
@@ -323,9 +329,11 @@ class poll_backoff {
   }
 
  private:
+  // Below 20 us a sleep costs about what waking from it does; 1 ms bounds
+  // how late an idle loop sees a message (and wakes it 1000 times a second).
   static constexpr auto min_sleep = std::chrono::microseconds(20);
   static constexpr auto max_sleep = std::chrono::microseconds(1000);
-  activity_window window_{std::chrono::microseconds(200)};
+  activity_window window_{message_window};
 };
 
 }  // namespace weft::detail

@@ -1,0 +1,296 @@
+// weft — MIT licence. See LICENSE.
+//
+// <weft/detail/fork_server.hpp> — internal: process_pool's transport. Not API.
+//
+// The processes behind a process_pool: a single-threaded fork server
+// (forked twice from the program, so it is not the program's child) that
+// forks every worker and reports their deaths, and the worker's loop. The
+// pool talks to the fork server over a SOCK_SEQPACKET socket (zygote_request
+// / zygote_message), and to each worker over its own stream socket, which
+// the fork server passes to the pool (SCM_RIGHTS) with the 'S' answer.
+#pragma once
+
+#if !defined(__unix__) && !defined(__APPLE__)
+#error "weft's process components need POSIX"
+#endif
+
+#include <weft/detail/ipc.hpp>
+#include <weft/detail/remote_task.hpp>
+#include <weft/serialize.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstddef>
+#include <cstdio>
+#include <exception>
+#include <mutex>
+#include <string>
+#include <system_error>
+#include <typeinfo>
+#include <vector>
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#if WEFT_DETAIL_LINUX_PROCESS  // detail/ipc.hpp: the Linux or the portable process path
+#include <sys/prctl.h>
+#endif
+
+namespace weft::detail {
+
+// The fork server installs no SIGCHLD handler (it must not depend on the
+// program's signal dispositions, which it inherits), so it polls waitpid()
+// this often while it waits for requests: a dead worker is reported within
+// 20 ms, for 50 wake-ups a second of an otherwise idle process.
+inline constexpr int fork_server_poll_ms = 20;
+
+// Requests from the pool to the fork server: 'S' spawn a worker, 'Q' quit
+// once the workers left, 'K' send `signal` to worker `pid` (0: to every
+// worker). The fork server signals only its own children that it has not
+// reaped yet, so a pid is never reused under it. End of stream means the
+// pool's process died: the fork server kills its workers.
+struct zygote_request {
+  char kind;
+  int pid;
+  int signal;
+};
+
+// Messages from the fork server to the pool.
+struct zygote_message {
+  char kind;   // 'H' hello (pid), 'S' spawned (socket attached), 'E' spawn failed (status = errno),
+               // 'D' died (status = waitpid status)
+  int pid;
+  int status;
+};
+
+// The first frame a worker sends: true once the initializer returned, or
+// false and its error. Sent before the first task is read.
+inline bool send_initializer_outcome(int fd, void (*initializer)()) {
+  std::vector<std::byte> hello;
+  writer out(hello);
+  bool ok = true;
+  try {
+    if (initializer != nullptr) initializer();
+    out.write(true);
+  } catch (const std::exception& e) {
+    ok = false;
+    out.write(false);
+    out.write(demangled(typeid(e).name()) + ": " + e.what());
+  } catch (...) {
+    ok = false;
+    out.write(false);
+    out.write(std::string("a non-standard exception"));
+  }
+  return send_frame(fd, hello) && ok;
+}
+
+// The worker process: run the initializer, then serve tasks until told to
+// stop, the pool goes away, or max_tasks tasks were run. Never returns.
+// It reads a whole task before it writes its reply, and the dispatcher
+// always reads, so blocking I/O here cannot deadlock with it.
+[[noreturn]] inline void worker_main(int fd, void (*initializer)(), std::size_t max_tasks) {
+  // The program's SIGTERM handler (copied by fork) acts on the program's
+  // state, not the worker's: terminate_workers() must end a worker.
+  ::signal(SIGTERM, SIG_DFL);
+  if (!send_initializer_outcome(fd, initializer)) {
+    std::fflush(nullptr);
+    ::_exit(1);
+  }
+  activity_window window(message_window);
+  std::vector<std::byte> frame, reply;  // reused: a task costs no allocation for its frames
+  for (std::size_t done = 0; max_tasks == 0 || done < max_tasks; ++done) {
+    poll_while_open(fd, window);  // the next task of a batch comes within microseconds
+    if (!recv_frame_into(fd, frame) || frame.empty()) break;  // pool gone, or asked to stop
+    // Forks of one process share its code addresses: code words are addresses.
+    run_task_frame_into(frame, code_resolver{}, reply);
+    if (!send_frame(fd, reply)) break;
+    window.mark();
+  }
+  std::fflush(nullptr);
+  ::_exit(0);
+}
+
+// The fork server (below): forks one worker and reports it, or the error.
+inline void zygote_spawn(int control, std::vector<pid_t>& children, void (*initializer)(), std::size_t max_tasks) {
+  auto refuse = [&](int err) {
+    zygote_message m{'E', -1, err};
+    ::send(control, &m, sizeof m, MSG_NOSIGNAL);
+  };
+  int pair[2];
+  if (make_socketpair(SOCK_STREAM, pair) != 0) return refuse(errno);  // one thread here: no fork lock needed
+  const pid_t server = ::getpid();
+  std::fflush(nullptr);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(control);
+    ::close(pair[0]);
+#if WEFT_DETAIL_LINUX_PROCESS
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // dies with the fork server (one thread: no thread-exit surprise)
+    if (::getppid() != server) ::_exit(1);  // it died before prctl
+#else
+    (void)server;  // portable: the pool's end of stream on pair[1] tells the worker to leave
+#endif
+    worker_main(pair[1], initializer, max_tasks);
+  }
+  int err = errno;
+  ::close(pair[1]);
+  if (pid < 0) {
+    ::close(pair[0]);
+    return refuse(err);
+  }
+  children.push_back(pid);
+  zygote_message m{'S', pid, 0};
+  send_with_fd(control, &m, sizeof m, pair[0]);
+  ::close(pair[0]);
+}
+
+// The fork server: signals one of its unreaped children (pid), or all (0).
+inline void signal_children(const std::vector<pid_t>& children, int pid, int sig) {
+  for (pid_t c : children)
+    if (pid == 0 || c == pid) ::kill(c, sig);
+}
+
+// The fork server: a single-threaded process, not a child of the program
+// (see fork_server::start), that forks every worker. Serves spawn requests
+// and reports its children's deaths until the pool asks it to quit (then it
+// waits for the workers to leave) or the pool's process dies (then it kills
+// them). Never returns.
+[[noreturn]] inline void zygote_main(int control, void (*initializer)(), std::size_t max_tasks) {
+  // Inherited dispositions must not hide our children: SIG_IGN would reap
+  // them unseen, a blocked or handled SIGCHLD is the program's business.
+  ::signal(SIGCHLD, SIG_DFL);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  zygote_message hello{'H', static_cast<int>(::getpid()), 0};
+  ::send(control, &hello, sizeof hello, MSG_NOSIGNAL);
+  std::vector<pid_t> children;
+  bool parent_open = true;
+  while (parent_open || !children.empty()) {
+    pollfd p{control, POLLIN, 0};
+    int ready = ::poll(&p, parent_open ? 1 : 0, fork_server_poll_ms);
+    if (ready < 0 && errno != EINTR) {  // e.g. EINVAL under RLIMIT_NOFILE 0: exit rather than spin
+      for (pid_t c : children) ::kill(c, SIGKILL);
+      ::_exit(1);
+    }
+    if (ready > 0) {
+      zygote_request r{};
+      ssize_t k = ::recv(control, &r, sizeof r, 0);  // SOCK_SEQPACKET: one request per recv
+      bool whole = k == static_cast<ssize_t>(sizeof r);
+      if (whole && r.kind == 'S') {
+        zygote_spawn(control, children, initializer, max_tasks);
+      } else if (whole && r.kind == 'K') {
+        signal_children(children, r.pid, r.signal);
+      } else if (!(k < 0 && errno == EINTR)) {
+        parent_open = false;
+        if (!(whole && r.kind == 'Q'))  // the pool's process died: its tasks are orphans
+          signal_children(children, 0, SIGKILL);
+      }
+    }
+    int status = 0;
+    pid_t dead;
+    while (!children.empty() && (dead = ::waitpid(-1, &status, WNOHANG)) > 0) {  // our own children only
+      std::erase(children, dead);
+      zygote_message m{'D', static_cast<int>(dead), status};
+      if (parent_open) ::send(control, &m, sizeof m, MSG_NOSIGNAL);
+    }
+  }
+  ::_exit(0);
+}
+
+// The pool's end of its fork server. The fork server is forked twice (the
+// middle process exits at once), so it and the workers are not children of
+// the program: a `while (wait(nullptr) > 0)` or a SIGCHLD handler of the
+// program never sees them, and its SIGCHLD settings do not matter. It sees
+// the pool's process die as end of stream on the control socket.
+// Owned by one pool; not thread-safe. Destruction closes the socket: the
+// fork server then kills its workers and exits (RAII for a constructor that
+// throws after the fork).
+class fork_server {
+ public:
+  fork_server() = default;
+  fork_server(const fork_server&) = delete;
+  fork_server& operator=(const fork_server&) = delete;
+  ~fork_server() { pool_descriptors::instance().close(fd_); }
+
+  // Starts the fork server; returns once it said hello. Throws
+  // std::system_error if it cannot be started.
+  void start(void (*initializer)(), std::size_t max_tasks);
+  int fd() const noexcept { return fd_; }
+  // Sends a request; false if the socket refused it now or the fork server
+  // is gone.
+  bool request(char kind, int pid = 0, int sig = 0) const noexcept {
+    zygote_request r{kind, pid, sig};
+    return ::send(fd_, &r, sizeof r, MSG_NOSIGNAL | MSG_DONTWAIT) == static_cast<ssize_t>(sizeof r);
+  }
+  // Asks the fork server to quit, gracefully (it waits for the workers) or
+  // not (it kills them), and returns once it exited. Blocks.
+  void stop(bool kill_workers) noexcept;
+  // In a fork()ed copy of the program: closes this copy's descriptor only;
+  // the fork server belongs to the original.
+  void abandon_in_copy() noexcept {
+    ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;  // SOCK_SEQPACKET; listed in pool_descriptors
+};
+
+inline void fork_server::start(void (*initializer)(), std::size_t max_tasks) {
+  auto& registry = pool_descriptors::instance();
+  int control[2];
+  pid_t middle;
+  int fork_error;
+  {
+    std::lock_guard lock(registry.mutex());  // no pool descriptor opens unlisted while we fork
+    if (make_socketpair(SOCK_SEQPACKET, control) != 0)
+      throw_errno(errno, "weft::process_pool: socketpair for the fork server");
+    try {
+      registry.add_locked(control[0]);
+    } catch (...) {
+      ::close(control[0]);
+      ::close(control[1]);
+      throw;
+    }
+    fd_ = control[0];
+    std::fflush(nullptr);  // no buffered output is written twice
+    middle = ::fork();
+    if (middle == 0) {
+      registry.close_all_in_child();  // every pool's descriptors, this one's end included
+      pid_t server = ::fork();
+      if (server == 0) zygote_main(control[1], initializer, max_tasks);
+      ::_exit(server < 0 ? 1 : 0);
+    }
+    fork_error = errno;
+  }
+  ::close(control[1]);
+  if (middle < 0) throw_errno(fork_error, "weft::process_pool: fork of the fork server");
+  // ECHILD: the program ignores SIGCHLD or its handler reaped the middle
+  // process first; the hello below tells whether the fork server runs.
+  while (::waitpid(middle, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  zygote_message hello{};
+  int none = -1;
+  if (!recv_with_fd(fd_, &hello, sizeof hello, none) || hello.kind != 'H')
+    throw std::system_error(std::make_error_code(std::errc::resource_unavailable_try_again),
+                            "weft::process_pool: the fork server did not start");
+}
+
+inline void fork_server::stop(bool kill_workers) noexcept {
+  if (fd_ < 0) return;
+  if (kill_workers || !request('Q')) ::shutdown(fd_, SHUT_WR);  // end of stream: it kills its workers
+  char sink[64];
+  ssize_t k;
+  // Unread death reports, and spawned sockets (the kernel closes those).
+  while ((k = ::recv(fd_, sink, sizeof sink, 0)) > 0 || (k < 0 && errno == EINTR)) {
+  }
+  pool_descriptors::instance().close(fd_);
+  fd_ = -1;
+}
+
+}  // namespace weft::detail

@@ -1,0 +1,359 @@
+// weft — MIT licence. See LICENSE.
+//
+// <weft/detail/remote_pool_core.hpp> — internal: the client side of the
+// remote pools (process_pool, mpi_pool), written once. Not API.
+//
+// What it holds: the queue of tasks not yet sent to a worker, the status
+// flags, the pending() count, task ids, the reason a pool broke, the
+// dispatcher thread and the shutdown sequence; and the dispatcher's steps
+// that do not depend on how bytes travel: handing queued tasks to free
+// workers, completing a future from its reply, cancelling what must not
+// start, failing what a worker held, per-task deadlines.
+//
+// Its shape: a CRTP base, remote_pool_core<Pool>, from which the pool
+// derives publicly (it passes on map/imap/imap_unordered from remote_maps;
+// everything of its own is protected). The transport is the pool itself,
+// bound at compile time; it provides, for the core only (it befriends it):
+//   struct peer : remote_peer      one worker (a socket, an MPI rank)
+//   bool accepts_tasks(const peer&) const
+//                                  the worker may be given tasks now
+//                                  (initialized, not being retired)
+//   bool send_task(peer&, remote_task&)
+//                                  hands the task's frame to the transport;
+//                                  false: the worker takes nothing more now.
+//                                  The task then belongs to the worker either
+//                                  way (a failed send shows as a lost worker)
+//   void wake_dispatcher() noexcept
+//                                  submit()/shutdown() -> the dispatcher
+// A template, not a virtual interface: each pool has exactly one transport,
+// the calls sit in the dispatcher's per-message loop, and a missing hook is
+// a compile error in the pool rather than at run time. Each pool keeps its
+// dispatcher loop (poll() on sockets with a fork server to serve; MPI
+// probing with backoff), built from the steps below.
+//
+// Status flags (as thread_pool's): closed_ — shutdown() began, submit
+// refuses; cancelling_ — shutdown(cancel_pending / cancel_all) or
+// terminate_workers(): what has not started is cancelled, nothing more is
+// sent. Legal: neither; closed_; closed_ and cancelling_. Both are set once,
+// under mutex_, never cleared. (thread_pool's stopping_ — "everything
+// finished, workers exit" — is here the dispatcher leaving its loop:
+// idle_after_close() true.)
+//
+// A task's life: submit -> queue_ (counted by pending()) -> a worker's
+// `running` list (the front one runs there; the ones behind it wait in the
+// transport and are still counted) -> reply -> future completed. It leaves
+// the count when it reaches the front, or when it ends without running
+// (cancelled, failed); the count drops before the future completes, so a
+// caller woken by the future sees it lower.
+#pragma once
+
+#include <weft/detail/remote_task.hpp>
+#include <weft/error.hpp>
+#include <weft/pool_options.hpp>  // shutdown_mode
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace weft::detail {
+
+// submit_with's timeout as the dispatcher counts it: 0 for none (zero or
+// longer than a century, infinity included). Throws std::invalid_argument
+// for a negative or NaN timeout.
+inline std::chrono::nanoseconds task_timeout(std::chrono::duration<double> timeout) {
+  if (!(timeout.count() >= 0)) throw std::invalid_argument("weft::process_pool::submit_with: a negative timeout");
+  if (timeout > std::chrono::hours(24 * 365 * 100)) return std::chrono::nanoseconds{0};
+  return std::chrono::ceil<std::chrono::nanoseconds>(timeout);  // a positive timeout never rounds to "none"
+}
+
+// What the core knows of one worker. Move-only, as its tasks are.
+// Dispatcher thread only.
+struct remote_peer {
+  remote_peer() = default;
+  remote_peer(remote_peer&&) = default;
+  remote_peer& operator=(remote_peer&&) = default;
+
+  std::deque<remote_task> running;                       // sent, in order; replies come back in this order
+  std::chrono::steady_clock::time_point front_since{};  // when running.front() started (its deadline counts from here)
+};
+
+template <class Pool>
+class remote_pool_core : public remote_maps<Pool> {
+ protected:
+  using task = remote_task;
+  using clock = std::chrono::steady_clock;
+  // Tasks in flight per worker: the next one already waits at the worker
+  // when the current one finishes, so it never idles for a round trip.
+  static constexpr std::size_t pipeline_depth = 2;
+
+  // `name` prefixes every message ("weft::process_pool").
+  explicit remote_pool_core(const char* name) noexcept : name_(name) {}
+  remote_pool_core(const remote_pool_core&) = delete;
+  remote_pool_core& operator=(const remote_pool_core&) = delete;
+
+  // ---- any thread ----
+
+  // A fast refusal once shutdown() began; enqueue() decides under mutex_.
+  // acquire: pairs with close_locked()'s release store.
+  void refuse_if_closed(const char* operation) const {
+    if (closed_.load(std::memory_order_acquire))
+      throw pool_closed(std::string(name_) + ": " + operation + " after shutdown()");
+  }
+  // relaxed: ids need only be unique.
+  std::uint64_t next_task_id() noexcept { return next_id_.fetch_add(1, std::memory_order_relaxed); }
+  // Queues t and wakes the dispatcher. Throws pool_closed after shutdown(),
+  // pool_broken once broken; t's future then reads cancelled.
+  void enqueue(task t);
+  // Submitted, not yet started by a worker (snapshot).
+  // relaxed: a count with no data behind it; a caller woken by a future
+  // sees the decrement through the future's completion (release/acquire in
+  // shared_state), which follows it (see the header comment).
+  std::size_t waiting() const noexcept { return waiting_.load(std::memory_order_relaxed); }
+  // Stops accepting tasks; unless `mode` drains, cancels what has not
+  // started. Caller holds mutex_.
+  void close_locked(shutdown_mode mode) {
+    closed_.store(true, std::memory_order_release);  // release: pairs with refuse_if_closed()'s acquire
+    if (mode != shutdown_mode::drain) cancelling_ = true;
+  }
+  // shutdown(): closes, wakes the dispatcher and joins it, then runs
+  // `teardown` (the transport's end) once. Idempotent; a concurrent call
+  // returns after the first one finished.
+  template <class Teardown>
+  void shutdown_then(shutdown_mode mode, Teardown teardown);
+  // Why the pool is broken; empty while it works.
+  std::string broken_reason() {
+    std::lock_guard lock(mutex_);
+    return broken_;
+  }
+
+  // ---- the dispatcher thread ----
+
+  // Every peer that accepts tasks gets one before any gets a second
+  // (pipelined behind the first), and pipelining waits until every peer is
+  // up (`none_starting`: no worker is still being started): a task waits
+  // behind another only while no worker could take it. After shutdown
+  // (cancelling_) the rest of the queue is cancelled. True if a task was
+  // sent (a reply is on its way).
+  template <class Peer>
+  bool assign_tasks(std::vector<Peer>& peers, bool none_starting);
+  // Completes the future of p's front task from its reply; false (and a
+  // report) if p runs no task: the caller drops p or ignores the reply.
+  bool complete_front(remote_peer& p, std::span<const std::byte> reply);
+  // Gives back to the queue, in order, the tasks behind p's front one
+  // (sent, never started by the worker); p.running keeps the front one.
+  void requeue_behind_front(remote_peer& p);
+  // Fails every task of `tasks` with e.
+  void fail_all(std::deque<task>& tasks, const std::exception_ptr& e);
+  // Marks the pool broken (later submits throw pool_broken(why)) and fails
+  // the queued tasks; returns the error for the caller to fail the rest.
+  std::exception_ptr break_queue(const std::string& why);
+  // True once shutdown() began and neither the queue nor a peer holds a task.
+  template <class Peer>
+  bool idle_after_close(const std::vector<Peer>& peers);
+  // False once shutdown() began and nothing queued will run: no worker
+  // needs starting any more.
+  bool wants_workers() {
+    std::lock_guard lock(mutex_);
+    return !closed_.load(std::memory_order_relaxed) || (!queue_.empty() && !cancelling_);  // relaxed: under mutex_
+  }
+  // When p's running task must end (submit_with), if it has a deadline.
+  static std::optional<clock::time_point> deadline(const remote_peer& p) {
+    if (p.running.empty() || p.running.front().timeout.count() == 0) return std::nullopt;
+    return p.front_since + std::chrono::duration_cast<clock::duration>(p.running.front().timeout);
+  }
+  // A broken protocol between the pool and a worker, on stderr: the caller
+  // also fails the affected future or drops the worker (whose tasks fail).
+  void report_anomaly(const char* what) const noexcept { std::fprintf(stderr, "%s: %s\n", name_, what); }
+  const char* name() const noexcept { return name_; }
+
+  std::thread dispatcher_;  // started by the pool's constructor; joined by shutdown_then()
+  std::mutex mutex_;        // guards queue_, cancelling_, broken_ (and what the pool adds)
+
+ private:
+  Pool& self() noexcept { return static_cast<Pool&>(*this); }
+  template <class Peer>
+  bool feed(Peer& p, std::size_t depth);  // under mutex_
+  void push_running(remote_peer& p, task t);
+  // t leaves pending()'s count (it runs at its worker, or ends unrun).
+  void stop_counting(task& t) noexcept {
+    if (!std::exchange(t.waiting, false)) return;
+    waiting_.fetch_sub(1, std::memory_order_relaxed);  // relaxed: see waiting()
+  }
+  void finish(task& t) noexcept {
+    stop_counting(t);
+    t.release();
+  }
+  void cancel_unstarted(task& t) noexcept {
+    stop_counting(t);  // before the future completes: see the header comment
+    t.cancel_unstarted();
+    finish(t);
+  }
+
+  const char* name_;
+  std::deque<task> queue_;               // guarded by mutex_; submitted, not yet sent to a worker
+  bool cancelling_ = false;              // guarded by mutex_
+  std::string broken_;                   // guarded by mutex_; why the pool is broken, empty while it works
+  std::atomic<bool> closed_{false};      // written under mutex_; read without it by refuse_if_closed()
+  std::atomic<std::size_t> waiting_{0};  // pending(): see waiting()
+  std::atomic<std::uint64_t> next_id_{1};
+  std::mutex shutdown_mutex_;            // serializes shutdown_then()
+  bool joined_ = false;                  // guarded by shutdown_mutex_
+};
+
+// ---- implementation ----
+
+template <class Pool>
+void remote_pool_core<Pool>::enqueue(task t) {
+  {
+    std::lock_guard lock(mutex_);
+    if (closed_.load(std::memory_order_relaxed)) {  // relaxed: under mutex_, as every store
+      t.discard();
+      throw pool_closed(std::string(name_) + ": submit after shutdown()");
+    }
+    if (!broken_.empty()) {
+      t.discard();
+      throw pool_broken(broken_);
+    }
+    // A throwing push_back drops t, whose destructor cancels its future.
+    queue_.push_back(std::move(t));
+    waiting_.fetch_add(1, std::memory_order_relaxed);  // relaxed: see waiting()
+  }
+  self().wake_dispatcher();
+}
+
+template <class Pool>
+template <class Teardown>
+void remote_pool_core<Pool>::shutdown_then(shutdown_mode mode, Teardown teardown) {
+  std::lock_guard guard(shutdown_mutex_);
+  if (joined_) return;
+  {
+    std::lock_guard lock(mutex_);
+    close_locked(mode);
+  }
+  self().wake_dispatcher();
+  if (dispatcher_.joinable()) dispatcher_.join();
+  teardown();
+  joined_ = true;
+}
+
+template <class Pool>
+template <class Peer>
+bool remote_pool_core<Pool>::feed(Peer& p, std::size_t depth) {
+  bool sent_any = false;
+  while (!queue_.empty() && p.running.size() < depth && self().accepts_tasks(p)) {
+    task t = std::move(queue_.front());
+    queue_.pop_front();
+    // Cancelled by its future (start fails), or by shutdown. A task given
+    // back from a lost worker was started already: it is not started again.
+    if (!t.started && (cancelling_ || !t.try_start())) {
+      cancel_unstarted(t);
+      continue;
+    }
+    bool more = self().send_task(p, t);
+    sent_any = true;
+    push_running(p, std::move(t));
+    if (!more) break;
+  }
+  return sent_any;
+}
+
+template <class Pool>
+void remote_pool_core<Pool>::push_running(remote_peer& p, task t) {
+  if (p.running.empty()) {
+    p.front_since = clock::now();
+    stop_counting(t);  // the worker runs it now
+  }
+  p.running.push_back(std::move(t));
+}
+
+template <class Pool>
+template <class Peer>
+bool remote_pool_core<Pool>::assign_tasks(std::vector<Peer>& peers, bool none_starting) {
+  bool sent_any = false;
+  std::lock_guard lock(mutex_);
+  for (auto& p : peers) sent_any |= feed(p, 1);
+  const bool all_up =
+      none_starting && std::all_of(peers.begin(), peers.end(), [this](const Peer& p) { return self().accepts_tasks(p); });
+  if (all_up)
+    for (auto& p : peers) sent_any |= feed(p, pipeline_depth);
+  if (cancelling_) {  // nothing may start any more
+    while (!queue_.empty()) {
+      task t = std::move(queue_.front());
+      queue_.pop_front();
+      cancel_unstarted(t);  // one given back from a lost worker ends cancelled too
+    }
+  }
+  return sent_any;
+}
+
+template <class Pool>
+bool remote_pool_core<Pool>::complete_front(remote_peer& p, std::span<const std::byte> reply) {
+  if (p.running.empty()) {
+    report_anomaly("a reply from a worker that runs no task");
+    return false;
+  }
+  task t = std::move(p.running.front());
+  p.running.pop_front();
+  if (!p.running.empty()) {  // the worker reads the next task as soon as it replied
+    p.front_since = clock::now();
+    stop_counting(p.running.front());
+  }
+  t.complete_from(reply);  // a reply that does not decode fails the future with protocol_error
+  finish(t);
+  return true;
+}
+
+template <class Pool>
+void remote_pool_core<Pool>::requeue_behind_front(remote_peer& p) {
+  std::lock_guard lock(mutex_);
+  while (p.running.size() > 1) {
+    queue_.push_front(std::move(p.running.back()));  // still counted by pending(): never left it
+    p.running.pop_back();
+  }
+}
+
+template <class Pool>
+void remote_pool_core<Pool>::fail_all(std::deque<task>& tasks, const std::exception_ptr& e) {
+  for (task& t : tasks) {
+    stop_counting(t);
+    t.fail_with(e);
+    finish(t);
+  }
+  tasks.clear();
+}
+
+template <class Pool>
+std::exception_ptr remote_pool_core<Pool>::break_queue(const std::string& why) {
+  std::deque<task> queued;
+  {
+    std::lock_guard lock(mutex_);
+    broken_ = why;
+    queued.swap(queue_);
+  }
+  auto error = std::make_exception_ptr(pool_broken(why));
+  fail_all(queued, error);
+  return error;
+}
+
+template <class Pool>
+template <class Peer>
+bool remote_pool_core<Pool>::idle_after_close(const std::vector<Peer>& peers) {
+  if (std::any_of(peers.begin(), peers.end(), [](const Peer& p) { return !p.running.empty(); })) return false;
+  std::lock_guard lock(mutex_);
+  return closed_.load(std::memory_order_relaxed) && queue_.empty();  // relaxed: under mutex_
+}
+
+}  // namespace weft::detail
