@@ -381,14 +381,11 @@ std::optional<T> shared_queue<T>::pop_with(const detail::wait_policy& policy) {
 // expires, or a liveness interval passes. Returns false on expiry of the policy.
 template <class T>
 bool shared_queue<T>::wait_for_change(slot& s, std::uint64_t seen, const detail::wait_policy& policy) {
-  for (int i = 0; i < detail::spin_limit + detail::yield_limit; ++i) {
-    if (s.word.load(std::memory_order_acquire) != seen) return true;  // acquire: pairs with publish()
-    if (i < detail::spin_limit) {
-      detail::cpu_relax();
-    } else {
-      if (policy.expired()) return false;
-      std::this_thread::yield();
-    }
+  auto changed_now = [&] { return s.word.load(std::memory_order_acquire) != seen; };  // acquire: pairs with publish()
+  switch (detail::spin_then_yield(policy, changed_now)) {
+    case detail::spin_outcome::stopped: return true;
+    case detail::spin_outcome::expired: return false;
+    case detail::spin_outcome::sleep: break;
   }
   // Sleep in slices: after each, the caller re-reads the slot and checks the
   // liveness of whoever stamped it. Claims do not wake sleepers (that would

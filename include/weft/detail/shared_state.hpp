@@ -227,16 +227,9 @@ class state_base : public queue_node {
   // Sleeps (after a short spin, then a few yields) until done or the policy
   // expires; true when done.
   bool park(const wait_policy& policy) {
-    for (int i = 0; i < spin_limit + yield_limit; ++i) {
-      if (done()) return true;
-      if (!policy.may_sleep()) return false;
-      if (i < spin_limit) {
-        cpu_relax();
-      } else {
-        if (policy.expired()) break;
-        std::this_thread::yield();
-      }
-    }
+    bool finished = false;
+    auto stop = [&] { return (finished = done()) || !policy.may_sleep(); };
+    if (spin_then_yield(policy, stop) == spin_outcome::stopped) return finished;
     for (;;) {
       // An expired deadline sleeps no more: return before W1, so that a
       // polling wait_for(0s) does not leave has_waiters set (the completer

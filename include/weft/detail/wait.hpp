@@ -180,6 +180,26 @@ inline constexpr int spin_limit = 64;
 // when the wait is a few microseconds. Still bounded: then we sleep.
 inline constexpr int yield_limit = 16;
 
+// The waiting every sleeper does first: spin_limit relaxed spins, then
+// yield_limit yields, checking stop() before each. stopped: stop() held
+// (the caller returns); expired: the policy's deadline passed during the
+// yields; sleep: neither, go to sleep. stop() also decides what a policy
+// that may not sleep does (it returns true for it).
+enum class spin_outcome { stopped, expired, sleep };
+template <class Stop>
+spin_outcome spin_then_yield(const wait_policy& policy, Stop stop) {
+  for (int i = 0; i < spin_limit + yield_limit; ++i) {
+    if (stop()) return spin_outcome::stopped;
+    if (i < spin_limit) {
+      cpu_relax();
+    } else {
+      if (policy.expired()) return spin_outcome::expired;
+      std::this_thread::yield();
+    }
+  }
+  return spin_outcome::sleep;
+}
+
 // A 32-bit futex word with a count of sleepers.
 //
 // Protocol (Dekker-style; both sides seq_cst):
@@ -206,17 +226,13 @@ struct parking_word {
   // the policy expires first, or when give_up() becomes true before a sleep.
   template <class Ready, class GiveUp, class Fence = no_fence>
   std::optional<std::uint32_t> await(Ready ready, GiveUp give_up, const wait_policy& policy, Fence fence = {}) {
-    for (int i = 0; i < spin_limit + yield_limit; ++i) {
-      std::uint32_t v = value.load(std::memory_order_acquire);
-      if (ready(v)) return v;
-      if (!policy.may_sleep() || give_up()) return std::nullopt;
-      if (i < spin_limit) {
-        cpu_relax();
-      } else {
-        if (policy.expired()) break;
-        std::this_thread::yield();
-      }
-    }
+    std::uint32_t seen = 0;
+    auto settled = [&] {
+      seen = value.load(std::memory_order_acquire);  // acquire: pairs with the changer's C1
+      return ready(seen) || !policy.may_sleep() || give_up();
+    };
+    if (spin_then_yield(policy, settled) == spin_outcome::stopped)
+      return ready(seen) ? std::optional<std::uint32_t>(seen) : std::nullopt;
     for (;;) {
       sleepers.fetch_add(1, std::memory_order_seq_cst);                 // W1
       const bool ordered = fence();
