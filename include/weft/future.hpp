@@ -207,7 +207,7 @@ class as_completed_range {
  private:
   void await(std::size_t position) {
     if (position >= size_) return;
-    auto satisfied = [&] { return log_->count() > position; };
+    auto satisfied = [&] { return log_->beyond(position); };
     auto park = [&](const detail::wait_policy& p) { return log_->wait_beyond(position, p); };
     if (!detail::await_futures(*futures_, policy_, /*race=*/true, satisfied, park))
       throw weft::timeout("weft::as_completed: timed out");

@@ -299,17 +299,38 @@ TEST_CASE("a 1M-task backlog's memory is returned once the pool is gone (memory 
 
 TEST_CASE("imap over an unbounded range keeps memory flat for 10 million items", "[thread_pool][imap]") {
   thread_pool pool(2);
-  long seen = 0, rss_at_1m = 0;
+  long seen = 0, rss_at_1m = 0, rss_at_10m = 0;
   long long sum = 0;
   for (long v : pool.imap([](long x) { return x & 7; }, weft_test::counting<long>(0),
                           weft::map_options{.chunksize = 4096})) {
     sum += v;
     if (++seen == 1'000'000) rss_at_1m = resident_bytes();
-    if (seen == 10'000'000) break;
+    if (seen == 10'000'000) {
+      rss_at_10m = resident_bytes();  // here: the range (and what it holds) dies with the loop
+      break;
+    }
   }
-  const long rss_at_10m = resident_bytes();
   INFO("resident at 1M items " << rss_at_1m / 1024 << " KiB, at 10M " << rss_at_10m / 1024 << " KiB");
   CHECK(sum == 10'000'000LL / 8 * 28);
+  CHECK(rss_at_10m - rss_at_1m < 8L * 1024 * 1024);
+}
+
+// One task per item (the default chunksize): what imap_unordered keeps per
+// chunk (the order chunks completed in) must not outlive the chunk.
+TEST_CASE("imap_unordered of single items over an unbounded range keeps memory flat for 10 million items",
+          "[thread_pool][imap]") {
+  thread_pool pool(2);
+  long seen = 0, rss_at_1m = 0, rss_at_10m = 0, out_of_range = 0;
+  for (long v : pool.imap_unordered([](long x) { return x & 7; }, weft_test::counting<long>(0))) {
+    if (v < 0 || v > 7) ++out_of_range;
+    if (++seen == 1'000'000) rss_at_1m = resident_bytes();
+    if (seen == 10'000'000) {
+      rss_at_10m = resident_bytes();  // here: the range (and what it holds) dies with the loop
+      break;
+    }
+  }
+  INFO("resident at 1M items " << rss_at_1m / 1024 << " KiB, at 10M " << rss_at_10m / 1024 << " KiB");
+  CHECK(out_of_range == 0);
   CHECK(rss_at_10m - rss_at_1m < 8L * 1024 * 1024);
 }
 #endif

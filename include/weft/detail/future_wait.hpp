@@ -11,6 +11,7 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <iterator>
 #include <memory>
 #include <mutex>
@@ -25,31 +26,51 @@ concept future_range = std::ranges::random_access_range<R> &&
       detail::future_access::state(f);
     };
 
-// Indices of futures in the order they complete, fed by done callbacks.
+// Ids of futures in the order they complete, fed by done callbacks.
 // Shared (shared_ptr) between the callbacks and the waiting side.
+// Positions number every completion ever logged. A reader that is done with
+// the oldest entries forgets them (imap_unordered over an unbounded input),
+// so memory follows what is unread, not what was ever logged.
 class completion_log {
  public:
-  void record(std::size_t index) {
+  void record(std::size_t id) {
     {
       std::lock_guard lock(mutex_);
-      order_.push_back(index);
+      entries_.push_back(id);
     }
-    count_.bump_and_wake();
+    logged_.bump_and_wake();
   }
-  // Waits until more than `seen` completions are logged; false on timeout.
+  // Completions logged so far, modulo 2^32 (the futex word's width); a wait
+  // on a finite set of futures never gets there.
+  std::size_t count() const noexcept { return logged_.value.load(std::memory_order_acquire); }
+  // True once more than `seen` completions are logged. The count wraps, but
+  // a reader's `seen` never passes it and trails it by less than 2^32 (at
+  // most the futures in flight), so "differs" means "is beyond".
+  bool beyond(std::size_t seen) const noexcept { return count() != static_cast<std::uint32_t>(seen); }
+  // Waits until beyond(seen); false on timeout.
   bool wait_beyond(std::size_t seen, const wait_policy& policy) {
-    return count_.await([seen](std::uint32_t n) { return n > seen; }, policy).has_value();
+    const auto s = static_cast<std::uint32_t>(seen);
+    return logged_.await([s](std::uint32_t n) { return n != s; }, policy).has_value();
   }
+  // The id logged at position i (a position not forgotten, and logged).
   std::size_t at(std::size_t i) {
     std::lock_guard lock(mutex_);
-    return order_[i];
+    return entries_[i - forgotten_];
   }
-  std::size_t count() const noexcept { return count_.value.load(std::memory_order_acquire); }
+  // The oldest entry not forgotten (logged), which is forgotten now.
+  std::size_t take_oldest() {
+    std::lock_guard lock(mutex_);
+    const std::size_t id = entries_.front();
+    entries_.pop_front();
+    ++forgotten_;
+    return id;
+  }
 
  private:
   std::mutex mutex_;
-  std::vector<std::size_t> order_;  // guarded by mutex_
-  parking_word<> count_;            // number of entries in order_
+  std::deque<std::size_t> entries_;  // guarded by mutex_; positions forgotten_, forgotten_ + 1, ...
+  std::size_t forgotten_ = 0;        // guarded by mutex_
+  parking_word<> logged_;            // completions logged, modulo 2^32
 };
 
 // The one wait path of every multi-future wait (wait, as_completed): on a

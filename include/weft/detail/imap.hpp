@@ -194,10 +194,11 @@ class imap_range {
         // wrote: one callback per chunk (weft::wait would add one to every
         // chunk in flight on every call). The wait is a race: on a
         // one-thread pool the waiter helps (see await_futures).
-        auto logged = [&] { return completions->count() > taken; };
+        auto logged = [&] { return completions->beyond(taken); };
         auto park = [&](const wait_policy& p) { return completions->wait_beyond(taken, p); };
         await_futures(in_flight, wait_policy::forever(), true, logged, park);
-        const std::size_t id = completions->at(taken++);
+        ++taken;
+        const std::size_t id = completions->take_oldest();  // forgotten: the log stays as small as the window
         auto it = std::find_if(in_flight.begin(), in_flight.end(),
                                [id](const chunk_future& f) { return id_of(f) == id; });
         WEFT_ASSERT(it != in_flight.end(), "imap_unordered: a logged chunk is not in flight");
@@ -254,7 +255,8 @@ class imap_range {
     std::size_t chunksize, buffersize;
     std::deque<chunk_future> in_flight;  // ordered by submission
     // imap_unordered: ids of chunks (their states' addresses: unique while
-    // in flight) in completion order, and how many were taken.
+    // in flight) in completion order, and how many were taken (modulo 2^32
+    // is what counts: see completion_log::beyond).
     std::shared_ptr<completion_log> completions = std::make_shared<completion_log>();
     std::size_t taken = 0;
     chunk_result<R> current;             // the chunk being consumed
