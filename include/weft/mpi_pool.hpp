@@ -113,7 +113,7 @@ class mpi_pool : public detail::remote_pool_core<mpi_pool> {
   static inline std::atomic<bool> constructed_{false};
 
   // Transport hooks (remote_pool_core).
-  static bool accepts_tasks(const worker&) noexcept { return true; }  // a rank serves from the start
+  static bool accepts_tasks(const worker&, std::size_t) noexcept { return true; }  // a rank serves from the start
   bool send_task(worker& w, task& t);
   void wake_dispatcher();
 

@@ -181,8 +181,9 @@ class process_pool : public detail::remote_pool_core<process_pool> {
   };
   // A worker that is given no more tasks: recycled after max_tasks_per_child,
   // or being killed for a deadline.
-  bool retiring(const worker& w) const noexcept {
-    return w.killed_for != 0 || (options_.max_tasks_per_child != 0 && w.tasks_sent >= options_.max_tasks_per_child);
+  bool retiring(const worker& w, std::size_t planned = 0) const noexcept {
+    return w.killed_for != 0 ||
+           (options_.max_tasks_per_child != 0 && w.tasks_sent + planned >= options_.max_tasks_per_child);
   }
   // When the task a worker runs must end (submit_with), unless it is being
   // killed for it already.
@@ -191,9 +192,9 @@ class process_pool : public detail::remote_pool_core<process_pool> {
   }
 
   // Transport hooks (remote_pool_core).
-  bool accepts_tasks(const worker& w) const noexcept { return w.ready && !retiring(w); }
+  bool accepts_tasks(const worker& w, std::size_t planned) const noexcept { return w.ready && !retiring(w, planned); }
   bool send_task(worker& w, task& t);
-  void wake_dispatcher() noexcept { wake_.notify(); }
+  void wake_dispatcher() noexcept { wake_.ring(); }
 
   static process_pool_options options_with(std::size_t workers) {
     process_pool_options o;
@@ -222,7 +223,7 @@ class process_pool : public detail::remote_pool_core<process_pool> {
 
   process_pool_options options_;
   const pid_t owner_pid_;            // the process that built the pool
-  detail::self_pipe wake_;           // submit()/shutdown() -> dispatcher
+  detail::doorbell wake_;            // submit()/shutdown() -> dispatcher
   detail::fork_server server_;
   int kill_signal_ = 0;              // guarded by mutex_ (the core's); terminate_workers()/kill_workers()'s signal
 
@@ -522,11 +523,13 @@ inline void process_pool::dispatcher_main() {
     enforce_deadlines(now);
     build_poll_set(fds);
     const bool spinning = window.open();  // a reply is probably on its way: poll, do not sleep
-    int ready = ::poll(fds.data(), fds.size(), spinning ? 0 : poll_timeout_ms(now));
+    const bool sleep = !spinning && wake_.may_sleep();
+    int ready = ::poll(fds.data(), fds.size(), sleep ? poll_timeout_ms(now) : 0);
+    wake_.awake();
     if (ready < 0 && errno != EINTR) break;
     if (ready > 0) {
       window.mark();
-    } else if (spinning) {
+    } else if (spinning && !wake_.rang()) {  // while spinning, a ring writes no byte
       std::this_thread::yield();
       continue;
     }
@@ -539,6 +542,9 @@ inline void process_pool::dispatcher_main() {
       if (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) on_worker_readable(i - 2);
     }
     if (!break_request_.empty()) break_pool(std::exchange(break_request_, {}));
+    // Every ring before this look is served by what follows and by the
+    // next turn's checks, which come before its poll.
+    wake_.look();
     if (assign_tasks(workers_, spawning_ == 0)) window.mark();
   }
   // Stop the workers; shutdown() then stops the fork server.
@@ -580,6 +586,7 @@ inline void process_pool::signal_workers_if_asked() {
 }
 
 inline void process_pool::stop_workers_now(int sig) {
+  refuse_on_dispatcher(sig == SIGKILL ? "kill_workers" : "terminate_workers");
   {
     std::lock_guard lock(mutex_);
     close_locked(shutdown_mode::cancel_pending);

@@ -132,6 +132,17 @@ void check_broken_by_initializer(void (*initializer)(), const std::string& cause
   init_runs = nullptr;
 }
 
+// A task that returns only once the test opens the gate (a flag in shared
+// memory, made before the pool forks).
+weft::shared_value<int>* task_gate = nullptr;
+int after_gate(int x) {
+  while (task_gate->load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  return x;
+}
+
+// What a done callback saw when it called shutdown() on its own pool.
+enum class reentry { none, logic_error, returned, other };
+
 }  // namespace
 
 TEST_CASE("process_pool: tens of MiB argument and result on one worker",
@@ -333,4 +344,71 @@ TEST_CASE("process_pool: the destructor returns while a fork()ed copy of the pro
   ::close(gate[1]);
   ::close(gate[0]);
   CHECK(weft_test::exited_ok(copy));
+}
+
+// A done callback runs on the pool's dispatcher thread, which shutdown()
+// must join: there it throws std::logic_error, as thread_pool's does on its
+// own workers, and the pool goes on serving.
+TEST_CASE("process_pool: shutdown() from a done callback throws logic_error and the pool goes on",
+          "[process_pool][fault][fork]") {
+  weft::shared_value<int> gate(0);
+  task_gate = &gate;
+  weft_test::finishes("shutdown() from a done callback", [&] {
+    process_pool pool(1);
+    std::atomic<reentry> seen{reentry::none};
+    auto f = pool.submit(after_gate, 3);
+    f.add_done_callback([&] {
+      try {
+        pool.shutdown();
+        seen = reentry::returned;
+      } catch (const std::logic_error&) {
+        seen = reentry::logic_error;
+      } catch (...) {
+        seen = reentry::other;
+      }
+    });
+    gate.store(1);  // the callback was added first: it runs where the task completes
+    CHECK(f.get() == 3);
+    REQUIRE(weft_test::eventually([&] { return seen.load() != reentry::none; }));
+    CHECK(seen.load() == reentry::logic_error);
+    CHECK(pool.submit(square, 4).get() == 16);
+  });
+  task_gate = nullptr;
+}
+
+// Hung: the dispatcher ran the callbacks of the tasks a shutdown(cancel_pending)
+// cancels, and a callback's shutdown() waited for the first one, which
+// waited for the dispatcher.
+TEST_CASE("process_pool: shutdown() from the callback of a task another shutdown cancels never hangs",
+          "[process_pool][fault][fork]") {
+  weft::shared_value<int> gate(0);
+  task_gate = &gate;
+  weft_test::finishes("shutdown() from a cancelled task's callback", [&] {
+    process_pool pool(1);
+    std::atomic<reentry> seen{reentry::none};
+    auto running = pool.submit(after_gate, 1);
+    auto pipelined = pool.submit(after_gate, 2);  // waits in the worker's socket
+    auto queued = pool.submit(after_gate, 3);     // waits in the pool: shutdown cancels it
+    REQUIRE(weft_test::eventually([&] { return pool.pending() == 2; }));  // the first one runs
+    queued.add_done_callback([&] {
+      try {
+        pool.shutdown();
+        seen = reentry::returned;
+      } catch (const std::logic_error&) {
+        seen = reentry::logic_error;
+      } catch (...) {
+        seen = reentry::other;
+      }
+    });
+    std::thread opener([&] {
+      (void)weft_test::eventually([&] { return seen.load() != reentry::none; });
+      gate.store(1);
+    });
+    pool.shutdown(weft::shutdown_mode::cancel_pending);
+    opener.join();
+    CHECK(seen.load() == reentry::logic_error);
+    CHECK(queued.cancelled());
+    CHECK(running.get() == 1);
+  });
+  task_gate = nullptr;
 }

@@ -16,6 +16,7 @@
 #include <weft/detail/wait.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
@@ -209,6 +210,44 @@ class self_pipe {
 
  private:
   int read_ = -1, write_ = -1;
+};
+
+// A self_pipe written only when its reader may be asleep. A poll loop that
+// spins between messages (activity_window) would otherwise pay a write()
+// per ring and a read() to drain it, for news it finds by itself anyway.
+//
+// Ringer: ring() after changing what the reader looks at.
+// Reader, each turn: look() just before it looks at that state (and only
+// then); rang() says a ring came since; before a poll() that may sleep,
+// may_sleep() (false: do not sleep, a ring came), and awake() after it.
+// No lost wake-up: ring() is R1 (count) then R2 (read asleep_); may_sleep()
+// is S1 (set asleep_) then S2 (read the count), all seq_cst, so either S2
+// sees R1's ring and the reader does not sleep, or R2 sees S1 and writes.
+class doorbell {
+ public:
+  void ring() noexcept {
+    rings_.fetch_add(1, std::memory_order_seq_cst);           // R1
+    if (asleep_.load(std::memory_order_seq_cst)) pipe_.notify();  // R2
+  }
+  void look() noexcept { seen_ = rings_.load(std::memory_order_seq_cst); }
+  bool rang() const noexcept { return rings_.load(std::memory_order_seq_cst) != seen_; }
+  bool may_sleep() noexcept {
+    asleep_.store(true, std::memory_order_seq_cst);  // S1
+    if (!rang()) return true;                        // S2
+    awake();
+    return false;
+  }
+  // relaxed: a ringer that still reads true only writes a byte too many.
+  void awake() noexcept { asleep_.store(false, std::memory_order_relaxed); }
+  void drain() const noexcept { pipe_.drain(); }
+  int read_end() const noexcept { return pipe_.read_end(); }
+  int write_end() const noexcept { return pipe_.write_end(); }
+
+ private:
+  self_pipe pipe_;
+  std::atomic<std::uint64_t> rings_{0};
+  std::atomic<bool> asleep_{false};
+  std::uint64_t seen_ = 0;  // reader only
 };
 
 // Polls fd, yielding the core, while `window` is open; returns as soon as

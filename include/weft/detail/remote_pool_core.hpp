@@ -15,8 +15,9 @@
 // everything of its own is protected). The transport is the pool itself,
 // bound at compile time; it provides, for the core only (it befriends it):
 //   struct peer : remote_peer      one worker (a socket, an MPI rank)
-//   bool accepts_tasks(const peer&) const
-//                                  the worker may be given tasks now
+//   bool accepts_tasks(const peer&, std::size_t planned) const
+//                                  the worker may be given a task now, after
+//                                  `planned` more that are about to be sent
 //                                  (initialized, not being retired)
 //   bool send_task(peer&, remote_task&)
 //                                  hands the task's frame to the transport;
@@ -112,6 +113,14 @@ class remote_pool_core : public remote_maps<Pool> {
     if (closed_.load(std::memory_order_acquire))
       throw pool_closed(std::string(name_) + ": " + operation + " after shutdown()");
   }
+  // shutdown() and the calls built on it wait for the dispatcher thread, on
+  // which done callbacks run: called there, they would wait for themselves.
+  // Throws std::logic_error (as thread_pool's shutdown() on its own worker).
+  void refuse_on_dispatcher(const char* operation) const {
+    if (std::this_thread::get_id() == dispatcher_.get_id())
+      throw std::logic_error(std::string(name_) + "::" + operation +
+                             ": called on the pool's dispatcher thread (a done callback) and would wait for itself");
+  }
   // relaxed: ids need only be unique.
   std::uint64_t next_task_id() noexcept { return next_id_.fetch_add(1, std::memory_order_relaxed); }
   // Queues t and wakes the dispatcher. Throws pool_closed after shutdown(),
@@ -184,8 +193,12 @@ class remote_pool_core : public remote_maps<Pool> {
 
  private:
   Pool& self() noexcept { return static_cast<Pool&>(*this); }
+  // assign_tasks' steps: plan_for (under mutex_) moves tasks for peers[index]
+  // from queue_ to handout_ up to `depth` in flight; send_planned hands them out.
   template <class Peer>
-  bool feed(Peer& p, std::size_t depth);  // under mutex_
+  void plan_for(Peer& p, std::size_t index, std::size_t depth);
+  template <class Peer>
+  bool send_planned(std::vector<Peer>& peers);
   void push_running(remote_peer& p, task t);
   // t leaves pending()'s count (it runs at its worker, or ends unrun).
   void stop_counting(task& t) noexcept {
@@ -209,6 +222,15 @@ class remote_pool_core : public remote_maps<Pool> {
   std::atomic<bool> closed_{false};      // written under mutex_; read without it by refuse_if_closed()
   std::atomic<std::size_t> waiting_{0};  // pending(): see waiting()
   std::atomic<std::uint64_t> next_id_{1};
+  // assign_tasks' scratch, dispatcher thread only (kept for their capacity).
+  struct planned_task {
+    std::size_t peer;  // index into the peers passed to assign_tasks
+    task t;
+  };
+  std::vector<planned_task> handout_;   // to send, in this order
+  std::vector<std::size_t> planned_;    // per peer: tasks in handout_
+  std::vector<bool> refused_;           // per peer: its transport takes nothing more now
+  std::vector<task> unstartable_;       // cancelled before they could start
   std::mutex shutdown_mutex_;            // serializes shutdown_then()
   bool joined_ = false;                  // guarded by shutdown_mutex_
 };
@@ -237,6 +259,7 @@ void remote_pool_core<Pool>::enqueue(task t) {
 template <class Pool>
 template <class Teardown>
 void remote_pool_core<Pool>::shutdown_then(shutdown_mode mode, Teardown teardown) {
+  refuse_on_dispatcher("shutdown");
   std::lock_guard guard(shutdown_mutex_);
   if (joined_) return;
   {
@@ -251,23 +274,20 @@ void remote_pool_core<Pool>::shutdown_then(shutdown_mode mode, Teardown teardown
 
 template <class Pool>
 template <class Peer>
-bool remote_pool_core<Pool>::feed(Peer& p, std::size_t depth) {
-  bool sent_any = false;
-  while (!queue_.empty() && p.running.size() < depth && self().accepts_tasks(p)) {
+void remote_pool_core<Pool>::plan_for(Peer& p, std::size_t index, std::size_t depth) {
+  while (!queue_.empty() && p.running.size() + planned_[index] < depth &&
+         self().accepts_tasks(p, planned_[index])) {
     task t = std::move(queue_.front());
     queue_.pop_front();
-    // Cancelled by its future (start fails), or by shutdown. A task given
-    // back from a lost worker was started already: it is not started again.
-    if (!t.started && (cancelling_ || !t.try_start())) {
-      cancel_unstarted(t);
+    // Cancelled by its future (start fails). A task given back from a lost
+    // worker was started already: it is not started again.
+    if (!t.started && !t.try_start()) {
+      unstartable_.push_back(std::move(t));
       continue;
     }
-    bool more = self().send_task(p, t);
-    sent_any = true;
-    push_running(p, std::move(t));
-    if (!more) break;
+    handout_.push_back({index, std::move(t)});
+    ++planned_[index];
   }
-  return sent_any;
 }
 
 template <class Pool>
@@ -282,19 +302,49 @@ void remote_pool_core<Pool>::push_running(remote_peer& p, task t) {
 template <class Pool>
 template <class Peer>
 bool remote_pool_core<Pool>::assign_tasks(std::vector<Peer>& peers, bool none_starting) {
-  bool sent_any = false;
-  std::lock_guard lock(mutex_);
-  for (auto& p : peers) sent_any |= feed(p, 1);
-  const bool all_up =
-      none_starting && std::all_of(peers.begin(), peers.end(), [this](const Peer& p) { return self().accepts_tasks(p); });
-  if (all_up)
-    for (auto& p : peers) sent_any |= feed(p, pipeline_depth);
-  if (cancelling_) {  // nothing may start any more
-    while (!queue_.empty()) {
-      task t = std::move(queue_.front());
-      queue_.pop_front();
-      cancel_unstarted(t);  // one given back from a lost worker ends cancelled too
+  // Which peer gets which task is decided under mutex_; the sends (system
+  // calls) and the cancellations (which run done callbacks) happen after,
+  // so submit() never waits behind them and no callback runs under the lock.
+  planned_.assign(peers.size(), 0);
+  {
+    std::lock_guard lock(mutex_);
+    if (cancelling_) {  // nothing may start any more; one given back from a lost worker ends cancelled too
+      for (task& t : queue_) unstartable_.push_back(std::move(t));
+      queue_.clear();
     }
+    for (std::size_t i = 0; i < peers.size(); ++i) plan_for(peers[i], i, 1);
+    bool all_up = none_starting;
+    for (std::size_t i = 0; i < peers.size(); ++i) all_up = all_up && self().accepts_tasks(peers[i], planned_[i]);
+    if (all_up)
+      for (std::size_t i = 0; i < peers.size(); ++i) plan_for(peers[i], i, pipeline_depth);
+  }
+  for (task& t : unstartable_) cancel_unstarted(t);
+  unstartable_.clear();
+  return send_planned(peers);
+}
+
+// Sends the planned tasks in order. A peer whose transport refused more
+// (a full socket) gets no further task now: those go back to the queue's
+// front, in order, started already (so never started twice).
+template <class Pool>
+template <class Peer>
+bool remote_pool_core<Pool>::send_planned(std::vector<Peer>& peers) {
+  refused_.assign(peers.size(), false);
+  std::vector<task> given_back;
+  for (auto& [index, t] : handout_) {
+    if (refused_[index]) {
+      given_back.push_back(std::move(t));
+      continue;
+    }
+    refused_[index] = !self().send_task(peers[index], t);
+    push_running(peers[index], std::move(t));
+  }
+  const bool sent_any = !handout_.empty();
+  handout_.clear();
+  if (!given_back.empty()) {
+    std::lock_guard lock(mutex_);
+    queue_.insert(queue_.begin(), std::make_move_iterator(given_back.begin()),
+                  std::make_move_iterator(given_back.end()));
   }
   return sent_any;
 }
