@@ -184,10 +184,12 @@ class imap_range {
       }
       return chunk;
     }
+    // The next chunk to consume, done (out of the window).
     chunk_future take_next() {
       if constexpr (Ordered) {
         chunk_future f = std::move(in_flight.front());
         in_flight.pop_front();
+        f.wait();  // done: no longer in flight
         return f;
       } else {
         // The next chunk in completion order, from the log its done callback
@@ -225,9 +227,10 @@ class imap_range {
           finished = true;
           return;
         }
-        current = to_chunk_result(take_next().get());
+        chunk_future done = take_next();
+        fill();  // first: the window has room again, and workers should not wait on the conversion
+        current = to_chunk_result(done.get());
         item_pos = value_pos = error_index = 0;
-        fill();
       }
     }
     // Past a failed item.
