@@ -71,7 +71,8 @@ struct mpi_pool_options {
 //   dies ends the whole job (MPI without ULFM cannot survive it): mpirun
 //   reports the rank and signal and stops every process. pool_closed after
 //   shutdown(); std::invalid_argument with fewer than 2 ranks (a singleton
-//   asked for 0 workers); weft::error when spawning fails.
+//   asked for 0 workers); weft::error when spawning fails. shutdown() in a
+//   done callback (they run on the progress thread) throws std::logic_error.
 // Maps: map(), imap() and imap_unordered() (Python's Pool.map, imap,
 //   imap_unordered) are inherited from detail::remote_maps (through
 //   detail::remote_pool_core, the client side both remote pools share), one

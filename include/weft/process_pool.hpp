@@ -86,6 +86,9 @@ struct process_pool_options {
 //   fails to start a worker 3 times in a row: running and pending tasks then
 //   fail with weft::pool_broken naming the cause, and later submits throw
 //   it. std::system_error if the fork server cannot start.
+//   Done callbacks run on the pool's dispatcher thread: shutdown(),
+//   terminate_workers() and kill_workers() called there throw
+//   std::logic_error (they would wait for that thread).
 // Maps: map(), imap() and imap_unordered() (Python's Pool.map, imap,
 //   imap_unordered) are inherited from detail::remote_maps (through
 //   detail::remote_pool_core, the client side both remote pools share), one
