@@ -845,6 +845,8 @@ auto thread_pool::map(F&& f, const Range& items, std::size_t chunk)
   using R = std::invoke_result_t<F&, std::ranges::range_reference_t<const Range>>;
   static_assert(!std::is_void_v<R>,
                 "weft::thread_pool::map: f returns void; use parallel_for or submit instead");
+  static_assert(!detail::endless_range<const Range>,
+                "weft::thread_pool::map: the range never ends; stream it with imap or imap_unordered");
   using iterator = std::ranges::iterator_t<const Range>;
   const std::size_t count = detail::range_length(items);
   if (chunk == 0) chunk = default_chunk(count);

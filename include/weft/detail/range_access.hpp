@@ -7,6 +7,7 @@
 // and the range concepts but not std::ranges::empty/distance/next. Not API.
 #pragma once
 
+#include <concepts>
 #include <cstddef>
 #include <iterator>
 
@@ -16,6 +17,13 @@ template <std::ranges::range R>
 bool range_empty(R& r) {
   return std::ranges::begin(r) == std::ranges::end(r);
 }
+
+// A range whose end can never be reached, as its type says
+// (std::views::iota(0), a subrange ending in std::unreachable_sentinel):
+// an eager algorithm would walk it forever, so the maps refuse it at
+// compile time. An endless range that hides it in its type cannot be told.
+template <class R>
+concept endless_range = std::same_as<std::ranges::sentinel_t<R>, std::unreachable_sentinel_t>;
 
 // Number of elements; walks the range once unless its size is known.
 template <std::ranges::range R>

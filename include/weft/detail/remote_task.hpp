@@ -411,6 +411,8 @@ remote_map_result_t<F, Range> remote_map(Pool& pool, F f, const Range& items, st
   using T = std::ranges::range_value_t<Range>;
   using R = std::invoke_result_t<F&, T>;
   static_assert(!std::is_void_v<R>, "weft: map over a process or MPI pool: f returns void; use submit instead");
+  static_assert(!detail::endless_range<const Range>,
+                "weft: map over a process or MPI pool: the range never ends; stream it with imap or imap_unordered");
   const auto count = detail::range_length(items);
   if (chunksize == 0) chunksize = default_chunksize(count, pool.size());
   std::vector<future<std::vector<R>>> parts;
