@@ -154,7 +154,7 @@ inline mpi_pool::mpi_pool(mpi_pool_options options) : remote_pool_core("weft::mp
   int ranks = 0;
   MPI_Comm_size(comm_, &ranks);
   for (int r = 1; r < ranks; ++r) workers_.emplace_back(r);
-  dispatcher_ = std::thread([this] { progress_main(); });
+  start_dispatcher([this] { progress_main(); });
 }
 
 inline void mpi_pool::start_mpi(const mpi_pool_options& options) {

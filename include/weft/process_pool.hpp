@@ -253,7 +253,7 @@ inline process_pool::process_pool(process_pool_options options)
   registry.add(wake_.write_end());
   try {
     server_.start(options_.initializer, options_.max_tasks_per_child);
-    dispatcher_ = std::thread([this] { dispatcher_main(); });
+    start_dispatcher([this] { dispatcher_main(); });
   } catch (...) {
     server_.stop(true);  // kills what the fork server started and waits for it to exit
     registry.forget(wake_.read_end());

@@ -412,3 +412,22 @@ TEST_CASE("process_pool: shutdown() from the callback of a task another shutdown
   });
   task_gate = nullptr;
 }
+
+// Every call returns, none before the pool's work is done. Under
+// ThreadSanitizer this also checks that the dispatcher-thread test of one
+// call does not race with another call's join().
+TEST_CASE("process_pool: shutdown() from several threads at once", "[process_pool][fault][fork]") {
+  weft_test::finishes("concurrent shutdown() calls", [] {
+    process_pool pool(2);
+    std::vector<weft::future<int>> results;
+    for (int i = 0; i < 50; ++i) results.push_back(pool.submit(square, i));
+    std::atomic<int> returned{0};
+    weft_test::run_threads(4, [&](int) {
+      pool.shutdown();
+      ++returned;
+    });
+    CHECK(returned == 4);
+    for (int i = 0; i < 50; ++i) CHECK(results[static_cast<std::size_t>(i)].get() == i * i);
+    CHECK_THROWS_AS(pool.submit(square, 1), weft::pool_closed);
+  });
+}

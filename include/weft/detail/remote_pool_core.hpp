@@ -91,6 +91,15 @@ struct remote_peer {
   std::chrono::steady_clock::time_point front_since{};  // when running.front() started (its deadline counts from here)
 };
 
+// The remote pool whose dispatcher this thread is, if any (set by the
+// thread itself). Not a thread id: reading dispatcher_ races with a
+// concurrent join(), and an exited dispatcher's id may be reused by a new
+// thread that calls shutdown().
+inline const void*& dispatcher_on_this_thread() noexcept {
+  static thread_local const void* pool = nullptr;
+  return pool;
+}
+
 template <class Pool>
 class remote_pool_core : public remote_maps<Pool> {
  protected:
@@ -117,7 +126,7 @@ class remote_pool_core : public remote_maps<Pool> {
   // which done callbacks run: called there, they would wait for themselves.
   // Throws std::logic_error (as thread_pool's shutdown() on its own worker).
   void refuse_on_dispatcher(const char* operation) const {
-    if (std::this_thread::get_id() == dispatcher_.get_id())
+    if (dispatcher_on_this_thread() == this)
       throw std::logic_error(std::string(name_) + "::" + operation +
                              ": called on the pool's dispatcher thread (a done callback) and would wait for itself");
   }
@@ -188,7 +197,16 @@ class remote_pool_core : public remote_maps<Pool> {
   void report_anomaly(const char* what) const noexcept { std::fprintf(stderr, "%s: %s\n", name_, what); }
   const char* name() const noexcept { return name_; }
 
-  std::thread dispatcher_;  // started by the pool's constructor; joined by shutdown_then()
+  // The pool's constructor starts the dispatcher thread, before any other
+  // thread can reach the pool; shutdown_then() joins it.
+  template <class Main>
+  void start_dispatcher(Main main) {
+    dispatcher_ = std::thread([this, main = std::move(main)]() mutable {
+      dispatcher_on_this_thread() = this;
+      main();
+    });
+  }
+  std::thread dispatcher_;
   std::mutex mutex_;        // guards queue_, cancelling_, broken_ (and what the pool adds)
 
  private:
