@@ -88,7 +88,8 @@ struct process_pool_options {
 //   it. std::system_error if the fork server cannot start.
 //   Done callbacks run on the pool's dispatcher thread: shutdown(),
 //   terminate_workers() and kill_workers() called there throw
-//   std::logic_error (they would wait for that thread).
+//   std::logic_error (they would wait for that thread), and a callback must
+//   not wait for another future of the same pool (nothing would complete it).
 // Maps: map(), imap() and imap_unordered() (Python's Pool.map, imap,
 //   imap_unordered) are inherited from detail::remote_maps (through
 //   detail::remote_pool_core, the client side both remote pools share), one
