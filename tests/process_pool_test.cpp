@@ -42,6 +42,10 @@ int die_by_signal(int) {
   return 0;
 }
 int call_exit(int) { std::exit(3); }
+int twice_or_die_at_4(int x) {
+  if (x == 4) ::raise(SIGKILL);
+  return 2 * x;
+}
 int slow_identity(int x) {
   ::usleep(2000);
   return x;
@@ -601,6 +605,34 @@ TEST_CASE("process_pool: an imap exception surfaces at its item as remote_error 
   }
   CHECK(failures == 1);
   CHECK(sum == 10 * (45 - 3));
+}
+
+// A chunk whose worker dies fails as a whole: each of its items throws
+// worker_lost when reached, and the items after it go on (the worker is
+// replaced). Before, ++ threw once and left the iterator on freed values.
+TEST_CASE("process_pool: imap over a chunk whose worker dies fails each of its items, and goes on",
+          "[process_pool][fork]") {
+  process_pool pool(1);
+  for (bool ordered : {true, false}) {
+    INFO((ordered ? "imap" : "imap_unordered"));
+    const weft::map_options chunks_of_3{.chunksize = 3};
+    std::vector<int> values;
+    int lost = 0;
+    auto collect = [&](auto&& results) {
+      for (auto it = results.begin(); it != results.end(); ++it) {
+        try {
+          values.push_back(*it);
+        } catch (const weft::worker_lost&) {
+          ++lost;
+        }
+      }
+    };
+    if (ordered) collect(pool.imap(twice_or_die_at_4, weft_test::counting<int>(0, 9), chunks_of_3));
+    else collect(pool.imap_unordered(twice_or_die_at_4, weft_test::counting<int>(0, 9), chunks_of_3));
+    std::sort(values.begin(), values.end());
+    CHECK(values == std::vector<int>{0, 2, 4, 12, 14, 16});  // chunk {3, 4, 5} died
+    CHECK(lost == 3);
+  }
 }
 
 TEST_CASE("process_pool: leaving an imap loop early cancels what has not started", "[process_pool][fork]") {

@@ -4,6 +4,7 @@
 
 #include "support.hpp"
 
+#include <algorithm>
 #include <limits>
 #include <memory>
 #include <numeric>
@@ -672,6 +673,87 @@ TEST_CASE("imap_unordered: every item exactly once through a wide window, also f
   auto inside = single.submit([&] { return sum_of_squares(single, n); });
   REQUIRE(inside.wait_for(weft_test::hang_limit) == std::future_status::ready);
   CHECK(inside.get() == expected);
+}
+
+// A single-pass input of 0, 1, ... that throws when item `bad` is read.
+class failing_input {
+ public:
+  class iterator {
+   public:
+    using value_type = int;
+    using difference_type = std::ptrdiff_t;
+    iterator() = default;
+    explicit iterator(int bad) : bad_(bad) {}
+    int operator*() const {
+      if (v_ == bad_) throw std::runtime_error("input failed at " + std::to_string(v_));
+      return v_;
+    }
+    iterator& operator++() {
+      ++v_;
+      return *this;
+    }
+    void operator++(int) { ++v_; }
+    bool operator==(std::default_sentinel_t) const { return false; }
+
+   private:
+    int v_ = 0, bad_ = 0;
+  };
+  explicit failing_input(int bad) : bad_(bad) {}
+  iterator begin() const { return iterator(bad_); }
+  std::default_sentinel_t end() const { return {}; }
+
+ private:
+  int bad_;
+};
+
+// Reading ahead must not make the input's exception overtake the items
+// before it: they were read, submitted and are delivered first.
+TEST_CASE("imap: an exception of the input surfaces at its item, after every item before it", "[thread_pool][imap]") {
+  thread_pool pool(2);
+  std::vector<int> values;
+  std::string error;
+  try {
+    for (int v : pool.imap([](int x) { return x; }, failing_input(10),
+                           weft::map_options{.chunksize = 4, .buffersize = 2}))
+      values.push_back(v);
+  } catch (const std::runtime_error& e) {
+    error = e.what();
+  }
+  CHECK(error == "input failed at 10");
+  CHECK(values == std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9});
+}
+
+// What was submitted before the pool closed is delivered; the first item
+// that could no longer be submitted throws pool_closed.
+TEST_CASE("imap: when the pool shuts down mid-loop, the chunks in flight are delivered, then pool_closed",
+          "[thread_pool][imap]") {
+  for (bool ordered : {true, false}) {
+    thread_pool pool(2);
+    std::vector<int> inputs(100);
+    std::iota(inputs.begin(), inputs.end(), 0);
+    std::vector<int> values;
+    bool closed = false;
+    auto consume = [&](auto&& results) {
+      try {
+        for (int v : results) {
+          values.push_back(v);
+          if (values.size() == 11) pool.shutdown();  // drain: runs what was submitted
+        }
+      } catch (const weft::pool_closed&) {
+        closed = true;
+      }
+    };
+    const weft::map_options one_by_one{.chunksize = 1, .buffersize = 4};
+    if (ordered) consume(pool.imap([](int x) { return x; }, inputs, one_by_one));
+    else consume(pool.imap_unordered([](int x) { return x; }, inputs, one_by_one));
+    INFO((ordered ? "imap" : "imap_unordered"));
+    CHECK(closed);
+    // The 11th item's chunk was taken, so 4 more were in flight.
+    std::sort(values.begin(), values.end());
+    std::vector<int> expected(15);
+    std::iota(expected.begin(), expected.end(), 0);
+    CHECK(values == expected);
+  }
 }
 
 TEST_CASE("leaving an imap loop early cancels what has not started", "[thread_pool][imap]") {

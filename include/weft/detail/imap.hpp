@@ -9,7 +9,11 @@
 // Results come back in input order (Ordered) or in chunk completion order.
 // A chunk task records an item's exception at the item's position and goes
 // on with the next items, so the consumer sees the exception exactly when
-// it reaches that item, and may continue past it (as Python's imap).
+// it reaches that item, and may continue past it (as Python's imap). A
+// chunk that fails as a whole (its worker died, it was cancelled) fails
+// each of its items; a failure to read the input or to submit (the pool
+// was shut down) is one more failed item after everything read before it,
+// and ends the range. Only dereferencing throws, never ++.
 // One implementation for every pool: a thread pool's chunk future carries a
 // chunk_result directly; a remote pool's carries what crossed the process
 // boundary (remote_task.hpp: remote_chunk_result), which to_chunk_result
@@ -103,8 +107,11 @@ class imap_range {
     R* operator->() const { return &**this; }
     iterator& operator++() {
       if (p_ != nullptr && ++p_ != end_) return *this;
-      if (p_ != nullptr) {
-        s_->skip_values(static_cast<std::size_t>(end_ - begin_));
+      const bool after_run = p_ != nullptr;
+      const auto run = static_cast<std::size_t>(end_ - begin_);
+      begin_ = p_ = end_ = nullptr;  // consistent even if the state throws
+      if (after_run) {
+        s_->skip_values(run);
       } else {
         s_->advance();  // past a failed item
       }
@@ -154,21 +161,51 @@ class imap_range {
       settle();
     }
     // Submits chunks while the window has room and the input has items.
+    // Reading runs ahead of the consumer, so a failure here (the input
+    // throws, the pool was shut down) is kept in `stopped` and thrown once
+    // the chunks before it are delivered: at its item, not before them.
     void fill() {
-      while (!input_done && in_flight.size() < buffersize) {
-        std::vector<item_type> chunk = read_chunk();
-        if (next == std::ranges::end(input)) input_done = true;
-        if (chunk.empty()) break;
-        in_flight.push_back(submit(std::move(chunk)));
-        if constexpr (!Ordered)
-          in_flight.back().add_done_callback([log = completions, id = id_of(in_flight.back())] { log->record(id); });
+      while (!input_done && !stopped && in_flight.size() < buffersize) {
+        std::vector<item_type> chunk;
+        try {
+          read_chunk(chunk);
+          if (next == std::ranges::end(input)) input_done = true;
+        } catch (...) {
+          stopped = std::current_exception();  // the items read before it still go
+        }
+        if (chunk.empty()) return;
+        try {
+          launch(std::move(chunk));
+        } catch (...) {
+          stopped = std::current_exception();  // at an earlier item than an input failure
+        }
       }
     }
-    // The next up to chunksize items. Reading the input is the consumer's
-    // serial part, so a random-access input is copied in one bulk step (a
-    // memcpy for trivially copyable items), not item by item.
-    std::vector<item_type> read_chunk() {
-      std::vector<item_type> chunk;
+    void launch(std::vector<item_type>&& chunk) {
+      const std::size_t items = chunk.size();
+      in_flight_items.push_back(items);
+      try {
+        in_flight.push_back(submit(std::move(chunk)));
+      } catch (...) {
+        in_flight_items.pop_back();
+        throw;
+      }
+      if constexpr (!Ordered) {
+        try {
+          in_flight.back().add_done_callback([log = completions, id = id_of(in_flight.back())] { log->record(id); });
+        } catch (...) {  // never logged, it could never be taken: not in flight after all
+          in_flight.back().cancel();
+          in_flight.back().wait();
+          in_flight.pop_back();
+          in_flight_items.pop_back();
+          throw;
+        }
+      }
+    }
+    // Appends the next up to chunksize items. Reading the input is the
+    // consumer's serial part, so a random-access input is copied in one bulk
+    // step (a memcpy for trivially copyable items), not item by item.
+    void read_chunk(std::vector<item_type>& chunk) {
       if constexpr (std::sized_sentinel_for<std::ranges::sentinel_t<Input>, input_iterator> &&
                     std::random_access_iterator<input_iterator>) {
         const auto left = static_cast<std::size_t>(std::ranges::end(input) - next);
@@ -182,15 +219,16 @@ class imap_range {
           ++next;
         }
       }
-      return chunk;
     }
-    // The next chunk to consume, done (out of the window).
-    chunk_future take_next() {
+    // The next chunk to consume, done (out of the window), and its item count.
+    std::pair<chunk_future, std::size_t> take_next() {
       if constexpr (Ordered) {
         chunk_future f = std::move(in_flight.front());
         in_flight.pop_front();
+        const std::size_t items = in_flight_items.front();
+        in_flight_items.pop_front();
         f.wait();  // done: no longer in flight
-        return f;
+        return {std::move(f), items};
       } else {
         // The next chunk in completion order, from the log its done callback
         // wrote: one callback per chunk (weft::wait would add one to every
@@ -204,9 +242,12 @@ class imap_range {
         auto it = std::find_if(in_flight.begin(), in_flight.end(),
                                [id](const chunk_future& f) { return id_of(f) == id; });
         WEFT_ASSERT(it != in_flight.end(), "imap_unordered: a logged chunk is not in flight");
+        const auto at = it - in_flight.begin();
         chunk_future f = std::move(*it);
         in_flight.erase(it);
-        return f;
+        const std::size_t items = in_flight_items[static_cast<std::size_t>(at)];
+        in_flight_items.erase(in_flight_items.begin() + at);
+        return {std::move(f), items};
       }
     }
     static std::size_t id_of(const chunk_future& f) noexcept {
@@ -223,15 +264,31 @@ class imap_range {
     void settle() {
       for (;;) {
         if (item_pos < current.items) return;
-        if (in_flight.empty()) {
-          finished = true;
-          return;
-        }
-        chunk_future done = take_next();
-        fill();  // first: the window has room again, and workers should not wait on the conversion
-        current = to_chunk_result(done.get());
         item_pos = value_pos = error_index = 0;
+        if (in_flight.empty()) {
+          if (!stopped) {
+            finished = true;
+            return;
+          }
+          // Reading stopped early: one last item, which throws why.
+          current = failed_chunk(1, std::exchange(stopped, nullptr));
+          continue;
+        }
+        auto [done, items] = take_next();
+        fill();  // first: the window has room again, and workers should not wait on the conversion
+        try {
+          current = to_chunk_result(done.get());
+        } catch (...) {  // the whole chunk failed (its worker died): each of its items throws
+          current = failed_chunk(items, std::current_exception());
+        }
       }
+    }
+    static chunk_result<R> failed_chunk(std::size_t items, const std::exception_ptr& e) {
+      chunk_result<R> c;
+      c.items = items;
+      c.errors.reserve(items);
+      for (std::size_t i = 0; i < items; ++i) c.errors.emplace_back(i, e);
+      return c;
     }
     // Past a failed item.
     void advance() {
@@ -256,7 +313,8 @@ class imap_range {
     input_iterator next{};
     Submit submit;
     std::size_t chunksize, buffersize;
-    std::deque<chunk_future> in_flight;  // ordered by submission
+    std::deque<chunk_future> in_flight;      // ordered by submission
+    std::deque<std::size_t> in_flight_items;  // the items of each, in the same order
     // imap_unordered: ids of chunks (their states' addresses: unique while
     // in flight) in completion order, and how many were taken (modulo 2^32
     // is what counts: see completion_log::beyond).
@@ -265,6 +323,7 @@ class imap_range {
     chunk_result<R> current;             // the chunk being consumed
     std::size_t item_pos = 0, value_pos = 0, error_index = 0;
     bool input_done = false, finished = false;
+    std::exception_ptr stopped;  // why reading stopped early; thrown after the chunks before it
   };
   std::unique_ptr<state> state_;  // stable address: chunk tasks may refer to it
 };
