@@ -476,9 +476,9 @@ inline void process_pool::on_worker_readable(std::size_t i) {
   if (status != detail::frame_reader::status::open || anomaly) on_worker_closed(i);
 }
 
-// The core hands t to w (under the core's mutex_). Sent or not, w holds
+// The core hands t to w (dispatcher thread, no lock held). Sent or not, w holds
 // it from now on: if the worker is gone (its end of stream follows), the
-// task fails with worker_lost. False: the socket is full, send no more now.
+// task fails with worker_lost. False: the worker is gone, send it no more.
 // The writer may keep what the socket did not take by reference (lent):
 // t's payload stays in w.running, unchanged, until its reply, and every
 // path that frees it earlier reclaims first (on_worker_frame, break_pool)

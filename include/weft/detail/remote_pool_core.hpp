@@ -21,7 +21,7 @@
 //                                  (initialized, not being retired)
 //   bool send_task(peer&, remote_task&)
 //                                  hands the task's frame to the transport;
-//                                  false: the worker takes nothing more now.
+//                                  false: the worker is gone, send it no more.
 //                                  The task then belongs to the worker either
 //                                  way (a failed send shows as a lost worker)
 //   void wake_dispatcher() noexcept
@@ -247,7 +247,7 @@ class remote_pool_core : public remote_maps<Pool> {
   };
   std::vector<planned_task> handout_;   // to send, in this order
   std::vector<std::size_t> planned_;    // per peer: tasks in handout_
-  std::vector<bool> refused_;           // per peer: its transport takes nothing more now
+  std::vector<bool> refused_;           // per peer: its transport refused a task (gone)
   std::vector<task> unstartable_;       // cancelled before they could start
   std::mutex shutdown_mutex_;            // serializes shutdown_then()
   bool joined_ = false;                  // guarded by shutdown_mutex_
@@ -341,8 +341,8 @@ bool remote_pool_core<Pool>::assign_tasks(std::vector<Peer>& peers, bool none_st
   return send_planned(peers);
 }
 
-// Sends the planned tasks in order. A peer whose transport refused more
-// (a full socket) gets no further task now: those go back to the queue's
+// Sends the planned tasks in order. A peer whose transport refused one (a
+// worker found gone) gets no further task now: those go back to the queue's
 // front, in order, started already (so never started twice).
 template <class Pool>
 template <class Peer>
