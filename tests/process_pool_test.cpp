@@ -251,6 +251,48 @@ TEST_CASE("process_pool: max_tasks_per_child replaces workers, results intact", 
   CHECK(pool.submit(square, 5).get() == 25);
 }
 
+// Shared with the workers (made before the pool forks): how many tasks run
+// now, the most that ever ran at once, and the order tasks started in.
+struct start_log {
+  weft::shared_array<int> counters{3};  // running now, most at once, tasks started
+  weft::shared_array<int> order{64};
+};
+start_log* starts = nullptr;
+int logged_task(int id) {
+  auto running = starts->counters.atomic(0), most = starts->counters.atomic(1), started = starts->counters.atomic(2);
+  const int now = running.fetch_add(1) + 1;
+  for (int seen = most.load(); now > seen && !most.compare_exchange_weak(seen, now);) {
+  }
+  starts->order.atomic(static_cast<std::size_t>(started.fetch_add(1))).store(id);
+  ::usleep(1000);
+  running.fetch_sub(1);
+  return id;
+}
+
+// Failed: a worker that had to retire was still running its last tasks
+// while its replacement already started the next ones, so a one-worker
+// pool ran two tasks at once, and out of submission order.
+TEST_CASE("process_pool: a recycled worker's replacement starts after it finished: never more than `workers` at once",
+          "[process_pool][fork]") {
+  start_log log;
+  starts = &log;
+  weft::process_pool_options o;
+  o.workers = 1;
+  o.max_tasks_per_child = 2;
+  {
+    process_pool pool(o);
+    std::vector<weft::future<int>> done;
+    for (int i = 0; i < 40; ++i) done.push_back(pool.submit(logged_task, i));
+    for (int i = 0; i < 40; ++i) CHECK(done[static_cast<std::size_t>(i)].get() == i);
+  }
+  CHECK(log.counters.atomic(1).load() == 1);
+  std::vector<int> order(40), expected(40);
+  for (std::size_t i = 0; i < 40; ++i) order[i] = log.order.atomic(i).load();
+  std::iota(expected.begin(), expected.end(), 0);
+  CHECK(order == expected);
+  starts = nullptr;
+}
+
 TEST_CASE("process_pool: as_completed over process futures", "[process_pool][fork]") {
   process_pool pool(2);
   std::vector<weft::future<int>> futures;

@@ -47,7 +47,9 @@ struct process_pool_options {
   // Runs once in each worker process after it starts (like Python's
   // initializer=), e.g. to open a per-process resource.
   void (*initializer)() = nullptr;
-  // Replace a worker after it ran this many tasks (0: never).
+  // Replace a worker after it ran this many tasks (0: never). The
+  // replacement starts once the old worker's last task is done, so no more
+  // than `workers` tasks ever run at once.
   std::size_t max_tasks_per_child = 0;
 };
 
@@ -501,8 +503,11 @@ inline void process_pool::keep_full_strength() {
   if (is_broken_ || !server_alive_) return;
   if (spawn_failures_ != 0 && std::chrono::steady_clock::now() < spawn_retry_at_) return;  // poll's timeout retries
   if (!wants_workers()) return;  // shut down, and nothing queued will run
-  auto serving = static_cast<std::size_t>(
-      std::count_if(workers_.begin(), workers_.end(), [this](const worker& w) { return !retiring(w); }));
+  // A retiring worker holds its slot until its last task is done: its
+  // replacement would otherwise run tasks beside it (more than `workers` at
+  // once, and out of submission order).
+  auto serving = static_cast<std::size_t>(std::count_if(
+      workers_.begin(), workers_.end(), [this](const worker& w) { return !retiring(w) || !w.running.empty(); }));
   // A worker that died in the initializer is not replaced while its status
   // is awaited: that status breaks the pool.
   serving += static_cast<std::size_t>(
