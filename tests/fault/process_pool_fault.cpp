@@ -142,6 +142,16 @@ int after_gate(int x) {
 
 // What a done callback saw when it called shutdown() on its own pool.
 enum class reentry { none, logic_error, returned, other };
+reentry shutdown_from_here(process_pool& pool) {
+  try {
+    pool.shutdown();
+    return reentry::returned;
+  } catch (const std::logic_error&) {
+    return reentry::logic_error;
+  } catch (...) {
+    return reentry::other;
+  }
+}
 
 }  // namespace
 
@@ -357,16 +367,7 @@ TEST_CASE("process_pool: shutdown() from a done callback throws logic_error and 
     process_pool pool(1);
     std::atomic<reentry> seen{reentry::none};
     auto f = pool.submit(after_gate, 3);
-    f.add_done_callback([&] {
-      try {
-        pool.shutdown();
-        seen = reentry::returned;
-      } catch (const std::logic_error&) {
-        seen = reentry::logic_error;
-      } catch (...) {
-        seen = reentry::other;
-      }
-    });
+    f.add_done_callback([&] { seen = shutdown_from_here(pool); });
     gate.store(1);  // the callback was added first: it runs where the task completes
     CHECK(f.get() == 3);
     REQUIRE(weft_test::eventually([&] { return seen.load() != reentry::none; }));
@@ -390,16 +391,7 @@ TEST_CASE("process_pool: shutdown() from the callback of a task another shutdown
     auto pipelined = pool.submit(after_gate, 2);  // waits in the worker's socket
     auto queued = pool.submit(after_gate, 3);     // waits in the pool: shutdown cancels it
     REQUIRE(weft_test::eventually([&] { return pool.pending() == 2; }));  // the first one runs
-    queued.add_done_callback([&] {
-      try {
-        pool.shutdown();
-        seen = reentry::returned;
-      } catch (const std::logic_error&) {
-        seen = reentry::logic_error;
-      } catch (...) {
-        seen = reentry::other;
-      }
-    });
+    queued.add_done_callback([&] { seen = shutdown_from_here(pool); });
     std::thread opener([&] {
       (void)weft_test::eventually([&] { return seen.load() != reentry::none; });
       gate.store(1);
