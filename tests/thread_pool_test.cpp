@@ -723,6 +723,36 @@ TEST_CASE("imap: an exception of the input surfaces at its item, after every ite
   CHECK(values == std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9});
 }
 
+// An item whose copy throws for one value (as a string's copy may, on
+// bad_alloc), and which cannot be assigned (a const member).
+struct fragile_item {
+  const int value;
+  explicit fragile_item(int v) : value(v) {}
+  fragile_item(const fragile_item& other) : value(other.value) {
+    if (value == 5) throw std::runtime_error("cannot copy 5");
+  }
+};
+
+// A random-access input was copied a chunk at a time in one step: a copy
+// failing in the middle lost the items copied before it (4 here).
+TEST_CASE("imap: a random-access input whose copy fails mid-chunk delivers every item before it", "[thread_pool][imap]") {
+  thread_pool pool(2);
+  std::vector<fragile_item> inputs;
+  inputs.reserve(8);
+  for (int i = 0; i < 8; ++i) inputs.emplace_back(i);
+  std::vector<int> values;
+  std::string error;
+  try {
+    for (int v : pool.imap([](const fragile_item& x) { return x.value; }, inputs,
+                           weft::map_options{.chunksize = 4}))
+      values.push_back(v);
+  } catch (const std::runtime_error& e) {
+    error = e.what();
+  }
+  CHECK(error == "cannot copy 5");
+  CHECK(values == std::vector<int>{0, 1, 2, 3, 4});
+}
+
 // What was submitted before the pool closed is delivered; the first item
 // that could no longer be submitted throws pool_closed.
 TEST_CASE("imap: when the pool shuts down mid-loop, the chunks in flight are delivered, then pool_closed",
@@ -754,6 +784,24 @@ TEST_CASE("imap: when the pool shuts down mid-loop, the chunks in flight are del
     std::iota(expected.begin(), expected.end(), 0);
     CHECK(values == expected);
   }
+}
+
+// Hung: imap_unordered's wait counted as a race, and races do not help on
+// a pool of more than one thread, so with every worker inside one, nobody
+// ran the chunks. They are the waiter's own finite subtasks: it runs them.
+TEST_CASE("imap_unordered inside a task on every worker of the pool", "[thread_pool][imap]") {
+  weft_test::finishes("imap_unordered nested on both workers", [] {
+    thread_pool pool(2);
+    std::vector<weft::future<int>> outer;
+    for (int t = 0; t < 2; ++t)
+      outer.push_back(pool.submit([&pool] {
+        std::vector<int> ones(100, 1);
+        int sum = 0;
+        for (int v : pool.imap_unordered([](int x) { return x; }, ones)) sum += v;
+        return sum;
+      }));
+    for (auto& f : outer) CHECK(f.get() == 100);
+  });
 }
 
 TEST_CASE("leaving an imap loop early cancels what has not started", "[thread_pool][imap]") {

@@ -141,7 +141,9 @@ class thread_pool final : private detail::executor_hooks {
   // iterator stays valid and ++ moves past it. Leaving the loop early
   // cancels what has not started and waits for what runs. An lvalue input
   // and the pool must outlive the range (as a container outlives its
-  // iterators); shutdown() first makes further iteration throw pool_closed.
+  // iterators). After a shutdown() the chunks already submitted are still
+  // delivered; the first item that could not be, and the input's own
+  // exception, throw when reached (as one last item).
   // Thread-safe to call; iterate from one thread. Throws weft::pool_closed.
   template <class F, std::ranges::input_range Range>
   auto imap(F f, Range&& input, map_options options = {});

@@ -113,7 +113,7 @@ class imap_range {
       if (after_run) {
         s_->skip_values(run);
       } else {
-        s_->advance();  // past a failed item
+        s_->advance();  // past the item the slow path showed
       }
       load();
       return *this;
@@ -203,14 +203,17 @@ class imap_range {
       }
     }
     // Appends the next up to chunksize items. Reading the input is the
-    // consumer's serial part, so a random-access input is copied in one bulk
-    // step (a memcpy for trivially copyable items), not item by item.
+    // consumer's serial part, so a random-access input whose items copy
+    // without throwing is copied in one bulk step (a memcpy for trivially
+    // copyable items), not item by item; otherwise item by item, so that a
+    // copy that throws keeps the items before it.
     void read_chunk(std::vector<item_type>& chunk) {
       if constexpr (std::sized_sentinel_for<std::ranges::sentinel_t<Input>, input_iterator> &&
-                    std::random_access_iterator<input_iterator>) {
+                    std::random_access_iterator<input_iterator> &&
+                    std::is_nothrow_constructible_v<item_type, std::iter_reference_t<input_iterator>>) {
         const auto left = static_cast<std::size_t>(std::ranges::end(input) - next);
         const auto n = static_cast<std::ptrdiff_t>(std::min(chunksize, left));
-        chunk.assign(next, next + n);
+        chunk = std::vector<item_type>(next, next + n);  // constructs only: items need not be assignable
         next += n;
       } else {
         chunk.reserve(std::min<std::size_t>(chunksize, 1024));  // the input may be shorter than a huge chunksize
@@ -232,11 +235,13 @@ class imap_range {
       } else {
         // The next chunk in completion order, from the log its done callback
         // wrote: one callback per chunk (weft::wait would add one to every
-        // chunk in flight on every call). The wait is a race: on a
-        // one-thread pool the waiter helps (see await_futures).
+        // chunk in flight on every call). Not a race in await_futures' sense:
+        // the chunks are the waiter's own finite subtasks, so a waiting
+        // worker runs them (else, with every worker of a pool in here,
+        // nobody would).
         auto logged = [&] { return completions->beyond(taken); };
         auto park = [&](const wait_policy& p) { return completions->wait_beyond(taken, p); };
-        await_futures(in_flight, wait_policy::forever(), true, logged, park);
+        await_futures(in_flight, wait_policy::forever(), /*race=*/false, logged, park);
         ++taken;
         const std::size_t id = completions->take_oldest();  // forgotten: the log stays as small as the window
         auto it = std::find_if(in_flight.begin(), in_flight.end(),
@@ -256,32 +261,43 @@ class imap_range {
     bool at_error() const noexcept {
       return error_index < current.errors.size() && current.errors[error_index].first == item_pos;
     }
+    // The item at the iterator: also after a ++ that threw (the state then
+    // fetches the next chunk now).
     R& value() {
+      settle();
+      WEFT_ASSERT(!finished, "imap: dereferencing the end of the range");
       if (at_error()) std::rethrow_exception(current.errors[error_index].second);
       return current.values[value_pos];
     }
     // Moves to the next item (a value or an error), fetching chunks as needed.
+    // If it throws (bad_alloc), the positions still point past the chunk
+    // consumed, and `stopped` is kept.
     void settle() {
-      for (;;) {
-        if (item_pos < current.items) return;
-        item_pos = value_pos = error_index = 0;
+      while (item_pos >= current.items) {
         if (in_flight.empty()) {
           if (!stopped) {
             finished = true;
             return;
           }
           // Reading stopped early: one last item, which throws why.
-          current = failed_chunk(1, std::exchange(stopped, nullptr));
+          begin_chunk(failed_chunk(1, stopped));
+          stopped = nullptr;
           continue;
         }
         auto [done, items] = take_next();
         fill();  // first: the window has room again, and workers should not wait on the conversion
+        chunk_result<R> next_chunk;
         try {
-          current = to_chunk_result(done.get());
+          next_chunk = to_chunk_result(done.get());
         } catch (...) {  // the whole chunk failed (its worker died): each of its items throws
-          current = failed_chunk(items, std::current_exception());
+          next_chunk = failed_chunk(items, std::current_exception());
         }
+        begin_chunk(std::move(next_chunk));
       }
+    }
+    void begin_chunk(chunk_result<R>&& c) noexcept {
+      current = std::move(c);
+      item_pos = value_pos = error_index = 0;
     }
     static chunk_result<R> failed_chunk(std::size_t items, const std::exception_ptr& e) {
       chunk_result<R> c;
@@ -290,10 +306,14 @@ class imap_range {
       for (std::size_t i = 0; i < items; ++i) c.errors.emplace_back(i, e);
       return c;
     }
-    // Past a failed item.
+    // Past the current item, a failed one or (after a ++ that threw, or a
+    // dereference that fetched a chunk) a value.
     void advance() {
-      ++error_index;
-      ++item_pos;
+      if (item_pos < current.items) {
+        if (at_error()) ++error_index;
+        else ++value_pos;
+        ++item_pos;
+      }
       settle();
     }
     // Past a run of n values.

@@ -477,8 +477,11 @@ class remote_maps {
   // unbounded) only while fewer than options.buffersize chunks (default
   // 2 x size()) of options.chunksize items (default: map()'s for a sized
   // input, else 1) are in flight, so memory stays bounded. Dereferencing a
-  // failed item rethrows its exception as weft::remote_error; ++ moves past
-  // it. Leaving the loop early cancels the chunks not yet sent and waits for
+  // failed item rethrows its exception as weft::remote_error (each item of
+  // a chunk whose worker died: weft::worker_lost); ++ moves past it. An
+  // input that throws, or a pool shut down meanwhile, ends the range with
+  // one more item that throws why, after everything read before it.
+  // Leaving the loop early cancels the chunks not yet sent and waits for
   // the running ones. The pool, and an lvalue input, must outlive the
   // range. Iterate from one thread. Throws weft::pool_closed.
   template <class F, std::ranges::input_range Range>
