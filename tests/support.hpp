@@ -22,6 +22,7 @@
 #include <iterator>
 #include <ranges>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -89,7 +90,9 @@ void finishes(const char* what, F f, std::chrono::seconds limit = hang_limit) {
 
 // A single-pass input range of first, first + 1, ... (unbounded when
 // `last` is absent): what imap must accept. Written here because clang 14
-// cannot compile libstdc++ 12's std::views::iota.
+// cannot compile libstdc++ 12's std::views::iota. failing_at(bad): 0, 1,
+// ... whose read of item `bad` throws std::runtime_error("input failed at
+// <bad>") (an input that fails while it is being read).
 template <class T>
 class counting {
  public:
@@ -99,7 +102,10 @@ class counting {
     using difference_type = std::ptrdiff_t;
     iterator() = default;
     explicit iterator(T v, const counting* owner) : v_(v), owner_(owner) {}
-    T operator*() const { return v_; }
+    T operator*() const {
+      if (owner_->fails_ && v_ == owner_->bad_) throw std::runtime_error("input failed at " + std::to_string(v_));
+      return v_;
+    }
     iterator& operator++() {
       ++v_;
       return *this;
@@ -113,12 +119,18 @@ class counting {
   };
   explicit counting(T first) : first_(first) {}
   counting(T first, T last) : first_(first), last_(last), bounded_(true) {}
+  static counting failing_at(T bad) {
+    counting c(T{});
+    c.bad_ = bad;
+    c.fails_ = true;
+    return c;
+  }
   iterator begin() const { return iterator(first_, this); }
   std::default_sentinel_t end() const { return {}; }
 
  private:
-  T first_{}, last_{};
-  bool bounded_ = false;
+  T first_{}, last_{}, bad_{};
+  bool bounded_ = false, fails_ = false;
 };
 
 // Lets other threads run for a while without being a synchronization point:

@@ -675,37 +675,6 @@ TEST_CASE("imap_unordered: every item exactly once through a wide window, also f
   CHECK(inside.get() == expected);
 }
 
-// A single-pass input of 0, 1, ... that throws when item `bad` is read.
-class failing_input {
- public:
-  class iterator {
-   public:
-    using value_type = int;
-    using difference_type = std::ptrdiff_t;
-    iterator() = default;
-    explicit iterator(int bad) : bad_(bad) {}
-    int operator*() const {
-      if (v_ == bad_) throw std::runtime_error("input failed at " + std::to_string(v_));
-      return v_;
-    }
-    iterator& operator++() {
-      ++v_;
-      return *this;
-    }
-    void operator++(int) { ++v_; }
-    bool operator==(std::default_sentinel_t) const { return false; }
-
-   private:
-    int v_ = 0, bad_ = 0;
-  };
-  explicit failing_input(int bad) : bad_(bad) {}
-  iterator begin() const { return iterator(bad_); }
-  std::default_sentinel_t end() const { return {}; }
-
- private:
-  int bad_;
-};
-
 // Reading ahead must not make the input's exception overtake the items
 // before it: they were read, submitted and are delivered first.
 TEST_CASE("imap: an exception of the input surfaces at its item, after every item before it", "[thread_pool][imap]") {
@@ -713,7 +682,7 @@ TEST_CASE("imap: an exception of the input surfaces at its item, after every ite
   std::vector<int> values;
   std::string error;
   try {
-    for (int v : pool.imap([](int x) { return x; }, failing_input(10),
+    for (int v : pool.imap([](int x) { return x; }, weft_test::counting<int>::failing_at(10),
                            weft::map_options{.chunksize = 4, .buffersize = 2}))
       values.push_back(v);
   } catch (const std::runtime_error& e) {

@@ -297,22 +297,37 @@ TEST_CASE("a 1M-task backlog's memory is returned once the pool is gone (memory 
   CHECK(after - before < 24L * 1024 * 1024);  // the backlog itself took ~100 MiB
 }
 
-TEST_CASE("imap over an unbounded range keeps memory flat for 10 million items", "[thread_pool][imap]") {
-  thread_pool pool(2);
-  long seen = 0, rss_at_1m = 0, rss_at_10m = 0;
-  long long sum = 0;
-  for (long v : pool.imap([](long x) { return x & 7; }, weft_test::counting<long>(0),
-                          weft::map_options{.chunksize = 4096})) {
-    sum += v;
-    if (++seen == 1'000'000) rss_at_1m = resident_bytes();
+// Resident set size at the 1 millionth and the 10 millionth item of a
+// streaming range, both taken inside the loop: the range, and all it holds,
+// dies with the loop. on_item sees every item.
+struct rss_samples {
+  long at_1m = 0, at_10m = 0;
+};
+template <class Results, class OnItem>
+rss_samples rss_over_10m_items(Results&& results, OnItem on_item) {
+  rss_samples rss;
+  long seen = 0;
+  for (auto v : results) {
+    on_item(v);
+    if (++seen == 1'000'000) rss.at_1m = resident_bytes();
     if (seen == 10'000'000) {
-      rss_at_10m = resident_bytes();  // here: the range (and what it holds) dies with the loop
-      break;
+      rss.at_10m = resident_bytes();
+      return rss;
     }
   }
-  INFO("resident at 1M items " << rss_at_1m / 1024 << " KiB, at 10M " << rss_at_10m / 1024 << " KiB");
+  FAIL("the range ended after " << seen << " items");
+  return rss;
+}
+
+TEST_CASE("imap over an unbounded range keeps memory flat for 10 million items", "[thread_pool][imap]") {
+  thread_pool pool(2);
+  long long sum = 0;
+  const rss_samples rss = rss_over_10m_items(pool.imap([](long x) { return x & 7; }, weft_test::counting<long>(0),
+                                                       weft::map_options{.chunksize = 4096}),
+                                             [&](long v) { sum += v; });
+  INFO("resident at 1M items " << rss.at_1m / 1024 << " KiB, at 10M " << rss.at_10m / 1024 << " KiB");
   CHECK(sum == 10'000'000LL / 8 * 28);
-  CHECK(rss_at_10m - rss_at_1m < 8L * 1024 * 1024);
+  CHECK(rss.at_10m - rss.at_1m < 8L * 1024 * 1024);
 }
 
 // One task per item (the default chunksize): what imap_unordered keeps per
@@ -320,18 +335,13 @@ TEST_CASE("imap over an unbounded range keeps memory flat for 10 million items",
 TEST_CASE("imap_unordered of single items over an unbounded range keeps memory flat for 10 million items",
           "[thread_pool][imap]") {
   thread_pool pool(2);
-  long seen = 0, rss_at_1m = 0, rss_at_10m = 0, out_of_range = 0;
-  for (long v : pool.imap_unordered([](long x) { return x & 7; }, weft_test::counting<long>(0))) {
-    if (v < 0 || v > 7) ++out_of_range;
-    if (++seen == 1'000'000) rss_at_1m = resident_bytes();
-    if (seen == 10'000'000) {
-      rss_at_10m = resident_bytes();  // here: the range (and what it holds) dies with the loop
-      break;
-    }
-  }
-  INFO("resident at 1M items " << rss_at_1m / 1024 << " KiB, at 10M " << rss_at_10m / 1024 << " KiB");
+  long out_of_range = 0;
+  const rss_samples rss = rss_over_10m_items(
+      pool.imap_unordered([](long x) { return x & 7; }, weft_test::counting<long>(0)),
+      [&](long v) { if (v < 0 || v > 7) ++out_of_range; });
+  INFO("resident at 1M items " << rss.at_1m / 1024 << " KiB, at 10M " << rss.at_10m / 1024 << " KiB");
   CHECK(out_of_range == 0);
-  CHECK(rss_at_10m - rss_at_1m < 8L * 1024 * 1024);
+  CHECK(rss.at_10m - rss.at_1m < 8L * 1024 * 1024);
 }
 #endif
 
