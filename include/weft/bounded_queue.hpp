@@ -5,6 +5,7 @@
 // (with `maxsize`), plus Go-style close().
 #pragma once
 
+#include <weft/detail/async_wait_list.hpp>
 #include <weft/detail/config.hpp>
 #include <weft/detail/wait.hpp>
 #include <weft/error.hpp>
@@ -169,6 +170,22 @@ class bounded_queue {
   // Thread-safe. Blocks until then (close() does not end the wait).
   void join();
 
+  // ---- coroutines (asyncio.Queue; see <weft/task.hpp>) ----
+  // Inside a weft::task, these suspend the task instead of blocking the
+  // thread; threads and tasks on any loops share one queue, and whoever
+  // frees a slot or fills one (a thread's push, say) completes a waiting
+  // task's operation for it and wakes the task on its own loop.
+  // co_await q.async_push(v): push() for a task. Throws weft::queue_closed,
+  // or weft::cancelled if the task is cancelled while it waits (v is then
+  // not enqueued). O(1); no allocation.
+  auto async_push(T value) { return push_request{this, std::move(value)}; }
+  // co_await q.async_pop() -> std::optional<T>: pop() for a task; nullopt
+  // when closed and drained. An item taken for a task that is cancelled
+  // meanwhile is still returned (the next co_await throws). O(1).
+  auto async_pop() noexcept { return pop_request{this}; }
+  // co_await q.async_join(): join() for a task.
+  auto async_join() noexcept { return join_request{this}; }
+
   // ---- observers (snapshots: may be stale as soon as they return) ----
   size_type size() const noexcept;
   size_type capacity() const noexcept { return capacity_; }
@@ -233,6 +250,103 @@ class bounded_queue {
            ticket >= close_ticket_.load(std::memory_order_relaxed);
   }
 
+  // The awaiters behind async_*: each one's attempt() is the try_ form of
+  // its operation, run by whichever thread serves the wait list.
+  class pop_op final : public detail::async_op {
+   public:
+    pop_op(detail::task_context& ctx, bounded_queue* q) noexcept : async_op(ctx), q_(q) {}
+    bool await_ready() { return q_->try_pop_into(out_) != try_result::empty; }
+    void await_suspend(std::coroutine_handle<> h) {
+      suspend(h);
+      q_->poppers_.enqueue(this);
+    }
+    std::optional<T> await_resume() {
+      if (cancelled()) detail::throw_task_cancelled();
+      if (error_) std::rethrow_exception(error_);
+      return std::move(out_);
+    }
+    bool attempt() noexcept override {
+      try {
+        return q_->try_pop_into(out_) != try_result::empty;
+      } catch (...) {  // T's move constructor
+        error_ = std::current_exception();
+        return true;
+      }
+    }
+    void on_cancel() noexcept override {
+      if (q_->poppers_.cancel(this)) context().loop().schedule(this);
+    }
+
+   private:
+    bounded_queue* q_;
+    std::optional<T> out_;
+    std::exception_ptr error_;
+  };
+  class push_op final : public detail::async_op {
+   public:
+    push_op(detail::task_context& ctx, bounded_queue* q, T&& value) : async_op(ctx), q_(q), value_(std::move(value)) {}
+    bool await_ready() { return pushed_ = q_->try_push(std::move(value_)); }
+    void await_suspend(std::coroutine_handle<> h) {
+      suspend(h);
+      q_->pushers_.enqueue(this);
+    }
+    void await_resume() {
+      if (pushed_) return;
+      if (cancelled()) detail::throw_task_cancelled();
+      if (error_) std::rethrow_exception(error_);
+    }
+    bool attempt() noexcept override {
+      try {
+        return pushed_ = q_->try_push(std::move(value_));
+      } catch (...) {  // queue_closed, or T's move constructor
+        error_ = std::current_exception();
+        return true;
+      }
+    }
+    void on_cancel() noexcept override {
+      if (q_->pushers_.cancel(this)) context().loop().schedule(this);
+    }
+
+   private:
+    bounded_queue* q_;
+    T value_;
+    bool pushed_ = false;
+    std::exception_ptr error_;
+  };
+  class join_op final : public detail::async_op {
+   public:
+    join_op(detail::task_context& ctx, bounded_queue* q) noexcept : async_op(ctx), q_(q) {}
+    bool await_ready() noexcept { return attempt(); }
+    void await_suspend(std::coroutine_handle<> h) {
+      suspend(h);
+      q_->joiners_.enqueue(this);
+    }
+    void await_resume() const {
+      if (cancelled()) detail::throw_task_cancelled();
+    }
+    // acquire: pairs with task_done()'s acq_rel decrement, as in join().
+    bool attempt() noexcept override { return q_->push_side_.unfinished.load(std::memory_order_acquire) == 0; }
+    void on_cancel() noexcept override {
+      if (q_->joiners_.cancel(this)) context().loop().schedule(this);
+    }
+
+   private:
+    bounded_queue* q_;
+  };
+  struct pop_request {
+    bounded_queue* q;
+    pop_op make_awaiter(detail::task_context& ctx) const noexcept { return pop_op(ctx, q); }
+  };
+  struct push_request {
+    bounded_queue* q;
+    T value;
+    push_op make_awaiter(detail::task_context& ctx) && { return push_op(ctx, q, std::move(value)); }
+  };
+  struct join_request {
+    bounded_queue* q;
+    join_op make_awaiter(detail::task_context& ctx) const noexcept { return join_op(ctx, q); }
+  };
+
   class consume_range {
    public:
     class iterator {
@@ -279,6 +393,11 @@ class bounded_queue {
   alignas(detail::false_sharing_range) std::atomic<bool> closed_{false};  // set once by close()
   std::atomic<std::uint64_t> close_ticket_{0};  // written before closed_ (release), read after (acquire)
   detail::parking_word<> join_epoch_;           // bumped when unfinished reaches 0
+  // Tasks waiting in async_pop / async_push / async_join (see async_wait_list):
+  // notified after every change that may let them finish.
+  detail::async_wait_list poppers_;
+  detail::async_wait_list pushers_;
+  detail::async_wait_list joiners_;
 };
 
 // ---- implementation ----
@@ -366,6 +485,8 @@ void bounded_queue<T>::produce(std::uint64_t ticket, Args&&... args) {
   } catch (...) {
     assert_turn(s, base + writing, "bounded_queue: slot left 'writing' while its producer constructed");
     s.turn.store_and_wake(base + round_step);  // void the round (1 -> 8): consumer r skips it
+    poppers_.notify();
+    pushers_.notify();
     throw;
   }
   assert_turn(s, base + writing, "bounded_queue: slot left 'writing' while its producer constructed");
@@ -375,6 +496,7 @@ void bounded_queue<T>::produce(std::uint64_t ticket, Args&&... args) {
   // (B) publish. seq_cst store (release suffices for the item; seq_cst for the
   // parking protocol): pairs with the acquire in (C).
   s.turn.store_and_wake(base + full_state);
+  poppers_.notify();  // (K2) of async_wait_list, after (B)
 }
 
 template <class T>
@@ -429,6 +551,7 @@ typename bounded_queue<T>::outcome bounded_queue<T>::consume(std::uint64_t ticke
     if (strip(seen) == base &&
         s.turn.value.compare_exchange_strong(seen, base + round_step, std::memory_order_acq_rel)) {
       s.turn.wake_all();  // a producer sleeping on this slot learns it was voided
+      pushers_.notify();
       return outcome::voided;
     }
   }
@@ -440,12 +563,14 @@ void bounded_queue<T>::take(slot& s, std::uint32_t base, std::optional<T>& out) 
   struct release_slot {  // runs even if T's move constructor throws
     slot& s;
     std::uint32_t next;
+    detail::async_wait_list* pushers;
     ~release_slot() {
       s.item()->~T();
       // (D) release (seq_cst store): pairs with (A) of producer r+1.
       s.turn.store_and_wake(next);
+      pushers->notify();  // (K2) of async_wait_list, after (D)
     }
-  } release{s, base + round_step};
+  } release{s, base + round_step, &pushers_};
   assert_turn(s, base + full_state, "bounded_queue: take() from a slot that is not full for this round");
   try {
     out.emplace(std::move(*s.item()));
@@ -575,17 +700,21 @@ void bounded_queue<T>::close() noexcept {
     slots_[i].turn.value.fetch_or(poke, std::memory_order_seq_cst);  // C1 for sleepers
     slots_[i].turn.wake_all();
   }
+  poppers_.notify();  // a closed, drained queue ends their wait (nullopt); pushers get queue_closed
+  pushers_.notify();
 }
 
 template <class T>
 void bounded_queue<T>::task_done() {
   tracking::task_done(pop_side_.popped_undone, push_side_.unfinished, join_epoch_,
                       "weft::bounded_queue::task_done: called more times than items were popped");
+  joiners_.notify();
 }
 
 template <class T>
 void bounded_queue<T>::mark_finished() noexcept {
   tracking::finish_one(push_side_.unfinished, join_epoch_);
+  joiners_.notify();
 }
 
 template <class T>
