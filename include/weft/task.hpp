@@ -662,8 +662,8 @@ class join_set final : public suspension, private loop_timer {
       return {set};
     }
   };
-  wait_request wait(until mode, std::optional<steady_time> deadline = std::nullopt) noexcept {
-    return {this, mode, deadline};
+  wait_request wait(until mode, std::optional<steady_time> until_time = std::nullopt) noexcept {
+    return {this, mode, until_time};
   }
   bool timed_out() const noexcept { return timed_out_; }
 

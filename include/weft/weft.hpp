@@ -13,6 +13,7 @@
 #include <weft/progress.hpp>
 #include <weft/rw_lock.hpp>
 #include <weft/serialize.hpp>
+#include <weft/task.hpp>
 #include <weft/thread_pool.hpp>
 
 #if defined(__unix__) || defined(__APPLE__)  // POSIX-only components
