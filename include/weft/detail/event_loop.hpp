@@ -25,6 +25,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -66,9 +67,7 @@ class loop_driver {
   virtual void wait(steady_time deadline) = 0;
   // Ends a wait() in progress or the next one; any thread.
   virtual void wake() noexcept = 0;
-
- protected:
-  ~loop_driver() = default;
+  virtual ~loop_driver() = default;
 };
 
 // The loop. One per thread that runs weft::run (or a task spawned on a pool).
@@ -142,8 +141,12 @@ class event_loop {
   // Nothing left for the loop: no task alive and no delivery on its way.
   bool idle() const noexcept { return live_ == 0 && incoming_ == 0; }
 
-  void set_driver(loop_driver* d) noexcept { driver_ = d; }
-  loop_driver* driver() const noexcept { return driver_; }
+  // Installs the driver the loop waits in from now on; the loop owns it.
+  void adopt_driver(std::unique_ptr<loop_driver> d) noexcept {
+    owned_driver_ = std::move(d);
+    driver_.store(owned_driver_.get(), std::memory_order_release);  // release: pairs with wake()'s acquire
+  }
+  loop_driver* driver() const noexcept { return driver_.load(std::memory_order_relaxed); }
 
   // Runs ready coroutines, timers and posted wake-ups until done() holds
   // when nothing is ready. done() is checked on the loop thread.
@@ -220,8 +223,8 @@ class event_loop {
     sleeping_.store(true, std::memory_order_seq_cst);  // (S1)
     // (S2) seq_cst: see (P2).
     if (inbox_.load(std::memory_order_seq_cst) == nullptr) {
-      if (driver_ != nullptr) {
-        driver_->wait(deadline);
+      if (loop_driver* d = driver()) {
+        d->wait(deadline);
       } else {
         futex_wait(wake_word_, seen,
                    deadline == steady_time::max() ? wait_policy::forever() : wait_policy::until(deadline),
@@ -230,11 +233,10 @@ class event_loop {
     }
     sleeping_.store(false, std::memory_order_relaxed);  // a late wake() is only a spurious one
   }
+  // Any thread. Both wake-ups, when a driver is in: a poster that saw no
+  // driver yet may race with its installation.
   void wake() noexcept {
-    if (driver_ != nullptr) {
-      driver_->wake();
-      return;
-    }
+    if (loop_driver* d = driver_.load(std::memory_order_acquire)) d->wake();  // acquire: pairs with adopt_driver
     wake_word_.fetch_add(1, std::memory_order_seq_cst);
     futex_wake(wake_word_, 1, futex_scope::process_private);
   }
@@ -273,7 +275,8 @@ class event_loop {
   std::coroutine_handle<> next_;                   // loop thread only; continuation slot
   std::size_t live_ = 0;                           // loop thread only
   std::size_t incoming_ = 0;                       // loop thread only
-  loop_driver* driver_ = nullptr;                  // loop thread only
+  std::unique_ptr<loop_driver> owned_driver_;      // loop thread only
+  std::atomic<loop_driver*> driver_{nullptr};      // written by the loop thread; read by wake()
   std::atomic<loop_waiter*> inbox_{nullptr};       // protocol (P1)/(L1)
   std::atomic<bool> sleeping_{false};              // protocol (S1)/(S2)/(P2)
   std::atomic<std::uint32_t> wake_word_{0};        // futex word; bumped by wake()
@@ -284,7 +287,7 @@ void event_loop::run_until(Done done) {
   for (;;) {
     take_inbox();
     fire_timers();
-    if (driver_ != nullptr) driver_->poll();
+    if (loop_driver* d = driver()) d->poll();
     if (!ready_.empty()) {
       run_ready();
       continue;
