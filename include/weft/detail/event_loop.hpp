@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <thread>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -81,7 +82,13 @@ class event_loop {
   event_loop() = default;
   event_loop(const event_loop&) = delete;
   event_loop& operator=(const event_loop&) = delete;
-  ~event_loop() { WEFT_ASSERT(live_ == 0, "event_loop destroyed with tasks alive"); }
+  ~event_loop() {
+    WEFT_ASSERT(live_ == 0, "event_loop destroyed with tasks alive");
+    // A poster whose node the loop already ran may still be between its
+    // push and its wake-up (P2): wait until it has left post(). Bounded:
+    // a few instructions and at most one futex wake.
+    while (posting_.load(std::memory_order_acquire) != 0) std::this_thread::yield();  // pairs with (P3)
+  }
 
   // The loop the calling thread runs; null outside a loop.
   static event_loop*& current() noexcept {
@@ -161,6 +168,9 @@ class event_loop {
       schedule(w);
       return;
     }
+    // (P0) relaxed: made visible to the loop by (P1)'s release, which
+    // the loop's (L1) acquires before it can run the node, let alone exit.
+    posting_.fetch_add(1, std::memory_order_relaxed);
     loop_waiter* head = inbox_.load(std::memory_order_relaxed);
     do {
       w->next = head;
@@ -170,6 +180,8 @@ class event_loop {
     // (P2) seq_cst: Dekker with (S1)/(S2): either we see sleeping_ and wake
     // the loop, or the loop's (S2) sees our node and does not sleep.
     if (sleeping_.load(std::memory_order_seq_cst)) wake();
+    // (P3) release: this poster is done with the loop (pairs with the destructor).
+    posting_.fetch_sub(1, std::memory_order_release);
   }
 
  private:
@@ -280,6 +292,7 @@ class event_loop {
   std::atomic<loop_waiter*> inbox_{nullptr};       // protocol (P1)/(L1)
   std::atomic<bool> sleeping_{false};              // protocol (S1)/(S2)/(P2)
   std::atomic<std::uint32_t> wake_word_{0};        // futex word; bumped by wake()
+  std::atomic<int> posting_{0};                    // posters inside post(): protocol (P0)/(P3)
 };
 
 template <class Done>
