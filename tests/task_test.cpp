@@ -561,30 +561,33 @@ TEST_CASE("cancel racing completion: every outcome is a value or cancelled, noth
 }
 
 TEST_CASE("run waits for pool work a cancelled coroutine awaited", "[task]") {
-  std::atomic<bool> pool_work_done{false};
+  std::atomic<bool> pool_work_started{false}, pool_work_done{false};
   {
     weft::thread_pool pool(1);
     weft_test::gate release;
+    std::thread opener;
     auto body = [&]() -> task<int> {
       auto coroutine_2 = [&]() -> task<int> {  // named: a coroutine lambda's captures live in the closure
         co_return co_await pool.submit([&] {
+          pool_work_started.store(true);
           release.wait();
           pool_work_done.store(true);
           return 1;
         });
       };
       auto awaiting = weft::spawn(coroutine_2());
-      co_await weft::sleep_for(1ms);
+      while (!pool_work_started.load()) co_await weft::sleep_for(1ms);
       awaiting.request_stop();  // the pool task is running and ignores stop requests
-      std::thread([&] { release.open(); }).detach();
+      opener = std::thread([&] { release.open(); });
       try {
-        co_await awaiting;
+        co_await awaiting;  // finishes only once the pool task has
       } catch (const weft::cancelled&) {
       }
       co_return 0;
     };
     within_limit("loop outlives awaited pool work", [&] { weft::run(body()); });
     CHECK(pool_work_done.load());
+    opener.join();
   }
 }
 

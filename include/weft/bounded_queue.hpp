@@ -708,12 +708,16 @@ template <class T>
 void bounded_queue<T>::task_done() {
   tracking::task_done(pop_side_.popped_undone, push_side_.unfinished, join_epoch_,
                       "weft::bounded_queue::task_done: called more times than items were popped");
+  // (K1) of async_wait_list was the acq_rel decrement above: this fence
+  // makes it seq_cst against async_join's (Q1)/(Q2).
+  std::atomic_thread_fence(std::memory_order_seq_cst);
   joiners_.notify();
 }
 
 template <class T>
 void bounded_queue<T>::mark_finished() noexcept {
   tracking::finish_one(push_side_.unfinished, join_epoch_);
+  std::atomic_thread_fence(std::memory_order_seq_cst);  // as in task_done()
   joiners_.notify();
 }
 

@@ -292,7 +292,12 @@ class future_awaiter final : public suspension {
   bool await_ready() const { return future_->ready(); }
   void await_suspend(std::coroutine_handle<> h) {
     suspend(h);
-    future_->add_done_callback([this] { wake(); });  // any thread: the completer's
+    try {
+      future_->add_done_callback([this] { wake(); });  // runs on the completer's thread
+    } catch (...) {  // no memory for the callback: not suspended after all
+      context().woken(this);
+      throw;
+    }
   }
   T await_resume() { return future_->get(); }
   void on_cancel() noexcept override {
