@@ -403,7 +403,6 @@ TEST_CASE("request_stop cancels a spawned task at its current co_await; destruct
 TEST_CASE("request_stop from another thread cancels a task waiting on the loop", "[task]") {
   std::atomic<bool> unwound{false};
   weft::future<int> f;
-  std::atomic<bool> spawned{false};
   std::thread stopper;
   auto body = [&]() -> task<bool> {
     f = weft::spawn(sleeps_forever(&unwound));
@@ -618,7 +617,6 @@ TEST_CASE("async_semaphore try_acquire fails while tasks wait; a cancelled waite
     weft::async_semaphore sem(1);
     auto held = sem.try_acquire();
     bool first = held.has_value() && !sem.try_acquire().has_value();
-    std::atomic<bool> unused{false};
     auto coroutine_3 = [&]() -> task<int> {  // named: a coroutine lambda's captures live in the closure
       auto p = co_await sem.acquire();
       co_return 1;
