@@ -358,7 +358,7 @@ struct stop_token_request {
     bool await_ready() const noexcept { return true; }
     void await_suspend(std::coroutine_handle<>) const noexcept {}
 #if defined(WEFT_HAS_STOP_TOKEN)
-    std::stop_token await_resume() const noexcept { return ctx->stop_token(); }
+    std::stop_token await_resume() const { return ctx->stop_token(); }
 #else
     bool await_resume() const noexcept { return ctx->stop_requested(); }
 #endif

@@ -59,7 +59,16 @@ class task_context {
   // acquire: pairs with request()'s CAS (R1); nothing else rides on it.
   bool stop_requested() const noexcept { return (flags_.load(std::memory_order_acquire) & stop_bit) != 0; }
 #if defined(WEFT_HAS_STOP_TOKEN)
-  std::stop_token stop_token() const noexcept { return source_.get_token(); }
+  // Loop thread. The source is made on first use (most tasks never ask,
+  // and a std::stop_source allocates); the loop forwards a request to it
+  // when the request's delivery runs, or here if it ran already.
+  std::stop_token stop_token() {
+    if (!source_.stop_possible()) {
+      source_ = std::stop_source();
+      if (stop_requested()) source_.request_stop();
+    }
+    return source_.get_token();
+  }
 #endif
 
   // Any thread: asks the task to stop. `keep_alive` (optional) runs
@@ -76,9 +85,6 @@ class task_context {
       // either finish() sees posted_bit and the loop waits for the delivery,
       // or we see finished_bit and post nothing.
     } while (!flags_.compare_exchange_weak(seen, next, std::memory_order_acq_rel, std::memory_order_relaxed));
-#if defined(WEFT_HAS_STOP_TOKEN)
-    source_.request_stop();
-#endif
     if ((next & posted_bit) != 0) {
       if (keep_alive != nullptr) keep_alive(*this);
       loop_->post(&delivery_);
@@ -107,6 +113,9 @@ class task_context {
   static void deliver(loop_waiter* w) {
     task_context* self = static_cast<delivery*>(w)->owner;
     self->delivered_ = true;
+#if defined(WEFT_HAS_STOP_TOKEN)
+    if (self->source_.stop_possible()) self->source_.request_stop();
+#endif
     if (cancel_hook* h = std::exchange(self->hook_, nullptr)) h->on_cancel();
     // relaxed: finished_bit is set by this thread (finish() runs on the loop).
     if ((self->flags_.load(std::memory_order_relaxed) & finished_bit) != 0) self->loop_->delivery_arrived();
@@ -126,7 +135,7 @@ class task_context {
   bool delivered_ = false;                          // loop thread only: delivery_ ran
   delivery delivery_;                  // posted once by request()
 #if defined(WEFT_HAS_STOP_TOKEN)
-  std::stop_source source_;            // this_task::stop_token()'s source
+  std::stop_source source_{std::nostopstate};  // loop thread only; this_task::stop_token()'s, made on first use
 #endif
 };
 

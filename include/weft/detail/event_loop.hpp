@@ -24,7 +24,6 @@
 #include <coroutine>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <thread>
 #include <stdexcept>
@@ -69,6 +68,38 @@ class loop_driver {
   // Ends a wait() in progress or the next one; any thread.
   virtual void wake() noexcept = 0;
   virtual ~loop_driver() = default;
+};
+
+// A FIFO of T on a growable power-of-two ring: no allocation once it has
+// grown to the loop's largest backlog (std::deque allocates a chunk per
+// few dozen items pushed, and frees it when they are popped).
+template <class T>
+class ring_queue {
+ public:
+  bool empty() const noexcept { return count_ == 0; }
+  std::size_t size() const noexcept { return count_; }
+  void push_back(const T& v) {
+    if (count_ == items_.size()) grow();
+    items_[(head_ + count_) & (items_.size() - 1)] = v;
+    ++count_;
+  }
+  T pop_front() noexcept {
+    T v = items_[head_];
+    head_ = (head_ + 1) & (items_.size() - 1);
+    --count_;
+    return v;
+  }
+
+ private:
+  void grow() {
+    std::vector<T> bigger(items_.empty() ? 64 : items_.size() * 2);
+    for (std::size_t i = 0; i < count_; ++i) bigger[i] = items_[(head_ + i) & (items_.size() - 1)];
+    items_.swap(bigger);
+    head_ = 0;
+  }
+  std::vector<T> items_;  // size 0 or a power of two
+  std::size_t head_ = 0;
+  std::size_t count_ = 0;
 };
 
 // The loop. One per thread that runs weft::run (or a task spawned on a pool).
@@ -224,9 +255,7 @@ class event_loop {
   // after the inbox and the timers had their turn.
   void run_ready() {
     for (std::size_t n = ready_.size(); n > 0 && !ready_.empty(); --n) {
-      ready_item item = ready_.front();
-      ready_.pop_front();
-      run_item(item);
+      run_item(ready_.pop_front());
     }
   }
   void sleep() {
@@ -281,7 +310,7 @@ class event_loop {
     }
   }
 
-  std::deque<ready_item> ready_;                   // loop thread only
+  ring_queue<ready_item> ready_;                   // loop thread only
   std::vector<loop_timer*> timers_;                // loop thread only; heap
   std::uint64_t timer_sequence_ = 0;               // loop thread only
   std::coroutine_handle<> next_;                   // loop thread only; continuation slot
