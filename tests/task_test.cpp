@@ -801,3 +801,36 @@ TEST_CASE("a task cancelled while waiting in async_pop loses no item", "[task][b
   };
   CHECK(weft::run(body()));
 }
+
+TEST_CASE("tasks with over-aligned results and locals: spawned and awaited", "[task]") {
+  struct alignas(64) wide {
+    int v;
+  };
+  auto make = [](int v) -> task<wide> {
+    alignas(64) wide local{v};
+    if (reinterpret_cast<std::uintptr_t>(&local) % 64 != 0) throw std::runtime_error("local misaligned");
+    co_await weft::sleep_for(0ms);
+    co_return local;
+  };
+  auto body = [&]() -> task<int> {
+    wide direct = co_await make(1);
+    auto f = weft::spawn(make(2));
+    wide spawned = co_await f;
+    co_return direct.v + spawned.v;
+  };
+  CHECK(weft::run(body()) == 3);
+}
+
+TEST_CASE("a spawned task's future may outlive the loop; a dropped future frees the task", "[task]") {
+  weft::future<std::string> kept;
+  auto body = [&]() -> task<int> {
+    kept = weft::spawn([](std::string s) -> task<std::string> {
+      co_await weft::sleep_for(1ms);
+      co_return s + "!";
+    }(std::string(100, 'x')));
+    (void)weft::spawn(value_of(5));  // dropped at once: the loop still runs it and frees it
+    co_return 0;
+  };
+  weft::run(body());
+  CHECK(kept.get() == std::string(100, 'x') + "!");
+}

@@ -35,9 +35,11 @@
 #include <concepts>
 #include <coroutine>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <iterator>
 #include <mutex>
+#include <new>
 #include <optional>
 #include <ranges>
 #include <stdexcept>
@@ -79,13 +81,53 @@ struct is_future<future<T>> : std::true_type {};
 template <class A>
 concept awaits_through_stop = requires { std::remove_cvref_t<A>::weft_awaits_through_stop; };
 
+template <class T>
+class spawned_state;
+template <class T>
+using value_or_monostate = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
+
+// Whether spawn() builds a task's state in room kept in front of its frame
+// (so a spawn allocates nothing but the frame): whenever the state needs no
+// more than the default new alignment, which the block has.
+template <class T>
+inline constexpr bool state_in_frame = alignof(value_or_monostate<T>) <= alignof(std::max_align_t);
+
+// Frame memory, from the task-state cache (see block_cache):
+//   [ room for spawned_state<T> | frame_header ][ the coroutine frame ]
+// The header says whether a spawn built its state in the room; then the
+// state owns the block and frees it with its last reference (always after
+// the frame was destroyed: see spawned_state), and the frame's own delete
+// leaves the block alone.
+struct frame_header {
+  static constexpr std::uint32_t expected_magic = 0x77656674;  // "weft"
+  std::uint32_t magic;
+  bool state_inside;
+  std::size_t frame_bytes;
+};
+template <class T>
+struct frame_memory {
+  static constexpr std::size_t align = alignof(std::max_align_t);
+  static constexpr std::size_t room =
+      state_in_frame<T> ? (sizeof(spawned_state<T>) + sizeof(frame_header) + align - 1) / align * align : 0;
+  static void* allocate(std::size_t frame_bytes) {
+    char* block = static_cast<char*>(block_cache::allocate(room + frame_bytes));
+    if constexpr (room != 0) ::new (block + room - sizeof(frame_header)) frame_header{frame_header::expected_magic, false, frame_bytes};
+    return block + room;
+  }
+  static void release_frame(void* frame, std::size_t frame_bytes) noexcept {
+    if constexpr (room != 0) {
+      if (header_of(frame).state_inside) return;  // the state frees the block
+    }
+    block_cache::deallocate(static_cast<char*>(frame) - room, room + frame_bytes);
+  }
+  static frame_header& header_of(void* frame) noexcept {
+    return *std::launder(reinterpret_cast<frame_header*>(static_cast<char*>(frame) - sizeof(frame_header)));
+  }
+  static void* room_of(void* frame) noexcept { return static_cast<char*>(frame) - room; }
+};
+
 class task_promise_base {
  public:
-  // Frames come from the task-state cache: a loop that spawns and finishes
-  // tasks recycles their memory (see block_cache).
-  static void* operator new(std::size_t bytes) { return block_cache::allocate(bytes); }
-  static void operator delete(void* p, std::size_t bytes) noexcept { block_cache::deallocate(p, bytes); }
-
   std::suspend_always initial_suspend() noexcept { return {}; }  // lazy: starts when awaited or spawned
 
   struct final_awaiter {
@@ -138,6 +180,8 @@ class task_promise_base {
 template <class T>
 class task_promise : public task_promise_base {
  public:
+  static void* operator new(std::size_t bytes) { return frame_memory<T>::allocate(bytes); }
+  static void operator delete(void* frame, std::size_t bytes) noexcept { frame_memory<T>::release_frame(frame, bytes); }
   task<T> get_return_object() noexcept;
   void unhandled_exception() noexcept { result_.template emplace<2>(std::current_exception()); }
   template <class U = T>
@@ -160,6 +204,8 @@ class task_promise : public task_promise_base {
 template <>
 class task_promise<void> : public task_promise_base {
  public:
+  static void* operator new(std::size_t bytes) { return frame_memory<void>::allocate(bytes); }
+  static void operator delete(void* frame, std::size_t bytes) noexcept { frame_memory<void>::release_frame(frame, bytes); }
   task<void> get_return_object() noexcept;
   void unhandled_exception() noexcept { error_ = std::current_exception(); }
   void return_void() noexcept {}
@@ -174,8 +220,9 @@ class task_promise<void> : public task_promise_base {
 
 template <class T>
 class task_awaiter;
+class event_loop;
 template <class T>
-class spawned_state;
+future<T> spawn_on(event_loop& loop, task<T>&& t);
 template <class T, class Stop>
 T run_loop(task<T> t, Stop outer);
 
@@ -224,6 +271,8 @@ class [[nodiscard("a weft::task does nothing until it is awaited, spawned or run
   friend class detail::spawned_state;
   template <class U, class Stop>
   friend U detail::run_loop(task<U>, Stop);
+  template <class U>
+  friend future<U> detail::spawn_on(detail::event_loop&, task<U>&&);
 
   explicit task(std::coroutine_handle<promise_type> h) noexcept : handle_(h) {}
   std::coroutine_handle<promise_type> release() noexcept { return std::exchange(handle_, nullptr); }
@@ -377,6 +426,26 @@ struct stop_token_request {
 template <class T>
 class spawned_state final : public shared_state<T>, private task_root {
  public:
+  // Built in the room in front of its frame when state_in_frame<T> (see
+  // frame_memory): the last reference frees the whole block.
+  static void* operator new(std::size_t bytes, void* room) noexcept {
+    (void)bytes;
+    return room;
+  }
+  static void* operator new(std::size_t bytes) { return state_base::operator new(bytes); }
+  static void* operator new(std::size_t bytes, std::align_val_t align) { return ::operator new(bytes, align); }
+  static void operator delete(void* p, std::size_t bytes) noexcept {
+    if constexpr (state_in_frame<T>) {
+      (void)bytes;
+      constexpr std::size_t room = frame_memory<T>::room;
+      auto* header = std::launder(reinterpret_cast<frame_header*>(static_cast<char*>(p) + room - sizeof(frame_header)));
+      block_cache::deallocate(p, room + header->frame_bytes);
+    } else {
+      state_base::operator delete(p, bytes);
+    }
+  }
+  static void operator delete(void* p, std::align_val_t align) noexcept { ::operator delete(p, align); }
+
   spawned_state(task<T>&& t, event_loop& loop)
       : shared_state<T>(nullptr, 2, false), handle_(t.handle()), context_(loop) {
     t.release();
@@ -448,7 +517,17 @@ class spawned_state final : public shared_state<T>, private task_root {
 
 template <class T>
 future<T> spawn_on(event_loop& loop, task<T>&& t) {
-  return future_access::make<T>(new spawned_state<T>(std::move(t), loop));
+  if constexpr (state_in_frame<T>) {
+    void* frame = t.handle().address();  // GCC, Clang and MSVC: the pointer frame_memory returned
+    frame_header& header = frame_memory<T>::header_of(frame);
+    WEFT_ASSERT(header.magic == frame_header::expected_magic && !header.state_inside,
+                "weft::spawn: a task's frame is not where its promise allocated it");
+    auto* state = new (frame_memory<T>::room_of(frame)) spawned_state<T>(std::move(t), loop);
+    header.state_inside = true;
+    return future_access::make<T>(state);
+  } else {
+    return future_access::make<T>(new spawned_state<T>(std::move(t), loop));
+  }
 }
 
 // run()'s main task: its root records that it finished.
@@ -568,9 +647,6 @@ template <class A>
 concept child_awaitable = is_task<std::remove_cvref_t<A>>::value || is_future<std::remove_cvref_t<A>>::value;
 template <class A>
 using child_result_t = typename std::remove_cvref_t<A>::value_type;
-template <class T>
-using value_or_monostate = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
-
 // A combinator's child as a future: a task is spawned on this loop.
 template <class T>
 future<T> as_child(task<T>&& t) {
