@@ -53,7 +53,7 @@ weft::task<int> main_task(weft::process_pool* pool) {
   ticker_state s;
   weft::future<void> tick = weft::spawn(ticker(&s));
 
-  const std::vector<long> limits{20000, 40000, 60000, 80000};
+  const std::vector<long> limits{50000, 100000, 150000, 200000};
   std::vector<weft::future<long>> work;
   for (long n : limits) work.push_back(pool->submit(&count_primes, n));  // runs in the workers now
   std::vector<long> counts = co_await weft::gather(work);  // the loop ticks meanwhile
