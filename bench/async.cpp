@@ -3,7 +3,7 @@
 // 1,000 at a time (a semaphore), each sleeping 100 ms: ideal wall time
 // 1.0 s. Counters: wall_s (one run), vs_ideal (wall_s / 1.0 s), peak_rss_MiB
 // (the process's peak resident set during the run: VmHWM, reset through
-// /proc/self/clear_refs before it) and rss_growth_MiB (that peak minus the
+// /proc/self/clear_refs, after malloc_trim, before it) and rss_growth_MiB (that peak minus the
 // resident set before the run).
 // async/<impl>/spawn_await — spawn 200,000 trivial tasks, then await each
 // one's result in order: tasks/s (items_per_second).
@@ -20,6 +20,10 @@
 #include <fstream>
 #include <string>
 #include <vector>
+
+#if defined(__GLIBC__)
+#include <malloc.h>  // malloc_trim
+#endif
 
 #if defined(WEFT_BENCH_HAVE_BOOST) && __has_include(<boost/asio/awaitable.hpp>)
 #include <boost/asio/awaitable.hpp>
@@ -54,7 +58,13 @@ long status_kib(const char* key) {
   return 0;
 }
 // Resets VmHWM to the current RSS (Linux >= 4.0); false where unsupported.
+// First gives free heap memory back to the system: what an earlier
+// benchmark (spawn_await's 200,000 frames) left in malloc's free lists
+// would otherwise count as this run's peak.
 bool reset_peak_rss() {
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
   std::ofstream out("/proc/self/clear_refs");
   out << "5";
   out.flush();
