@@ -119,8 +119,10 @@ def main():
     if args.weft_bench:
         with tempfile.TemporaryDirectory() as d:
             out = os.path.join(d, "async.json")
-            subprocess.run([args.weft_bench, "--benchmark_filter=^async/", f"--benchmark_out={out}",
-                            "--benchmark_out_format=json"], check=True, stdout=subprocess.DEVNULL)
+            done = subprocess.run([args.weft_bench, "--benchmark_filter=^async/", f"--benchmark_out={out}",
+                                   "--benchmark_out_format=json"], capture_output=True, text=True)
+            if done.returncode != 0:
+                sys.exit(f"async_bench.py: {args.weft_bench} failed ({done.returncode}):\n{done.stderr}")
             with open(out) as f:
                 raw = json.load(f)
     elif args.weft_json:
