@@ -15,6 +15,7 @@ void register_forkjoin();
 void register_cpu();
 void register_serialize();
 void register_sweep();
+void register_async();
 #if defined(__unix__) || defined(__APPLE__)
 void register_shm();
 void register_process();
@@ -39,6 +40,8 @@ static void print_families() {
       "  process/weft/<case>      process_pool: roundtrip, map_chunked, shared_array, by_value\n"
       "  cpu/processes            the seed's CPU-bound job on a process_pool\n"
       "  sweep/<cpu|io>/<threads|processes>/<workers>  worker-count sweeps\n"
+      "  async/<impl>/sleep_semaphore  10,000 100 ms sleeps under a semaphore(1000): wall_s vs 1.0 s, peak RSS\n"
+      "  async/<impl>/spawn_await      tasks/s: spawn 200,000 trivial coroutines, await each\n"
       "  cpu/mpi, mpi/roundtrip   mpi_pool (only under mpiexec; scripts/bench launches it)\n"
       "peers compiled in:");
 #if defined(WEFT_BENCH_HAVE_TBB)
@@ -67,6 +70,7 @@ int main(int argc, char** argv) {
   weft_bench::register_cpu();
   weft_bench::register_serialize();
   weft_bench::register_sweep();
+  weft_bench::register_async();
 #if defined(__unix__) || defined(__APPLE__)
   weft_bench::register_shm();
   weft_bench::register_process();
