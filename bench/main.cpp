@@ -16,6 +16,7 @@ void register_cpu();
 void register_serialize();
 void register_sweep();
 void register_async();
+void register_async_http();
 #if defined(__unix__) || defined(__APPLE__)
 void register_shm();
 void register_process();
@@ -42,6 +43,7 @@ static void print_families() {
       "  sweep/<cpu|io>/<threads|processes>/<workers>  worker-count sweeps\n"
       "  async/<impl>/sleep_semaphore  10,000 100 ms sleeps under a semaphore(1000): wall_s vs 1.0 s, peak RSS\n"
       "  async/<impl>/spawn_await      tasks/s: spawn 200,000 trivial coroutines, await each\n"
+      "  async/<impl>/http_get         loopback HTTP GETs/s, 100 connections in flight (Boost.Beast)\n"
       "  cpu/mpi, mpi/roundtrip   mpi_pool (only under mpiexec; scripts/bench launches it)\n"
       "peers compiled in:");
 #if defined(WEFT_BENCH_HAVE_TBB)
@@ -71,6 +73,7 @@ int main(int argc, char** argv) {
   weft_bench::register_serialize();
   weft_bench::register_sweep();
   weft_bench::register_async();
+  weft_bench::register_async_http();
 #if defined(__unix__) || defined(__APPLE__)
   weft_bench::register_shm();
   weft_bench::register_process();

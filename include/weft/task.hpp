@@ -23,6 +23,7 @@
 #pragma once
 
 #include <weft/detail/block_cache.hpp>
+#include <weft/detail/config.hpp>
 #include <weft/detail/coro_core.hpp>
 #include <weft/detail/event_loop.hpp>
 #include <weft/detail/future_access.hpp>
@@ -93,37 +94,50 @@ template <class T>
 inline constexpr bool state_in_frame = alignof(value_or_monostate<T>) <= alignof(std::max_align_t);
 
 // Frame memory, from the task-state cache (see block_cache):
-//   [ room for spawned_state<T> | frame_header ][ the coroutine frame ]
-// The header says whether a spawn built its state in the room; then the
-// state owns the block and frees it with its last reference (always after
-// the frame was destroyed: see spawned_state), and the frame's own delete
-// leaves the block alone.
-struct frame_header {
+//   [ padding | room for spawned_state<T> | frame_header ][ coroutine frame ]
+// The frame starts on a cache line (or T's alignment, if larger): C++20
+// gives a frame's operator new no alignment, and GCC lays out an
+// alignas(64) local or result as if the frame had it. The header says
+// whether a spawn built its state in the room; then the state owns the
+// block and frees it with its last reference (always after the frame was
+// destroyed: see spawned_state), and the frame's own delete leaves it.
+struct alignas(16) frame_header {
   static constexpr std::uint32_t expected_magic = 0x77656674;  // "weft"
   std::uint32_t magic;
   bool state_inside;
-  std::size_t frame_bytes;
+  void* block;
+  std::size_t block_bytes;
 };
 template <class T>
 struct frame_memory {
-  static constexpr std::size_t align = alignof(std::max_align_t);
-  static constexpr std::size_t room =
-      state_in_frame<T> ? (sizeof(spawned_state<T>) + sizeof(frame_header) + align - 1) / align * align : 0;
+  static constexpr std::size_t frame_align =
+      alignof(value_or_monostate<T>) > cache_line ? alignof(value_or_monostate<T>) : cache_line;
+  static constexpr std::size_t room = state_in_frame<T> ? (sizeof(spawned_state<T>) + 15) / 16 * 16 : 0;
+  static constexpr std::size_t prefix = room + sizeof(frame_header);
+
   static void* allocate(std::size_t frame_bytes) {
-    char* block = static_cast<char*>(block_cache::allocate(room + frame_bytes));
-    if constexpr (room != 0) ::new (block + room - sizeof(frame_header)) frame_header{frame_header::expected_magic, false, frame_bytes};
-    return block + room;
+    // Blocks are aligned to at least 16: frame_align - 16 bytes of slack
+    // always fit an aligned frame start after the prefix.
+    const std::size_t block_bytes = prefix + frame_bytes + frame_align - 16;
+    char* block = static_cast<char*>(block_cache::allocate(block_bytes));
+    const auto start = reinterpret_cast<std::uintptr_t>(block) + prefix;
+    char* frame = block + ((start + frame_align - 1) / frame_align * frame_align - reinterpret_cast<std::uintptr_t>(block));
+    ::new (frame - sizeof(frame_header)) frame_header{frame_header::expected_magic, false, block, block_bytes};
+    return frame;
   }
-  static void release_frame(void* frame, std::size_t frame_bytes) noexcept {
-    if constexpr (room != 0) {
-      if (header_of(frame).state_inside) return;  // the state frees the block
-    }
-    block_cache::deallocate(static_cast<char*>(frame) - room, room + frame_bytes);
+  static void release_frame(void* frame, std::size_t) noexcept {
+    frame_header& h = header_of(frame);
+    if (h.state_inside) return;  // the state frees the block
+    block_cache::deallocate(h.block, h.block_bytes);
   }
   static frame_header& header_of(void* frame) noexcept {
     return *std::launder(reinterpret_cast<frame_header*>(static_cast<char*>(frame) - sizeof(frame_header)));
   }
-  static void* room_of(void* frame) noexcept { return static_cast<char*>(frame) - room; }
+  static void* room_of(void* frame) noexcept { return static_cast<char*>(frame) - prefix; }
+  // The header of the frame whose room holds the state at `state`.
+  static frame_header& header_after_room(void* state) noexcept {
+    return *std::launder(reinterpret_cast<frame_header*>(static_cast<char*>(state) + room));
+  }
 };
 
 class task_promise_base {
@@ -437,9 +451,8 @@ class spawned_state final : public shared_state<T>, private task_root {
   static void operator delete(void* p, std::size_t bytes) noexcept {
     if constexpr (state_in_frame<T>) {
       (void)bytes;
-      constexpr std::size_t room = frame_memory<T>::room;
-      auto* header = std::launder(reinterpret_cast<frame_header*>(static_cast<char*>(p) + room - sizeof(frame_header)));
-      block_cache::deallocate(p, room + header->frame_bytes);
+      const frame_header& header = frame_memory<T>::header_after_room(p);
+      block_cache::deallocate(header.block, header.block_bytes);
     } else {
       state_base::operator delete(p, bytes);
     }
