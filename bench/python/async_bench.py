@@ -10,7 +10,10 @@ Measures, as bench/async.cpp does:
                    RSS of this process (VmHWM after a reset through
                    /proc/self/clear_refs) and its growth during the run;
   spawn_await      asyncio.create_task for 200,000 trivial coroutines, then
-                   await each one's result in order: tasks/s.
+                   await each one's result in order: tasks/s;
+  http_get         loopback HTTP GETs/s with aiohttp (Debian python3-aiohttp):
+                   100 keep-alive connections, 100 requests each, server and
+                   client on one loop (skipped when aiohttp is missing).
 With --weft-bench (a weft-bench binary: runs its ^async/ benchmarks) or
 --weft-json (Google Benchmark JSON holding async/ rows, e.g. from
 `weft-bench --benchmark_filter=^async/ --benchmark_out=FILE`), also prints
@@ -73,6 +76,38 @@ async def spawn_await():
     return total
 
 
+CONNECTIONS, REQUESTS_PER_CONNECTION = 100, 100
+
+
+async def http_get():
+    from aiohttp import ClientSession, TCPConnector, web
+
+    async def ok(request):
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_get("/", ok)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/"
+    answered = 0
+    async with ClientSession(connector=TCPConnector(limit=CONNECTIONS)) as session:
+        async def client():
+            nonlocal answered
+            for _ in range(REQUESTS_PER_CONNECTION):
+                async with session.get(url) as response:
+                    await response.read()
+                    answered += response.status == 200
+        start = time.perf_counter()
+        await asyncio.gather(*(client() for _ in range(CONNECTIONS)))
+        seconds = time.perf_counter() - start
+    await runner.cleanup()
+    assert answered == CONNECTIONS * REQUESTS_PER_CONNECTION
+    return answered / seconds
+
+
 def measure_python():
     reset = reset_peak_rss()
     before = status_kib("VmRSS:")
@@ -87,7 +122,13 @@ def measure_python():
         start = time.perf_counter()
         assert asyncio.run(spawn_await()) == TRIVIAL * (TRIVIAL - 1) // 2
         rates.append(TRIVIAL / (time.perf_counter() - start))
-    return {"sleep_semaphore": sleep, "spawn_await": {"items_per_second": max(rates)}}
+    result = {"sleep_semaphore": sleep, "spawn_await": {"items_per_second": max(rates)}}
+    try:
+        import aiohttp  # noqa: F401
+        result["http_get"] = {"items_per_second": max(asyncio.run(http_get()) for _ in range(2))}
+    except ImportError:
+        print("async_bench.py: aiohttp missing (Debian: python3-aiohttp): no http_get row", file=sys.stderr)
+    return result
 
 
 def load_rows(raw):
@@ -113,6 +154,9 @@ def main():
     print(f"python/asyncio/sleep_semaphore  wall_s={s['wall_s']:.3f} vs_ideal={s['vs_ideal']:.3f} "
           f"peak_rss_MiB={s['peak_rss_MiB']:.1f} rss_growth_MiB={s['rss_growth_MiB']:.1f}")
     print(f"python/asyncio/spawn_await      items_per_second={r['items_per_second']:,.0f}")
+    h = py.get("http_get")
+    if h:
+        print(f"python/aiohttp/http_get         items_per_second={h['items_per_second']:,.0f}")
     print(f"(Python {sys.version.split()[0]}, {sys.executable})")
 
     raw = None
@@ -133,12 +177,13 @@ def main():
     rows = load_rows(raw)
     if "weft" not in rows:
         sys.exit("async_bench.py: no async/weft/ rows in the weft-bench results")
-    peers = {"python": {"sleep_semaphore": s, "spawn_await": r}}
+    peers = {"python": {"sleep_semaphore": s, "spawn_await": r, "http_get": py.get("http_get", {})}}
     if "asio" in rows:
         peers["asio"] = rows["asio"]
     # (case, measure, higher is better)
     measures = [("sleep_semaphore", "wall_s", False), ("sleep_semaphore", "peak_rss_MiB", False),
-                ("sleep_semaphore", "rss_growth_MiB", False), ("spawn_await", "items_per_second", True)]
+                ("sleep_semaphore", "rss_growth_MiB", False), ("spawn_await", "items_per_second", True),
+                ("http_get", "items_per_second", True)]
     print()
     fmt = lambda v: f"{v:>14,.0f}" if v >= 1000 else f"{v:>14.3f}"
     header = f"{'measure':<32}{'weft':>14}" + "".join(f"{name:>14}" for name in peers)
