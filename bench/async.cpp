@@ -109,7 +109,7 @@ weft::task<int> weft_sleep_semaphore() {
   std::vector<weft::task<void>> tasks;
   tasks.reserve(sleepers);
   for (int i = 0; i < sleepers; ++i) tasks.push_back(weft_sleeper(&sem, &done));
-  co_await weft::gather(tasks);  // spawns each on this loop, waits for all
+  co_await weft::gather(std::move(tasks));  // spawns each on this loop, waits for all
   co_return done;
 }
 

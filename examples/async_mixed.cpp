@@ -56,7 +56,7 @@ weft::task<int> main_task(weft::process_pool* pool) {
   const std::vector<long> limits{50000, 100000, 150000, 200000};
   std::vector<weft::future<long>> work;
   for (long n : limits) work.push_back(pool->submit(&count_primes, n));  // runs in the workers now
-  std::vector<long> counts = co_await weft::gather(work);  // the loop ticks meanwhile
+  std::vector<long> counts = co_await weft::gather(std::move(work));  // the loop ticks meanwhile
 
   s.stop = true;
   co_await tick;  // the ticker ends after its current sleep

@@ -47,7 +47,7 @@ weft::task<int> main_task() {
   co_await queue.async_join();  // every pushed item was marked done
   const bool all_done = t.consumed == 1000;
   queue.close();  // wakes the idle consumers: their async_pop returns nullopt
-  std::vector<long> per_consumer = co_await weft::gather(consumers);
+  std::vector<long> per_consumer = co_await weft::gather(std::move(consumers));
   std::printf("consumed %ld items, sum %ld\n", t.consumed, t.sum);
   std::printf("join returned with every item done; %zu consumers stopped\n", all_done ? per_consumer.size() : 0);
   co_return 0;

@@ -896,6 +896,8 @@ auto gather(A&&... aws) -> task<std::tuple<detail::value_or_monostate<detail::ch
 template <std::ranges::input_range R>
   requires detail::child_awaitable<std::ranges::range_value_t<R>>
 auto gather(R&& range) {
+  static_assert(!std::is_lvalue_reference_v<R>,
+                "weft::gather(range) moves every task and future out of the range: pass std::move(range)");
   using T = detail::child_result_t<std::ranges::range_value_t<R>>;
   std::vector<future<T>> children;
   for (auto&& aw : range) children.push_back(detail::as_child(std::move(aw)));
