@@ -37,6 +37,9 @@ class reader;
 //     static point read(weft::reader& r) { auto x = r.read<double>(); return {x, r.read<std::string>()}; }
 //   };
 //
+// A user's specialization always wins over the built-in rules below, also
+// for a trivially copyable T and inside containers and aggregates.
+//
 // The primary template is deliberately not usable: a type without a
 // serializer fails at compile time (see weft::serializable).
 template <class T, class Enable = void>
@@ -131,6 +134,24 @@ T deserialize(std::span<const std::byte> bytes) {
 
 // ---- built-in serializers ----
 
+namespace detail {
+template <class... Fields>
+constexpr bool fields_serializable(std::type_identity<std::tuple<Fields...>>) {
+  return (serializable<Fields> && ...);  // a reference field (int&) has no serializer
+}
+// An aggregate that travels field by field: its fields can be listed and
+// each is serializable, and it is not copied as bytes (a field has a tag to
+// validate, an owner of memory, or a user's serializer).
+template <class T>
+constexpr bool serialized_by_fields() {
+  if constexpr (is_std_array<T> || !fields_listable<T> || bitwise_serializable<T>) {
+    return false;
+  } else {
+    return fields_serializable(field_types_t<T>{});
+  }
+}
+}  // namespace detail
+
 template <class T>
 struct serializer<T, std::enable_if_t<detail::bitwise_serializable<T>>> {
   using builtin_bitwise = void;  // marks the built-in path (detail/boundary_check.hpp checks fields)
@@ -169,7 +190,7 @@ template <class T, class A>
 struct serializer<std::vector<T, A>, std::enable_if_t<serializable<T>>> {
   static void write(writer& w, const std::vector<T, A>& v) {
     w.write_size(v.size());
-    if constexpr (detail::bitwise_serializable<T>) {
+    if constexpr (detail::builtin_bytes<T>) {
       w.write_bytes(v.data(), v.size() * sizeof(T));  // contiguous: one memcpy
     } else {
       // write<T>: vector<bool>'s element is a proxy class (libc++'s holds a pointer)
@@ -179,7 +200,7 @@ struct serializer<std::vector<T, A>, std::enable_if_t<serializable<T>>> {
   static std::vector<T, A> read(reader& r) {
     std::size_t n = r.read_size(detail::min_wire_size<T>());
     std::vector<T, A> v;
-    if constexpr (detail::bitwise_serializable<T>) {
+    if constexpr (detail::builtin_bytes<T>) {
       v.resize(n);
       r.read_bytes(v.data(), n * sizeof(T));
     } else {
@@ -287,6 +308,24 @@ struct serializer<std::variant<Ts...>, std::enable_if_t<(serializable<Ts> && ...
   template <std::size_t... I>
   static constexpr std::array<read_fn, sizeof...(Ts)> readers(std::index_sequence<I...>) {
     return {&read_alternative<I>...};
+  }
+};
+
+// Any other aggregate of serializable fields (detail/aggregate_fields.hpp),
+// field by field in declaration order, as Python's pickle carries a
+// record: struct stats { std::string path; long lines; };
+template <class T>
+struct serializer<T, std::enable_if_t<detail::serialized_by_fields<T>()>> {
+  using builtin_fields = void;  // marks the built-in path (detail/boundary_check.hpp checks fields)
+  static void write(writer& w, const T& value) {
+    detail::visit_fields(value, [&w](auto, const auto&... field) { (w.write(field), ...); });
+  }
+  static T read(reader& r) { return read_fields(r, detail::field_types_t<T>{}); }
+
+ private:
+  template <class... Fields>
+  static T read_fields(reader& r, std::type_identity<std::tuple<Fields...>>) {
+    return T{r.read<std::remove_cv_t<Fields>>()...};  // braced: read left to right
   }
 };
 
