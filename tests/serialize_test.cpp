@@ -434,3 +434,27 @@ TEST_CASE("tags inside arrays and aggregates are validated", "[serialize]") {
   f.back() = std::byte{9};
   CHECK_THROWS_AS(weft::deserialize<flagged>(f), weft::protocol_error);
 }
+
+namespace {
+template <class T>
+struct boxed {  // an aggregate template with a user's partial specialization
+  T v;
+};
+}  // namespace
+template <class T>
+struct weft::serializer<boxed<T>> {
+  static void write(weft::writer& w, const boxed<T>& b) {
+    w.write(std::uint8_t{0xB0});
+    w.write(b.v);
+  }
+  static boxed<T> read(weft::reader& r) {
+    if (r.read<std::uint8_t>() != 0xB0) weft::reader::fail("not a box");
+    return {r.read<T>()};
+  }
+};
+
+TEST_CASE("a user's partial specialization wins over the built-in rules for aggregates", "[serialize]") {
+  CHECK(weft::serialize(boxed<int>{1}).size() == 1 + sizeof(int));
+  CHECK(weft::serialize(boxed<std::string>{"ab"}).size() == 1 + sizeof(std::size_t) + 2);
+  CHECK(round_trip(boxed<std::string>{"ab"}).v == "ab");
+}

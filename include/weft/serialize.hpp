@@ -40,12 +40,30 @@ class reader;
 // A user's specialization always wins over the built-in rules below, also
 // for a trivially copyable T and inside containers and aggregates.
 //
-// The primary template is deliberately not usable: a type without a
-// serializer fails at compile time (see weft::serializable).
-template <class T, class Enable = void>
-struct serializer {
+// For a type that is neither, the primary template is deliberately not
+// usable: it fails at compile time (see weft::serializable).
+namespace detail {
+template <class T>
+struct bytes_serializer;  // a trivially copyable T, as its bytes (below)
+template <class T>
+struct fields_serializer;  // an aggregate, field by field (below)
+struct no_serializer {
   using not_specialized = void;
 };
+template <class T>
+constexpr bool serialized_by_fields();
+// The built-in rule for a T no specialization covers.
+template <class T>
+using builtin_serializer_t =
+    std::conditional_t<bitwise_serializable<T>, bytes_serializer<T>,
+                       std::conditional_t<serialized_by_fields<T>(), fields_serializer<T>, no_serializer>>;
+}  // namespace detail
+
+// The primary template holds the built-in rules for a T no specialization
+// covers (bytes of a trivially copyable T, the fields of an aggregate), so
+// that a user's specialization, full or partial, never competes with them.
+template <class T, class Enable = void>
+struct serializer : detail::builtin_serializer_t<T> {};
 
 // True when T can cross a process boundary: it has a serializer.
 template <class T>
@@ -152,9 +170,10 @@ constexpr bool serialized_by_fields() {
 }
 }  // namespace detail
 
+namespace detail {
 template <class T>
-struct serializer<T, std::enable_if_t<detail::bitwise_serializable<T>>> {
-  using builtin_bitwise = void;  // marks the built-in path (detail/boundary_check.hpp checks fields)
+struct bytes_serializer {
+  using builtin_bitwise = void;  // marks the built-in path (boundary_check.hpp checks fields)
   static void write(writer& w, const T& v) { w.write_bytes(&v, sizeof v); }
   static T read(reader& r) {
     T v;
@@ -162,6 +181,7 @@ struct serializer<T, std::enable_if_t<detail::bitwise_serializable<T>>> {
     return v;
   }
 };
+}  // namespace detail
 
 template <>
 struct serializer<bool> {
@@ -314,13 +334,14 @@ struct serializer<std::variant<Ts...>, std::enable_if_t<(serializable<Ts> && ...
 // Any other aggregate of serializable fields (detail/aggregate_fields.hpp),
 // field by field in declaration order, as Python's pickle carries a
 // record: struct stats { std::string path; long lines; };
+namespace detail {
 template <class T>
-struct serializer<T, std::enable_if_t<detail::serialized_by_fields<T>()>> {
-  using builtin_fields = void;  // marks the built-in path (detail/boundary_check.hpp checks fields)
+struct fields_serializer {
+  using builtin_fields = void;  // marks the built-in path (boundary_check.hpp checks fields)
   static void write(writer& w, const T& value) {
-    detail::visit_fields(value, [&w](auto, const auto&... field) { (w.write(field), ...); });
+    visit_fields(value, [&w](auto, const auto&... field) { (w.write(field), ...); });
   }
-  static T read(reader& r) { return read_fields(r, detail::field_types_t<T>{}); }
+  static T read(reader& r) { return read_fields(r, field_types_t<T>{}); }
 
  private:
   template <class... Fields>
@@ -328,5 +349,6 @@ struct serializer<T, std::enable_if_t<detail::serialized_by_fields<T>()>> {
     return T{r.read<std::remove_cv_t<Fields>>()...};  // braced: read left to right
   }
 };
+}  // namespace detail
 
 }  // namespace weft

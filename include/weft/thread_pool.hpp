@@ -871,7 +871,7 @@ auto thread_pool::map(F&& f, const Range& items, std::size_t chunk)
   std::vector<R> results;
   results.reserve(count);
   for (auto& part : parts)
-    for (auto& r : part.get()) results.push_back(std::move(r));
+    for (auto&& r : part.get()) results.push_back(std::move(r));  // auto&&: vector<bool>'s proxy
   return results;
 }
 

@@ -345,7 +345,7 @@ struct map_chunk {
 using remote_item_error = std::tuple<std::uint64_t, std::string, std::string>;
 template <class R>
 struct remote_chunk_result {
-  std::vector<R> values;
+  std::vector<stored_value_t<R>> values;  // bool results boxed, as chunk_result's (imap.hpp)
   std::vector<remote_item_error> errors;  // ascending positions
   std::uint64_t items = 0;
 };
@@ -432,7 +432,7 @@ remote_map_result_t<F, Range> remote_map(Pool& pool, F f, const Range& items, st
   remote_map_result_t<F, Range> results;
   results.reserve(count);
   for (auto& p : parts)
-    for (auto& r : p.get()) results.push_back(std::move(r));
+    for (auto&& r : p.get()) results.push_back(std::move(r));  // auto&&: vector<bool>'s proxy
   return results;
 }
 
@@ -514,7 +514,7 @@ struct serializer<detail::remote_chunk_result<R>> {
   }
   static detail::remote_chunk_result<R> read(reader& in) {
     detail::remote_chunk_result<R> c;
-    c.values = in.read<std::vector<R>>();
+    c.values = in.read<std::vector<detail::stored_value_t<R>>>();
     c.errors = in.read<std::vector<detail::remote_item_error>>();
     c.items = in.read<std::uint64_t>();
     return c;
