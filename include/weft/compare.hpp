@@ -8,6 +8,8 @@
 // POSIX only (it forks a process_pool).
 #pragma once
 
+#include <weft/detail/config.hpp>  // first: the C++20 check
+
 #if !defined(__unix__) && !defined(__APPLE__)
 #error "<weft/compare.hpp> needs POSIX processes (Linux, macOS); it is not available on this platform"
 #endif

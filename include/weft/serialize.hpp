@@ -6,6 +6,8 @@
 // implicitly; weft makes it a compile-time property of the type.
 #pragma once
 
+#include <weft/detail/config.hpp>  // first: the C++20 check
+
 #include <weft/detail/serialize_traits.hpp>
 #include <weft/error.hpp>
 

@@ -298,6 +298,10 @@ constexpr void require(Verdict) {
 // its result R (void allowed) and the decayed argument types Args. Each
 // refusal is a static_assert naming the offending type and the fix.
 template <class F, class R, class... Args>
+inline constexpr bool crossable_task =
+    crossable_callable<F> && (std::is_void_v<R> || crossable<R>) && (crossable<Args> && ...);
+
+template <class F, class R, class... Args>
 constexpr void require_crossable() {
   require(judge_callable<F>());
   if constexpr (!std::is_void_v<R>) require(judge<R>());
