@@ -76,3 +76,11 @@ TEST_CASE("bool results work in map, imap and imap_unordered on a process_pool",
   CHECK(std::count(unordered.begin(), unordered.end(), true) == 3);
   CHECK(pool.map(is_big, some_jobs()) == std::vector<bool>{false, false, true, true, true});
 }
+
+TEST_CASE("a remote imap keeps 4 chunks per worker in flight by default", "[crossing][detail]") {
+  // DESIGN "Cancellation, timeouts and streaming": the remote pipeline already
+  // keeps 2 tasks per worker busy, so the window is twice the thread pool's.
+  CHECK(weft::detail::default_remote_buffersize(1) == 4);
+  CHECK(weft::detail::default_remote_buffersize(3) == 12);
+  CHECK(weft::detail::default_remote_buffersize(0) == 4);
+}
