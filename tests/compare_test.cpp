@@ -222,3 +222,17 @@ TEST_CASE("comparison: best() needs a lead larger than the spread; noisy() and p
     CHECK(out.str().find("overlap") == std::string::npos);
   }
 }
+
+TEST_CASE("comparison: a run that got clearly fewer cores than its threads wanted is inconclusive",
+          "[compare]") {
+  // Issue 24: under load, threads ran 2x slower than serial and the verdict named a winner anyway.
+  weft::comparison c({row("serial", 1, 100, 98, 102, 100), row("threads", 2, 52, 50, 55, 100),
+                      row("processes", 2, 53, 51, 56, 100)},
+                     5, true, /*cores_obtained=*/0.3);  // below 75% even of one core
+  std::ostringstream out;
+  c.print(out);
+  INFO(out.str());
+  CHECK(c.best() == "serial");
+  CHECK(last_line(out.str()).find("verdict: inconclusive — the machine is busy") == 0);
+  CHECK(out.str().find("got 0.3 of") != std::string::npos);
+}
