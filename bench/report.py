@@ -310,11 +310,13 @@ def paired_ratios(rows, a, b):
     return [x / y for x, y in zip(ra.ips, rb.ips) if y > 0]
 
 
-def readme_table(table, verdict, rows, machine):
+def readme_table(table, verdict, rows, machine, stem):
     lines = [README_BEGIN, "",
              f"Run {machine['date']} on `{machine['host']}` ({machine['cpu']}, {machine['cores_usable']} usable cores, "
              f"{machine['compiler']}; load average {machine['strategy_load']} at start) by `scripts/bench --readme`. "
-             "Each figure is the median of interleaved rounds, with the lowest and highest round in brackets.", "",
+             "Each figure is the median of interleaved rounds, with the lowest and highest round in brackets; "
+             f"raw data: [`{os.path.relpath(stem, os.path.dirname(os.path.abspath(machine['readme'])))}.json`]"
+             f"({os.path.relpath(stem, os.path.dirname(os.path.abspath(machine['readme'])))}.json).", "",
              "| strategy (CPU-bound job) | workers | median | rounds | speedup |", "|---|---:|---:|---:|---:|"]
     for r in table:
         name = r["name"] + (" (reference)" if r.get("reference") else "")
@@ -392,7 +394,8 @@ def main():
         os.replace(stem + ".svg.tmp", stem + ".svg")
         print(f"chart:   {stem}.svg")
     if args.readme and table:
-        if write_readme(args.readme, readme_table(table, verdict, rows, machine)):
+        machine["readme"] = args.readme
+        if write_readme(args.readme, readme_table(table, verdict, rows, machine, stem)):
             print(f"readme:  the table between the weft-bench markers in {args.readme}")
     if verdict:
         print(verdict)  # the strategy table's verdict (weft-bench), last
