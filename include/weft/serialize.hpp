@@ -40,10 +40,9 @@ class reader;
 //   };
 //
 // A user's specialization always wins over the built-in rules below, also
-// for a trivially copyable T and inside containers and aggregates.
-//
-// For a type that is neither, the primary template is deliberately not
-// usable: it fails at compile time (see weft::serializable).
+// for a trivially copyable T and inside containers and aggregates. A type
+// no rule covers has no serializer: using it fails at compile time (see
+// weft::serializable).
 namespace detail {
 template <class T>
 struct bytes_serializer;  // a trivially copyable T, as its bytes (below)
@@ -170,9 +169,7 @@ constexpr bool serialized_by_fields() {
     return fields_serializable(field_types_t<T>{});
   }
 }
-}  // namespace detail
 
-namespace detail {
 template <class T>
 struct bytes_serializer {
   using builtin_bitwise = void;  // marks the built-in path (boundary_check.hpp checks fields)
