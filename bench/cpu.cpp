@@ -1,5 +1,5 @@
 // weft — MIT licence. See LICENSE.
-// cpu/<strategy> — the seed's CPU-bound job (4 tasks, each summing i*i for
+// cpu/<strategy> — the tutorial's CPU-bound job (4 tasks, each summing i*i for
 // i < 10'000'000) run serially, on a thread_pool and with std::async;
 // items_per_second counts tasks. Workers = default_workers(cpu).
 #include <weft/thread_pool.hpp>

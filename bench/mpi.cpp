@@ -1,5 +1,5 @@
 // weft — MIT licence. See LICENSE.
-// cpu/mpi — the seed's CPU-bound job on an mpi_pool; mpi/roundtrip — submit
+// cpu/mpi — the tutorial's CPU-bound job on an mpi_pool; mpi/roundtrip — submit
 // + get of a trivial task to another rank. Registered only when weft-bench
 // runs under an MPI launcher (scripts/bench does: mpiexec -np <cores + 1>,
 // one rank per core plus rank 0, which submits); the worker ranks serve

@@ -8,7 +8,7 @@
 // bounded imap_unordered (the streaming form's cost next to map_chunked);
 // process/weft/shared_array vs process/weft/by_value — workers sum an 8 MB
 // array through shared memory, or receive the same vector serialized;
-// cpu/processes — the seed's CPU-bound job on default_workers(cpu) processes.
+// cpu/processes — the tutorial's CPU-bound job on default_workers(cpu) processes.
 // Pools are built once per benchmark, outside the timed loop.
 #include <weft/process_pool.hpp>
 #include <weft/shared_memory.hpp>

@@ -6,10 +6,13 @@ with machine facts, and an SVG chart (the strategy table as bars beside the
 worker sweeps, with error bars and the ideal speedup).
 
     bench/report.py RAW.json OUT_DIR --compiler "GNU 12.2.0"
+                    [--strategies STRATEGIES.json] [--readme README.md]
 
-The table has the layout of weft::comparison::print() (<weft/compare.hpp>);
-best() and the noise rule are the same: a parallel strategy wins only when
-its lead over serial is larger than the spread (max - min) of both rows.
+The strategy table and its verdict come from weft-bench's own mode
+(STRATEGIES.json, written by `weft-bench --json`), which prints them through
+weft::comparison (<weft/compare.hpp>): the verdict is decided in one place,
+detail/strategy_verdict.hpp, and only repeated here. This script adds the
+worker sweeps, the result file, the chart and (--readme) the README table.
 """
 import argparse
 import datetime
@@ -102,72 +105,39 @@ def rows_by_name(raw):
     return out
 
 
-STRATEGIES = [("cpu/serial", "serial"), ("cpu/threads", "threads"), ("cpu/processes", "processes"),
-              ("cpu/std_async", "std_async"), ("cpu/mpi", "mpi")]
-
-
-def strategy_table(rows, cores):
-    """[{name, workers, median, min, max, speedup, efficiency, samples}] for the cpu/ rows."""
-    serial = rows.get("cpu/serial")
-    if serial is None:
+def strategy_table(strategies):
+    """[{name, workers, median, min, max, speedup, efficiency, samples, reference}] (ms) from
+    weft-bench --json."""
+    if not strategies:
         return []
     table = []
-    for key, label in STRATEGIES:
-        r = rows.get(key)
-        if r is None:
+    for r in strategies["rows"]:
+        samples = [x * 1e3 for x in r["seconds"]]
+        if not samples:
             continue
-        workers = 1 if key == "cpu/serial" else (r.workers or min(4, cores))
-        if key == "cpu/std_async":
-            workers = 4  # one thread per task
-        speedup = serial.median / r.median
-        table.append({"name": label, "workers": workers, "median": r.median, "min": r.min, "max": r.max,
-                      "speedup": speedup, "efficiency": speedup / workers, "samples": r.ms})
+        table.append({"name": r["name"], "workers": r["workers"], "reference": r["reference"],
+                      "median": statistics.median(samples), "min": min(samples), "max": max(samples),
+                      "samples": samples})
+    if not table or table[0]["name"] != "serial":
+        return []
+    for r in table:
+        r["speedup"] = table[0]["median"] / r["median"]
+        r["efficiency"] = r["speedup"] / r["workers"]
     return table
 
 
-def overlap(a, b):
-    return a["min"] <= b["max"] and b["min"] <= a["max"]
-
-
-def best(table):
-    """As weft::comparison::best(): the fastest by median if its lead over
-    serial beats the spread of both rows, else serial."""
-    serial = table[0]
-    fastest = min(table, key=lambda r: r["median"])
-    if fastest is serial:
-        return fastest
-    lead = serial["median"] - fastest["median"]
-    spread = max(fastest["max"] - fastest["min"], serial["max"] - serial["min"])
-    return fastest if lead > spread else serial
-
-
-def print_table(table):
-    """The same lines as weft::comparison::print()."""
-    print(f"  {'strategy':<12}{'workers':>8}{'median':>11}{'min-max':>19}{'speedup':>9}{'efficiency':>12}")
-    over_ideal = False
-    for r in table:
-        flag = r["efficiency"] > 1.0
-        over_ideal |= flag
-        rng = f"{r['min']:.1f}-{r['max']:.1f} ms"
-        print(f"  {r['name']:<12}{r['workers']:>8}{r['median']:>8.1f} ms{rng:>19}{r['speedup']:>8.2f}x"
-              f"{r['efficiency'] * 100:>11.0f}%{' (noise)' if flag else ''}")
-    print(f"  ({len(table[0]['samples'])} interleaved rounds; speedup = serial median / row median)")
-    if over_ideal:
-        print("  note: efficiency above 100% is noise (a slow serial round, or a core another program freed), not real")
-    pairs = [f"{a['name']}/{b['name']}" for i, a in enumerate(table) for b in table[i + 1:] if overlap(a, b)]
-    if pairs:
-        print(f"  warning: min-max ranges overlap ({', '.join(pairs)}): too noisy to separate those;"
-              " close other programs, or use more repeats")
-    winner, fastest = best(table), min(table, key=lambda r: r["median"])
-    if winner is not table[0]:
-        tied = [r["name"] for r in table[1:] if r is not winner and overlap(r, winner)]
-        print(f"verdict: {winner['name']} — {winner['speedup']:.2f}x serial with {winner['workers']} workers,"
-              " a lead larger than the spread" + (f"; {', '.join(tied)} within the noise of it" if tied else ""))
-    elif fastest is table[0]:
-        print("verdict: serial — no parallel strategy was faster")
-    else:
-        print(f"verdict: serial — {fastest['name']} looked {fastest['speedup']:.2f}x faster,"
-              " but its lead is within the noise")
+def mpi_line(rows, strategies):
+    """cpu/mpi (Google Benchmark under mpiexec: one 10M pass per task, not interleaved with the
+    table's rounds) scaled to the table's job; printed beside the table, not part of the verdict."""
+    r = rows.get("cpu/mpi")
+    if r is None or not strategies:
+        return None
+    serial = [x["seconds"] for x in strategies["rows"] if x["name"] == "serial"]
+    if not serial:
+        return None
+    per_pass = statistics.median(serial[0]) * 1e3 / strategies["job"]["repeats_per_task"]
+    return (f"  mpi (cpu/mpi under mpiexec, {r.workers or '?'} workers): {r.median:.1f} ms per 10M pass, "
+            f"about {per_pass / r.median:.2f}x serial — not interleaved with the rounds above, so not in the verdict")
 
 
 def sweeps(rows, serial_ms):
@@ -185,7 +155,7 @@ def sweeps(rows, serial_ms):
         pts.sort(key=lambda p: p[0])
         if kind == "cpu" and serial_ms:
             base = serial_ms
-        else:
+        else:  # also cpu without a serial/cpu row of the same job: the fastest one-worker median
             ones = [r.median for (k, _), ps in found.items() if k == kind for w, r in ps if w == 1]
             base = min(ones) if ones else pts[0][1].median
         out[(kind, impl)] = [(w, base / r.median, base / r.max, base / r.min) for w, r in pts]
@@ -203,7 +173,7 @@ def best_workers(pts):
 
 
 def print_sweeps(sweep, table, recommended):
-    by_name = {r["name"]: r for r in table}
+    by_name = {r["name"]: r for r in table if not r.get("reference")}
     for kind in ("cpu", "io"):
         lines = {impl: pts for (k, impl), pts in sweep.items() if k == kind}
         if not lines:
@@ -226,7 +196,7 @@ def print_sweeps(sweep, table, recommended):
                     t_lo, t_hi = table[0]["median"] / row["max"], table[0]["median"] / row["min"]
                     if hi < t_lo or lo > t_hi:
                         print(f"  note: the table says {impl} {row['speedup']:.2f}x at {row['workers']} workers, the "
-                              f"sweep {med:.2f}x: beyond both spreads. The table runs 4 tasks of 10M (one per worker "
+                              f"sweep {med:.2f}x: beyond both spreads. The table runs 4 long tasks (one per worker "
                               "slot), the sweep 16 of 2.5M (finer tasks balance better but cost 4x the messages).")
                     else:
                         print(f"  table and sweep agree for {impl} at {row['workers']} workers "
@@ -262,7 +232,7 @@ def draw_chart(table, sweep, machine, path):
                  fontsize=9)
     for ax, panel in zip(axes[0], panels):
         if panel == "table":
-            names = [r["name"] for r in table]
+            names = [r["name"] + ("*" if r.get("reference") else "") for r in table]
             med = [r["speedup"] for r in table]
             base = table[0]["median"]
             lo = [m - base / r["max"] for m, r in zip(med, table)]
@@ -273,7 +243,7 @@ def draw_chart(table, sweep, machine, path):
             ax.scatter(xs, ideal, marker="_", s=600, color="black", label="ideal (workers, at most cores)", zorder=3)
             ax.set_xticks(list(xs))
             ax.set_xticklabels(names)
-            ax.set_title("CPU-bound job: strategies (4 tasks of 10M)")
+            ax.set_title("CPU-bound job: strategies (4 tasks; * = reference)")
             ax.set_ylabel("speedup over serial")
             ax.set_ylim(0, max(max(ideal), max(m + h for m, h in zip(med, hi))) * 1.1)
             ax.axhline(1.0, color="grey", linewidth=0.8, linestyle=":")
@@ -302,37 +272,116 @@ def draw_chart(table, sweep, machine, path):
     return True
 
 
+def unique_stem(out_dir, date, host):
+    """OUT_DIR/<date>-<host>, or -2, -3, ... when a run of that day and host is there: never overwrite."""
+    stem = os.path.join(out_dir, f"{date}-{host}")
+    n = 1
+    while os.path.exists(stem + ".json"):
+        n += 1
+        stem = os.path.join(out_dir, f"{date}-{host}-{n}")
+    return stem
+
+
+README_BEGIN = "<!-- weft-bench:begin (generated by scripts/bench --readme; do not edit) -->"
+README_END = "<!-- weft-bench:end -->"
+
+# README rows: (label, weft benchmark, baseline benchmark, what the baseline is)
+README_PAIRS = [
+    ("queue 1 producer, 1 consumer", "queue/weft/1p1c", "queue/mutex_condvar/1p1c", "mutex + condvar"),
+    ("queue 1p1c vs oneTBB", "queue/weft/1p1c", "queue/tbb/1p1c", "tbb::concurrent_bounded_queue"),
+    ("queue 1p1c vs moodycamel", "queue/weft/1p1c", "queue/moodycamel/1p1c", "moodycamel (unbounded)"),
+    ("queue 4p4c (8 threads)", "queue/weft/4p4c", "queue/mutex_condvar/4p4c", "mutex + condvar"),
+    ("rwlock 99% reads", "rwlock/weft/99", "rwlock/std_shared_mutex/99", "std::shared_mutex"),
+    ("rwlock 50% reads", "rwlock/weft/50", "rwlock/std_shared_mutex/50", "std::shared_mutex"),
+    ("counter, 2 threads", "counter/weft_sharded/2", "counter/mutex/2", "mutex"),
+    ("pool post_wait vs oneTBB", "pool/weft/post_wait", "pool/tbb_task_group/post_wait", "tbb::task_group"),
+    ("pool submit_get vs oneTBB", "pool/weft/submit_get", "pool/tbb_task_group/submit_get", "tbb::task_group"),
+    ("shared_queue 1p1c (processes)", "shm/queue/1p1c", "shm/pipe/1p1c", "a pipe"),
+    ("process shared_array vs by value", "process/weft/shared_array", "process/weft/by_value", "8 MB by value"),
+    ("process imap_unordered vs map", "process/weft/imap_unordered", "process/weft/map_chunked", "map, chunks of 256"),
+]
+
+
+def paired_ratios(rows, a, b):
+    """Per-round items/s ratios a/b (round i of each, both from interleaved repetitions)."""
+    ra, rb = rows.get(a), rows.get(b)
+    if ra is None or rb is None:
+        return []
+    return [x / y for x, y in zip(ra.ips, rb.ips) if y > 0]
+
+
+def readme_table(table, verdict, rows, machine, stem):
+    lines = [README_BEGIN, "",
+             f"Run {machine['date']} on `{machine['host']}` ({machine['cpu']}, {machine['cores_usable']} usable cores, "
+             f"{machine['compiler']}; load average {machine['strategy_load']} at start) by `scripts/bench --readme`. "
+             "Each figure is the median of interleaved rounds, with the lowest and highest round in brackets; "
+             f"raw data: [`{os.path.relpath(stem, os.path.dirname(os.path.abspath(machine['readme'])))}.json`]"
+             f"({os.path.relpath(stem, os.path.dirname(os.path.abspath(machine['readme'])))}.json).", "",
+             "| strategy (CPU-bound job) | workers | median | rounds | speedup |", "|---|---:|---:|---:|---:|"]
+    for r in table:
+        name = r["name"] + (" (reference)" if r.get("reference") else "")
+        base = table[0]["median"]
+        lines.append(f"| {name} | {r['workers']} | {r['median']:.0f} ms | {r['min']:.0f}-{r['max']:.0f} ms | "
+                     f"{r['speedup']:.2f}x [{base / r['max']:.2f}-{base / r['min']:.2f}] |")
+    lines += ["", f"`{verdict}`", "", "| weft vs | baseline | weft ÷ baseline (items/s) |", "|---|---|---:|"]
+    for label, a, b, what in README_PAIRS:
+        ratios = paired_ratios(rows, a, b)
+        if ratios:
+            lines.append(f"| {label} | {what} | {statistics.median(ratios):.2f}x [{min(ratios):.2f}-{max(ratios):.2f}] |")
+    lines += ["", README_END]
+    return "\n".join(lines)
+
+
+def write_readme(path, text):
+    with open(path) as f:
+        old = f.read()
+    if README_BEGIN not in old or README_END not in old:
+        print(f"bench/report.py: {path} has no weft-bench markers; README not changed", file=sys.stderr)
+        return False
+    head, rest = old.split(README_BEGIN, 1)
+    _, tail = rest.split(README_END, 1)
+    with open(path + ".tmp", "w") as f:
+        f.write(head + text + tail)
+    os.replace(path + ".tmp", path)
+    return True
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("raw")
     ap.add_argument("out_dir")
     ap.add_argument("--compiler", default="unknown")
+    ap.add_argument("--strategies", help="weft-bench --json output: the strategy table and its verdict")
+    ap.add_argument("--readme", help="README.md whose generated benchmark table to replace")
     args = ap.parse_args()
     with open(args.raw) as f:
         raw = json.load(f)
+    strategies = None
+    if args.strategies:
+        with open(args.strategies) as f:
+            strategies = json.load(f)
     rows = rows_by_name(raw)
     cores = usable_cores()
     machine = {"host": socket.gethostname(), "cpu": cpu_model(), "cores_usable": cores,
                "compiler": args.compiler, "date": datetime.date.today().isoformat(),
-               "load_avg": raw.get("context", {}).get("load_avg")}
+               "time": datetime.datetime.now().strftime("%H:%M:%S"),
+               "load_avg": raw.get("context", {}).get("load_avg"),
+               "strategy_load": strategies.get("load_average") if strategies else None}
     recommended = {"cpu": cores, "io": cores * 5, "mixed": cores * 2 + 1}
-    table = strategy_table(rows, cores)
-    sweep = sweeps(rows, table[0]["median"] if table else None)
-    print()
-    print(f"weft strategy comparison — {machine['cpu']}, {cores} usable cores, {machine['compiler']}")
-    load = (machine["load_avg"] or [None])[0]
-    if load is not None and load > 0.5 * cores:
-        print(f"note: load average {load:.1f} on {cores} cores when the run started: other programs were busy,"
-              " so expect noise and speedups below what this machine can do idle")
-    if table:
+    table = strategy_table(strategies)
+    verdict = strategies["verdict"] if strategies else None
+    serial_pass = None
+    if table and strategies:  # the sweeps' total work is one 10M pass per task
+        serial_pass = table[0]["median"] / strategies["job"]["repeats_per_task"]
+    sweep = sweeps(rows, serial_pass)
+    line = mpi_line(rows, strategies)
+    if line:
         print()
-        print("CPU-bound job (4 tasks, each sum i*i for i < 10M)")
-        print_table(table)
+        print(line)
     print_sweeps(sweep, table, recommended)
     os.makedirs(args.out_dir, exist_ok=True)
-    stem = os.path.join(args.out_dir, f"{machine['date']}-{machine['host']}")
-    summary = {"strategies": [{k: v for k, v in r.items()} for r in table],
-               "verdict": best(table)["name"] if table else None,
+    stem = unique_stem(args.out_dir, machine["date"], machine["host"])
+    summary = {"strategies": table, "verdict": verdict, "strategy_run": strategies,
                "sweeps": {f"{k}/{impl}": pts for (k, impl), pts in sweep.items()}}
     # Write to a temporary name and rename: an interrupted run never leaves
     # a half-written file that looks like a result.
@@ -344,6 +393,12 @@ def main():
     if (table or sweep) and draw_chart(table, sweep, machine, stem + ".svg.tmp"):
         os.replace(stem + ".svg.tmp", stem + ".svg")
         print(f"chart:   {stem}.svg")
+    if args.readme and table:
+        machine["readme"] = args.readme
+        if write_readme(args.readme, readme_table(table, verdict, rows, machine, stem)):
+            print(f"readme:  the table between the weft-bench markers in {args.readme}")
+    if verdict:
+        print(verdict)  # the strategy table's verdict (weft-bench), last
 
 
 if __name__ == "__main__":

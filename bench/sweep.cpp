@@ -1,6 +1,6 @@
 // weft — MIT licence. See LICENSE.
 // Worker-count sweeps for the strategy comparison (scripts/bench):
-//   sweep/cpu/<threads|processes>/<workers> — 16 CPU-bound tasks (the seed's
+//   sweep/cpu/<threads|processes>/<workers> — 16 CPU-bound tasks (the tutorial's
 //     workload split finer: 16 x 2.5M iterations = 4 x 10M) on W workers;
 //   sweep/io/<threads|processes>/<workers> — 64 jobs that each block 1 ms
 //     (a stand-in for a network or disk wait) on W workers.

@@ -1,5 +1,5 @@
 // weft — MIT licence. See LICENSE.
-// The seed's CPU-bound workload, shared by every cpu/* strategy: sum i*i for
+// The tutorial's CPU-bound workload, shared by every cpu/* strategy: sum i*i for
 // i < n. The step is read through a volatile so the compiler cannot replace
 // the loop by its closed form.
 #pragma once

@@ -29,5 +29,7 @@ set(WEFT_PC_LIBS "-pthread")
 if(CMAKE_SYSTEM_NAME STREQUAL "Linux")
   string(APPEND WEFT_PC_LIBS " -lrt")
 endif()
+# Under <libdir>/pkgconfig (not share/): the .pc has a Libs: line, and that
+# is where pkg-config and vcpkg's post-build check look for such a file.
 configure_file(${PROJECT_SOURCE_DIR}/cmake/weft.pc.in ${PROJECT_BINARY_DIR}/weft.pc @ONLY)
-install(FILES ${PROJECT_BINARY_DIR}/weft.pc DESTINATION ${CMAKE_INSTALL_DATADIR}/pkgconfig)
+install(FILES ${PROJECT_BINARY_DIR}/weft.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

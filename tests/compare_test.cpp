@@ -194,9 +194,9 @@ TEST_CASE("comparison: best() needs a lead larger than the spread; noisy() and p
     INFO(out.str());
     CHECK(out.str().find("min-max ranges overlap (threads/processes)") != std::string::npos);
     CHECK(last_line(out.str()).find("verdict: threads") == 0);
-    CHECK(last_line(out.str()).find("processes within the noise of it") != std::string::npos);
+    CHECK(last_line(out.str()).find("processes 1.89x within the noise of it") != std::string::npos);
   }
-  SECTION("a lead within the spread: serial, with a noise warning") {
+  SECTION("a lead within the spread: inconclusive (best() says serial), with a noise warning") {
     weft::comparison c({row("serial", 1, 100, 60, 140, 100), row("threads", 2, 80, 50, 120, 100),
                         row("processes", 2, 90, 70, 130, 100)},
                        5, true);
@@ -204,7 +204,7 @@ TEST_CASE("comparison: best() needs a lead larger than the spread; noisy() and p
     CHECK(c.noisy());
     std::ostringstream out;
     c.print(out);
-    CHECK(last_line(out.str()).find("verdict: serial — threads looked 1.25x faster, but its lead is within the noise") ==
+    CHECK(last_line(out.str()).find("verdict: inconclusive — threads ran 1.25x serial, a lead within the noise") ==
           0);
   }
   SECTION("efficiency above 100% is flagged as noise; separated rows are not noisy") {
@@ -221,4 +221,18 @@ TEST_CASE("comparison: best() needs a lead larger than the spread; noisy() and p
     CHECK(out.str().find("not process-safe") != std::string::npos);  // results_agree == false
     CHECK(out.str().find("overlap") == std::string::npos);
   }
+}
+
+TEST_CASE("comparison: a run that got clearly fewer cores than its threads wanted is inconclusive",
+          "[compare]") {
+  // Issue 24: under load, threads ran 2x slower than serial and the verdict named a winner anyway.
+  weft::comparison c({row("serial", 1, 100, 98, 102, 100), row("threads", 2, 52, 50, 55, 100),
+                      row("processes", 2, 53, 51, 56, 100)},
+                     5, true, /*cores_obtained=*/0.3);  // below 75% even of one core
+  std::ostringstream out;
+  c.print(out);
+  INFO(out.str());
+  CHECK(c.best() == "serial");
+  CHECK(last_line(out.str()).find("verdict: inconclusive — the machine is busy") == 0);
+  CHECK(out.str().find("got 0.3 of") != std::string::npos);
 }

@@ -27,8 +27,11 @@ struct person {  // a user type with its own serializer
   std::vector<int> scores;
   bool operator==(const person&) const = default;
 };
-struct not_serializable {
-  std::string s;  // not trivially copyable, no serializer
+class not_serializable {  // not an aggregate, no serializer
+  std::string s_;
+
+ public:
+  const std::string& s() const { return s_; }
 };
 }  // namespace
 
@@ -320,7 +323,11 @@ static_assert(refusal_of<std::map<std::string, std::vector<const char*>>> == ref
 static_assert(refusal_of<std::tuple<int, std::pair<int, std::span<int>>>> == refusal::view);
 static_assert(refusal_of<std::variant<int, void (*)()>> == refusal::function_pointer);
 static_assert(refusal_of<std::array<holds_pointer, 2>> == refusal::pointer);
-static_assert(refusal_of<not_serializable> == refusal::not_serializable);
+static_assert(refusal_of<not_serializable> == refusal::not_aggregate);
+struct strings_in_c_array {  // pointer-free, but a C array of strings has no serializer
+  std::string names[2];
+};
+static_assert(refusal_of<strings_in_c_array> == refusal::not_serializable);
 
 TEST_CASE("nothing that carries an address crosses; pointer-free values still do", "[serialize][detail]") {
   // The checks above are compile-time; this case keeps them in the test list
@@ -334,4 +341,120 @@ TEST_CASE("nothing that carries an address crosses; pointer-free values still do
   auto a_back = round_trip(a);
   CHECK(a_back.values[2] == 3);
   CHECK(std::string(a_back.name) == "name");
+}
+
+// ---- aggregates cross field by field; a user's serializer always wins ----
+namespace {
+struct job {  // issue 24: a struct with a std::string crosses without a serializer
+  std::string name;
+  int size;
+  bool operator==(const job&) const = default;
+};
+struct stats {  // DESIGN "serialize": crosses as pickle would carry a dict
+  std::string path;
+  long lines;
+  std::vector<int> hist;
+  bool operator==(const stats&) const = default;
+};
+struct report {  // aggregates inside aggregates and containers
+  job what;
+  std::optional<stats> result;
+  std::vector<job> children;
+  std::map<std::string, job> by_name;
+  std::array<job, 2> pair;
+  std::variant<int, job> either;
+  const int version;
+  bool operator==(const report&) const = default;
+};
+struct doubled {  // trivially copyable, with its own serializer (wire: 2 * v as int64)
+  int v;
+  bool operator==(const doubled&) const = default;
+};
+struct holds_doubled {  // trivially copyable aggregate with a user-serialized field
+  doubled d;
+  int plain;
+  bool operator==(const holds_doubled&) const = default;
+};
+}  // namespace
+
+template <>
+struct weft::serializer<doubled> {
+  static void write(weft::writer& w, const doubled& d) { w.write(std::int64_t{2} * d.v); }
+  static doubled read(weft::reader& r) {
+    auto twice = r.read<std::int64_t>();
+    if (twice % 2 != 0) weft::reader::fail("odd doubled value");
+    return {static_cast<int>(twice / 2)};
+  }
+};
+
+static_assert(weft::serializable<job> && weft::serializable<stats> && weft::serializable<report>);
+static_assert(weft::detail::crossable<job> && weft::detail::crossable<report>);
+
+TEST_CASE("an aggregate of serializable fields round-trips field by field, recursively", "[serialize]") {
+  CHECK(round_trip(job{"resize", 3}) == job{"resize", 3});
+  stats s{"/etc/hosts", 12, {1, 2, 3}};
+  CHECK(round_trip(s) == s);
+  report r{{"a", 1}, s, {{"b", 2}, {"c", 3}}, {{"d", {"d", 4}}}, {{{"e", 5}, {"f", 6}}}, job{"g", 7}, 2};
+  CHECK(round_trip(r) == r);
+  CHECK(round_trip(std::vector<stats>{s, {}}) == std::vector<stats>{s, {}});
+  auto bytes = weft::serialize(r);
+  for (std::size_t cut = 0; cut < bytes.size(); ++cut)
+    CHECK_THROWS_AS(weft::deserialize<report>(std::span<const std::byte>(bytes.data(), cut)), weft::protocol_error);
+}
+
+TEST_CASE("a user's serializer wins, also for a trivially copyable type and inside containers", "[serialize]") {
+  const std::size_t wire = sizeof(std::int64_t);  // the user's encoding, not sizeof(doubled)
+  CHECK(weft::serialize(doubled{3}).size() == wire);
+  CHECK(weft::serialize(std::vector<doubled>{{1}, {2}}).size() == sizeof(std::size_t) + 2 * wire);
+  CHECK(weft::serialize(std::array<doubled, 3>{}).size() == 3 * wire);
+  CHECK(weft::serialize(std::pair<doubled, doubled>{}).size() == 2 * wire);
+  CHECK(weft::serialize(holds_doubled{{1}, 2}).size() == wire + sizeof(int));
+  CHECK(round_trip(std::vector<doubled>{{1}, {-2}}) == std::vector<doubled>{{1}, {-2}});
+  CHECK(round_trip(std::array<doubled, 2>{{{5}, {6}}}) == std::array<doubled, 2>{{{5}, {6}}});
+  CHECK(round_trip(holds_doubled{{7}, 8}) == holds_doubled{{7}, 8});
+  auto odd = weft::serialize(std::vector<std::int64_t>{4, 3});  // the second is not a doubled value
+  CHECK_THROWS_AS(weft::deserialize<std::vector<doubled>>(odd), weft::protocol_error);
+}
+
+TEST_CASE("tags inside arrays and aggregates are validated", "[serialize]") {
+  using cells = std::array<std::variant<int, float>, 2>;
+  auto bytes = weft::serialize(cells{1, 2.0f});
+  CHECK(round_trip(cells{1, 2.0f}) == cells{1, 2.0f});
+  bytes[0] = std::byte{7};  // the first cell's tag: index 7 of a 2-alternative variant
+  CHECK_THROWS_AS(weft::deserialize<cells>(bytes), weft::protocol_error);
+  auto flags = weft::serialize(std::array<bool, 2>{true, false});
+  CHECK(flags.size() == 2);
+  flags[1] = std::byte{2};
+  CHECK_THROWS_AS((weft::deserialize<std::array<bool, 2>>(flags)), weft::protocol_error);
+  struct flagged {
+    int id;
+    bool on;
+  };
+  auto f = weft::serialize(flagged{1, true});
+  f.back() = std::byte{9};
+  CHECK_THROWS_AS(weft::deserialize<flagged>(f), weft::protocol_error);
+}
+
+namespace {
+template <class T>
+struct boxed {  // an aggregate template with a user's partial specialization
+  T v;
+};
+}  // namespace
+template <class T>
+struct weft::serializer<boxed<T>> {
+  static void write(weft::writer& w, const boxed<T>& b) {
+    w.write(std::uint8_t{0xB0});
+    w.write(b.v);
+  }
+  static boxed<T> read(weft::reader& r) {
+    if (r.read<std::uint8_t>() != 0xB0) weft::reader::fail("not a box");
+    return {r.read<T>()};
+  }
+};
+
+TEST_CASE("a user's partial specialization wins over the built-in rules for aggregates", "[serialize]") {
+  CHECK(weft::serialize(boxed<int>{1}).size() == 1 + sizeof(int));
+  CHECK(weft::serialize(boxed<std::string>{"ab"}).size() == 1 + sizeof(std::size_t) + 2);
+  CHECK(round_trip(boxed<std::string>{"ab"}).v == "ab");
 }

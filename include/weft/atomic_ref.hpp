@@ -6,6 +6,8 @@
 // shared_array::atomic() and shared_value return it.
 #pragma once
 
+#include <weft/detail/config.hpp>  // first: the C++20 check
+
 #include <atomic>
 #include <cstddef>
 #include <type_traits>

@@ -8,10 +8,13 @@
 // POSIX only (it forks a process_pool).
 #pragma once
 
+#include <weft/detail/config.hpp>  // first: the C++20 check
+
 #if !defined(__unix__) && !defined(__APPLE__)
 #error "<weft/compare.hpp> needs POSIX processes (Linux, macOS); it is not available on this platform"
 #endif
 
+#include <weft/detail/strategy_verdict.hpp>
 #include <weft/detail/time_summary.hpp>
 #include <weft/process_pool.hpp>
 #include <weft/thread_pool.hpp>
@@ -21,6 +24,7 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdio>
+#include <ctime>
 #include <iterator>
 #include <ostream>
 #include <stdexcept>
@@ -36,24 +40,34 @@ struct compare_options {
   std::size_t repeats = 5;                              // timed rounds; each runs every strategy once
   std::size_t workers = default_workers(workload::cpu);  // for both pools
   std::size_t chunksize = 0;                            // items per task; 0: each pool's map() default
+  // f only computes (no sleeps, no IO): the threads rounds' CPU time over
+  // their wall time is then the cores the run got, and a busy machine
+  // (clearly fewer cores than workers) makes the verdict inconclusive. When
+  // false, that is measured only if the serial rounds kept a core busy.
+  bool cpu_bound = false;
 };
 
 // One strategy's times over the rounds (wall clock of one whole pass over
 // the inputs) and its speedup over serial.
 struct strategy_row {
-  std::string name;  // "serial", "threads" or "processes"
+  std::string name;  // "serial", "threads" or "processes" (weft-bench adds "mpi" and "std_async")
   std::size_t workers = 1;
   std::chrono::duration<double> median{}, min{}, max{};
-  double speedup = 1.0;  // serial median / this median
+  double speedup = 1.0;                   // serial median / this median
+  std::vector<double> seconds{};          // each round's time (empty: only median, min, max are known)
+  bool reference = false;                 // shown for comparison, never the verdict (std_async)
 };
 
 // The result of compare_strategies: rows in the order serial, threads,
 // processes. Thread-safety: a value type; const members may run
-// concurrently. Cost: print() formats a few lines; the rest is O(1).
+// concurrently. Cost: print() formats a few lines; the rest is O(rows).
 class comparison {
  public:
-  comparison(std::vector<strategy_row> rows, std::size_t repeats, bool results_agree)
-      : rows_(std::move(rows)), repeats_(repeats), results_agree_(results_agree) {}
+  // cores_obtained: CPU time / wall time of the threads rounds when f is
+  // CPU-bound, 0 when unknown; a run that got clearly fewer cores than its
+  // workers wanted is "busy" (see verdict()).
+  comparison(std::vector<strategy_row> rows, std::size_t repeats, bool results_agree, double cores_obtained = 0)
+      : rows_(std::move(rows)), repeats_(repeats), results_agree_(results_agree), cores_obtained_(cores_obtained) {}
 
   const std::vector<strategy_row>& rows() const noexcept { return rows_; }
   std::size_t repeats() const noexcept { return repeats_; }
@@ -61,10 +75,16 @@ class comparison {
   // the results cannot be compared with ==).
   bool results_agree() const noexcept { return results_agree_; }
 
-  // The fastest strategy (by median) when its lead over serial is larger
-  // than the spread (max - min) of both rows; otherwise "serial": with that
-  // much noise, parallelism has not shown it pays.
+  // The strategy the verdict names (a lead over serial larger than the
+  // noise: ranges apart and at least 10%; of strategies within the noise of
+  // each other, the simplest); "serial" when the run is inconclusive: with
+  // that much noise, parallelism has not shown it pays. Never a reference row.
   std::string best() const;
+  // The last line print() writes: "verdict: <strategy> — ..." or
+  // "verdict: inconclusive — <why, what to do>" (detail/strategy_verdict.hpp).
+  std::string verdict() const;
+  // CPU time / wall time the threads rounds got (0: unknown).
+  double cores_obtained() const noexcept { return cores_obtained_; }
   // Whether the min..max ranges of two rows overlap: the machine was too
   // noisy to tell those two strategies apart.
   bool noisy() const;
@@ -74,14 +94,14 @@ class comparison {
   void print(std::ostream& out) const;
 
  private:
-  const strategy_row& serial() const { return rows_.front(); }
-  const strategy_row& fastest() const;
-  static double spread_of(const strategy_row& r) { return (r.max - r.min).count(); }
+  detail::strategy_verdict decide() const;
+  double cores_wanted() const;
   static bool overlap(const strategy_row& a, const strategy_row& b) { return a.min <= b.max && b.min <= a.max; }
 
   std::vector<strategy_row> rows_;
   std::size_t repeats_;
   bool results_agree_;
+  double cores_obtained_;
 };
 
 // Runs f over `inputs` serially, on a thread_pool and on a process_pool of
@@ -97,17 +117,29 @@ comparison compare_strategies(F f, const Range& inputs, compare_options options 
 
 // ---- implementation ----
 
-inline const strategy_row& comparison::fastest() const {
-  return *std::min_element(rows_.begin(), rows_.end(),
-                           [](const strategy_row& a, const strategy_row& b) { return a.median < b.median; });
+inline double comparison::cores_wanted() const {
+  for (const auto& r : rows_)
+    if (r.name == "threads")
+      return static_cast<double>(std::min(r.workers, default_workers(workload::cpu)));
+  return 0;
+}
+
+inline detail::strategy_verdict comparison::decide() const {
+  std::vector<detail::strategy_samples> samples;
+  for (const auto& r : rows_) {
+    std::vector<double> seconds = r.seconds;
+    if (seconds.empty()) seconds = {r.min.count(), r.median.count(), r.max.count()};
+    samples.push_back({r.name, r.workers, r.reference, std::move(seconds)});
+  }
+  return detail::decide_verdict(samples, cores_obtained_, cores_wanted());
 }
 
 inline std::string comparison::best() const {
-  const strategy_row& f = fastest();
-  if (&f == &serial()) return f.name;
-  const double lead = (serial().median - f.median).count();
-  return lead > std::max(spread_of(f), spread_of(serial())) ? f.name : serial().name;
+  detail::strategy_verdict v = decide();
+  return v.kind == detail::verdict_kind::winner ? v.winner : "serial";
 }
+
+inline std::string comparison::verdict() const { return decide().line; }
 
 inline bool comparison::noisy() const {
   for (std::size_t i = 0; i < rows_.size(); ++i)
@@ -128,12 +160,17 @@ inline void comparison::print(std::ostream& out) const {
     over_ideal = over_ideal || flag;
     char range[48];
     std::snprintf(range, sizeof range, "%.1f-%.1f ms", r.min.count() * 1e3, r.max.count() * 1e3);
-    std::snprintf(line, sizeof line, "  %-12s%8zu%8.1f ms%19s%8.2fx%11.0f%%%s\n", r.name.c_str(), r.workers,
+    const std::string name = r.reference ? r.name + "*" : r.name;
+    std::snprintf(line, sizeof line, "  %-12s%8zu%8.1f ms%19s%8.2fx%11.0f%%%s\n", name.c_str(), r.workers,
                   r.median.count() * 1e3, range, r.speedup, efficiency * 100, flag ? " (noise)" : "");
     out << line;
   }
   std::snprintf(line, sizeof line, "  (%zu interleaved rounds; speedup = serial median / row median)\n", repeats_);
   out << line;
+  for (const auto& r : rows_)
+    if (r.reference) {
+      out << "  * " << r.name << ": a reference row (not a weft strategy you can pick); never the verdict\n";
+    }
   if (over_ideal)
     out << "  note: efficiency above 100% is noise (a slow serial round, or a core another program freed),"
            " not real\n";
@@ -147,23 +184,12 @@ inline void comparison::print(std::ostream& out) const {
   if (!pairs.empty())
     out << "  warning: min-max ranges overlap (" << pairs
         << "): too noisy to separate those; close other programs, or use more repeats\n";
-  const std::string winner = best();
-  const strategy_row& f = fastest();
-  if (winner != "serial") {
-    std::string tied;  // other parallel rows the run cannot separate from the winner
-    for (const auto& r : rows_)
-      if (&r != &f && &r != &serial() && overlap(r, f)) tied += (tied.empty() ? "" : ", ") + r.name;
-    if (!tied.empty()) tied = "; " + tied + " within the noise of it";
-    std::snprintf(line, sizeof line, "verdict: %s — %.2fx serial with %zu workers, a lead larger than the spread%s\n",
-                  winner.c_str(), f.speedup, f.workers, tied.c_str());
-  } else if (&f == &serial()) {
-    std::snprintf(line, sizeof line, "verdict: serial — no parallel strategy was faster\n");
-  } else {
-    std::snprintf(line, sizeof line,
-                  "verdict: serial — %s looked %.2fx faster, but its lead is within the noise\n", f.name.c_str(),
-                  f.speedup);
+  if (cores_obtained_ > 0) {
+    std::snprintf(line, sizeof line, "  cores: the threads rounds got %.1f of %.0f cores (CPU time / wall time)\n",
+                  cores_obtained_, cores_wanted());
+    out << line;
   }
-  out << line;
+  out << verdict() << '\n';
 }
 
 template <class F, std::ranges::forward_range Range>
@@ -198,28 +224,44 @@ comparison compare_strategies(F f, const Range& inputs, compare_options options)
     return processes.map(f, inputs, options.chunksize);
   };
   std::vector<double> seconds[3];
+  double cpu_seconds[3] = {0, 0, 0};  // this process's CPU time (all threads) per strategy
   for (std::size_t round = 0; round <= options.repeats; ++round) {  // round 0: untimed warm-up
     for (int k = 0; k < 3; ++k) {
       const int strategy = static_cast<int>((round + static_cast<std::size_t>(k)) % 3);
+      const std::clock_t cpu_start = std::clock();
       const auto start = clock::now();
       std::vector<R> got = run(strategy);
       const double took = std::chrono::duration<double>(clock::now() - start).count();
-      if (round > 0) seconds[strategy].push_back(took);
+      const double cpu = static_cast<double>(std::clock() - cpu_start) / CLOCKS_PER_SEC;
+      if (round > 0) {
+        seconds[strategy].push_back(took);
+        cpu_seconds[strategy] += cpu;
+      }
       check(std::move(got));
     }
   }
+  // The cores the threads rounds got, when f is CPU-bound (serial kept one
+  // core busy): a busy machine shows as fewer cores than workers.
+  auto total = [](const std::vector<double>& v) {
+    double t = 0;
+    for (double x : v) t += x;
+    return t;
+  };
+  const bool cpu_bound = options.cpu_bound || cpu_seconds[0] >= 0.9 * total(seconds[0]);
+  const double cores_obtained = cpu_bound ? cpu_seconds[1] / total(seconds[1]) : 0.0;
 
   auto row = [](std::string name, std::size_t workers, std::vector<double>& times) {
-    const detail::time_summary t = detail::summarize(std::move(times));
+    const detail::time_summary t = detail::summarize(times);
     using seconds_t = std::chrono::duration<double>;
-    return strategy_row{std::move(name), workers, seconds_t(t.median), seconds_t(t.min), seconds_t(t.max)};
+    return strategy_row{std::move(name), workers, seconds_t(t.median), seconds_t(t.min), seconds_t(t.max), 1.0,
+                        times};
   };
   std::vector<strategy_row> rows;
   rows.push_back(row("serial", 1, seconds[0]));
   rows.push_back(row("threads", threads.size(), seconds[1]));
   rows.push_back(row("processes", processes.size(), seconds[2]));
   for (auto& r : rows) r.speedup = rows.front().median / r.median;
-  return comparison(std::move(rows), options.repeats, agree);
+  return comparison(std::move(rows), options.repeats, agree, cores_obtained);
 }
 
 }  // namespace weft

@@ -10,6 +10,8 @@
 // failures, std::future_error for a future without state.
 #pragma once
 
+#include <weft/detail/config.hpp>  // first: the C++20 check
+
 #include <stdexcept>
 #include <string>
 #include <utility>

@@ -5,6 +5,8 @@
 // (return_when), and asyncio-style `when_all` (gather) and `when_any` (race).
 #pragma once
 
+#include <weft/detail/config.hpp>  // first: the C++20 check
+
 #include <weft/detail/future_access.hpp>
 #include <weft/detail/future_wait.hpp>
 #include <weft/detail/range_access.hpp>

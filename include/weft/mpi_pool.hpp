@@ -5,6 +5,8 @@
 // MPI library (link MPI::MPI_CXX) and Linux's dl_iterate_phdr.
 #pragma once
 
+#include <weft/detail/config.hpp>  // first: the C++20 check
+
 #include <weft/detail/code_address.hpp>
 #include <weft/detail/mpi_transport.hpp>
 #include <weft/detail/remote_pool_core.hpp>

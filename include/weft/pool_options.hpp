@@ -8,6 +8,8 @@
 // <weft/thread_pool.hpp>.
 #pragma once
 
+#include <weft/detail/config.hpp>  // first: the C++20 check
+
 #include <weft/detail/cpu_count.hpp>
 
 #include <chrono>

@@ -5,6 +5,8 @@
 // concurrent.futures.ProcessPoolExecutor. POSIX only.
 #pragma once
 
+#include <weft/detail/config.hpp>  // first: the C++20 check
+
 #if !defined(__unix__) && !defined(__APPLE__)
 #error "<weft/process_pool.hpp> needs POSIX processes (Linux, macOS); it is not available on this platform"
 #endif

@@ -5,6 +5,8 @@
 // imap, as_completed, a vector), like Python's tqdm.
 #pragma once
 
+#include <weft/detail/config.hpp>  // first: the C++20 check
+
 #include <weft/detail/progress_meter.hpp>
 
 #include <cstddef>

@@ -6,6 +6,8 @@
 // implicitly; weft makes it a compile-time property of the type.
 #pragma once
 
+#include <weft/detail/config.hpp>  // first: the C++20 check
+
 #include <weft/detail/serialize_traits.hpp>
 #include <weft/error.hpp>
 
@@ -37,12 +39,32 @@ class reader;
 //     static point read(weft::reader& r) { auto x = r.read<double>(); return {x, r.read<std::string>()}; }
 //   };
 //
-// The primary template is deliberately not usable: a type without a
-// serializer fails at compile time (see weft::serializable).
-template <class T, class Enable = void>
-struct serializer {
+// A user's specialization always wins over the built-in rules below, also
+// for a trivially copyable T and inside containers and aggregates. A type
+// no rule covers has no serializer: using it fails at compile time (see
+// weft::serializable).
+namespace detail {
+template <class T>
+struct bytes_serializer;  // a trivially copyable T, as its bytes (below)
+template <class T>
+struct fields_serializer;  // an aggregate, field by field (below)
+struct no_serializer {
   using not_specialized = void;
 };
+template <class T>
+constexpr bool serialized_by_fields();
+// The built-in rule for a T no specialization covers.
+template <class T>
+using builtin_serializer_t =
+    std::conditional_t<bitwise_serializable<T>, bytes_serializer<T>,
+                       std::conditional_t<serialized_by_fields<T>(), fields_serializer<T>, no_serializer>>;
+}  // namespace detail
+
+// The primary template holds the built-in rules for a T no specialization
+// covers (bytes of a trivially copyable T, the fields of an aggregate), so
+// that a user's specialization, full or partial, never competes with them.
+template <class T, class Enable = void>
+struct serializer : detail::builtin_serializer_t<T> {};
 
 // True when T can cross a process boundary: it has a serializer.
 template <class T>
@@ -131,9 +153,26 @@ T deserialize(std::span<const std::byte> bytes) {
 
 // ---- built-in serializers ----
 
+namespace detail {
+template <class... Fields>
+constexpr bool fields_serializable(std::type_identity<std::tuple<Fields...>>) {
+  return (serializable<Fields> && ...);  // a reference field (int&) has no serializer
+}
+// An aggregate that travels field by field: its fields can be listed and
+// each is serializable, and it is not copied as bytes (a field has a tag to
+// validate, an owner of memory, or a user's serializer).
 template <class T>
-struct serializer<T, std::enable_if_t<detail::bitwise_serializable<T>>> {
-  using builtin_bitwise = void;  // marks the built-in path (detail/boundary_check.hpp checks fields)
+constexpr bool serialized_by_fields() {
+  if constexpr (is_std_array<T> || !fields_listable<T> || bitwise_serializable<T>) {
+    return false;
+  } else {
+    return fields_serializable(field_types_t<T>{});
+  }
+}
+
+template <class T>
+struct bytes_serializer {
+  using builtin_bitwise = void;  // marks the built-in path (boundary_check.hpp checks fields)
   static void write(writer& w, const T& v) { w.write_bytes(&v, sizeof v); }
   static T read(reader& r) {
     T v;
@@ -141,6 +180,7 @@ struct serializer<T, std::enable_if_t<detail::bitwise_serializable<T>>> {
     return v;
   }
 };
+}  // namespace detail
 
 template <>
 struct serializer<bool> {
@@ -169,7 +209,7 @@ template <class T, class A>
 struct serializer<std::vector<T, A>, std::enable_if_t<serializable<T>>> {
   static void write(writer& w, const std::vector<T, A>& v) {
     w.write_size(v.size());
-    if constexpr (detail::bitwise_serializable<T>) {
+    if constexpr (detail::builtin_bytes<T>) {
       w.write_bytes(v.data(), v.size() * sizeof(T));  // contiguous: one memcpy
     } else {
       // write<T>: vector<bool>'s element is a proxy class (libc++'s holds a pointer)
@@ -179,7 +219,7 @@ struct serializer<std::vector<T, A>, std::enable_if_t<serializable<T>>> {
   static std::vector<T, A> read(reader& r) {
     std::size_t n = r.read_size(detail::min_wire_size<T>());
     std::vector<T, A> v;
-    if constexpr (detail::bitwise_serializable<T>) {
+    if constexpr (detail::builtin_bytes<T>) {
       v.resize(n);
       r.read_bytes(v.data(), n * sizeof(T));
     } else {
@@ -289,5 +329,25 @@ struct serializer<std::variant<Ts...>, std::enable_if_t<(serializable<Ts> && ...
     return {&read_alternative<I>...};
   }
 };
+
+// Any other aggregate of serializable fields (detail/aggregate_fields.hpp),
+// field by field in declaration order, as Python's pickle carries a
+// record: struct stats { std::string path; long lines; };
+namespace detail {
+template <class T>
+struct fields_serializer {
+  using builtin_fields = void;  // marks the built-in path (boundary_check.hpp checks fields)
+  static void write(writer& w, const T& value) {
+    visit_fields(value, [&w](auto, const auto&... field) { (w.write(field), ...); });
+  }
+  static T read(reader& r) { return read_fields(r, field_types_t<T>{}); }
+
+ private:
+  template <class... Fields>
+  static T read_fields(reader& r, std::type_identity<std::tuple<Fields...>>) {
+    return T{r.read<std::remove_cv_t<Fields>>()...};  // braced: read left to right
+  }
+};
+}  // namespace detail
 
 }  // namespace weft

@@ -7,6 +7,8 @@
 // POSIX only.
 #pragma once
 
+#include <weft/detail/config.hpp>  // first: the C++20 check
+
 #if !defined(__unix__) && !defined(__APPLE__)
 #error "<weft/shared_memory.hpp> needs POSIX shared memory (Linux, macOS); it is not available on this platform"
 #endif

@@ -5,8 +5,9 @@
 // (submit, map, shutdown) plus parallel_for, post and wait.
 #pragma once
 
+#include <weft/detail/config.hpp>  // first: the C++20 check
+
 #include <weft/detail/asymmetric_fence.hpp>
-#include <weft/detail/config.hpp>
 #include <weft/detail/imap.hpp>
 #include <weft/detail/injection_queue.hpp>
 #include <weft/detail/range_access.hpp>
@@ -131,7 +132,7 @@ class thread_pool final : private detail::executor_hooks {
   // finished. Blocks. Throws weft::pool_closed.
   template <std::ranges::forward_range Range, class F>
   auto map(F&& f, const Range& items, std::size_t chunk = 0)
-      -> std::vector<std::invoke_result_t<F&, std::ranges::range_reference_t<const Range>>>;
+      -> detail::map_result_t<std::invoke_result_t<F&, std::ranges::range_reference_t<const Range>>>;
 
   // Lazy map (Python's Pool.imap): a single-pass range of f(item) in input
   // order. Reads `input` (single-pass or unbounded, e.g. std::views::iota(0))
@@ -820,7 +821,9 @@ template <bool Ordered, class F, class Range>
 auto thread_pool::streaming_map(F f, Range&& input, map_options options) {
   using item = std::ranges::range_value_t<Range>;
   using R = std::invoke_result_t<F&, item&&>;
-  static_assert(!std::is_void_v<R>, "weft::thread_pool::imap: f returns void; use parallel_for or submit instead");
+  static_assert(!std::is_void_v<R>,
+                "weft::thread_pool::imap: use parallel_for or submit for an f that returns void (imap yields "
+                "f's results)");
   if (closed_.load(std::memory_order_acquire)) throw pool_closed("weft::thread_pool::imap: after shutdown()");
   auto submit_chunk = [this, fn = std::make_shared<F>(std::move(f))](std::vector<item>&& chunk) {
     return submit([fn, items = std::move(chunk)]() mutable { return detail::run_chunk<R>(*fn, items); });
@@ -843,36 +846,41 @@ auto thread_pool::imap_unordered(F f, Range&& input, map_options options) {
 
 template <std::ranges::forward_range Range, class F>
 auto thread_pool::map(F&& f, const Range& items, std::size_t chunk)
-    -> std::vector<std::invoke_result_t<F&, std::ranges::range_reference_t<const Range>>> {
+    -> detail::map_result_t<std::invoke_result_t<F&, std::ranges::range_reference_t<const Range>>> {
   using R = std::invoke_result_t<F&, std::ranges::range_reference_t<const Range>>;
   static_assert(!std::is_void_v<R>,
-                "weft::thread_pool::map: f returns void; use parallel_for or submit instead");
+                "weft::thread_pool::map: use parallel_for or submit for an f that returns void (map collects "
+                "f's results)");
   static_assert(!detail::endless_range<const Range>,
                 "weft::thread_pool::map: the range never ends; stream it with imap or imap_unordered");
-  using iterator = std::ranges::iterator_t<const Range>;
-  const std::size_t count = detail::range_length(items);
-  if (chunk == 0) chunk = default_chunk(count);
-  // Chunk boundaries up front (a forward range is walked once).
-  std::vector<iterator> bounds;
-  bounds.reserve(count / chunk + 2);
-  iterator it = std::ranges::begin(items);
-  for (std::size_t begin = 0; begin < count; begin += chunk) {
+  if constexpr (std::is_void_v<R> || detail::endless_range<const Range>) {
+    return {};  // the static_assert above is the one error
+  } else {
+    using iterator = std::ranges::iterator_t<const Range>;
+    const std::size_t count = detail::range_length(items);
+    if (chunk == 0) chunk = default_chunk(count);
+    // Chunk boundaries up front (a forward range is walked once).
+    std::vector<iterator> bounds;
+    bounds.reserve(count / chunk + 2);
+    iterator it = std::ranges::begin(items);
+    for (std::size_t begin = 0; begin < count; begin += chunk) {
+      bounds.push_back(it);
+      it = detail::advanced(it, static_cast<std::iter_difference_t<iterator>>(std::min(chunk, count - begin)));
+    }
     bounds.push_back(it);
-    it = detail::advanced(it, static_cast<std::iter_difference_t<iterator>>(std::min(chunk, count - begin)));
+    auto parts = run_parts(bounds.size() - 1, [&f, &bounds](std::size_t k) {
+      return [&f, from = bounds[k], to = bounds[k + 1]] {
+        std::vector<R> out;
+        for (iterator i = from; i != to; ++i) out.push_back(f(*i));
+        return out;
+      };
+    });
+    std::vector<R> results;
+    results.reserve(count);
+    for (auto& part : parts)
+      for (auto&& r : part.get()) results.push_back(std::move(r));  // auto&&: vector<bool>'s proxy
+    return results;
   }
-  bounds.push_back(it);
-  auto parts = run_parts(bounds.size() - 1, [&f, &bounds](std::size_t k) {
-    return [&f, from = bounds[k], to = bounds[k + 1]] {
-      std::vector<R> out;
-      for (iterator i = from; i != to; ++i) out.push_back(f(*i));
-      return out;
-    };
-  });
-  std::vector<R> results;
-  results.reserve(count);
-  for (auto& part : parts)
-    for (auto& r : part.get()) results.push_back(std::move(r));
-  return results;
 }
 
 }  // namespace weft

@@ -1,8 +1,11 @@
 # Builds tests/consumer against weft one way (MODE) and runs it.
 #   find_package     : configure + install weft to a prefix, then find_package(weft)
+#   readme_install   : the README's install line as written (no WEFT_* options) on a
+#                      machine without Catch2 and Google Benchmark, then find_package(weft)
 #   add_subdirectory : the consumer vendors weft's source tree
 #   fetch_content    : FetchContent_Declare(GIT_REPOSITORY <this checkout> GIT_TAG HEAD)
-#   pkg_config       : compile by hand with `pkg-config --cflags --libs weft`
+#   pkg_config       : compile by hand with `pkg-config --cflags --libs weft`, with
+#                      PKG_CONFIG_PATH=<prefix>/lib/pkgconfig as the README says
 #   copy             : copy include/weft into the consumer's tree, compile by hand
 #   vcpkg_port       : run ports/weft/portfile.cmake with stand-in vcpkg helpers,
 #                      then find_package(weft) from the port's package directory
@@ -32,6 +35,17 @@ if(MODE STREQUAL "find_package")
       -DWEFT_CONSUMER_MODE=find_package -DCMAKE_PREFIX_PATH=${prefix})
   run(${CMAKE_COMMAND} --build ${WORK_DIR}/build)
   set(exe ${WORK_DIR}/build/consumer)
+elseif(MODE STREQUAL "readme_install")
+  # cmake -S weft -B b -DCMAKE_INSTALL_PREFIX=/opt/weft && cmake --install b, with the test and
+  # benchmark frameworks hidden as on a machine that has neither.
+  run(${CMAKE_COMMAND} -S ${WEFT_SOURCE_DIR} -B ${WORK_DIR}/weft-build -DCMAKE_CXX_COMPILER=${CXX}
+      -DCMAKE_INSTALL_PREFIX=${prefix} -DCMAKE_DISABLE_FIND_PACKAGE_Catch2=ON
+      -DCMAKE_DISABLE_FIND_PACKAGE_benchmark=ON)
+  run(${CMAKE_COMMAND} --install ${WORK_DIR}/weft-build)
+  run(${CMAKE_COMMAND} -S ${consumer_src} -B ${WORK_DIR}/build -DCMAKE_CXX_COMPILER=${CXX}
+      -DWEFT_CONSUMER_MODE=find_package -DCMAKE_PREFIX_PATH=${prefix})
+  run(${CMAKE_COMMAND} --build ${WORK_DIR}/build)
+  set(exe ${WORK_DIR}/build/consumer)
 elseif(MODE STREQUAL "add_subdirectory")
   run(${CMAKE_COMMAND} -S ${consumer_src} -B ${WORK_DIR}/build -DCMAKE_CXX_COMPILER=${CXX}
       -DWEFT_CONSUMER_MODE=add_subdirectory -DWEFT_SOURCE_DIR=${WEFT_SOURCE_DIR})
@@ -49,7 +63,7 @@ elseif(MODE STREQUAL "fetch_content")
   set(exe ${WORK_DIR}/build/consumer)
 elseif(MODE STREQUAL "pkg_config")
   install_weft(${prefix})
-  set(ENV{PKG_CONFIG_PATH} ${prefix}/share/pkgconfig)
+  set(ENV{PKG_CONFIG_PATH} ${prefix}/lib/pkgconfig)  # README: PKG_CONFIG_PATH=/opt/weft/lib/pkgconfig
   execute_process(COMMAND pkg-config --cflags --libs weft OUTPUT_VARIABLE flags
                   RESULT_VARIABLE rc OUTPUT_STRIP_TRAILING_WHITESPACE)
   if(NOT rc EQUAL 0)
@@ -69,7 +83,8 @@ elseif(MODE STREQUAL "vcpkg_port")
   file(READ ${WEFT_SOURCE_DIR}/ports/weft/vcpkg.json manifest)
   string(JSON VERSION GET "${manifest}" version)
   include(${WEFT_SOURCE_DIR}/ports/weft/portfile.cmake)
-  foreach(f include/weft/weft.hpp share/weft/copyright share/weft/usage)
+  # lib/pkgconfig: where vcpkg's post-build check wants a .pc with a Libs: line
+  foreach(f include/weft/weft.hpp share/weft/copyright share/weft/usage lib/pkgconfig/weft.pc)
     if(NOT EXISTS ${prefix}/${f})
       message(FATAL_ERROR "the port did not install ${f}")
     endif()

@@ -60,7 +60,7 @@ template <class W>
 concept wraps_user_callable = W::wraps_user_callable;
 
 // An aggregate with more fields than this cannot be checked; it needs a serializer.
-inline constexpr std::size_t max_checked_fields = 32;
+inline constexpr std::size_t max_checked_fields = max_listed_fields;
 
 // Why a type cannot cross; `none` when it can.
 enum class refusal {
@@ -111,254 +111,19 @@ constexpr auto judge_all(std::type_identity<std::tuple<Ts...>>) {
   return first_refusal(judge<Ts>()...);
 }
 
-// ---- listing an aggregate's fields ----
+// ---- an aggregate's fields (detail/aggregate_fields.hpp lists them) ----
 
-// Converts to (a reference to) anything; only ever named in unevaluated operands.
-struct any_field {
-  template <class U>
-  operator U&() const;
-};
-template <std::size_t>
-using any_field_at = any_field;
-
-// A string view only; tells a std::string_view field from other fields
-// that refuse a braced any_field.
-struct string_view_field {
-  template <class C, class Tr>
-  operator std::basic_string_view<C, Tr>&() const;
-};
-
-// T{{a}, {b}, ...}: N braced initializers, one per field. Braces stop C
-// array members from taking several initializers (brace elision), but a
-// member of a class whose constructors make {a} ambiguous (std::string_view)
-// or an empty class refuses them.
-template <class T, std::size_t... I>
-constexpr bool initializable_braced(std::index_sequence<I...>) {
-  return requires { T{{any_field_at<I>{}}...}; };
-}
-// T{{a}, {b}, ..., Last{}}: N braced initializers, then a plain one.
-template <class T, class Last, std::size_t... I>
-constexpr bool initializable_braced_then(std::index_sequence<I...>) {
-  return requires { T{{any_field_at<I>{}}..., Last{}}; };
-}
-
-// The number of leading fields of T that take a braced initializer, at most
-// max_checked_fields + 1.
-template <class T, std::size_t N = 0>
-constexpr std::size_t braced_field_count() {
-  if constexpr (N > max_checked_fields || !initializable_braced<T>(std::make_index_sequence<N + 1>{})) {
-    return N;
-  } else {
-    return braced_field_count<T, N + 1>();
-  }
-}
-
-// The declared types of T's N fields, as field_list<...>. decltype of a
-// structured binding is the member's declared type (int&, const char*), so
-// references and pointers are seen as such. Written out once per count:
-// structured bindings need one name per field.
-template <class... Ts>
-using field_list = std::type_identity<std::tuple<Ts...>>;
-
-template <std::size_t N, class T>
-constexpr auto field_types_of(T& object) {
-  static_assert(N <= max_checked_fields, "weft: field_types_of lists at most max_checked_fields fields");
-  if constexpr (N == 0) {
-    return field_list<>{};
-  } else if constexpr (N == 1) {
-    auto& [f0] = object;
-    return field_list<decltype(f0)>{};
-  } else if constexpr (N == 2) {
-    auto& [f0, f1] = object;
-    return field_list<decltype(f0), decltype(f1)>{};
-  } else if constexpr (N == 3) {
-    auto& [f0, f1, f2] = object;
-    return field_list<decltype(f0), decltype(f1), decltype(f2)>{};
-  } else if constexpr (N == 4) {
-    auto& [f0, f1, f2, f3] = object;
-    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3)>{};
-  } else if constexpr (N == 5) {
-    auto& [f0, f1, f2, f3, f4] = object;
-    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4)>{};
-  } else if constexpr (N == 6) {
-    auto& [f0, f1, f2, f3, f4, f5] = object;
-    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5)>{};
-  } else if constexpr (N == 7) {
-    auto& [f0, f1, f2, f3, f4, f5, f6] = object;
-    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
-                      decltype(f6)>{};
-  } else if constexpr (N == 8) {
-    auto& [f0, f1, f2, f3, f4, f5, f6, f7] = object;
-    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
-                      decltype(f6), decltype(f7)>{};
-  } else if constexpr (N == 9) {
-    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8] = object;
-    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
-                      decltype(f6), decltype(f7), decltype(f8)>{};
-  } else if constexpr (N == 10) {
-    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9] = object;
-    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
-                      decltype(f6), decltype(f7), decltype(f8), decltype(f9)>{};
-  } else if constexpr (N == 11) {
-    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10] = object;
-    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
-                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10)>{};
-  } else if constexpr (N == 12) {
-    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11] = object;
-    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
-                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11)>{};
-  } else if constexpr (N == 13) {
-    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12] = object;
-    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
-                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
-                      decltype(f12)>{};
-  } else if constexpr (N == 14) {
-    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13] = object;
-    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
-                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
-                      decltype(f12), decltype(f13)>{};
-  } else if constexpr (N == 15) {
-    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14] = object;
-    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
-                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
-                      decltype(f12), decltype(f13), decltype(f14)>{};
-  } else if constexpr (N == 16) {
-    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15] = object;
-    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
-                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
-                      decltype(f12), decltype(f13), decltype(f14), decltype(f15)>{};
-  } else if constexpr (N == 17) {
-    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16] = object;
-    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
-                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
-                      decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16)>{};
-  } else if constexpr (N == 18) {
-    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17] = object;
-    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
-                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
-                      decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17)>{};
-  } else if constexpr (N == 19) {
-    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18] = object;
-    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
-                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
-                      decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17),
-                      decltype(f18)>{};
-  } else if constexpr (N == 20) {
-    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19] = object;
-    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
-                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
-                      decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17),
-                      decltype(f18), decltype(f19)>{};
-  } else if constexpr (N == 21) {
-    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20] = object;
-    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
-                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
-                      decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17),
-                      decltype(f18), decltype(f19), decltype(f20)>{};
-  } else if constexpr (N == 22) {
-    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21] = object;
-    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
-                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
-                      decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17),
-                      decltype(f18), decltype(f19), decltype(f20), decltype(f21)>{};
-  } else if constexpr (N == 23) {
-    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21,
-           f22] = object;
-    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
-                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
-                      decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17),
-                      decltype(f18), decltype(f19), decltype(f20), decltype(f21), decltype(f22)>{};
-  } else if constexpr (N == 24) {
-    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22,
-           f23] = object;
-    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
-                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
-                      decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17),
-                      decltype(f18), decltype(f19), decltype(f20), decltype(f21), decltype(f22), decltype(f23)>{};
-  } else if constexpr (N == 25) {
-    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22,
-           f23, f24] = object;
-    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
-                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
-                      decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17),
-                      decltype(f18), decltype(f19), decltype(f20), decltype(f21), decltype(f22), decltype(f23),
-                      decltype(f24)>{};
-  } else if constexpr (N == 26) {
-    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22,
-           f23, f24, f25] = object;
-    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
-                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
-                      decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17),
-                      decltype(f18), decltype(f19), decltype(f20), decltype(f21), decltype(f22), decltype(f23),
-                      decltype(f24), decltype(f25)>{};
-  } else if constexpr (N == 27) {
-    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22,
-           f23, f24, f25, f26] = object;
-    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
-                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
-                      decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17),
-                      decltype(f18), decltype(f19), decltype(f20), decltype(f21), decltype(f22), decltype(f23),
-                      decltype(f24), decltype(f25), decltype(f26)>{};
-  } else if constexpr (N == 28) {
-    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22,
-           f23, f24, f25, f26, f27] = object;
-    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
-                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
-                      decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17),
-                      decltype(f18), decltype(f19), decltype(f20), decltype(f21), decltype(f22), decltype(f23),
-                      decltype(f24), decltype(f25), decltype(f26), decltype(f27)>{};
-  } else if constexpr (N == 29) {
-    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22,
-           f23, f24, f25, f26, f27, f28] = object;
-    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
-                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
-                      decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17),
-                      decltype(f18), decltype(f19), decltype(f20), decltype(f21), decltype(f22), decltype(f23),
-                      decltype(f24), decltype(f25), decltype(f26), decltype(f27), decltype(f28)>{};
-  } else if constexpr (N == 30) {
-    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22,
-           f23, f24, f25, f26, f27, f28, f29] = object;
-    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
-                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
-                      decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17),
-                      decltype(f18), decltype(f19), decltype(f20), decltype(f21), decltype(f22), decltype(f23),
-                      decltype(f24), decltype(f25), decltype(f26), decltype(f27), decltype(f28), decltype(f29)>{};
-  } else if constexpr (N == 31) {
-    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22,
-           f23, f24, f25, f26, f27, f28, f29, f30] = object;
-    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
-                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
-                      decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17),
-                      decltype(f18), decltype(f19), decltype(f20), decltype(f21), decltype(f22), decltype(f23),
-                      decltype(f24), decltype(f25), decltype(f26), decltype(f27), decltype(f28), decltype(f29),
-                      decltype(f30)>{};
-  } else if constexpr (N == 32) {
-    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22,
-           f23, f24, f25, f26, f27, f28, f29, f30, f31] = object;
-    return field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4), decltype(f5),
-                      decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
-                      decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17),
-                      decltype(f18), decltype(f19), decltype(f20), decltype(f21), decltype(f22), decltype(f23),
-                      decltype(f24), decltype(f25), decltype(f26), decltype(f27), decltype(f28), decltype(f29),
-                      decltype(f30), decltype(f31)>{};
-  }
-}
-
-// Lists T's fields (braced_field_count; a field after them that takes only
-// a plain initializer is a std::string_view or a class weft cannot list)
-// and judges each one.
 template <class T>
 constexpr auto judge_fields() {
-  constexpr std::size_t count = braced_field_count<T>();
-  using first_fields = std::make_index_sequence<count>;
-  if constexpr (count > max_checked_fields) {
+  constexpr field_listing listing = listing_of<T>();
+  if constexpr (listing == field_listing::too_many) {
     return verdict<T, refusal::too_many_fields>{};
-  } else if constexpr (initializable_braced_then<T, string_view_field>(first_fields{})) {
+  } else if constexpr (listing == field_listing::string_view_member) {
     return verdict<std::string_view, refusal::view>{};
-  } else if constexpr (initializable_braced_then<T, any_field>(first_fields{})) {
+  } else if constexpr (listing != field_listing::listed) {
     return verdict<T, refusal::fields_unlisted>{};
   } else {
-    return judge_all(decltype(field_types_of<count>(std::declval<T&>())){});
+    return judge_all(field_types_t<T>{});
   }
 }
 
@@ -374,9 +139,10 @@ inline constexpr bool is_view<std::basic_string_view<C, Tr>> = true;
 template <class T, std::size_t E>
 inline constexpr bool is_view<std::span<T, E>> = true;
 
-// True when serializer<T> is the built-in bitwise one (not a user's).
+// True when serializer<T> is a user's specialization (not weft's bytes or fields).
 template <class T>
-concept copied_bitwise = requires { typename serializer<T>::builtin_bitwise; };
+concept serialized_by_user = serializable<T> && !builtin_bytes<T> &&
+                             !requires { typename serializer<T>::builtin_fields; };
 
 template <class T>
 constexpr auto judge_elements() {
@@ -412,8 +178,12 @@ constexpr auto judge_class() {
     return verdict<T, refusal::union_type>{};
   } else if constexpr (!std::is_aggregate_v<T>) {
     return verdict<T, refusal::not_aggregate>{};
+  } else if constexpr (constexpr auto fields = judge_fields<T>(); fields.why != refusal::none) {
+    return fields;
+  } else if constexpr (!serializable<T>) {
+    return verdict<T, refusal::not_serializable>{};  // e.g. a C array of strings
   } else {
-    return judge_fields<T>();
+    return crosses{};
   }
 }
 
@@ -437,12 +207,14 @@ constexpr auto judge() {
     return judge_elements<U>();
   } else if constexpr (is_chrono_value<U>) {
     return judge<typename U::rep>();  // a count of ticks (a time_point's clock is only a tag)
+  } else if constexpr (serialized_by_user<U>) {
+    return crosses{};  // the user's serializer decides what travels
+  } else if constexpr (std::is_class_v<U>) {
+    return judge_class<U>();
   } else if constexpr (!serializable<U>) {
     return verdict<U, refusal::not_serializable>{};
-  } else if constexpr (!copied_bitwise<U>) {
-    return crosses{};  // the user's serializer decides what travels
   } else {
-    return judge_class<U>();
+    return crosses{};
   }
 }
 
@@ -525,6 +297,10 @@ constexpr void require(Verdict) {
 // Compile-time check of a task for process_pool / mpi_pool: the callable F,
 // its result R (void allowed) and the decayed argument types Args. Each
 // refusal is a static_assert naming the offending type and the fix.
+template <class F, class R, class... Args>
+inline constexpr bool crossable_task =
+    crossable_callable<F> && (std::is_void_v<R> || crossable<R>) && (crossable<Args> && ...);
+
 template <class F, class R, class... Args>
 constexpr void require_crossable() {
   require(judge_callable<F>());

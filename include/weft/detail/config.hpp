@@ -4,6 +4,19 @@
 // cache-line constants, CPU relax hint. Not API.
 #pragma once
 
+// weft is C++20. Every public header includes this file first, so an older
+// -std gives this one message (and the fatal missing "header" after it,
+// which stops the compiler before hundreds of follow-on errors).
+#if defined(_MSVC_LANG) && _MSVC_LANG > __cplusplus
+#define WEFT_CPLUSPLUS _MSVC_LANG
+#else
+#define WEFT_CPLUSPLUS __cplusplus
+#endif
+#if WEFT_CPLUSPLUS < 202002L
+#error "weft needs C++20: compile with -std=c++20 (MSVC: /std:c++20), or link weft::weft in CMake, which requires cxx_std_20"
+#include <weft_needs_cpp20__compile_with_-std=c++20>  // missing on purpose: a fatal error ends the compilation here
+#endif
+
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>

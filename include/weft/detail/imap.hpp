@@ -35,11 +35,32 @@
 
 namespace weft::detail {
 
+// std::vector<bool> packs bits and has no bool& to hand out: a chunk keeps
+// bool results boxed, so that imap yields bool& as it yields R& for any R.
+struct bool_box {
+  bool value;
+};
+template <class R>
+using stored_value_t = std::conditional_t<std::is_same_v<R, bool>, bool_box, R>;
+inline bool& unbox(bool_box& b) noexcept { return b.value; }
+template <class R>
+R& unbox(R& value) noexcept {
+  return value;
+}
+template <class R, class V>
+stored_value_t<R> box(V&& value) {
+  if constexpr (std::is_same_v<R, bool>) {
+    return bool_box{static_cast<bool>(value)};
+  } else {
+    return std::forward<V>(value);
+  }
+}
+
 // What one chunk task returns: the values of the items that succeeded, in
 // order, and the exceptions of those that failed, with their positions.
 template <class R>
 struct chunk_result {
-  std::vector<R> values;
+  std::vector<stored_value_t<R>> values;
   std::vector<std::pair<std::size_t, std::exception_ptr>> errors;  // ascending positions
   std::size_t items = 0;
 };
@@ -67,7 +88,7 @@ chunk_result<R> run_chunk(F& f, std::vector<T>& items) {
   while (i < n) {
     try {
       for (; i < n; ++i) {
-        if constexpr (store_in_place) out.values[stored++] = f(std::move(items[i]));
+        if constexpr (store_in_place) out.values[stored++] = box<R>(f(std::move(items[i])));
         else out.values.push_back(f(std::move(items[i])));
       }
     } catch (...) {
@@ -103,7 +124,7 @@ class imap_range {
     iterator() = default;
     // Rethrows the item's exception if it failed (the iterator stays valid:
     // ++ moves past it).
-    R& operator*() const { return p_ != nullptr ? *p_ : s_->value(); }
+    R& operator*() const { return p_ != nullptr ? unbox(*p_) : s_->value(); }
     R* operator->() const { return &**this; }
     iterator& operator++() {
       if (p_ != nullptr && ++p_ != end_) return *this;
@@ -130,9 +151,10 @@ class imap_range {
       end_ = p_ != nullptr ? p_ + n : nullptr;
     }
     state* s_ = nullptr;
-    R* begin_ = nullptr;  // the run of values being walked: [begin_, end_)
-    R* p_ = nullptr;      // null: at a failed item, or at the end
-    R* end_ = nullptr;
+    using stored = stored_value_t<R>;
+    stored* begin_ = nullptr;  // the run of values being walked: [begin_, end_)
+    stored* p_ = nullptr;      // null: at a failed item, or at the end
+    stored* end_ = nullptr;
   };
 
   // Starts reading and submitting; single pass (call once).
@@ -267,7 +289,7 @@ class imap_range {
       settle();
       WEFT_ASSERT(!finished, "imap: dereferencing the end of the range");
       if (at_error()) std::rethrow_exception(current.errors[error_index].second);
-      return current.values[value_pos];
+      return unbox(current.values[value_pos]);
     }
     // Moves to the next item (a value or an error), fetching chunks as needed.
     // If it throws (bad_alloc), the positions still point past the chunk

@@ -10,6 +10,8 @@
 #include <concepts>
 #include <cstddef>
 #include <iterator>
+#include <type_traits>
+#include <vector>
 
 namespace weft::detail {
 
@@ -47,5 +49,13 @@ I advanced(I it, std::iter_difference_t<I> n) {
     return it;
   }
 }
+
+// What map() returns for results of type R: std::vector<R>. For an f that
+// returns void it names a placeholder instead of std::vector<void>, so that
+// the one error the user sees is map's static_assert with the fix, not a
+// cascade from inside std::vector.
+struct void_result_of_map {};
+template <class R>
+using map_result_t = std::vector<std::conditional_t<std::is_void_v<R>, void_result_of_map, R>>;
 
 }  // namespace weft::detail

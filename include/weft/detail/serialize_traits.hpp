@@ -5,6 +5,8 @@
 // encoding takes). Not API.
 #pragma once
 
+#include <weft/detail/aggregate_fields.hpp>
+
 #include <algorithm>
 #include <array>
 #include <cstddef>
@@ -19,6 +21,11 @@
 #include <variant>
 #include <vector>
 
+namespace weft {
+template <class T, class Enable>
+struct serializer;  // serialize.hpp (the default Enable = void is given there)
+}  // namespace weft
+
 namespace weft::detail {
 
 // Called as require_serializable<serializable<T>>() where T is encoded or
@@ -29,7 +36,7 @@ constexpr void require_serializable() {
                 "weft::serializer<T> is not specialized for this T (the compiler names T in the "
                 "instantiation context): specialize weft::serializer<T> with static write(weft::writer&, "
                 "const T&) and read(weft::reader&) -> T, or use a supported type (arithmetic, enum, "
-                "trivially copyable struct, string, vector, array, pair, tuple, optional, map, "
+                "aggregate of such fields, string, vector, array, pair, tuple, optional, map, "
                 "unordered_map, variant)");
 }
 
@@ -38,24 +45,73 @@ inline constexpr bool is_specialization_of = false;
 template <template <class...> class Template, class... Args>
 inline constexpr bool is_specialization_of<Template<Args...>, Template> = true;
 
-// Types copied as raw bytes: arithmetic, enums and other trivially copyable
-// types, except pointers (an address means nothing in another process), and
-// types whose bytes carry an invariant a corrupt message could break: bool,
-// std::optional and std::variant are encoded with a validated tag instead.
-// (A user struct copied bitwise is not validated: its bytes are its own.)
-template <class T>
-inline constexpr bool bitwise_serializable =
-    std::is_trivially_copyable_v<T> && !std::is_pointer_v<T> && !std::is_member_pointer_v<T> &&
-    !std::is_same_v<T, bool> && !std::is_array_v<T> && !is_specialization_of<T, std::optional> &&
-    !is_specialization_of<T, std::variant>;
-
-template <class T>
-inline constexpr bool is_map = is_specialization_of<T, std::map> || is_specialization_of<T, std::unordered_map>;
-
 template <class T>
 inline constexpr bool is_std_array = false;
 template <class T, std::size_t N>
 inline constexpr bool is_std_array<std::array<T, N>> = true;
+
+// True when serializer<T> is weft's built-in byte copy, not a user's
+// specialization (which always wins, also for a trivially copyable T).
+template <class T>
+concept builtin_bytes = requires { typename serializer<std::remove_cv_t<T>, void>::builtin_bitwise; };
+
+// A part of a trivially copyable type (an element, a member, a field; a C
+// array of them) may travel inside the whole's bytes.
+template <class Part>
+constexpr bool part_copied_as_bytes() {
+  if constexpr (std::is_array_v<Part>) {
+    return part_copied_as_bytes<std::remove_extent_t<Part>>();
+  } else {
+    return builtin_bytes<Part>;
+  }
+}
+template <class... Parts>
+constexpr bool parts_copied_as_bytes(std::type_identity<std::tuple<Parts...>>) {
+  return (part_copied_as_bytes<Parts>() && ...);
+}
+
+// The parts of a trivially copyable T that could have serializers of their
+// own: std::array's elements, pair's and tuple's members, an aggregate's
+// fields. A class whose fields cannot be listed (not an aggregate, a base
+// class, ...) is its own bytes.
+template <class T>
+constexpr bool parts_of_copied_as_bytes() {
+  if constexpr (is_std_array<T>) {
+    return part_copied_as_bytes<typename T::value_type>();
+  } else if constexpr (is_specialization_of<T, std::pair>) {
+    return part_copied_as_bytes<typename T::first_type>() && part_copied_as_bytes<typename T::second_type>();
+  } else if constexpr (is_specialization_of<T, std::tuple>) {
+    return parts_copied_as_bytes(std::type_identity<T>{});
+  } else if constexpr (fields_listable<T>) {
+    return parts_copied_as_bytes(field_types_t<T>{});
+  } else {
+    return true;
+  }
+}
+
+// Types copied as raw bytes: arithmetic, enums and other trivially copyable
+// types, except pointers (an address means nothing in another process),
+// types whose bytes carry an invariant a corrupt message could break (bool,
+// std::optional and std::variant are encoded with a validated tag instead),
+// and types with a part that is one of those or has a user's serializer
+// (e.g. std::array<std::variant<...>, N>, a struct holding a bool): those
+// travel part by part. (A class whose fields cannot be listed is copied
+// bitwise and not validated: its bytes are its own.)
+template <class T>
+constexpr bool copied_as_bytes() {
+  if constexpr (!std::is_trivially_copyable_v<T> || std::is_pointer_v<T> || std::is_member_pointer_v<T> ||
+                std::is_same_v<T, bool> || std::is_array_v<T> || is_specialization_of<T, std::optional> ||
+                is_specialization_of<T, std::variant>) {
+    return false;
+  } else {
+    return parts_of_copied_as_bytes<T>();
+  }
+}
+template <class T>
+inline constexpr bool bitwise_serializable = copied_as_bytes<T>();
+
+template <class T>
+inline constexpr bool is_map = is_specialization_of<T, std::map> || is_specialization_of<T, std::unordered_map>;
 
 // A lower bound on the bytes the encoding of any T takes, at least 1, so
 // that a count read from the input is bounded by what the input can hold
@@ -72,7 +128,7 @@ constexpr std::size_t min_wire_size_of_alternatives() noexcept {
 template <class T>
 constexpr std::size_t min_wire_size() noexcept {
   std::size_t bytes = 1;  // a tag, a flag, or a user encoding
-  if constexpr (bitwise_serializable<T>) {
+  if constexpr (builtin_bytes<T>) {
     bytes = sizeof(T);
   } else if constexpr (is_specialization_of<T, std::basic_string> || is_specialization_of<T, std::vector> ||
                        is_specialization_of<T, std::map> || is_specialization_of<T, std::unordered_map>) {

@@ -1,0 +1,344 @@
+// weft — MIT licence. See LICENSE.
+//
+// <weft/detail/aggregate_fields.hpp> — internal: lists the fields of an
+// aggregate (their declared types and references to them), so that an
+// aggregate of serializable fields crosses a process boundary field by field
+// (serialize.hpp) and is checked field by field for addresses
+// (boundary_check.hpp). Not API.
+//
+// How: the fields are counted by brace-initializing T with a type that
+// converts to anything, then named with a structured binding of that many
+// names. Limits (each leaves T "not listable", so the callers fall back to
+// a readable error or to T's bytes): at most max_listed_fields fields; every
+// field brace-initializable from that type (a std::string_view field, whose
+// constructors make that ambiguous, is told apart, see string_view_field;
+// an empty-class member is not); no base class (a structured binding cannot
+// name fields spread over a base and T).
+#pragma once
+
+#include <cstddef>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+namespace weft::detail {
+
+// An aggregate with more fields than this is not listed.
+inline constexpr std::size_t max_listed_fields = 32;
+
+// Converts to (a reference to) anything; only ever named in unevaluated operands.
+struct any_field {
+  template <class U>
+  operator U&() const;
+};
+template <std::size_t>
+using any_field_at = any_field;
+
+// Converts only to a base class of T: tells "T's first initializer is a
+// base" from "T's first initializer is a member".
+template <class T>
+struct any_base_of {
+  template <class U>
+    requires(std::is_base_of_v<U, T> && !std::is_same_v<U, T>)
+  operator U&() const;
+};
+
+// A string view only; tells a std::string_view field from other fields
+// that refuse a braced any_field.
+struct string_view_field {
+  template <class C, class Tr>
+  operator std::basic_string_view<C, Tr>&() const;
+};
+
+// T{{a}, {b}, ...}: N braced initializers, one per field. Braces stop C
+// array members from taking several initializers (brace elision), but a
+// member of a class whose constructors make {a} ambiguous (std::string_view)
+// or an empty class refuses them.
+template <class T, std::size_t... I>
+constexpr bool initializable_braced(std::index_sequence<I...>) {
+  return requires { T{{any_field_at<I>{}}...}; };
+}
+// T{{a}, {b}, ..., Last{}}: N braced initializers, then a plain one.
+template <class T, class Last, std::size_t... I>
+constexpr bool initializable_braced_then(std::index_sequence<I...>) {
+  return requires { T{{any_field_at<I>{}}..., Last{}}; };
+}
+// T{{base}, {b}, ...}: the first of the N initializers is a base class.
+template <class T, std::size_t First, std::size_t... I>
+constexpr bool first_initializer_is_base(std::index_sequence<First, I...>) {
+  return requires { T{{any_base_of<T>{}}, {any_field_at<I>{}}...}; };
+}
+template <class T>
+constexpr bool first_initializer_is_base(std::index_sequence<>) {
+  return false;
+}
+
+// The number of leading fields of T that take a braced initializer, at most
+// max_listed_fields + 1.
+template <class T, std::size_t N = 0>
+constexpr std::size_t braced_field_count() {
+  if constexpr (N > max_listed_fields || !initializable_braced<T>(std::make_index_sequence<N + 1>{})) {
+    return N;
+  } else {
+    return braced_field_count<T, N + 1>();
+  }
+}
+
+// Why T's fields cannot be listed; `listed` when they can.
+enum class field_listing { listed, not_aggregate, too_many, string_view_member, unlisted_member, base_class };
+
+template <class T>
+constexpr field_listing listing_of() {
+  if constexpr (!std::is_class_v<T> || std::is_union_v<T> || !std::is_aggregate_v<T>) {
+    return field_listing::not_aggregate;
+  } else {
+    constexpr std::size_t count = braced_field_count<T>();
+    using first_fields = std::make_index_sequence<count>;
+    if constexpr (count > max_listed_fields) {
+      return field_listing::too_many;
+    } else if constexpr (initializable_braced_then<T, string_view_field>(first_fields{})) {
+      return field_listing::string_view_member;
+    } else if constexpr (initializable_braced_then<T, any_field>(first_fields{})) {
+      return field_listing::unlisted_member;
+    } else if constexpr (first_initializer_is_base<T>(first_fields{})) {
+      return field_listing::base_class;
+    } else {
+      return field_listing::listed;
+    }
+  }
+}
+template <class T>
+inline constexpr bool fields_listable = listing_of<T>() == field_listing::listed;
+
+// The declared types of a class's fields, as field_list<...>: decltype of a
+// structured binding is the member's declared type (int&, const char*), so
+// references and pointers are seen as such.
+template <class... Ts>
+using field_list = std::type_identity<std::tuple<Ts...>>;
+
+// Calls visit(field_list<declared types...>{}, field references...) for
+// T's N fields (T may be const). Written out once per count: a structured
+// binding needs one name per field.
+template <std::size_t N, class T, class Visit>
+constexpr decltype(auto) visit_fields(T& object, Visit&& visit) {
+  static_assert(N <= max_listed_fields, "weft: visit_fields lists at most max_listed_fields fields");
+  if constexpr (N == 0) {
+    return visit(field_list<>{});
+  } else if constexpr (N == 1) {
+    auto& [f0] = object;
+    return visit(field_list<decltype(f0)>{}, f0);
+  } else if constexpr (N == 2) {
+    auto& [f0, f1] = object;
+    return visit(field_list<decltype(f0), decltype(f1)>{}, f0, f1);
+  } else if constexpr (N == 3) {
+    auto& [f0, f1, f2] = object;
+    return visit(field_list<decltype(f0), decltype(f1), decltype(f2)>{}, f0, f1, f2);
+  } else if constexpr (N == 4) {
+    auto& [f0, f1, f2, f3] = object;
+    return visit(field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3)>{}, f0, f1, f2, f3);
+  } else if constexpr (N == 5) {
+    auto& [f0, f1, f2, f3, f4] = object;
+    return visit(field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4)>{}, f0, f1,
+        f2, f3, f4);
+  } else if constexpr (N == 6) {
+    auto& [f0, f1, f2, f3, f4, f5] = object;
+    return visit(field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4),
+        decltype(f5)>{}, f0, f1, f2, f3, f4, f5);
+  } else if constexpr (N == 7) {
+    auto& [f0, f1, f2, f3, f4, f5, f6] = object;
+    return visit(field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4),
+        decltype(f5), decltype(f6)>{}, f0, f1, f2, f3, f4, f5, f6);
+  } else if constexpr (N == 8) {
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7] = object;
+    return visit(field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4),
+        decltype(f5), decltype(f6), decltype(f7)>{}, f0, f1, f2, f3, f4, f5, f6, f7);
+  } else if constexpr (N == 9) {
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8] = object;
+    return visit(field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4),
+        decltype(f5), decltype(f6), decltype(f7), decltype(f8)>{}, f0, f1, f2, f3, f4, f5, f6, f7, f8);
+  } else if constexpr (N == 10) {
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9] = object;
+    return visit(field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4),
+        decltype(f5), decltype(f6), decltype(f7), decltype(f8), decltype(f9)>{}, f0, f1, f2, f3, f4, f5, f6, f7,
+        f8, f9);
+  } else if constexpr (N == 11) {
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10] = object;
+    return visit(field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4),
+        decltype(f5), decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10)>{}, f0, f1, f2, f3,
+        f4, f5, f6, f7, f8, f9, f10);
+  } else if constexpr (N == 12) {
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11] = object;
+    return visit(field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4),
+        decltype(f5), decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11)>{},
+        f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11);
+  } else if constexpr (N == 13) {
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12] = object;
+    return visit(field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4),
+        decltype(f5), decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+        decltype(f12)>{}, f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12);
+  } else if constexpr (N == 14) {
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13] = object;
+    return visit(field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4),
+        decltype(f5), decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+        decltype(f12), decltype(f13)>{}, f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13);
+  } else if constexpr (N == 15) {
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14] = object;
+    return visit(field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4),
+        decltype(f5), decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+        decltype(f12), decltype(f13), decltype(f14)>{}, f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12,
+        f13, f14);
+  } else if constexpr (N == 16) {
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15] = object;
+    return visit(field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4),
+        decltype(f5), decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+        decltype(f12), decltype(f13), decltype(f14), decltype(f15)>{}, f0, f1, f2, f3, f4, f5, f6, f7, f8, f9,
+        f10, f11, f12, f13, f14, f15);
+  } else if constexpr (N == 17) {
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16] = object;
+    return visit(field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4),
+        decltype(f5), decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+        decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16)>{}, f0, f1, f2, f3, f4, f5,
+        f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16);
+  } else if constexpr (N == 18) {
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17] = object;
+    return visit(field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4),
+        decltype(f5), decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+        decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17)>{}, f0, f1, f2,
+        f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17);
+  } else if constexpr (N == 19) {
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18] = object;
+    return visit(field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4),
+        decltype(f5), decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+        decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17),
+        decltype(f18)>{}, f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18);
+  } else if constexpr (N == 20) {
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19] = object;
+    return visit(field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4),
+        decltype(f5), decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+        decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17), decltype(f18),
+        decltype(f19)>{}, f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18,
+        f19);
+  } else if constexpr (N == 21) {
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20] =
+        object;
+    return visit(field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4),
+        decltype(f5), decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+        decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17), decltype(f18),
+        decltype(f19), decltype(f20)>{}, f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15,
+        f16, f17, f18, f19, f20);
+  } else if constexpr (N == 22) {
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20,
+        f21] = object;
+    return visit(field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4),
+        decltype(f5), decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+        decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17), decltype(f18),
+        decltype(f19), decltype(f20), decltype(f21)>{}, f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12,
+        f13, f14, f15, f16, f17, f18, f19, f20, f21);
+  } else if constexpr (N == 23) {
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20,
+        f21, f22] = object;
+    return visit(field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4),
+        decltype(f5), decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+        decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17), decltype(f18),
+        decltype(f19), decltype(f20), decltype(f21), decltype(f22)>{}, f0, f1, f2, f3, f4, f5, f6, f7, f8, f9,
+        f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22);
+  } else if constexpr (N == 24) {
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20,
+        f21, f22, f23] = object;
+    return visit(field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4),
+        decltype(f5), decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+        decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17), decltype(f18),
+        decltype(f19), decltype(f20), decltype(f21), decltype(f22), decltype(f23)>{}, f0, f1, f2, f3, f4, f5,
+        f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22, f23);
+  } else if constexpr (N == 25) {
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20,
+        f21, f22, f23, f24] = object;
+    return visit(field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4),
+        decltype(f5), decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+        decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17), decltype(f18),
+        decltype(f19), decltype(f20), decltype(f21), decltype(f22), decltype(f23), decltype(f24)>{}, f0, f1, f2,
+        f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22, f23, f24);
+  } else if constexpr (N == 26) {
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20,
+        f21, f22, f23, f24, f25] = object;
+    return visit(field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4),
+        decltype(f5), decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+        decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17), decltype(f18),
+        decltype(f19), decltype(f20), decltype(f21), decltype(f22), decltype(f23), decltype(f24),
+        decltype(f25)>{}, f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18,
+        f19, f20, f21, f22, f23, f24, f25);
+  } else if constexpr (N == 27) {
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20,
+        f21, f22, f23, f24, f25, f26] = object;
+    return visit(field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4),
+        decltype(f5), decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+        decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17), decltype(f18),
+        decltype(f19), decltype(f20), decltype(f21), decltype(f22), decltype(f23), decltype(f24), decltype(f25),
+        decltype(f26)>{}, f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18,
+        f19, f20, f21, f22, f23, f24, f25, f26);
+  } else if constexpr (N == 28) {
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20,
+        f21, f22, f23, f24, f25, f26, f27] = object;
+    return visit(field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4),
+        decltype(f5), decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+        decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17), decltype(f18),
+        decltype(f19), decltype(f20), decltype(f21), decltype(f22), decltype(f23), decltype(f24), decltype(f25),
+        decltype(f26), decltype(f27)>{}, f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15,
+        f16, f17, f18, f19, f20, f21, f22, f23, f24, f25, f26, f27);
+  } else if constexpr (N == 29) {
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20,
+        f21, f22, f23, f24, f25, f26, f27, f28] = object;
+    return visit(field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4),
+        decltype(f5), decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+        decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17), decltype(f18),
+        decltype(f19), decltype(f20), decltype(f21), decltype(f22), decltype(f23), decltype(f24), decltype(f25),
+        decltype(f26), decltype(f27), decltype(f28)>{}, f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12,
+        f13, f14, f15, f16, f17, f18, f19, f20, f21, f22, f23, f24, f25, f26, f27, f28);
+  } else if constexpr (N == 30) {
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20,
+        f21, f22, f23, f24, f25, f26, f27, f28, f29] = object;
+    return visit(field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4),
+        decltype(f5), decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+        decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17), decltype(f18),
+        decltype(f19), decltype(f20), decltype(f21), decltype(f22), decltype(f23), decltype(f24), decltype(f25),
+        decltype(f26), decltype(f27), decltype(f28), decltype(f29)>{}, f0, f1, f2, f3, f4, f5, f6, f7, f8, f9,
+        f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22, f23, f24, f25, f26, f27, f28, f29);
+  } else if constexpr (N == 31) {
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20,
+        f21, f22, f23, f24, f25, f26, f27, f28, f29, f30] = object;
+    return visit(field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4),
+        decltype(f5), decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+        decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17), decltype(f18),
+        decltype(f19), decltype(f20), decltype(f21), decltype(f22), decltype(f23), decltype(f24), decltype(f25),
+        decltype(f26), decltype(f27), decltype(f28), decltype(f29), decltype(f30)>{}, f0, f1, f2, f3, f4, f5,
+        f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22, f23, f24, f25, f26,
+        f27, f28, f29, f30);
+  } else if constexpr (N == 32) {
+    auto& [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20,
+        f21, f22, f23, f24, f25, f26, f27, f28, f29, f30, f31] = object;
+    return visit(field_list<decltype(f0), decltype(f1), decltype(f2), decltype(f3), decltype(f4),
+        decltype(f5), decltype(f6), decltype(f7), decltype(f8), decltype(f9), decltype(f10), decltype(f11),
+        decltype(f12), decltype(f13), decltype(f14), decltype(f15), decltype(f16), decltype(f17), decltype(f18),
+        decltype(f19), decltype(f20), decltype(f21), decltype(f22), decltype(f23), decltype(f24), decltype(f25),
+        decltype(f26), decltype(f27), decltype(f28), decltype(f29), decltype(f30), decltype(f31)>{}, f0, f1, f2,
+        f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22, f23, f24,
+        f25, f26, f27, f28, f29, f30, f31);
+  }
+}
+
+// Calls visit(field_list<...>{}, fields...) for every field of a listable T.
+template <class T, class Visit>
+constexpr decltype(auto) visit_fields(T& object, Visit&& visit) {
+  return visit_fields<braced_field_count<std::remove_cv_t<T>>()>(object, std::forward<Visit>(visit));
+}
+
+struct field_list_only {
+  template <class List, class... Fields>
+  List operator()(List, Fields&...) const;
+};
+// field_list<declared field types...> of a listable T.
+template <class T>
+using field_types_t = decltype(visit_fields(std::declval<T&>(), field_list_only{}));
+
+}  // namespace weft::detail
