@@ -143,7 +143,9 @@ class process_pool : public detail::remote_pool_core<process_pool> {
   // they were running fail with weft::worker_lost (its signal()). Returns
   // once every process of the pool is gone; later submits throw
   // weft::pool_closed. Workers start with SIGTERM's default action, so a
-  // SIGTERM handler of the program does not keep them alive. Blocks.
+  // SIGTERM handler of the program does not keep them alive; a worker that
+  // still lives terminate_grace after SIGTERM (its task blocks or ignores
+  // SIGTERM, or the program blocked it) gets SIGKILL. Blocks.
   void terminate_workers() { stop_workers_now(SIGTERM); }
   void kill_workers() { stop_workers_now(SIGKILL); }
 
@@ -168,6 +170,9 @@ class process_pool : public detail::remote_pool_core<process_pool> {
   // before a retry (the condition may pass; meanwhile the death report of the
   // worker being replaced arrives, so its task fails with worker_lost).
   static constexpr std::size_t max_spawn_failures = 3;
+  // terminate_workers(): how long a worker may outlive its SIGTERM before
+  // it gets SIGKILL (Python 3.14 does not wait for it at all).
+  static constexpr auto terminate_grace = std::chrono::seconds(1);
   static constexpr auto spawn_retry_delay = std::chrono::milliseconds(dispatcher_poll_ms);
 
   struct worker : detail::remote_peer {  // running, front_since: see remote_peer
@@ -223,6 +228,7 @@ class process_pool : public detail::remote_pool_core<process_pool> {
   void stop_worker(worker& w);
   void stop_workers_now(int sig);
   void signal_workers_if_asked();
+  void kill_survivors_if_due(clock::time_point now);
   void enforce_deadlines(clock::time_point now);
   int poll_timeout_ms(clock::time_point now) const;
 
@@ -241,6 +247,7 @@ class process_pool : public detail::remote_pool_core<process_pool> {
   bool server_alive_ = true;                // its socket has not reached end of stream
   bool is_broken_ = false;                  // break_pool() ran
   bool workers_signalled_ = false;          // kill_signal_ was sent to every worker
+  std::optional<clock::time_point> kill_at_;  // after a SIGTERM: when the survivors get SIGKILL
   std::string break_request_;               // a break found while serving a worker, applied after
 };
 
@@ -552,6 +559,7 @@ inline void process_pool::dispatcher_main() {
     signal_workers_if_asked();
     const auto now = clock::now();
     enforce_deadlines(now);
+    kill_survivors_if_due(now);
     build_poll_set(fds);
     const bool spinning = window.open();  // a reply is probably on its way: poll, do not sleep
     const bool sleep = !spinning && wake_.may_sleep();
@@ -605,6 +613,8 @@ inline void process_pool::enforce_deadlines(clock::time_point now) {
 // The dispatcher sleeps in poll() until the nearest deadline at the latest.
 inline int process_pool::poll_timeout_ms(clock::time_point now) const {
   auto wait = std::chrono::milliseconds(dispatcher_poll_ms);
+  if (kill_at_)
+    wait = std::clamp(std::chrono::ceil<std::chrono::milliseconds>(*kill_at_ - now), std::chrono::milliseconds(0), wait);
   for (const auto& w : workers_)
     if (auto due = deadline(w))
       wait = std::clamp(std::chrono::ceil<std::chrono::milliseconds>(*due - now), std::chrono::milliseconds(0), wait);
@@ -622,7 +632,17 @@ inline void process_pool::signal_workers_if_asked() {
     std::lock_guard lock(mutex_);
     sig = kill_signal_;
   }
-  if (sig != 0 && server_.request('K', 0, sig)) workers_signalled_ = true;
+  if (sig != 0 && server_.request('K', 0, sig)) {
+    workers_signalled_ = true;
+    if (sig != SIGKILL) kill_at_ = clock::now() + terminate_grace;
+  }
+}
+
+// terminate_workers(): the workers that outlived their SIGTERM by
+// terminate_grace get SIGKILL (a refused request is retried next turn).
+inline void process_pool::kill_survivors_if_due(clock::time_point now) {
+  if (!kill_at_ || now < *kill_at_ || !server_alive_) return;
+  if (server_.request('K', 0, SIGKILL)) kill_at_.reset();
 }
 
 inline void process_pool::stop_workers_now(int sig) {

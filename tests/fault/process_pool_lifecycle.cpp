@@ -557,3 +557,30 @@ TEST_CASE("process_pool: pclose() of a popen() made before the pool returns whil
   CHECK(status == 0);
   CHECK(pool.submit(square, 3).get() == 9);
 }
+
+namespace {
+int block_sigterm_then_wait(int) {
+  sigset_t term;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  ::sigprocmask(SIG_BLOCK, &term, nullptr);
+  running->store(1);
+  for (;;) ::pause();
+}
+}  // namespace
+
+// Issue 26, also seen: terminate_workers() waited for a task that blocks
+// (or ignores) SIGTERM for as long as it ran.
+TEST_CASE("process_pool: terminate_workers returns although a task blocks SIGTERM",
+          "[process_pool][fault][fork]") {
+  weft::shared_value<int> is_running(0);
+  running = &is_running;
+  weft_test::finishes("terminate_workers with SIGTERM blocked", [&] {
+    process_pool pool(1);
+    auto f = pool.submit(block_sigterm_then_wait, 0);
+    REQUIRE(weft_test::eventually([&] { return is_running.load() == 1; }));
+    pool.terminate_workers();
+    REQUIRE(ready_within(f));
+    CHECK(fails_with<int, weft::worker_lost>(f));
+  }, watchdog);
+}
