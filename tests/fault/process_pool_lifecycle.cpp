@@ -273,6 +273,12 @@ int pool_under_descriptor_pressure() {
 TEST_CASE("process_pool: out of descriptors when workers start: broken or working, never a fork storm",
           "[process_pool][fault][fork]") {
   WEFT_SKIP_UNDER_TSAN();
+#if defined(__SANITIZE_ADDRESS__)
+  // UBSan's vptr check tests memory through a pipe, which it cannot open
+  // here: it reports every virtual call as on an invalid object.
+  WARN("skipped under AddressSanitizer+UBSan: their checks need descriptors");
+  return;
+#endif
   int status = weft_test::reap(weft_test::spawn(pool_under_descriptor_pressure));
   INFO("exit status " << (WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status)));
   CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
