@@ -26,6 +26,7 @@
 #include <deque>
 #include <exception>
 #include <map>
+#include <new>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -56,18 +57,25 @@ struct process_pool_options {
 // Worker processes that run functions and return weft::future (like
 // ProcessPoolExecutor / multiprocessing.Pool).
 //
-// Processes: the constructor forks a fork server (through a middle process
-//   that exits at once, so the pool's processes are not the program's
-//   children: the program's wait() loops and SIGCHLD settings never see
-//   them). Every worker, including replacements, is forked from the fork
-//   server, which is single-threaded. Workers are therefore copies of the
-//   program as it was when the pool was constructed: build pools before
-//   starting threads (like Python's fork start method), or at least while no
-//   other thread holds a lock that tasks or the initializer take. The fork
-//   server and the workers close every descriptor of the other pools. They
-//   die with the program: the fork server sees end of stream on its socket
-//   and kills the workers (workers also die with the fork server:
-//   PR_SET_PDEATHSIG on Linux, end of stream elsewhere).
+// Processes: the constructor flushes std::cout/std::clog and stdio, then
+//   forks a fork server (through a middle process that exits at once, so
+//   the pool's processes are not the program's children: the program's
+//   wait() loops and SIGCHLD settings never see them, unless the program is
+//   a subreaper or PID 1, which adopts the fork server; the pool reaps it).
+//   No weft lock is held across that fork, and the signal mask and
+//   dispositions pass on unchanged. Every worker, including replacements,
+//   is forked from the fork server, which is single-threaded. Workers are
+//   therefore copies of the program as it was when the pool was
+//   constructed: build pools before starting threads (like Python's fork
+//   start method), or at least while no other thread holds a lock that
+//   tasks or the initializer take. The fork server and the workers hold no
+//   descriptor of the program's but 0, 1 and 2. They die with the program:
+//   the fork server sees end of stream on its socket and kills the workers
+//   (workers also die with the fork server: PR_SET_PDEATHSIG on Linux, end
+//   of stream elsewhere). A worker is alive until the fork server reports
+//   its exit, whatever becomes of its socket (a helper the task forked may
+//   hold it; a task that closes its descriptors or execs closes it).
+//   Workers flush std::cout/std::clog and stdio after every task.
 // What can be submitted: f is a function pointer or a trivially copyable
 //   callable (e.g. a lambda capturing ints by value); it runs in a fork of
 //   this binary, so code addresses are valid. Arguments and the result must
@@ -87,7 +95,13 @@ struct process_pool_options {
 //   the initializer throws or exits, when the fork server dies, or when it
 //   fails to start a worker 3 times in a row: running and pending tasks then
 //   fail with weft::pool_broken naming the cause, and later submits throw
-//   it. std::system_error if the fork server cannot start.
+//   it. A start failure is any failed fork or socket, in the fork server
+//   or here (out of descriptors or processes). Every call but the
+//   destructor throws weft::pool_broken in a fork()ed copy of the program
+//   (after daemon(), in a worker): the pool belongs to the process that
+//   built it (a task may build a pool of its own). A reply bigger than
+//   this process can allocate fails its task with std::bad_alloc.
+//   std::system_error if the fork server cannot start.
 //   Done callbacks run on the pool's dispatcher thread: shutdown(),
 //   terminate_workers() and kill_workers() called there throw
 //   std::logic_error (they would wait for that thread), and a callback must
@@ -126,7 +140,9 @@ class process_pool : public detail::remote_pool_core<process_pool> {
   // pebble), the worker is killed (SIGKILL) and replaced, the future throws
   // weft::timeout, and the other tasks go on; a task queued behind it on
   // that worker goes back to the queue. The deadline is checked by the
-  // dispatcher, so it is honoured within a few milliseconds.
+  // dispatcher, so it is honoured within a few milliseconds; a reply that
+  // has begun to arrive is in time, and what the worker sent is read
+  // before any kill, so a deadline kills only its own task.
   // Thread-safe; never blocks. Throws as submit().
   template <class F, class... Args>
   auto submit_with(task_options options, F f, Args&&... args) -> future<detail::remote_result_t<F, Args...>>;
@@ -221,6 +237,7 @@ class process_pool : public detail::remote_pool_core<process_pool> {
   void on_worker_readable(std::size_t i);
   void on_worker_frame(worker& w, std::span<const std::byte> frame, bool& anomaly);
   void on_worker_closed(worker& w);
+  void on_reply_too_big(worker& w);
   void fail_lost_tasks(std::deque<task>& tasks, int status);
   void refuse_in_copy(const char* operation) const;
   void break_pool(const std::string& why);
@@ -468,6 +485,25 @@ inline void process_pool::on_worker_closed(worker& w) {
   requeue_behind_front(w);
 }
 
+// A reply bigger than this process can hold (the reader's buffer for its
+// announced length could not be allocated): the task fails with
+// std::bad_alloc, on its future rather than on the dispatcher thread (where
+// it would std::terminate the program). The worker's stream cannot be
+// followed further: its socket is closed (it leaves; its death report finds
+// it idle) and the tasks behind go back to the queue.
+inline void process_pool::on_reply_too_big(worker& w) {
+  w.in = detail::frame_reader{};  // frees what was read of the frame
+  if (!w.running.empty()) {
+    w.out.reclaim(w.running.front().payload);
+    std::deque<task> front;
+    front.push_back(std::move(w.running.front()));
+    w.running.pop_front();
+    fail_all(front, std::make_exception_ptr(std::bad_alloc()));
+  }
+  requeue_all(w);  // never started: the worker was still sending the reply
+  on_worker_closed(w);
+}
+
 inline void process_pool::on_worker_writable(std::size_t i) {
   worker& w = workers_[i];
   if (w.fd >= 0) w.out.flush(w.fd);  // a gone peer shows as end of stream on the read side
@@ -499,9 +535,14 @@ inline void process_pool::on_worker_readable(std::size_t i) {
   worker& w = workers_[i];
   if (w.fd < 0) return;
   bool anomaly = false;
-  auto status = w.in.read(w.fd, [&](std::span<const std::byte> frame) {
-    if (!anomaly) on_worker_frame(w, frame, anomaly);
-  });
+  detail::frame_reader::status status;
+  try {
+    status = w.in.read(w.fd, [&](std::span<const std::byte> frame) {
+      if (!anomaly) on_worker_frame(w, frame, anomaly);
+    });
+  } catch (const std::bad_alloc&) {  // the frame's buffer; nothing else in read() allocates
+    return on_reply_too_big(w);
+  }
   if (status == detail::frame_reader::status::corrupt) report_anomaly("an oversized frame from a worker");
   // A worker that broke the protocol is dropped: closing its socket makes it
   // leave, and its task fails with worker_lost once its status arrives.
