@@ -632,3 +632,26 @@ TEST_CASE("process_pool: a reply bigger than free memory fails its task with bad
   INFO("exit status " << (WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status)));
   CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
 }
+
+namespace {
+int create_segment_then_die(int id) {
+  auto segment = weft::shared_memory::create("/weft_tracker_" + std::to_string(id), 4096);
+  ::raise(SIGKILL);  // before any unlink
+  return 0;
+}
+}  // namespace
+
+// Issue 26, also seen, decided as a documented limit (README "Limits": no
+// resource tracker): a named segment whose creating task is killed stays
+// until the program unlinks it by name, which works.
+TEST_CASE("process_pool: a named segment a killed task created stays until the program unlinks it",
+          "[process_pool][fault][fork]") {
+  const int id = static_cast<int>(::getpid());
+  process_pool pool(1);
+  auto f = pool.submit(create_segment_then_die, id);
+  REQUIRE(ready_within(f));
+  CHECK(fails_with<int, weft::worker_lost>(f));
+  auto left = weft::shared_memory::open("/weft_tracker_" + std::to_string(id));  // still there
+  left.unlink();
+  CHECK_THROWS_AS(weft::shared_memory::open("/weft_tracker_" + std::to_string(id)), std::system_error);
+}
