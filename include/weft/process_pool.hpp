@@ -480,8 +480,8 @@ inline void process_pool::on_worker_dead(pid_t pid, int status) {
 inline void process_pool::on_worker_closed(worker& w) {
   detail::pool_descriptors::instance().close(w.fd);
   w.fd = -1;
-  w.out.reclaim();  // nothing more is written; lent bytes of requeued tasks are copied first
-  w.out = detail::frame_writer{};
+  w.out = detail::frame_writer{};  // nothing more is written: drops what it lent, copies nothing
+  w.in = detail::frame_reader{};   // a frame cut short never arrives (and is no reply "arriving")
   requeue_behind_front(w);
 }
 
