@@ -28,6 +28,7 @@
 #include <deque>
 #include <exception>
 #include <map>
+#include <new>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -58,18 +59,25 @@ struct process_pool_options {
 // Worker processes that run functions and return weft::future (like
 // ProcessPoolExecutor / multiprocessing.Pool).
 //
-// Processes: the constructor forks a fork server (through a middle process
-//   that exits at once, so the pool's processes are not the program's
-//   children: the program's wait() loops and SIGCHLD settings never see
-//   them). Every worker, including replacements, is forked from the fork
-//   server, which is single-threaded. Workers are therefore copies of the
-//   program as it was when the pool was constructed: build pools before
-//   starting threads (like Python's fork start method), or at least while no
-//   other thread holds a lock that tasks or the initializer take. The fork
-//   server and the workers close every descriptor of the other pools. They
-//   die with the program: the fork server sees end of stream on its socket
-//   and kills the workers (workers also die with the fork server:
-//   PR_SET_PDEATHSIG on Linux, end of stream elsewhere).
+// Processes: the constructor flushes std::cout/std::clog and stdio, then
+//   forks a fork server (through a middle process that exits at once, so
+//   the pool's processes are not the program's children: the program's
+//   wait() loops and SIGCHLD settings never see them, unless the program is
+//   a subreaper or PID 1, which adopts the fork server; the pool reaps it).
+//   No weft lock is held across that fork, and the signal mask and
+//   dispositions pass on unchanged. Every worker, including replacements,
+//   is forked from the fork server, which is single-threaded. Workers are
+//   therefore copies of the program as it was when the pool was
+//   constructed: build pools before starting threads (like Python's fork
+//   start method), or at least while no other thread holds a lock that
+//   tasks or the initializer take. The fork server and the workers hold no
+//   descriptor of the program's but 0, 1 and 2. They die with the program:
+//   the fork server sees end of stream on its socket and kills the workers
+//   (workers also die with the fork server: PR_SET_PDEATHSIG on Linux, end
+//   of stream elsewhere). A worker is alive until the fork server reports
+//   its exit, whatever becomes of its socket (a helper the task forked may
+//   hold it; a task that closes its descriptors or execs closes it).
+//   Workers flush std::cout/std::clog and stdio after every task.
 // What can be submitted: f is a function pointer or a trivially copyable
 //   callable (e.g. a lambda capturing ints by value); it runs in a fork of
 //   this binary, so code addresses are valid. Arguments and the result must
@@ -89,7 +97,13 @@ struct process_pool_options {
 //   the initializer throws or exits, when the fork server dies, or when it
 //   fails to start a worker 3 times in a row: running and pending tasks then
 //   fail with weft::pool_broken naming the cause, and later submits throw
-//   it. std::system_error if the fork server cannot start.
+//   it. A start failure is any failed fork or socket, in the fork server
+//   or here (out of descriptors or processes). Every call but the
+//   destructor throws weft::pool_broken in a fork()ed copy of the program
+//   (after daemon(), in a worker): the pool belongs to the process that
+//   built it (a task may build a pool of its own). A reply bigger than
+//   this process can allocate fails its task with std::bad_alloc.
+//   std::system_error if the fork server cannot start.
 //   Done callbacks run on the pool's dispatcher thread: shutdown(),
 //   terminate_workers() and kill_workers() called there throw
 //   std::logic_error (they would wait for that thread), and a callback must
@@ -128,7 +142,9 @@ class process_pool : public detail::remote_pool_core<process_pool> {
   // pebble), the worker is killed (SIGKILL) and replaced, the future throws
   // weft::timeout, and the other tasks go on; a task queued behind it on
   // that worker goes back to the queue. The deadline is checked by the
-  // dispatcher, so it is honoured within a few milliseconds.
+  // dispatcher, so it is honoured within a few milliseconds; a reply that
+  // has begun to arrive is in time, and what the worker sent is read
+  // before any kill, so a deadline kills only its own task.
   // Thread-safe; never blocks. Throws as submit().
   template <class F, class... Args>
   auto submit_with(task_options options, F f, Args&&... args) -> future<detail::remote_result_t<F, Args...>>;
@@ -145,7 +161,9 @@ class process_pool : public detail::remote_pool_core<process_pool> {
   // they were running fail with weft::worker_lost (its signal()). Returns
   // once every process of the pool is gone; later submits throw
   // weft::pool_closed. Workers start with SIGTERM's default action, so a
-  // SIGTERM handler of the program does not keep them alive. Blocks.
+  // SIGTERM handler of the program does not keep them alive; a worker that
+  // still lives terminate_grace after SIGTERM (its task blocks or ignores
+  // SIGTERM, or the program blocked it) gets SIGKILL. Blocks.
   void terminate_workers() { stop_workers_now(SIGTERM); }
   void kill_workers() { stop_workers_now(SIGKILL); }
 
@@ -170,11 +188,14 @@ class process_pool : public detail::remote_pool_core<process_pool> {
   // before a retry (the condition may pass; meanwhile the death report of the
   // worker being replaced arrives, so its task fails with worker_lost).
   static constexpr std::size_t max_spawn_failures = 3;
+  // terminate_workers(): how long a worker may outlive its SIGTERM before
+  // it gets SIGKILL (Python 3.14 does not wait for it at all).
+  static constexpr auto terminate_grace = std::chrono::seconds(1);
   static constexpr auto spawn_retry_delay = std::chrono::milliseconds(dispatcher_poll_ms);
 
   struct worker : detail::remote_peer {  // running, front_since: see remote_peer
-    pid_t pid = -1;
-    int fd = -1;                 // stream socket; listed in pool_descriptors
+    pid_t pid = -1;              // alive (and signalled through the fork server) until its 'D' report
+    int fd = -1;                 // stream socket; listed in pool_descriptors; -1 once at end of stream
     bool ready = false;          // its initializer returned; tasks go to ready workers only
     std::size_t tasks_sent = 0;  // a worker leaves by itself after max_tasks_per_child
     std::uint64_t killed_for = 0;  // id of the task whose deadline got it killed; 0: none
@@ -182,11 +203,6 @@ class process_pool : public detail::remote_pool_core<process_pool> {
     detail::frame_writer out;    // tasks the socket could not take yet (may lend from running: see send_task)
   };
   using peer = worker;
-  // A worker whose socket closed, until the fork server reports its status.
-  struct lost_worker {
-    std::deque<task> tasks;  // the task it was running, if any
-    bool in_initializer = false;
-  };
   // A worker that is given no more tasks: recycled after max_tasks_per_child,
   // or being killed for a deadline.
   bool retiring(const worker& w, std::size_t planned = 0) const noexcept {
@@ -200,7 +216,9 @@ class process_pool : public detail::remote_pool_core<process_pool> {
   }
 
   // Transport hooks (remote_pool_core).
-  bool accepts_tasks(const worker& w, std::size_t planned) const noexcept { return w.ready && !retiring(w, planned); }
+  bool accepts_tasks(const worker& w, std::size_t planned) const noexcept {
+    return w.ready && w.fd >= 0 && !retiring(w, planned);
+  }
   bool send_task(worker& w, task& t);
   void wake_dispatcher() noexcept { wake_.ring(); }
 
@@ -215,22 +233,27 @@ class process_pool : public detail::remote_pool_core<process_pool> {
   void build_poll_set(std::vector<pollfd>& fds) const;
   void on_zygote_readable();
   void on_zygote_message(const detail::zygote_message& m, int fd);
+  void on_spawn_failed(int err);
   void on_worker_dead(pid_t pid, int status);
   void on_worker_writable(std::size_t i);
   void on_worker_readable(std::size_t i);
   void on_worker_frame(worker& w, std::span<const std::byte> frame, bool& anomaly);
-  void on_worker_closed(std::size_t i);
+  void on_worker_closed(worker& w);
+  void on_reply_too_big(worker& w);
   void fail_lost_tasks(std::deque<task>& tasks, int status);
+  void refuse_in_copy(const char* operation) const;
   void break_pool(const std::string& why);
   void release_in_copy() noexcept;
   void stop_worker(worker& w);
   void stop_workers_now(int sig);
   void signal_workers_if_asked();
+  void kill_survivors_if_due(clock::time_point now);
   void enforce_deadlines(clock::time_point now);
   int poll_timeout_ms(clock::time_point now) const;
 
   process_pool_options options_;
   const pid_t owner_pid_;            // the process that built the pool
+  const unsigned generation_;        // detail::fork_generation() there
   detail::doorbell wake_;            // submit()/shutdown() -> dispatcher
   detail::fork_server server_;
   int kill_signal_ = 0;              // guarded by mutex_ (the core's); terminate_workers()/kill_workers()'s signal
@@ -243,15 +266,17 @@ class process_pool : public detail::remote_pool_core<process_pool> {
   bool server_alive_ = true;                // its socket has not reached end of stream
   bool is_broken_ = false;                  // break_pool() ran
   bool workers_signalled_ = false;          // kill_signal_ was sent to every worker
+  std::optional<clock::time_point> kill_at_;  // after a SIGTERM: when the survivors get SIGKILL
   std::string break_request_;               // a break found while serving a worker, applied after
-  std::map<pid_t, lost_worker> lost_;       // dead workers awaiting their status
-  std::map<pid_t, int> early_status_;       // death reports that came before the end of stream
 };
 
 // ---- implementation ----
 
 inline process_pool::process_pool(process_pool_options options)
-    : remote_pool_core("weft::process_pool"), options_(std::move(options)), owner_pid_(::getpid()) {
+    : remote_pool_core("weft::process_pool"),
+      options_(std::move(options)),
+      owner_pid_(::getpid()),
+      generation_(detail::fork_generation().load(std::memory_order_relaxed)) {  // relaxed: see fork_generation
   if (options_.workers == 0) throw std::invalid_argument("weft::process_pool: needs at least one worker");
   auto& registry = detail::pool_descriptors::instance();
   registry.add(wake_.read_end());
@@ -297,6 +322,7 @@ auto process_pool::submit(F f, Args&&... args) -> future<detail::remote_result_t
 template <class F, class... Args>
 auto process_pool::submit_with(task_options options, F f, Args&&... args)
     -> future<detail::remote_result_t<F, Args...>> {
+  refuse_in_copy("submit");
   refuse_if_closed("submit");
   const auto limit = detail::task_timeout(options.timeout);  // may throw: before the task exists
   auto identity = [](std::uintptr_t address) { return static_cast<std::uint64_t>(address); };
@@ -304,6 +330,15 @@ auto process_pool::submit_with(task_options options, F f, Args&&... args)
   t.timeout = limit;
   enqueue(std::move(t));
   return std::move(result);
+}
+
+// A fork()ed copy of the program (after daemon(), in a worker) holds a view
+// of the pool without its dispatcher thread or its processes: nothing it
+// submits would ever run. Throws pool_broken there.
+inline void process_pool::refuse_in_copy(const char* operation) const {
+  if (detail::fork_generation().load(std::memory_order_relaxed) != generation_)  // relaxed: see fork_generation
+    throw pool_broken(std::string("weft::process_pool: ") + operation +
+                      " in a fork()ed copy of the program; the pool belongs to the process that built it");
 }
 
 inline void process_pool::fail_lost_tasks(std::deque<task>& tasks, int status) {
@@ -329,9 +364,6 @@ inline void process_pool::break_pool(const std::string& why) {
     stop_worker(w);
   }
   workers_.clear();
-  for (auto& [pid, lost] : lost_) fail_all(lost.tasks, error);
-  lost_.clear();
-  early_status_.clear();
 }
 
 // Asks a worker to leave with an empty frame, then closes its socket. The
@@ -375,8 +407,11 @@ inline void process_pool::on_zygote_message(const detail::zygote_message& m, int
   switch (m.kind) {
     case 'S':
       --spawning_;
-      spawn_failures_ = 0;
-      if (is_broken_ || fd < 0) {
+      // No socket attached: this process is out of descriptors (the kernel
+      // dropped it). Its worker sees end of stream and leaves; its death
+      // report names no listed worker.
+      if (fd < 0) return on_spawn_failed(EMFILE);
+      if (is_broken_) {
         detail::pool_descriptors::instance().close(fd);  // its worker sees end of stream and leaves
       } else {
         worker w;
@@ -387,11 +422,7 @@ inline void process_pool::on_zygote_message(const detail::zygote_message& m, int
       return;
     case 'E':
       --spawning_;
-      spawn_retry_at_ = std::chrono::steady_clock::now() + spawn_retry_delay;
-      if (++spawn_failures_ >= max_spawn_failures)
-        break_pool("weft::process_pool: the fork server cannot start a worker: " +
-                   std::system_category().message(m.status));
-      return;
+      return on_spawn_failed(m.status);
     case 'D':
       on_worker_dead(m.pid, m.status);
       return;
@@ -400,51 +431,84 @@ inline void process_pool::on_zygote_message(const detail::zygote_message& m, int
   }
 }
 
-// The fork server reports a worker's wait status. Its socket's end of
-// stream may come before (lost_) or after (early_status_).
+// A worker could not be started: the fork server's fork() or socketpair()
+// failed (EAGAIN, EMFILE, ENOMEM), or its socket could not be received here
+// (EMFILE). The counter is reset only when a worker becomes ready, so after
+// max_spawn_failures without one the pool is broken: it never forks in a
+// loop, whatever the cause.
+inline void process_pool::on_spawn_failed(int err) {
+  spawn_retry_at_ = clock::now() + spawn_retry_delay;
+  if (++spawn_failures_ >= max_spawn_failures)
+    break_pool("weft::process_pool: cannot start a worker: " + std::system_category().message(err));
+}
+
+// The fork server reports a worker's wait status: the one source of a
+// worker's death (its socket may stay open in a helper process the task
+// forked, or close long before, when the task closes its descriptors or
+// execs). What the worker wrote before it died is read first; then its
+// running task ends (worker_lost, or timeout when its deadline killed it)
+// and the worker leaves the pool. A pid no listed worker has is ignored (a
+// spawn whose socket never arrived, a worker dropped by break_pool()).
 inline void process_pool::on_worker_dead(pid_t pid, int status) {
-  if (auto it = lost_.find(pid); it != lost_.end()) {
-    lost_worker lost = std::move(it->second);
-    lost_.erase(it);
-    if (!lost.in_initializer) return fail_lost_tasks(lost.tasks, status);
+  auto it = std::find_if(workers_.begin(), workers_.end(), [&](const worker& w) { return w.pid == pid; });
+  if (it == workers_.end()) return;
+  const auto index = static_cast<std::size_t>(it - workers_.begin());
+  on_worker_readable(index);  // replies that arrived before it died; closes its socket at end of stream
+  if (workers_[index].fd >= 0) on_worker_closed(workers_[index]);  // a helper holds it open
+  worker w = std::move(workers_[index]);
+  workers_.erase(workers_.begin() + static_cast<std::ptrdiff_t>(index));
+  if (!w.ready && !workers_signalled_) {  // died in the initializer (not killed on purpose)
     // The initializer's own error, when it sent one before exiting, says more.
     if (!break_request_.empty()) return break_pool(std::exchange(break_request_, {}));
     std::string how = WIFSIGNALED(status) ? "was killed by signal " + std::to_string(WTERMSIG(status))
                                           : "exited with status " + std::to_string(WEXITSTATUS(status));
     return break_pool("weft::process_pool: a worker " + how + " while running the initializer");
   }
-  bool listed = std::any_of(workers_.begin(), workers_.end(), [&](const worker& w) { return w.pid == pid; });
-  if (listed) early_status_[pid] = status;
+  if (w.running.empty()) return;  // recycled (max_tasks_per_child) or stopped: nothing was lost
+  if (w.killed_for != 0 && w.running.front().id == w.killed_for)
+    return fail_all(w.running, std::make_exception_ptr(weft::timeout(
+                                   "weft::process_pool: the task ran past its timeout; its worker was killed")));
+  // Killed for a task that finished in time after all (its reply came
+  // between the last read and the kill): the task it ran next is not at
+  // fault; it goes back to the queue and runs again.
+  if (w.killed_for != 0) return requeue_all(w);
+  fail_lost_tasks(w.running, status);
 }
 
-inline void process_pool::on_worker_closed(std::size_t i) {
-  worker w = std::move(workers_[i]);
-  workers_.erase(workers_.begin() + static_cast<std::ptrdiff_t>(i));
+// End of stream on w's socket (or a protocol it broke): its socket is
+// closed, and the tasks behind the one it runs, still in the socket and
+// never started, go back to the queue. The worker stays listed, with its
+// deadline, until the fork server reports its death (on_worker_dead).
+inline void process_pool::on_worker_closed(worker& w) {
   detail::pool_descriptors::instance().close(w.fd);
-  lost_worker lost;
-  lost.in_initializer = !w.ready && !workers_signalled_;  // killed on purpose: no initializer failure
-  // Only the oldest task was running; the ones behind it were still in the
-  // socket, never started by the worker: they go back to the queue.
+  w.fd = -1;
+  w.out = detail::frame_writer{};  // nothing more is written: drops what it lent, copies nothing
+  w.in = detail::frame_reader{};   // a frame cut short never arrives (and is no reply "arriving")
   requeue_behind_front(w);
-  lost.tasks = std::move(w.running);
-  if (w.killed_for != 0 && !lost.tasks.empty() && lost.tasks.front().id == w.killed_for)
-    fail_all(lost.tasks, std::make_exception_ptr(weft::timeout(
-                             "weft::process_pool: the task ran past its timeout; its worker was killed")));
-  if (lost.tasks.empty() && !lost.in_initializer) {
-    early_status_.erase(w.pid);  // recycled (max_tasks_per_child) or stopped: nothing was lost
-    return;
+}
+
+// A reply bigger than this process can hold (the reader's buffer for its
+// announced length could not be allocated): the task fails with
+// std::bad_alloc, on its future rather than on the dispatcher thread (where
+// it would std::terminate the program). The worker's stream cannot be
+// followed further: its socket is closed (it leaves; its death report finds
+// it idle) and the tasks behind go back to the queue.
+inline void process_pool::on_reply_too_big(worker& w) {
+  w.in = detail::frame_reader{};  // frees what was read of the frame
+  if (!w.running.empty()) {
+    w.out.reclaim(w.running.front().payload);
+    std::deque<task> front;
+    front.push_back(std::move(w.running.front()));
+    w.running.pop_front();
+    fail_all(front, std::make_exception_ptr(std::bad_alloc()));
   }
-  lost_.emplace(w.pid, std::move(lost));
-  if (auto it = early_status_.find(w.pid); it != early_status_.end()) {
-    int status = it->second;
-    early_status_.erase(it);
-    on_worker_dead(w.pid, status);
-  }
+  requeue_all(w);  // never started: the worker was still sending the reply
+  on_worker_closed(w);
 }
 
 inline void process_pool::on_worker_writable(std::size_t i) {
   worker& w = workers_[i];
-  w.out.flush(w.fd);  // a gone peer shows as end of stream on the read side
+  if (w.fd >= 0) w.out.flush(w.fd);  // a gone peer shows as end of stream on the read side
 }
 
 inline void process_pool::on_worker_frame(worker& w, std::span<const std::byte> frame, bool& anomaly) {
@@ -453,6 +517,7 @@ inline void process_pool::on_worker_frame(worker& w, std::span<const std::byte> 
       reader in(frame);
       if (in.read<bool>()) {
         w.ready = true;
+        spawn_failures_ = 0;  // a worker started: earlier failures passed
       } else {
         break_request_ = "weft::process_pool: the initializer failed in a worker: " + in.read<std::string>();
       }
@@ -470,14 +535,20 @@ inline void process_pool::on_worker_frame(worker& w, std::span<const std::byte> 
 
 inline void process_pool::on_worker_readable(std::size_t i) {
   worker& w = workers_[i];
+  if (w.fd < 0) return;
   bool anomaly = false;
-  auto status = w.in.read(w.fd, [&](std::span<const std::byte> frame) {
-    if (!anomaly) on_worker_frame(w, frame, anomaly);
-  });
+  detail::frame_reader::status status;
+  try {
+    status = w.in.read(w.fd, [&](std::span<const std::byte> frame) {
+      if (!anomaly) on_worker_frame(w, frame, anomaly);
+    });
+  } catch (const std::bad_alloc&) {  // the frame's buffer; nothing else in read() allocates
+    return on_reply_too_big(w);
+  }
   if (status == detail::frame_reader::status::corrupt) report_anomaly("an oversized frame from a worker");
   // A worker that broke the protocol is dropped: closing its socket makes it
   // leave, and its task fails with worker_lost once its status arrives.
-  if (status != detail::frame_reader::status::open || anomaly) on_worker_closed(i);
+  if (status != detail::frame_reader::status::open || anomaly) on_worker_closed(w);
 }
 
 // The core hands t to w (dispatcher thread, no lock held). Sent or not, w holds
@@ -486,16 +557,17 @@ inline void process_pool::on_worker_readable(std::size_t i) {
 // The writer may keep what the socket did not take by reference (lent):
 // t's payload stays in w.running, unchanged, until its reply, and every
 // path that frees it earlier reclaims first (on_worker_frame, break_pool)
-// or drops the writer with the worker (on_worker_closed).
+// or drops the writer (on_worker_closed).
 inline bool process_pool::send_task(worker& w, task& t) {
   ++w.tasks_sent;
   return w.out.send(w.fd, t.payload, /*lent=*/true);
 }
 
-// True once shutdown() began and nothing is left: no queued or running task,
-// no dead worker awaiting its status, no spawn request unanswered (an answer
-// carries a worker's socket that must be received, or that worker waits).
-inline bool process_pool::should_stop() { return lost_.empty() && spawning_ == 0 && idle_after_close(workers_); }
+// True once shutdown() began and nothing is left: no queued or running task
+// (a dead worker's task runs until its death report), no spawn request
+// unanswered (an answer carries a worker's socket that must be received,
+// or that worker waits).
+inline bool process_pool::should_stop() { return spawning_ == 0 && idle_after_close(workers_); }
 
 // Keeps the pool at full strength (replacing dead and recycled workers),
 // unless it is broken or shutting down with nothing left to send (a drain
@@ -507,13 +579,11 @@ inline void process_pool::keep_full_strength() {
   if (!wants_workers()) return;  // shut down, and nothing queued will run
   // A retiring worker holds its slot until its last task is done: its
   // replacement would otherwise run tasks beside it (more than `workers` at
-  // once, and out of submission order).
+  // once, and out of submission order). A worker whose socket closed holds
+  // its slot until its death report (it may still run; one that died in the
+  // initializer then breaks the pool instead).
   auto serving = static_cast<std::size_t>(std::count_if(
       workers_.begin(), workers_.end(), [this](const worker& w) { return !retiring(w) || !w.running.empty(); }));
-  // A worker that died in the initializer is not replaced while its status
-  // is awaited: that status breaks the pool.
-  serving += static_cast<std::size_t>(
-      std::count_if(lost_.begin(), lost_.end(), [](const auto& lost) { return lost.second.in_initializer; }));
   while (serving + spawning_ < options_.workers && server_.request('S')) ++spawning_;
 }
 
@@ -532,6 +602,7 @@ inline void process_pool::dispatcher_main() {
     signal_workers_if_asked();
     const auto now = clock::now();
     enforce_deadlines(now);
+    kill_survivors_if_due(now);
     build_poll_set(fds);
     const bool spinning = window.open();  // a reply is probably on its way: poll, do not sleep
     const bool sleep = !spinning && wake_.may_sleep();
@@ -545,17 +616,18 @@ inline void process_pool::dispatcher_main() {
       continue;
     }
     if (fds[0].revents & POLLIN) wake_.drain();
-    if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) on_zygote_readable();
-    // Walk backwards: on_worker_closed erases from workers_. Indexes stay
-    // valid unless break_pool() cleared workers_.
-    for (std::size_t i = fds.size() - 1; i >= 2 && !is_broken_; --i) {
+    // Workers before the fork server: fds[i] is workers_[i - 2] until a
+    // death report erases a worker or break_pool() clears them all.
+    for (std::size_t i = 2; i < fds.size() && !is_broken_; ++i) {
       if (fds[i].revents & POLLOUT) on_worker_writable(i - 2);
       if (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) on_worker_readable(i - 2);
     }
+    if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) on_zygote_readable();
     if (!break_request_.empty()) break_pool(std::exchange(break_request_, {}));
     // Every ring before this look is served by what follows and by the
     // next turn's checks, which come before its poll.
     wake_.look();
+    keep_full_strength();  // a worker that died this turn is being replaced: no pipelining yet
     if (assign_tasks(workers_, spawning_ == 0)) window.mark();
   }
   // Stop the workers; shutdown() then stops the fork server.
@@ -564,18 +636,28 @@ inline void process_pool::dispatcher_main() {
 }
 
 // submit_with's deadlines: a worker whose task ran past its timeout is
-// killed by the fork server; on_worker_closed then fails that task with
-// weft::timeout. A refused request is retried on the next turn.
+// killed by the fork server; its death report then fails that task with
+// weft::timeout. A deadline kills only its own task: what the worker sent
+// is read first (a reply that came in time completes its task and the next
+// one's clock starts), and a reply still arriving means the task finished.
+// A refused request is retried on the next turn.
 inline void process_pool::enforce_deadlines(clock::time_point now) {
-  for (auto& w : workers_) {
-    auto due = deadline(w);
-    if (due && now >= *due && server_.request('K', w.pid, SIGKILL)) w.killed_for = w.running.front().id;
+  for (std::size_t i = 0; i < workers_.size() && !is_broken_; ++i) {
+    auto due = deadline(workers_[i]);
+    if (!due || now < *due) continue;
+    on_worker_readable(i);  // never erases: indexes stay valid
+    worker& w = workers_[i];
+    due = deadline(w);
+    if (!due || now < *due || w.in.mid_frame()) continue;
+    if (server_.request('K', w.pid, SIGKILL)) w.killed_for = w.running.front().id;
   }
 }
 
 // The dispatcher sleeps in poll() until the nearest deadline at the latest.
 inline int process_pool::poll_timeout_ms(clock::time_point now) const {
   auto wait = std::chrono::milliseconds(dispatcher_poll_ms);
+  if (kill_at_)
+    wait = std::clamp(std::chrono::ceil<std::chrono::milliseconds>(*kill_at_ - now), std::chrono::milliseconds(0), wait);
   for (const auto& w : workers_)
     if (auto due = deadline(w))
       wait = std::clamp(std::chrono::ceil<std::chrono::milliseconds>(*due - now), std::chrono::milliseconds(0), wait);
@@ -593,10 +675,21 @@ inline void process_pool::signal_workers_if_asked() {
     std::lock_guard lock(mutex_);
     sig = kill_signal_;
   }
-  if (sig != 0 && server_.request('K', 0, sig)) workers_signalled_ = true;
+  if (sig != 0 && server_.request('K', 0, sig)) {
+    workers_signalled_ = true;
+    if (sig != SIGKILL) kill_at_ = clock::now() + terminate_grace;
+  }
+}
+
+// terminate_workers(): the workers that outlived their SIGTERM by
+// terminate_grace get SIGKILL (a refused request is retried next turn).
+inline void process_pool::kill_survivors_if_due(clock::time_point now) {
+  if (!kill_at_ || now < *kill_at_ || !server_alive_) return;
+  if (server_.request('K', 0, SIGKILL)) kill_at_.reset();
 }
 
 inline void process_pool::stop_workers_now(int sig) {
+  refuse_in_copy(sig == SIGKILL ? "kill_workers" : "terminate_workers");
   refuse_on_dispatcher(sig == SIGKILL ? "kill_workers" : "terminate_workers");
   {
     std::lock_guard lock(mutex_);
@@ -608,6 +701,7 @@ inline void process_pool::stop_workers_now(int sig) {
 }
 
 inline void process_pool::shutdown(shutdown_mode mode) {
+  refuse_in_copy("shutdown");
   // broken: workers may still run tasks nobody waits for; the fork server kills them.
   shutdown_then(mode, [this] { server_.stop(!broken_reason().empty()); });
 }

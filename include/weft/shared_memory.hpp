@@ -280,10 +280,16 @@ class shared_array {
   // Also converts implicitly: std::span<T> s = arr; (a contiguous range).
   std::span<T> span() const noexcept { return {data(), size()}; }
 
-  // Atomic access to element i, e.g. arr.atomic(i).fetch_add(1).
+  // Atomic access to element i, e.g. arr.atomic(i).fetch_add(1). Only
+  // for a T whose atomics are lock-free (address-free across processes);
+  // any other T is a compile-time error: use lock() and operator[].
   atomic_ref<T> atomic(std::size_t i) const
     requires(atomic_ref<T>::required_alignment <= alignof(T))
   {
+    static_assert(atomic_ref<T>::is_always_lock_free,
+                  "weft::shared_array<T>::atomic / weft::shared_value<T>: T is not lock-free here; its atomics "
+                  "would take a lock private to each process and tear across processes. Use lock() with "
+                  "operator[] / get(), or a T of at most 8 bytes (16 with -mcx16)");
     return atomic_ref<T>(data()[i]);
   }
   // Locks the array's interprocess mutex (like Array(..., lock=True)).
@@ -346,7 +352,9 @@ class shared_array {
 // process forked after its creation.
 //
 // Thread-safety: load(), store() and, for arithmetic T, fetch_add() and
-//   fetch_sub() are atomic (std::atomic_ref) across processes; lock() guards
+//   fetch_sub() are atomic (std::atomic_ref) across processes, and lock-free:
+//   for a T whose atomics would need a lock (e.g. a 24-byte struct) they do
+//   not compile (static_assert); use lock() and get(). lock() guards
 //   compound updates. get() is the raw value for use under lock().
 // Exceptions: std::system_error if the memory cannot be mapped.
 template <class T>

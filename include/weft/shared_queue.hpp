@@ -33,8 +33,13 @@
 #include <type_traits>
 #include <utility>
 
+#include <poll.h>
 #include <signal.h>
 #include <unistd.h>
+#if defined(__linux__)
+#include <dirent.h>
+#include <sys/syscall.h>
+#endif
 
 // Fault injection for weft's own tests: a test may define
 // WEFT_TEST_HOOK_AFTER_CLAIM(side) before including this header to run code
@@ -72,7 +77,13 @@ namespace weft {
 //   task_done()) leaves join() waiting, so do not join() across deaths.
 //   try_pop() may return nullopt while a push is half done (it has not
 //   happened yet); it waits at most a short spin for it.
-//   A recycled pid of a dead owner delays the repair until that pid exits.
+//   A peer is dead when its whole process has exited, reaped or not (a
+//   pidfd, else /proc), whatever its name and whichever of its threads
+//   exited first (a main thread that called pthread_exit() does not make
+//   it dead); a slot whose owner lives is never repaired, and publish()
+//   checks that the slot is still the caller's. Owners are pids: every
+//   process using one queue must share a pid namespace. A recycled pid of
+//   a dead owner delays the repair until that pid exits.
 // Exceptions: std::invalid_argument for capacity 0 and for open() of a
 //   segment that is not a shared_queue<T>; std::system_error (EINVAL) for
 //   open() of a segment whose header is corrupt or does not fit its size
@@ -239,7 +250,7 @@ class shared_queue {
 
   bool push_with(const T& item, const detail::wait_policy& policy);
   std::optional<T> pop_with(const detail::wait_policy& policy);
-  void publish(slot& s, std::uint32_t new_seq) noexcept;
+  bool publish(slot& s, std::uint64_t claimed, std::uint32_t new_seq) noexcept;
   void help_advance(std::atomic<std::uint64_t>& index, std::uint64_t seen) noexcept {
     // relaxed on failure: someone else advanced it; we re-read it anyway.
     index.compare_exchange_strong(seen, seen + 1, std::memory_order_acq_rel, std::memory_order_relaxed);
@@ -247,6 +258,7 @@ class shared_queue {
   bool wait_for_change(slot& s, std::uint64_t seen, const detail::wait_policy& policy);
   bool repair_if_owner_dead(slot& s, std::uint64_t seen) noexcept;
   static bool process_alive(pid_t pid) noexcept;
+  static bool process_alive_by_proc(pid_t pid) noexcept;
   void wake(slot& s) noexcept {
     // C2/C3 of the parking protocol: our seq_cst change of the slot word was C1.
     if (header().waiters.load(std::memory_order_seq_cst) != 0)
@@ -279,18 +291,23 @@ void shared_queue<T>::initialize(size_type capacity) {
   h->magic.store(control_block::ready_magic, std::memory_order_release);  // pairs with open()'s acquire
 }
 
-// Moves an owned slot to `new_seq`, keeping a poke close() may have added
-// meanwhile, clears our stamp and wakes sleepers.
+// Moves the slot we claimed (its word was `claimed`: our stamp) to
+// `new_seq`, keeping a poke close() may have added meanwhile, clears our
+// stamp and wakes sleepers. False, changing nothing, if the slot is no
+// longer ours: a peer judged this process dead and repaired it (it cannot,
+// as death is judged from the whole process; kept as a guard).
 template <class T>
-void shared_queue<T>::publish(slot& s, std::uint32_t new_seq) noexcept {
+bool shared_queue<T>::publish(slot& s, std::uint64_t claimed, std::uint32_t new_seq) noexcept {
   // relaxed: only the CAS's expected value; the CAS below orders.
   std::uint64_t w = s.word.load(std::memory_order_relaxed);
-  // seq_cst: release for the item bytes (pairs with the claimers' acquire),
-  // and C1 of the parking protocol with waiters' W1/W2.
-  while (!s.word.compare_exchange_weak(w, make(new_seq, poked(w)), std::memory_order_seq_cst,
-                                       std::memory_order_relaxed)) {
-  }
+  do {
+    if ((w | poke) != (claimed | poke)) return false;  // only close()'s poke may have changed
+    // seq_cst: release for the item bytes (pairs with the claimers' acquire),
+    // and C1 of the parking protocol with waiters' W1/W2.
+  } while (!s.word.compare_exchange_weak(w, make(new_seq, poked(w)), std::memory_order_seq_cst,
+                                         std::memory_order_relaxed));
   wake(s);
+  return true;
 }
 
 template <class T>
@@ -310,16 +327,17 @@ bool shared_queue<T>::push_with(const T& item, const detail::wait_policy& policy
     if (d == 0) {
       // (A) claim: stamp the slot for round r with our pid. acquire: the
       // previous round's consumer finished reading before we write.
-      if (!s.word.compare_exchange_strong(w, make(base + writing, 0, self), std::memory_order_acq_rel,
-                                          std::memory_order_relaxed))
+      const std::uint64_t claimed = make(base + writing, 0, self);
+      if (!s.word.compare_exchange_strong(w, claimed, std::memory_order_acq_rel, std::memory_order_relaxed))
         continue;
       help_advance(h.push_tickets, t);
       WEFT_DETAIL_AFTER_CLAIM("push");
       std::memcpy(s.item.data(), &item, sizeof(T));
       // relaxed: a count for join(); ordered before the publish below.
       h.unfinished.fetch_add(1, std::memory_order_relaxed);
-      publish(s, base + full_state);  // (B) the push linearizes here
-      return true;
+      if (publish(s, claimed, base + full_state)) return true;  // (B) the push linearizes here
+      h.unfinished.fetch_sub(1, std::memory_order_relaxed);  // the slot was taken from us: push again
+      continue;
     }
     if (d > 0) {  // ticket t already claimed by another producer: help, retry
       help_advance(h.push_tickets, t);
@@ -346,14 +364,17 @@ std::optional<T> shared_queue<T>::pop_with(const detail::wait_policy& policy) {
     std::int32_t d = distance(seq(w), base);
     if (d == static_cast<std::int32_t>(full_state)) {
       // (C) claim the item. acquire: pairs with the producer's publish (B).
-      if (!s.word.compare_exchange_strong(w, make(base + reading, poked(w), self), std::memory_order_acq_rel,
-                                          std::memory_order_relaxed))
+      const std::uint64_t claimed = make(base + reading, poked(w), self);
+      if (!s.word.compare_exchange_strong(w, claimed, std::memory_order_acq_rel, std::memory_order_relaxed))
         continue;
       help_advance(h.pop_tickets, t);
       WEFT_DETAIL_AFTER_CLAIM("pop");
       T out = std::bit_cast<T>(s.item);
       h.popped_undone.fetch_add(1, std::memory_order_relaxed);  // a count for task_done()
-      publish(s, base + next_round);  // (D) hands the slot to round r+1's producer
+      // (D) hands the slot to round r+1's producer. If it was taken from us
+      // (see publish), the item was counted lost by whoever repaired it; we
+      // still deliver the copy we made.
+      publish(s, claimed, base + next_round);
       return out;
     }
     if (d > static_cast<std::int32_t>(full_state)) {  // claimed by another consumer (or repaired): help
@@ -421,22 +442,68 @@ bool shared_queue<T>::repair_if_owner_dead(slot& s, std::uint64_t seen) noexcept
   return true;
 }
 
+// Whether the process `pid` (not one of its threads) may still run: false
+// once the whole process has exited, reaped or not. A zombie thread-group
+// leader whose other threads run (its main thread called pthread_exit())
+// is alive. Linux: a pidfd is readable exactly when every thread exited;
+// without pidfd_open (before 5.3), /proc is read instead.
 template <class T>
 bool shared_queue<T>::process_alive(pid_t pid) noexcept {
   if (::kill(pid, 0) != 0 && errno == ESRCH) return false;
-#if defined(__linux__)
-  // A killed child stays a zombie until reaped; it will never finish its step.
-  char path[64];
-  std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
-  if (std::FILE* f = std::fopen(path, "r")) {
-    int read_pid = 0;
-    char state = 0;
-    int fields = std::fscanf(f, "%d %*s %c", &read_pid, &state);
-    std::fclose(f);
-    if (fields == 2 && (state == 'Z' || state == 'X')) return false;
+#if defined(__linux__) && defined(SYS_pidfd_open)
+  int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (fd >= 0) {
+    pollfd p{fd, POLLIN, 0};
+    int ready = ::poll(&p, 1, 0);
+    ::close(fd);
+    if (ready >= 0) return ready == 0;
+  } else if (errno == ESRCH) {
+    return false;
   }
 #endif
+  return process_alive_by_proc(pid);
+}
+
+// /proc/<pid>/stat's state is its main thread's; the command name before it
+// is in parentheses and may hold spaces and ')' (so the state follows the
+// LAST ')'). A zombie main thread is a dead process only when no thread in
+// /proc/<pid>/task is alive. Elsewhere (no /proc): alive.
+template <class T>
+bool shared_queue<T>::process_alive_by_proc(pid_t pid) noexcept {
+#if defined(__linux__)
+  auto state_of = [](const char* path) -> char {
+    char line[512];
+    std::FILE* f = std::fopen(path, "r");
+    if (f == nullptr) return 'X';  // gone between the calls
+    std::size_t n = std::fread(line, 1, sizeof line - 1, f);
+    std::fclose(f);
+    line[n] = '\0';
+    const char* close = std::strrchr(line, ')');
+    return close != nullptr && close[1] == ' ' && close[2] != '\0' ? close[2] : '?';
+  };
+  char path[96];
+  std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
+  char state = state_of(path);
+  if (state != 'Z' && state != 'X') return true;
+  std::snprintf(path, sizeof path, "/proc/%d/task", static_cast<int>(pid));
+  DIR* tasks = ::opendir(path);
+  if (tasks == nullptr) return false;
+  bool alive = false;
+  while (dirent* e = ::readdir(tasks)) {
+    if (e->d_name[0] == '.') continue;
+    std::snprintf(path, sizeof path, "/proc/%d/task/%.20s/stat", static_cast<int>(pid), e->d_name);
+    char s = state_of(path);
+    if (s != 'Z' && s != 'X') {
+      alive = true;
+      break;
+    }
+  }
+  ::closedir(tasks);
+  return alive;
+#else
+  (void)pid;
   return true;
+#endif
 }
 
 template <class T>

@@ -2,9 +2,10 @@
 //
 // <weft/detail/fork_server.hpp> — internal: process_pool's transport. Not API.
 //
-// The processes behind a process_pool: a single-threaded fork server
-// (forked twice from the program, so it is not the program's child) that
-// forks every worker and reports their deaths, and the worker's loop. The
+// The processes behind a process_pool: a single-threaded fork server (see
+// fork_server::start for how it is made out of sight of the program's
+// wait()) that forks every worker and reports their deaths, and the
+// worker's loop. The
 // pool talks to the fork server over a SOCK_SEQPACKET socket (zygote_request
 // / zygote_message), and to each worker over its own stream socket, which
 // the fork server passes to the pool (SCM_RIGHTS) with the 'S' answer.
@@ -25,19 +26,24 @@
 #include <cstddef>
 #include <cstdio>
 #include <exception>
-#include <mutex>
+#include <iostream>
 #include <string>
 #include <system_error>
 #include <typeinfo>
 #include <vector>
 
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #if WEFT_DETAIL_LINUX_PROCESS  // detail/ipc.hpp: the Linux or the portable process path
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#endif
+#if defined(__GLIBC__)
+#include <stdio_ext.h>  // __fpurge
 #endif
 
 namespace weft::detail {
@@ -66,6 +72,50 @@ struct zygote_message {
   int pid;
   int status;
 };
+
+// What the program buffered in its standard streams, written before a
+// fork so that no copy writes it again. Calls only what the program's own
+// use of these streams calls.
+inline void flush_standard_streams() noexcept {
+  try {
+    std::cout.flush();
+    std::clog.flush();
+  } catch (...) {  // an exceptions() mask the program set: the text stays buffered, as before
+  }
+  std::fflush(nullptr);
+}
+
+// In a fork()ed child, once: drops what another thread of the program put
+// in stdout/stderr between flush_standard_streams() and the fork (its
+// original writes it), so no worker prints it a second time. No lock taken.
+inline void discard_inherited_output() noexcept {
+#if defined(__GLIBC__)
+  ::__fpurge(stdout);
+  ::__fpurge(stderr);
+#endif
+}
+
+// In a freshly forked child (one thread): closes every descriptor but the
+// standard streams and `keep`, so the pool's processes hold nothing of the
+// program's (a pipe of popen(), another pool's socket) and no end of
+// stream waits for them. No allocation.
+inline void close_inherited_descriptors(int keep) noexcept {
+  auto close_from_to = [](unsigned first, unsigned last) {  // [first, last]
+    if (first > last) return;
+#if WEFT_DETAIL_LINUX_PROCESS && defined(SYS_close_range)
+    if (::syscall(SYS_close_range, first, last, 0u) == 0) return;  // Linux 5.9
+#endif
+    rlimit r{};
+    unsigned top = 1u << 16;  // the loop's bound when the limit is unknown or huge
+    if (::getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur != RLIM_INFINITY && r.rlim_cur < top)
+      top = static_cast<unsigned>(r.rlim_cur);
+    for (unsigned fd = first; fd <= last && fd < top; ++fd) ::close(static_cast<int>(fd));
+  };
+  const unsigned k = static_cast<unsigned>(keep);
+  if (k < 3) return close_from_to(3, ~0u);
+  close_from_to(3, k - 1);
+  close_from_to(k + 1, ~0u);
+}
 
 // The first frame a worker sends: true once the initializer returned, or
 // false and its error. Sent before the first task is read.
@@ -97,7 +147,7 @@ inline bool send_initializer_outcome(int fd, void (*initializer)()) {
   // state, not the worker's: terminate_workers() must end a worker.
   ::signal(SIGTERM, SIG_DFL);
   if (!send_initializer_outcome(fd, initializer)) {
-    std::fflush(nullptr);
+    flush_standard_streams();
     ::_exit(1);
   }
   activity_window window(message_window);
@@ -107,15 +157,18 @@ inline bool send_initializer_outcome(int fd, void (*initializer)()) {
     if (!recv_frame_into(fd, frame) || frame.empty()) break;  // pool gone, or asked to stop
     // Forks of one process share its code addresses: code words are addresses.
     run_task_frame_into(frame, code_resolver{}, reply);
+    flush_standard_streams();  // the task's output is out before its future completes
     if (!send_frame(fd, reply)) break;
     window.mark();
   }
-  std::fflush(nullptr);
+  flush_standard_streams();
   ::_exit(0);
 }
 
 // The fork server (below): forks one worker and reports it, or the error.
-inline void zygote_spawn(int control, std::vector<pid_t>& children, void (*initializer)(), std::size_t max_tasks) {
+// `program_sigchld`: the program's SIGCHLD action, which the worker gets back.
+inline void zygote_spawn(int control, std::vector<pid_t>& children, const struct sigaction& program_sigchld,
+                         void (*initializer)(), std::size_t max_tasks) {
   auto refuse = [&](int err) {
     zygote_message m{'E', -1, err};
     ::send(control, &m, sizeof m, MSG_NOSIGNAL);
@@ -123,11 +176,13 @@ inline void zygote_spawn(int control, std::vector<pid_t>& children, void (*initi
   int pair[2];
   if (make_socketpair(SOCK_STREAM, pair) != 0) return refuse(errno);  // one thread here: no fork lock needed
   const pid_t server = ::getpid();
-  std::fflush(nullptr);
+  // No flush: the fork server writes nothing (and a stdio lock it inherited
+  // from another thread of the program may be held for good).
   pid_t pid = ::fork();
   if (pid == 0) {
     ::close(control);
     ::close(pair[0]);
+    ::sigaction(SIGCHLD, &program_sigchld, nullptr);  // the task's children are the program's business
 #if WEFT_DETAIL_LINUX_PROCESS
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // dies with the fork server (one thread: no thread-exit surprise)
     if (::getppid() != server) ::_exit(1);  // it died before prctl
@@ -160,12 +215,17 @@ inline void signal_children(const std::vector<pid_t>& children, int pid, int sig
 // waits for the workers to leave) or the pool's process dies (then it kills
 // them). Never returns.
 [[noreturn]] inline void zygote_main(int control, void (*initializer)(), std::size_t max_tasks) {
-  // Inherited dispositions must not hide our children: SIG_IGN would reap
-  // them unseen, a blocked or handled SIGCHLD is the program's business.
-  ::signal(SIGCHLD, SIG_DFL);
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  // The program's signal mask and dispositions stay as they are (a program
+  // that blocks SIGINT keeps its pool through a Ctrl-C to its group), except
+  // SIGCHLD here: SIG_IGN would reap our children unseen, and a handler of
+  // the program's must not run in this process. Workers get it back. The
+  // children are found by polling waitpid(), which a blocked SIGCHLD does
+  // not affect.
+  struct sigaction program_sigchld {};
+  struct sigaction plain {};
+  plain.sa_handler = SIG_DFL;
+  sigemptyset(&plain.sa_mask);
+  ::sigaction(SIGCHLD, &plain, &program_sigchld);
   zygote_message hello{'H', static_cast<int>(::getpid()), 0};
   ::send(control, &hello, sizeof hello, MSG_NOSIGNAL);
   std::vector<pid_t> children;
@@ -182,7 +242,7 @@ inline void signal_children(const std::vector<pid_t>& children, int pid, int sig
       ssize_t k = ::recv(control, &r, sizeof r, 0);  // SOCK_SEQPACKET: one request per recv
       bool whole = k == static_cast<ssize_t>(sizeof r);
       if (whole && r.kind == 'S') {
-        zygote_spawn(control, children, initializer, max_tasks);
+        zygote_spawn(control, children, program_sigchld, initializer, max_tasks);
       } else if (whole && r.kind == 'K') {
         signal_children(children, r.pid, r.signal);
       } else if (!(k < 0 && errno == EINTR)) {
@@ -202,11 +262,47 @@ inline void signal_children(const std::vector<pid_t>& children, int pid, int sig
   ::_exit(0);
 }
 
-// The pool's end of its fork server. The fork server is forked twice (the
-// middle process exits at once), so it and the workers are not children of
-// the program: a `while (wait(nullptr) > 0)` or a SIGCHLD handler of the
-// program never sees them, and its SIGCHLD settings do not matter. It sees
-// the pool's process die as end of stream on the control socket.
+// The middle process (a fork() of the program, so its memory is
+// consistent: glibc's fork handlers ran): closes what it inherited, forks
+// the fork server and exits at once, so the fork server is an orphan,
+// adopted by init or by the nearest subreaper. Never returns.
+//
+// Why not hidden better: a process that wait() without __WALL skips must
+// have been cloned with an exit signal other than SIGCHLD, by the program
+// itself (a raw clone of a multithreaded program, whose copy may hold
+// malloc's locks for good) or with CLONE_PARENT by a process that has such
+// a signal itself (which again only such a clone can be). So a program that
+// is a subreaper (or PID 1) adopts the fork server and sees it in wait()
+// while the pool lives (README "Limits"); the pool reaps it (stop()), so it
+// never stays a zombie.
+[[noreturn]] inline void middle_main(int control, void (*initializer)(), std::size_t max_tasks) {
+  close_inherited_descriptors(control);
+  discard_inherited_output();
+  pid_t server = ::fork();
+  if (server == 0) zygote_main(control, initializer, max_tasks);
+  ::_exit(server < 0 ? 1 : 0);
+}
+
+// True if this process adopts its orphaned descendants: PID 1 (of its pid
+// namespace, as in a container), or a child subreaper.
+inline bool adopts_orphans() noexcept {
+  if (::getpid() == 1) return true;
+#if WEFT_DETAIL_LINUX_PROCESS && defined(PR_GET_CHILD_SUBREAPER)
+  int subreaper = 0;
+  return ::prctl(PR_GET_CHILD_SUBREAPER, &subreaper) == 0 && subreaper != 0;
+#else
+  return false;
+#endif
+}
+
+// The pool's end of its fork server, made through a middle process that
+// exits at once (middle_main), so the fork server and the workers are not
+// children of the program (unless it adopts orphans: see middle_main): a
+// `while (wait(nullptr) > 0)` or a SIGCHLD handler of the program never
+// sees them, and its SIGCHLD settings do not matter. No weft lock is held
+// across the fork, and the signal mask and dispositions pass on as they
+// are. The fork server sees the pool's process die as end of stream on the
+// control socket.
 // Owned by one pool; not thread-safe. Destruction closes the socket: the
 // fork server then kills its workers and exits (RAII for a constructor that
 // throws after the fork).
@@ -228,46 +324,39 @@ class fork_server {
     return ::send(fd_, &r, sizeof r, MSG_NOSIGNAL | MSG_DONTWAIT) == static_cast<ssize_t>(sizeof r);
   }
   // Asks the fork server to quit, gracefully (it waits for the workers) or
-  // not (it kills them), and returns once it exited. Blocks.
+  // not (it kills them), and returns once it exited (and, if this process
+  // adopted it, was reaped). Blocks.
   void stop(bool kill_workers) noexcept;
   // In a fork()ed copy of the program: closes this copy's descriptor only;
   // the fork server belongs to the original.
   void abandon_in_copy() noexcept {
     ::close(fd_);
     fd_ = -1;
+    adopted_pid_ = -1;
   }
 
  private:
-  int fd_ = -1;  // SOCK_SEQPACKET; listed in pool_descriptors
+  int fd_ = -1;             // SOCK_SEQPACKET; listed in pool_descriptors
+  pid_t adopted_pid_ = -1;  // the fork server, if this process adopts orphans: stop() reaps it
 };
 
 inline void fork_server::start(void (*initializer)(), std::size_t max_tasks) {
   auto& registry = pool_descriptors::instance();
   int control[2];
-  pid_t middle;
-  int fork_error;
-  {
-    std::lock_guard lock(registry.mutex());  // no pool descriptor opens unlisted while we fork
-    if (make_socketpair(SOCK_SEQPACKET, control) != 0)
-      throw_errno(errno, "weft::process_pool: socketpair for the fork server");
-    try {
-      registry.add_locked(control[0]);
-    } catch (...) {
-      ::close(control[0]);
-      ::close(control[1]);
-      throw;
-    }
-    fd_ = control[0];
-    std::fflush(nullptr);  // no buffered output is written twice
-    middle = ::fork();
-    if (middle == 0) {
-      registry.close_all_in_child();  // every pool's descriptors, this one's end included
-      pid_t server = ::fork();
-      if (server == 0) zygote_main(control[1], initializer, max_tasks);
-      ::_exit(server < 0 ? 1 : 0);
-    }
-    fork_error = errno;
+  if (make_socketpair(SOCK_SEQPACKET, control) != 0)
+    throw_errno(errno, "weft::process_pool: socketpair for the fork server");
+  try {
+    registry.add(control[0]);
+  } catch (...) {
+    ::close(control[0]);
+    ::close(control[1]);
+    throw;
   }
+  fd_ = control[0];
+  flush_standard_streams();  // no buffered output is written twice
+  pid_t middle = ::fork();   // no weft lock held: the pool's processes inherit none locked
+  if (middle == 0) middle_main(control[1], initializer, max_tasks);
+  int fork_error = errno;
   ::close(control[1]);
   if (middle < 0) throw_errno(fork_error, "weft::process_pool: fork of the fork server");
   // ECHILD: the program ignores SIGCHLD or its handler reaped the middle
@@ -279,6 +368,8 @@ inline void fork_server::start(void (*initializer)(), std::size_t max_tasks) {
   if (!recv_with_fd(fd_, &hello, sizeof hello, none) || hello.kind != 'H')
     throw std::system_error(std::make_error_code(std::errc::resource_unavailable_try_again),
                             "weft::process_pool: the fork server did not start");
+  // The middle process has exited: an orphan's new parent is settled.
+  if (adopts_orphans()) adopted_pid_ = hello.pid;
 }
 
 inline void fork_server::stop(bool kill_workers) noexcept {
@@ -291,6 +382,12 @@ inline void fork_server::stop(bool kill_workers) noexcept {
   }
   pool_descriptors::instance().close(fd_);
   fd_ = -1;
+  // End of stream: it is exiting. Adopted, it would stay a zombie (ECHILD:
+  // the program's own wait() took it first). Our child until reaped, so
+  // the pid cannot name another process.
+  while (adopted_pid_ > 0 && ::waitpid(adopted_pid_, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  adopted_pid_ = -1;
 }
 
 }  // namespace weft::detail

@@ -29,6 +29,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -123,12 +124,15 @@ inline bool recv_all(int fd, void* data, std::size_t n) noexcept {
 }
 
 // The descriptors process pools hold in this process (their ends of the
-// fork-server and worker sockets, their wake pipes). A new fork server
-// closes them all right after it is forked, so a pool's processes never
-// hold another pool's descriptor (one held open would hide the end of
-// stream that tells that pool's worker or fork server to leave).
-// Thread-safe: add/close and the fork of a fork server are serialized by
-// mutex(), so no descriptor is open but unlisted while a fork server forks.
+// fork-server and worker sockets, their wake pipes), and the pools' fork
+// lock. A new fork server closes every descriptor it inherits
+// (close_inherited_descriptors), so a pool's processes never hold another
+// pool's descriptor (one held open would hide the end of stream that tells
+// that pool's worker or fork server to leave) nor the program's.
+// Thread-safe. The lock is never held across a fork of weft's; a fork()
+// handler takes it before any fork of the program and releases it on both
+// sides, so no child (a worker building its own pool, a fork()ed copy of
+// the program) inherits it held by a thread that does not exist there.
 class pool_descriptors {
  public:
   static pool_descriptors& instance() {
@@ -147,23 +151,40 @@ class pool_descriptors {
     std::lock_guard lock(mutex_);
     std::erase(fds_, fd);
   }
-  // Unlists and closes fd, atomically with respect to a fork server's fork.
+  // Unlists and closes fd.
   void close(int fd) noexcept {
     if (fd < 0) return;
     std::lock_guard lock(mutex_);
     std::erase(fds_, fd);
     ::close(fd);
   }
-  // In a freshly forked child only (one thread; the forking thread held
-  // mutex()): closes every listed descriptor. No allocation.
-  void close_all_in_child() noexcept {
-    for (int fd : fds_) ::close(fd);
-  }
 
  private:
+  pool_descriptors() {
+    // prepare: no other thread is inside the lock at the fork; parent and
+    // child: the forking thread releases it (in the child, the only thread).
+    ::pthread_atfork([] { instance().mutex_.lock(); }, [] { instance().mutex_.unlock(); },
+                     [] { instance().mutex_.unlock(); });
+  }
   std::mutex mutex_;
   std::vector<int> fds_;  // guarded by mutex_
 };
+
+// Counts the fork()s between the first process that used weft's process
+// side and this one: a fork handler increments it in every child. A pool
+// built under one value and used under another is being used from a
+// fork()ed copy of the program (a worker, a daemon()), where its
+// dispatcher thread does not exist. relaxed: the value changes only in a
+// child before any of its threads but the forking one exists.
+inline std::atomic<unsigned>& fork_generation() noexcept {
+  static std::atomic<unsigned> generation{0};
+  static const bool registered = [] {
+    ::pthread_atfork(nullptr, nullptr, [] { fork_generation().fetch_add(1, std::memory_order_relaxed); });
+    return true;
+  }();
+  (void)registered;
+  return generation;
+}
 
 // A self-pipe: any thread notify()s, the owner's poll loop sees the read end
 // readable and drain()s it. Both ends are non-blocking: a full pipe already
@@ -460,6 +481,8 @@ class frame_writer {
 class frame_reader {
  public:
   enum class status { open, closed, corrupt };
+  // Part of a frame arrived, not all of it: its sender is writing it.
+  bool mid_frame() const noexcept { return begin_ != end_; }
   // Reads what the socket holds now (at most about `budget` bytes, so one
   // busy peer does not starve the others) and calls on_frame(span) for every
   // complete frame; the span is valid during the call only. `closed` at end

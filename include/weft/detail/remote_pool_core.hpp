@@ -173,6 +173,9 @@ class remote_pool_core : public remote_maps<Pool> {
   // Gives back to the queue, in order, the tasks behind p's front one
   // (sent, never started by the worker); p.running keeps the front one.
   void requeue_behind_front(remote_peer& p);
+  // Gives every task of p back to the queue's front, in order, counted by
+  // pending() again: p's worker was stopped for no fault of theirs.
+  void requeue_all(remote_peer& p);
   // Fails every task of `tasks` with e.
   void fail_all(std::deque<task>& tasks, const std::exception_ptr& e);
   // Marks the pool broken (later submits throw pool_broken(why)) and fails
@@ -389,6 +392,17 @@ void remote_pool_core<Pool>::requeue_behind_front(remote_peer& p) {
   std::lock_guard lock(mutex_);
   while (p.running.size() > 1) {
     queue_.push_front(std::move(p.running.back()));  // still counted by pending(): never left it
+    p.running.pop_back();
+  }
+}
+
+template <class Pool>
+void remote_pool_core<Pool>::requeue_all(remote_peer& p) {
+  std::lock_guard lock(mutex_);
+  while (!p.running.empty()) {
+    task& t = p.running.back();
+    if (!std::exchange(t.waiting, true)) waiting_.fetch_add(1, std::memory_order_relaxed);  // relaxed: see waiting()
+    queue_.push_front(std::move(t));
     p.running.pop_back();
   }
 }
