@@ -832,3 +832,105 @@ TEST_CASE("a spawned task's future may outlive the loop; a dropped future frees 
   weft::run(body());
   CHECK(kept.get() == std::string(100, 'x') + "!");
 }
+
+// Review findings (each test failed on the code before its fix).
+
+namespace {
+task<int> wins_at(std::chrono::steady_clock::time_point t) {
+  co_await weft::sleep_until(t);
+  co_return 2;
+}
+task<int> wins_a_round_later(std::chrono::steady_clock::time_point t) {
+  co_await weft::sleep_until(t);
+  co_await weft::sleep_for(0s);
+  co_return 1;
+}
+task<int> inner_race(std::chrono::steady_clock::time_point t, std::atomic<bool>* slow_unwound) {
+  auto [index, value] = co_await weft::first_of(wins_a_round_later(t), sleeps_forever(slow_unwound));
+  (void)index;
+  co_return value;
+}
+}  // namespace
+
+TEST_CASE("a combinator cancelled just after its own wait ended still waits for its children", "[task]") {
+  // The outer race is won by wins_at; it cancels inner_race right after
+  // inner_race's own winner arrived, before inner_race resumed.
+  std::atomic<bool> slow_unwound{false};
+  auto body = [&]() -> task<bool> {
+    auto t = std::chrono::steady_clock::now() + 5ms;
+    auto [index, value] = co_await weft::first_of(inner_race(t, &slow_unwound), wins_at(t));
+    co_return index == 1 && value == 2 && slow_unwound.load();
+  };
+  CHECK(weft::run(body()));
+}
+
+TEST_CASE("a spawned task whose result's move throws fails its future, its frame destroyed once", "[task]") {
+  struct fragile {
+    int* moves;
+    explicit fragile(int* m) : moves(m) {}
+    fragile(fragile&& other) : moves(other.moves) {
+      if (++*moves == 3) throw std::runtime_error("move failed");
+    }
+  };
+  struct counted_param {
+    int* destroyed;
+    explicit counted_param(int* d) : destroyed(d) {}
+    counted_param(counted_param&& other) noexcept : destroyed(std::exchange(other.destroyed, nullptr)) {}
+    ~counted_param() {
+      if (destroyed != nullptr) ++*destroyed;
+    }
+  };
+  int moves = 0, destroyed = 0;
+  auto make = [](counted_param p, int* m) -> task<fragile> {
+    (void)p;
+    co_await weft::sleep_for(0ms);
+    co_return fragile(m);
+  };
+  auto body = [&]() -> task<std::string> {
+    auto f = weft::spawn(make(counted_param(&destroyed), &moves));
+    try {
+      co_await f;
+    } catch (const std::runtime_error& e) {
+      co_return e.what();
+    }
+    co_return "";
+  };
+  CHECK(weft::run(body()) == "move failed");
+  CHECK(destroyed == 1);
+}
+
+TEST_CASE("spawn or run of a task that already finished throws logic_error", "[task]") {
+  auto body = []() -> task<bool> {
+    auto t = value_of(3);
+    int first = co_await t;
+    bool refused = false;
+    try {
+      (void)weft::spawn(std::move(t));
+    } catch (const std::logic_error&) {
+      refused = true;
+    }
+    co_return first == 3 && refused;
+  };
+  CHECK(weft::run(body()));
+}
+
+TEST_CASE("a task awaiting its own spawn future gets logic_error instead of waiting forever", "[task]") {
+  auto body = []() -> task<bool> {
+    weft::future<bool> self;
+    auto waits_for_itself = [](weft::future<bool>* me) -> task<bool> {
+      co_await weft::sleep_for(0ms);  // `self` is set by now
+      try {
+        co_await *me;
+      } catch (const std::logic_error&) {
+        co_return true;
+      }
+      co_return false;
+    };
+    self = weft::spawn(waits_for_itself(&self));
+    // Await through a copy of the state's outcome: poll, since awaiting
+    // `self` here would take it from the child.
+    while (!self.ready()) co_await weft::sleep_for(1ms);
+    co_return self.get();
+  };
+  weft_test::finishes("self await", [&] { CHECK(weft::run(body())); });
+}

@@ -6,19 +6,26 @@
 // weft::use_task, and the task's loop runs an asio::io_context itself, on
 // its own thread: no extra thread, as asyncio's loop polls its selector.
 //
-//   weft::task<std::size_t> read_some(tcp::socket& s, std::span<char> buf) {
-//     co_return co_await s.async_read_some(asio::buffer(buf.data(), buf.size()), weft::use_task);
+//   weft::task<std::string> fetch_greeting(tcp::endpoint server) {
+//     tcp::socket socket(weft::io_context());  // this loop's io_context
+//     co_await socket.async_connect(server, weft::use_task);
+//     std::array<char, 64> buf;
+//     std::size_t n = co_await socket.async_read_some(asio::buffer(buf), weft::use_task);
+//     co_return std::string(buf.data(), n);
 //   }
-//   tcp::socket socket(weft::io_context());  // this loop's io_context
 //
 // Results: an operation completing with (error_code, T) returns T and throws
 // boost::system::system_error for an error, as Asio's use_awaitable does;
 // (error_code) returns nothing; several values come back as a std::tuple.
 // Cancellation: a stop request while an operation is in progress resumes
 // the task at once with weft::cancelled, abandoning the operation (Boost
-// 1.74 has no per-operation cancellation); unwinding then destroys or
-// closes the IO object, which ends the operation. Keep IO objects and
-// their buffers in the task's frame (RAII), as the examples do.
+// 1.74 has no per-operation cancellation): the operation still owns its IO
+// object and buffers until that object is closed or destroyed. So keep
+// both in the task's frame, as above and in the examples: unwinding
+// destroys the socket, which ends the operation before the buffers go. A
+// socket that outlives the task (passed by reference) must be closed, or
+// cancel()ed, by its owner after a cancellation, before anything else
+// reads from it: until then the abandoned read still takes its bytes.
 #pragma once
 
 #if !__has_include(<boost/asio/io_context.hpp>)

@@ -294,6 +294,13 @@ class [[nodiscard("a weft::task does nothing until it is awaited, spawned or run
     if (!handle_) throw std::logic_error("weft::task: awaiting a task that is empty (moved from or already awaited)");
     return handle_;
   }
+  // For spawn() and run(): a task that already ran to completion (awaited
+  // as an lvalue) cannot start again.
+  std::coroutine_handle<promise_type> unstarted_handle() const {
+    auto h = handle();
+    if (h.done()) throw std::logic_error("weft::task: this task already finished (it was awaited); make a new one");
+    return h;
+  }
   void reset() noexcept {
     if (handle_) std::exchange(handle_, nullptr).destroy();
   }
@@ -354,6 +361,7 @@ class future_awaiter final : public suspension {
   }
   bool await_ready() const { return future_->ready(); }
   void await_suspend(std::coroutine_handle<> h) {
+    refuse_self_await();
     suspend(h);
     try {
       future_->add_done_callback([this] { wake(); });  // runs on the completer's thread
@@ -369,6 +377,14 @@ class future_awaiter final : public suspension {
   }
 
  private:
+  // A task awaiting its own spawn future (or its spawner's, through a
+  // directly awaited child) would wait for itself forever.
+  void refuse_self_await() const {
+    auto* spawned = dynamic_cast<spawned_state<T>*>(future_access::state(*future_));
+    if (spawned != nullptr && spawned->runs_in(context()))
+      throw std::logic_error("weft: a task awaits its own future; it would wait for itself forever");
+  }
+
   future<T>* future_;
 };
 
@@ -459,8 +475,11 @@ class spawned_state final : public shared_state<T>, private task_root {
   }
   static void operator delete(void* p, std::align_val_t align) noexcept { ::operator delete(p, align); }
 
+  // Whether `ctx` is this task's context (its coroutines are the awaiter).
+  bool runs_in(const task_context& ctx) const noexcept { return &context_ == &ctx; }
+
   spawned_state(task<T>&& t, event_loop& loop)
-      : shared_state<T>(nullptr, 2, false), handle_(t.handle()), context_(loop) {
+      : shared_state<T>(nullptr, 2, false), handle_(t.unstarted_handle()), context_(loop) {
     t.release();
     handle_.promise().bind(context_, nullptr, this);
     context_.owner = this;
@@ -493,11 +512,11 @@ class spawned_state final : public shared_state<T>, private task_root {
     if (error == nullptr) {
       try {
         if constexpr (std::is_void_v<T>) {
-          frame.destroy();
+          std::exchange(frame, nullptr).destroy();
           this->finish_with_value(state_base::on_complete::keep_ref);
         } else {
           T value = frame.promise().take();
-          frame.destroy();
+          std::exchange(frame, nullptr).destroy();
           this->finish_with_value(state_base::on_complete::keep_ref, std::move(value));
         }
       } catch (...) {  // T's move constructor threw
@@ -531,7 +550,7 @@ class spawned_state final : public shared_state<T>, private task_root {
 template <class T>
 future<T> spawn_on(event_loop& loop, task<T>&& t) {
   if constexpr (state_in_frame<T>) {
-    void* frame = t.handle().address();  // GCC, Clang and MSVC: the pointer frame_memory returned
+    void* frame = t.unstarted_handle().address();  // GCC, Clang and MSVC: the pointer frame_memory returned
     frame_header& header = frame_memory<T>::header_of(frame);
     WEFT_ASSERT(header.magic == frame_header::expected_magic && !header.state_inside,
                 "weft::spawn: a task's frame is not where its promise allocated it");
@@ -565,9 +584,9 @@ template <class T, class Stop>
 T run_loop(task<T> t, Stop outer) {
   event_loop loop;
   loop_scope scope(loop);
+  auto frame = t.unstarted_handle();
   main_root root;
   task_context ctx(loop);
-  auto frame = t.handle();
   frame.promise().bind(ctx, nullptr, &root);
   {
 #if defined(WEFT_HAS_STOP_TOKEN)
@@ -797,6 +816,9 @@ class join_set final : public suspension, private loop_timer {
     end_wait_if_satisfied();
   }
   void on_cancel() noexcept override {
+    // A wait that already ended (its resumption is queued) keeps its
+    // outcome; the next wait() sees the stop request (make_awaiter).
+    if (!waiting_) return;
     cancelled_ = true;
     mode_ = until::all;
     context().loop().disarm(*this);
