@@ -106,18 +106,19 @@ class rw_lock {
   // ---- shared (reader) ----
   // Thread-safe. Blocks while a writer is inside or waiting for readers to drain.
   void lock_shared() noexcept {
-    if (!try_enter_shared()) lock_shared_slow(detail::wait_policy::forever());
-    else count_shared_hold(+1);
+    entry e = try_enter_shared(true);
+    if (e == entry::inside) count_shared_hold(+1);
+    else lock_shared_slow(detail::wait_policy::forever(), e == entry::waiting);
   }
   // Thread-safe. Never sleeps; false when a writer is inside or about to be.
-  bool try_lock_shared() noexcept { return try_enter_shared() && count_shared_hold(+1); }
+  bool try_lock_shared() noexcept { return try_enter_shared(false) == entry::inside && count_shared_hold(+1); }
   template <class Rep, class Period>
   bool try_lock_shared_for(const std::chrono::duration<Rep, Period>& timeout) {
-    return try_lock_shared() || lock_shared_slow(detail::wait_policy::for_(timeout));
+    return try_lock_shared() || lock_shared_slow(detail::wait_policy::for_(timeout), false);
   }
   template <class Clock, class Duration>
   bool try_lock_shared_until(const std::chrono::time_point<Clock, Duration>& deadline) {
-    return try_lock_shared() || lock_shared_slow(detail::wait_policy::until(deadline));
+    return try_lock_shared() || lock_shared_slow(detail::wait_policy::until(deadline), false);
   }
   // Thread-safe (a holder only, on the thread that locked).
   void unlock_shared() noexcept {
@@ -205,9 +206,15 @@ class rw_lock {
     return slots_[detail::this_thread_index() % reader_slots].value;
   }
 
-  // One attempt to enter as a reader by the path B picks; false when a
-  // writer holds W (inside, or draining readers). Never sleeps.
-  bool try_enter_shared() noexcept {
+  // One attempt to enter as a reader by the path B picks. Never sleeps.
+  // inside: entered. blocked: a writer holds W (inside, or draining
+  // readers). waiting: the same, and may_wait asked to be counted among the
+  // waiting readers (lock_shared_slow's registration): on the central path
+  // the backing-off decrement and the registration are one atomic add, so
+  // a reader that meets a writer costs the writer's line two
+  // read-modify-writes, not three.
+  enum class entry { inside, blocked, waiting };
+  entry try_enter_shared(bool may_wait) noexcept {
     // relaxed: only a guess at the path (a reader racing a writer's unlock
     // may see the mirror before or after B changes); R2 and C1 read B
     // itself. The mirror's line is read-mostly, so the central path goes
@@ -219,15 +226,31 @@ class rw_lock {
         auto& slot = my_slot();
         slot.fetch_add(slot_enter, std::memory_order_seq_cst);  // R1
         s = state_.load(std::memory_order_seq_cst);             // R2
-        if ((s & (writer | bias)) == bias) return true;
+        if ((s & (writer | bias)) == bias) return entry::inside;
         leave_slot(slot);  // W set, or B clear
       } else {
+        // Write-heavy mode: look before the read-modify-write (as
+        // tbb::spin_rw_mutex does), so that a reader meeting a writer does
+        // not take the line from it. relaxed: C1 decides.
+        s = state_.load(std::memory_order_relaxed);
+        if (s & writer) return entry::blocked;
+        if (s & bias) {
+          slot_path = true;
+          continue;
+        }
         s = state_.fetch_add(reader_one + read_one, std::memory_order_seq_cst);  // C1
         WEFT_ASSERT(central_readers(s) != 0xffffff, "rw_lock: more than 2^24 - 1 readers inside");
-        if ((s & (writer | bias)) == 0) return true;
+        if ((s & (writer | bias)) == 0) return entry::inside;
+        if (may_wait && (s & (writer | bias)) == writer) {
+          // Turn this reader's count into a waiting one (see leave_central
+          // for the wake-up of a draining writer).
+          std::uint64_t before = state_.fetch_add(waiting_one - reader_one, std::memory_order_seq_cst);
+          if ((before & drain_parked) && central_readers(before) == 1) wake_drain();
+          return entry::waiting;
+        }
         leave_central();  // W set, or B set
       }
-      if (s & writer) return false;
+      if (s & writer) return entry::blocked;
       slot_path = (s & bias) != 0;  // the guess was stale: B changed under us
     }
   }
@@ -268,8 +291,12 @@ class rw_lock {
 
   // Waiting: spin, then yield, then sleep on a futex (see await_state).
 #ifndef WEFT_RW_SPINS
-#define WEFT_RW_SPINS 64
+#define WEFT_RW_SPINS 10
 #endif
+#ifndef WEFT_RW_MAXP
+#define WEFT_RW_MAXP 16
+#endif
+  static constexpr int park_max_pauses = WEFT_RW_MAXP;
 #ifndef WEFT_RW_YIELDS
 #define WEFT_RW_YIELDS 16
 #endif
@@ -277,7 +304,8 @@ class rw_lock {
   template <class Done>
   static bool spin(const detail::wait_policy& policy, Done done);
   template <class Ready>
-  std::optional<std::uint64_t> await_state(Ready ready, const detail::wait_policy& policy) noexcept;
+  std::optional<std::uint64_t> await_state(Ready ready, const detail::wait_policy& policy,
+                                           bool spin_first = true) noexcept;
   template <class Drained>
   bool await_drain(Drained drained, const detail::wait_policy& policy) noexcept;
   void wake_state() noexcept {
@@ -289,7 +317,8 @@ class rw_lock {
   bool drain_central(const detail::wait_policy& policy) noexcept;
   void note_reads(std::uint32_t reads) noexcept;
   void release_writer(bool pick_mode) noexcept;
-  bool lock_shared_slow(const detail::wait_policy& policy) noexcept;
+  bool lock_shared_slow(const detail::wait_policy& policy, bool registered) noexcept;
+  bool enter_registered(std::uint64_t s) noexcept;
   void stop_waiting_as_reader() noexcept;
 
   // Equal to B whenever a reader is inside (stored by the writer that
@@ -388,11 +417,15 @@ class synchronized {
 // policy may not sleep or has expired (the caller checks).
 template <class Done>
 bool rw_lock::spin(const detail::wait_policy& policy, Done done) {
-  for (int i = 0; i < park_spins + park_yields; ++i) {
+  // Exponential backoff between the checks (1, 2, 4 ... park_max_pauses
+  // pauses, as oneTBB's atomic_backoff): fewer loads of a line the holder is
+  // about to write.
+  for (int i = 0, pauses = 1; i < park_spins + park_yields; ++i) {
     if (done()) return true;
     if (!policy.may_sleep()) return false;
     if (i < park_spins) {
-      detail::cpu_relax();
+      for (int k = 0; k < pauses; ++k) detail::cpu_relax();
+      if (pauses < park_max_pauses) pauses *= 2;
     } else {
       if (policy.expired()) return false;
       std::this_thread::yield();
@@ -410,10 +443,11 @@ bool rw_lock::spin(const detail::wait_policy& policy, Done done) {
 // either P1 reads the change and does not sleep, or P3 sees the flag and
 // wakes; a change between P1 and P2 makes the kernel's value check fail.
 template <class Ready>
-std::optional<std::uint64_t> rw_lock::await_state(Ready ready, const detail::wait_policy& policy) noexcept {
+std::optional<std::uint64_t> rw_lock::await_state(Ready ready, const detail::wait_policy& policy,
+                                                   bool spin_first) noexcept {
   std::uint64_t v = 0;
   // acquire: pairs with the changer's release (P3).
-  if (spin(policy, [&] { return ready(v = state_.load(std::memory_order_acquire)); })) return v;
+  if (spin_first && spin(policy, [&] { return ready(v = state_.load(std::memory_order_acquire)); })) return v;
   for (;;) {
     if (!policy.may_sleep() || policy.expired()) return std::nullopt;
     v = state_.fetch_or(parked, std::memory_order_seq_cst);  // P1
@@ -545,21 +579,59 @@ inline void rw_lock::release_writer(bool pick_mode) noexcept {
   if (s & parked) wake_state();  // P4
 }
 
-inline bool rw_lock::lock_shared_slow(const detail::wait_policy& policy) noexcept {
+// registered: try_enter_shared already counted this reader as waiting.
+inline bool rw_lock::lock_shared_slow(const detail::wait_policy& policy, bool registered) noexcept {
+  WEFT_ASSERT(policy.may_sleep() || !registered, "rw_lock: a waiting reader that may not wait");
   if (!policy.may_sleep()) return false;
-  state_.fetch_add(waiting_one, std::memory_order_seq_cst);
+  bool spun = false;
+  if (!registered) {
+    // A short write section ends within the spin: wait for it without
+    // joining the waiting count, whose two read-modify-writes would take
+    // the state line from the writer. Bounded, so a reader that waits
+    // longer still gets the reader batch's guarantee.
+    bool in = spin(policy, [this] {
+      // relaxed: only a hint for when to try; try_enter_shared orders.
+      return (state_.load(std::memory_order_relaxed) & writer) == 0 && try_enter_shared(false) == entry::inside;
+    });
+    if (in) return count_shared_hold(+1);
+    if (policy.expired()) return false;
+    state_.fetch_add(waiting_one, std::memory_order_seq_cst);
+    spun = true;
+  }
   for (;;) {
-    auto open = await_state([](std::uint64_t v) { return (v & writer) == 0; }, policy);
+    auto open = await_state([](std::uint64_t v) { return (v & writer) == 0; }, policy, !spun);
+    spun = false;
     if (!open) {
       stop_waiting_as_reader();
       return false;
     }
-    if (try_enter_shared()) {
-      stop_waiting_as_reader();
-      return count_shared_hold(+1);
-    }
+    if (enter_registered(*open)) return count_shared_hold(+1);
     // A writer won X1 first (only possible outside a reader batch); it will
     // see this thread among the waiting readers when it unlocks.
+  }
+}
+
+// Enters as a reader that is counted as waiting, and stops waiting; s is a
+// recent state. true: inside and no longer waiting; false: W is set again
+// (still waiting). On the central path entering and leaving the waiting
+// count are one compare-exchange (C1 for a waiting reader).
+inline bool rw_lock::enter_registered(std::uint64_t s) noexcept {
+  for (;;) {
+    if (s & writer) return false;
+    if (s & bias) {
+      entry e = try_enter_shared(false);
+      if (e == entry::inside) stop_waiting_as_reader();
+      return e == entry::inside;
+    }
+    WEFT_ASSERT(waiting_readers(s) != 0, "rw_lock: waiting-reader count underflow");
+    std::uint64_t next = s + reader_one + read_one - waiting_one;
+    if (waiting_readers(next) == 0 && (next & reader_phase)) next &= ~(reader_phase | parked);  // P3
+    // seq_cst: C1 (acquire: the last writer's unlock happens before this
+    // reader's section); relaxed on failure: retry with the fresh value.
+    if (state_.compare_exchange_weak(s, next, std::memory_order_seq_cst, std::memory_order_relaxed)) {
+      if ((s & parked) && !(next & parked)) wake_state();  // P4
+      return true;
+    }
   }
 }
 
