@@ -27,54 +27,66 @@ namespace weft {
 //
 // Fairness: writer-preferring with reader batching. A writer that arrives
 //   stops new readers from entering and waits only for the readers already
-//   inside, so a continuous stream of readers cannot starve it. When a writer
-//   unlocks while readers are waiting, those readers form a batch that enters
-//   before any other writer may lock, so a continuous stream of writers
-//   cannot starve readers either. Writers among themselves are not ordered.
+//   inside, so a continuous stream of readers cannot starve it. A reader
+//   that meets a writer spins briefly; if it still cannot enter it counts
+//   itself as waiting, and when a writer unlocks while readers are waiting,
+//   those readers form a batch that enters before any other writer may
+//   lock, so a continuous stream of writers cannot starve readers either.
+//   Writers among themselves are not ordered.
 // Thread-safety: all members may be called concurrently. Not recursive: a
 //   thread that locks twice (in any mode) deadlocks, as with std::shared_mutex.
 //   unlock_shared() must run on the thread that locked shared. At most
 //   2^24 - 1 threads may hold one rw_lock shared at once (Linux allows at
 //   most 2^22 threads in all).
-// Blocking: lock()/lock_shared() spin briefly, then sleep on a futex; they
-//   are woken by the unlock that lets them in. try_* never sleep; *_for and
-//   *_until sleep at most until their deadline.
+// Blocking: lock()/lock_shared() spin briefly with backoff, yield a few
+//   times, then sleep on a futex; they are woken by the unlock that lets
+//   them in. try_* never sleep; *_for and *_until sleep at most until their
+//   deadline.
 // Exceptions: none (all members are noexcept except the timed ones, which
 //   may throw what the clock throws).
 // Ordering: unlock() and unlock_shared() happen before the lock acquisitions
 //   that follow them, as for std::shared_mutex.
-// Cost: the lock adapts to its use (reader bias, as in BRAVO, Dice and
-//   Kogan, USENIX ATC 2019, revoked while writes are frequent):
-//   - read-mostly (the writers' last locks each saw about 48 or more reads
-//     in between): a read lock is one atomic increment on the reader's own
-//     cache line plus loads of the state word (no shared write); a write
-//     lock additionally reads every reader slot.
-//   - write-heavy (under about 24 reads per write): readers count themselves
-//     in the state word (one atomic add to lock, one to unlock, as in
-//     tbb::spin_rw_mutex) and an uncontended write lock is one
-//     compare-exchange.
+// Cost: the lock adapts to how it is used (a revocable reader bias, after
+//   BRAVO: Dice and Kogan, USENIX ATC 2019):
+//   - read-mostly (about 48 or more reads per write, averaged over the last
+//     writes): a read lock is one atomic increment on the reader's own cache
+//     line plus a load of the state word (no shared write); a write lock
+//     additionally reads every reader slot.
+//   - write-heavy (under about 24 reads per write): readers count
+//     themselves in the state word (one atomic add to lock, one to unlock,
+//     as tbb::spin_rw_mutex does) and an uncontended write lock is one
+//     compare-exchange and no slot scan.
 //   Unlocks make a system call only when a thread sleeps. No allocation.
-//   Size: reader_slots false-sharing ranges plus two more (2.3 KiB).
+//   Size: reader_slots + 3 false-sharing ranges (2.4 KiB).
 // Lifetime: destroy only when unlocked and no thread waits.
 //
 // Protocol. Readers enter by one of two paths, picked by the bias bit B of
 // the state word:
-//   slot path (B set):    (R1) my slot += 1
-//                         (R2) read state; W clear and B set -> inside
+//   slot path (B set):      (R1) my slot += 1
+//                           (R2) read state; W clear and B set -> inside
 //   central path (B clear): (C1) state += one reader; the value it replaced
-//                         had W and B clear -> inside
-//   writer:               (X1) set W in state (compare-exchange)
-//                         (X2) B was set: sum the slots; else: the central
-//                              count X1 replaced; 0 -> inside, else wait
-//                              for the last reader out to bump drain_.
+//                           had W and B clear -> inside
+//   writer:                 (X1) set W in state (compare-exchange)
+//                           (X2) B was set: sum the slots; else the central
+//                           count X1 replaced; 0 -> inside, else wait for
+//                           the readers to leave (await_drain).
 // R1/R2 against X1/X2 is a Dekker pair (all seq_cst): either the reader sees
 // W and backs off, or the writer sees the reader's count and waits for it.
-// C1 and X1 are read-modify-writes of one word, so they are ordered.
-// B changes only in a writer's unlock (X1's holder, no reader inside), so a
-// reader sees the same B when it leaves as when it entered: unlock_shared()
-// reads B to know which counter to decrement. The writer that unlocks picks
-// B from a running average of reads per write it keeps (the slots and the
-// state word also count read attempts for it).
+// C1 and X1 are read-modify-writes of one word, so one sees the other.
+// X1 linearizes a write lock, R2 or C1 a read lock.
+// B changes only in a writer's unlock, while no reader is inside, so a
+// reader leaves by the path it entered by; bias_mirror_ tells it which
+// without a load of the state line. The unlocking writer picks B from a
+// running average of reads per write (slots and the state word also count
+// read attempts for it).
+//
+// Legal transitions of (W, reader_phase), R = readers inside:
+//   (0,0) -X1-> (1,0)                 a writer wins (readers may still drain)
+//   (1,0) -unlock, none waiting-> (0,0)
+//   (1,0) -unlock, readers waiting-> (0,1)   the batch
+//   (1,0) -timed lock gives up-> (0,0) or (0,1), as unlock, B unchanged
+//   (0,1) -last waiting reader enters or gives up-> (0,0)
+// Never (1,1). B flips only on the unlock edges, with R = 0.
 class rw_lock {
  public:
   rw_lock() noexcept = default;
@@ -180,13 +192,9 @@ class rw_lock {
 
   // Bias hysteresis, in reads per write (averaged over about 8 writes):
   // below bias_off the next readers take the central path, above bias_on
-  // the slot path. Measured on the rwlock bench (see the commit message):
-  // at 9 reads per write the central path is faster, at 99 the slots.
-#ifndef WEFT_RW_BIAS_OFF
-#define WEFT_RW_BIAS_OFF 24
-#define WEFT_RW_BIAS_ON 48
-#endif
-  static constexpr std::uint32_t bias_off = WEFT_RW_BIAS_OFF, bias_on = WEFT_RW_BIAS_ON;
+  // the slot path. The rwlock bench's 90% and 50% mixes (9 and 1 reads per
+  // write) run central, its 99% mix (99) biased.
+  static constexpr std::uint32_t bias_off = 24, bias_on = 48;
   static constexpr std::uint32_t reads_cap = 255;  // one sample counts at most this much
 
   // Debug builds count the shared locks each thread holds (of every
@@ -289,18 +297,10 @@ class rw_lock {
     return {static_cast<std::uint32_t>(sum), static_cast<std::uint32_t>(sum >> 32)};
   }
 
-  // Waiting: spin, then yield, then sleep on a futex (see await_state).
-#ifndef WEFT_RW_SPINS
-#define WEFT_RW_SPINS 10
-#endif
-#ifndef WEFT_RW_MAXP
-#define WEFT_RW_MAXP 16
-#endif
-  static constexpr int park_max_pauses = WEFT_RW_MAXP;
-#ifndef WEFT_RW_YIELDS
-#define WEFT_RW_YIELDS 16
-#endif
-  static constexpr int park_spins = WEFT_RW_SPINS, park_yields = WEFT_RW_YIELDS;
+  // Waiting (spin()): park_spins checks with exponential backoff between
+  // them (1, 2, 4 ... park_max_pauses pauses: about 110 in all), then
+  // park_yields checks with a yield between them, then sleep on a futex.
+  static constexpr int park_spins = 10, park_max_pauses = 16, park_yields = detail::yield_limit;
   template <class Done>
   static bool spin(const detail::wait_policy& policy, Done done);
   template <class Ready>
@@ -569,12 +569,10 @@ inline void rw_lock::release_writer(bool pick_mode) noexcept {
   do {
     WEFT_ASSERT((s & writer) != 0 && (s & reader_phase) == 0, "rw_lock::unlock without the write lock");
     next = (s & ~(writer | bias | parked | drain_parked)) | mode;
-#ifndef WEFT_RW_NORP
     if (waiting_readers(s) != 0) next |= reader_phase;  // the waiting readers go next, as a batch
-#endif
     // seq_cst: release makes the writer's critical section happen before
-    // every later acquisition (R2, C1, X1 read this word); one total order
-    // with W1/W2 of the waiters (K1 of await_state).
+    // every later acquisition (R2, C1, X1 read this word); P3 for the
+    // sleepers (await_state).
   } while (!state_.compare_exchange_weak(s, next, std::memory_order_seq_cst, std::memory_order_relaxed));
   if (s & parked) wake_state();  // P4
 }
