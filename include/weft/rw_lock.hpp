@@ -237,15 +237,8 @@ class rw_lock {
         if ((s & (writer | bias)) == bias) return entry::inside;
         leave_slot(slot);  // W set, or B clear
       } else {
-        // Write-heavy mode: look before the read-modify-write (as
-        // tbb::spin_rw_mutex does), so that a reader meeting a writer does
-        // not take the line from it. relaxed: C1 decides.
-        s = state_.load(std::memory_order_relaxed);
-        if (s & writer) return entry::blocked;
-        if (s & bias) {
-          slot_path = true;
-          continue;
-        }
+        // No load first: under contention a load then a read-modify-write
+        // of the state line costs two transfers of it, the RMW alone one.
         s = state_.fetch_add(reader_one + read_one, std::memory_order_seq_cst);  // C1
         WEFT_ASSERT(central_readers(s) != 0xffffff, "rw_lock: more than 2^24 - 1 readers inside");
         if ((s & (writer | bias)) == 0) return entry::inside;
