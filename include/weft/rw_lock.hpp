@@ -263,7 +263,7 @@ class rw_lock {
     // so a slot holding 0 means an unlock_shared() without lock_shared().
     WEFT_ASSERT((before & 0xffffffff) != 0, "rw_lock::unlock_shared without a shared lock held by this thread");
     // U2: a draining writer that went to sleep set drain_parked; wake it so
-    // it re-sums. seq_cst: Dekker with its D1/D2 (drain_slots): either D2's
+    // it re-sums. seq_cst: Dekker with its D1/D2 (await_drain): either D2's
     // sum sees U1, or this load sees D1's flag.
     if (state_.load(std::memory_order_seq_cst) & drain_parked) wake_drain();
   }
