@@ -1,14 +1,19 @@
 // weft — MIT licence. See LICENSE.
 // rwlock/<impl>/<read %> — lock operations/s on all cores, each thread
-// reading (shared) or updating (exclusive) a small guarded table.
+// reading (shared) or updating (exclusive) a small guarded table;
+// rwlock/<impl>/<read %>/threads:<2 x cores> — the same with twice as many
+// threads as cores, where a waiter that spins instead of sleeping steals the
+// core of the thread it waits for.
 #include <weft/rw_lock.hpp>
 
 #include "harness.hpp"
 
+#include <algorithm>
 #include <array>
 #include <mutex>
 #include <shared_mutex>
 #include <string>
+#include <thread>
 
 #if defined(WEFT_BENCH_HAVE_TBB)
 #include <tbb/spin_rw_mutex.h>
@@ -20,8 +25,7 @@ namespace {
 constexpr int ops_per_thread = 1 << 16;
 
 template <class Lock>
-void bm_rwlock(benchmark::State& state, int read_percent) {
-  const int threads = static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
+void bm_rwlock(benchmark::State& state, int read_percent, int threads) {
   Lock lock;
   std::array<std::int64_t, 8> table{};  // guarded by lock
   for (auto _ : state) {
@@ -46,9 +50,14 @@ void bm_rwlock(benchmark::State& state, int read_percent) {
 
 template <class Lock>
 void register_impl(const std::string& name) {
-  for (int read_percent : {50, 90, 99})
-    add("rwlock/" + name + "/" + std::to_string(read_percent),
-        [read_percent](benchmark::State& s) { bm_rwlock<Lock>(s, read_percent); });
+  const int cores = static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
+  for (int read_percent : {50, 90, 99}) {
+    const std::string base = "rwlock/" + name + "/" + std::to_string(read_percent);
+    add(base, [read_percent, cores](benchmark::State& s) { bm_rwlock<Lock>(s, read_percent, cores); });
+    add(base + "/threads:" + std::to_string(2 * cores), [read_percent, cores](benchmark::State& s) {
+      bm_rwlock<Lock>(s, read_percent, 2 * cores);
+    });
+  }
 }
 
 #if defined(WEFT_BENCH_HAVE_TBB)

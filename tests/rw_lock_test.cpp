@@ -117,6 +117,47 @@ TEST_CASE("a writer timing out while readers drain lets waiting readers in", "[r
   lock.unlock_shared();
 }
 
+// The lock moves its readers to one counter in the state word while writes
+// are frequent and back to per-thread slots when reads dominate again (see
+// the class comment); each mode must keep both exclusions.
+TEST_CASE("write-heavy and read-mostly use both keep readers and writers apart", "[rw_lock]") {
+  rw_lock lock;
+  auto check_exclusion = [&] {
+    lock.lock_shared();
+    std::thread([&] {
+      THREAD_CHECK(lock.try_lock_shared());
+      THREAD_CHECK(!lock.try_lock());
+      THREAD_CHECK(!lock.try_lock_for(1ms));
+      lock.unlock_shared();
+    }).join();
+    CHECK_FALSE(lock.try_lock());
+    lock.unlock_shared();
+    lock.lock();
+    std::thread([&] {
+      THREAD_CHECK(!lock.try_lock_shared());
+      THREAD_CHECK(!lock.try_lock_shared_for(1ms));
+      THREAD_CHECK(!lock.try_lock());
+    }).join();
+    lock.unlock();
+  };
+  check_exclusion();  // read-mostly: the initial mode
+  for (int i = 0; i < 100; ++i) {  // writes only: readers move to the state word
+    lock.lock();
+    lock.unlock();
+  }
+  check_exclusion();
+  for (int i = 0; i < 50; ++i) {  // 200 reads per write: back to the slots
+    for (int r = 0; r < 200; ++r) {
+      lock.lock_shared();
+      lock.unlock_shared();
+    }
+    lock.lock();
+    lock.unlock();
+  }
+  check_exclusion();
+  CHECK_THREADS_OK();
+}
+
 TEST_CASE("works with std::unique_lock, std::shared_lock and std::scoped_lock", "[rw_lock]") {
   rw_lock a, b;
   {

@@ -25,6 +25,22 @@ TEST_CASE("a stray unlock_shared is caught in debug builds (writers locked out f
   CHECK(WTERMSIG(status) == SIGABRT);
 }
 
+TEST_CASE("a stray unlock_shared is caught while readers use the central count (write-heavy use)",
+          "[rw_lock][fork]") {
+  int status = weft_test::reap(weft_test::spawn([] {
+    weft::rw_lock lock;
+    for (int i = 0; i < 100; ++i) {  // writes only: readers move to the state word
+      lock.lock();
+      lock.unlock();
+    }
+    lock.unlock_shared();  // never locked: WEFT_ASSERT must stop here
+    lock.lock();           // would wait for a reader count that never drains
+    return 0;
+  }));
+  REQUIRE(WIFSIGNALED(status));
+  CHECK(WTERMSIG(status) == SIGABRT);
+}
+
 TEST_CASE("unlock without the write lock is caught in debug builds", "[rw_lock][fork]") {
   int status = weft_test::reap(weft_test::spawn([] {
     weft::rw_lock lock;

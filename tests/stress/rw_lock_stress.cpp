@@ -39,6 +39,43 @@ TEST_CASE("writers are exclusive and readers see consistent state", "[rw_lock][s
   CHECK(a == 6L * ops / 10);
 }
 
+// Phases of 50% writes and of 1% writes, so the lock keeps switching its
+// readers between the state word and the per-thread slots while others are
+// inside or waiting.
+TEST_CASE("exclusion holds while the lock switches between write-heavy and read-mostly use",
+          "[rw_lock][stress]") {
+  rw_lock lock;
+  long a = 0, b = 0;  // guarded by lock: a == b outside a writer's section
+  std::atomic<int> readers_inside{0}, writers_inside{0};
+  std::atomic<long> violations{0}, writes{0};
+  const int rounds = 20 * static_cast<int>(weft_test::stress_scale());
+  weft_test::run_threads(6, [&](int id) {
+    unsigned x = static_cast<unsigned>(id) + 1;
+    for (int round = 0; round < rounds; ++round) {
+      const int write_percent = round % 2 == 0 ? 50 : 1;
+      for (int i = 0; i < 2000; ++i) {
+        x = x * 1664525u + 1013904223u;
+        if (static_cast<int>((x >> 8) % 100) < write_percent) {
+          std::unique_lock guard(lock);
+          if (writers_inside.fetch_add(1) != 0 || readers_inside.load() != 0) violations++;
+          ++a;
+          ++b;
+          writes++;
+          writers_inside.fetch_sub(1);
+        } else {
+          std::shared_lock guard(lock);
+          readers_inside.fetch_add(1);
+          if (writers_inside.load() != 0 || a != b) violations++;
+          readers_inside.fetch_sub(1);
+        }
+      }
+    }
+  });
+  CHECK(violations.load() == 0);
+  CHECK(a == b);
+  CHECK(a == writes.load());
+}
+
 TEST_CASE("readers actually overlap", "[rw_lock][stress]") {
   rw_lock lock;
   std::atomic<int> inside{0}, max_inside{0};
