@@ -87,9 +87,12 @@ inline void report_callback_error(std::exception_ptr error) noexcept {
 //   bits 0-2    status:
 //     pending     initial; set at construction
 //     running     set by the thread whose claim CAS wins (try_claim)
+//     cancelling  set by the cancel CAS winner, from pending; it destroys the
+//                 callable, then publishes cancelled (not final: waiters
+//                 sleep on, so the captures are gone before they wake)
 //     succeeded   set by the runner (or a promise-style completer) after the value
 //     failed      set after the exception_ptr
-//     cancelled   set by the cancel CAS winner, from pending; or by the
+//     cancelled   set by the cancel CAS winner, from cancelling; or by the
 //                 completer of a claimed remote task that no worker ran
 //   bit 3       has_waiters: set by a thread about to sleep in park(), never
 //               cleared; tells the completer to futex_wake
@@ -97,8 +100,9 @@ inline void report_callback_error(std::exception_ptr error) noexcept {
 //               node, never cleared; tells the completer to run the list
 //   bits 32-63  references (the future's, the queue entry's, state_refs')
 // Legal status transitions: pending -> running -> {succeeded, failed};
-// pending -> cancelled; pending -> {succeeded, failed} (completers without a
-// callable); running -> cancelled (cancel_claimed). Final states never change.
+// pending -> cancelling -> cancelled; pending -> {succeeded, failed}
+// (completers without a callable); running -> cancelled (cancel_claimed).
+// Final states (succeeded and above) never change.
 // Every change of word_ is an RMW, and RMWs on one location are totally
 // ordered (each reads the value the previous one wrote), which is the whole
 // wake-up protocol: a waiter's (W1) fetch_or(has_waiters) either precedes
@@ -109,7 +113,8 @@ inline void report_callback_error(std::exception_ptr error) noexcept {
 // the pool may cast what it pops back down to state_base.
 class state_base : public queue_node {
  public:
-  enum status : std::uint32_t { pending = 0, running = 1, succeeded = 2, failed = 3, cancelled = 4 };
+  // Final states are the ones >= succeeded (done()).
+  enum status : std::uint32_t { pending = 0, running = 1, cancelling = 2, succeeded = 3, failed = 4, cancelled = 5 };
   // What a completion does with the completer's own reference.
   enum class on_complete : bool {
     keep_ref,     // the completer holds no reference of its own, or keeps it
@@ -182,17 +187,20 @@ class state_base : public queue_node {
     return true;
   }
 
-  // Cancels the task if it has not started. True when cancelled on return.
+  // Cancels the task if it has not started: its callable (and captures) is
+  // destroyed first, then the state reports cancelled and waiters wake.
+  // True when cancelled on return, or when a concurrent cancel() is about
+  // to publish it.
   bool cancel() noexcept {
     std::uint64_t before;
-    // acq_rel: acquire pairs with the release that queued us (we destroy
-    // the callable); release publishes the final status (C1).
-    if (leave_pending(cancelled, before, std::memory_order_acq_rel)) {
+    // acquire: pairs with the release that queued us (we destroy the
+    // callable). The final status is published by complete()'s C1.
+    if (leave_pending(cancelling, before, std::memory_order_acquire)) {
       destroy_callable();
-      after_completion(before);
+      complete(cancelled, on_complete::keep_ref);
       return true;
     }
-    return status_of(before) == cancelled;
+    return status_of(before) == cancelled || status_of(before) == cancelling;
   }
 
   // A task its completer claimed (promise_state::start) but gave back unrun,
@@ -416,6 +424,11 @@ class state_base : public queue_node {
 // The result half: a value or an exception.
 template <class T>
 class shared_state : public state_base {
+  // A result is destroyed after its state completed (by get(), or with the
+  // state): a throw there would complete the state a second time.
+  static_assert(std::is_void_v<T> || std::is_nothrow_destructible_v<T>,
+                "weft::future<T>: the result type's destructor must not throw (declare it noexcept)");
+
  public:
   using value_type = T;
   using stored_type = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
