@@ -166,8 +166,10 @@ class thread_pool final : private detail::executor_hooks {
   // either runs (drain) or cancels (cancel_pending, cancel_all) the tasks not
   // yet started; cancel_all also requests stop of the running tasks that
   // take a std::stop_token. Waits for the running ones, and joins the
-  // workers. Idempotent;
-  // concurrent calls all return after the workers are joined.
+  // workers. Idempotent; concurrent calls all return after the workers are
+  // joined. A later cancel_pending or cancel_all escalates a drain in
+  // progress at once: its cancellations (and stop requests) happen before
+  // it waits, whatever another call is waiting for.
   // Throws std::logic_error when called from one of this pool's workers.
   void shutdown(shutdown_mode mode = shutdown_mode::drain);
 
@@ -706,8 +708,6 @@ inline void thread_pool::shutdown(shutdown_mode mode) {
   // (this one finishes the job) instead of locking shutdown_mutex_ twice.
   static thread_local const thread_pool* shutting_down_here = nullptr;
   if (shutting_down_here == this) return;
-  std::lock_guard lock(shutdown_mutex_);
-  if (joined_) return;
   const thread_pool* outer = std::exchange(shutting_down_here, this);
   struct restore {
     const thread_pool*& slot;
@@ -715,10 +715,16 @@ inline void thread_pool::shutdown(shutdown_mode mode) {
     ~restore() { slot = value; }
   } restore_on_exit{shutting_down_here, outer};
   closed_.store(true, std::memory_order_seq_cst);  // (S4) pairs with S1/S2
+  // Cancelling and stopping come before the lock: a drain already waiting
+  // there is escalated at once (Python's cancel_futures=True), not after
+  // it. Both are safe to repeat and to run concurrently with a drain (the
+  // queues are MPMC-safe for takers; each entry is retired once).
   if (mode != shutdown_mode::drain) cancel_all_pending();
 #if defined(WEFT_HAS_STOP_TOKEN)
   if (mode == shutdown_mode::cancel_all) stop_all_.request_stop();
 #endif
+  std::lock_guard lock(shutdown_mutex_);
+  if (joined_) return;
   wait_until_idle();
   stopping_.store(true, std::memory_order_seq_cst);
   work_signal_.bump_and_wake();
