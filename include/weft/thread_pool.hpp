@@ -158,7 +158,12 @@ class thread_pool final : private detail::executor_hooks {
   template <std::integral Index, class F>
   void parallel_for(Index first, Index last, F&& f, std::size_t grain = 0);
 
-  // Blocks until every task submitted so far has finished.
+  // Blocks until the pool is idle: every task submitted before the call,
+  // and every task submitted while it waits (by tasks or by other threads),
+  // has finished (BS::thread_pool's wait(), oneTBB's task_group::wait()). So
+  // a task that posts its children and returns is waited for with them,
+  // and a task that resubmits itself forever (a heartbeat) keeps wait() from
+  // returning until shutdown(cancel_pending) refuses the next beat.
   // Throws std::logic_error when called from one of this pool's workers.
   void wait();
 
