@@ -224,7 +224,6 @@ class thread_pool final : private detail::executor_hooks {
 
   // executor_hooks
   bool help_while_waiting(const detail::wait_request& request) override;
-  bool races_may_help() const noexcept override { return workers_.size() == 1; }
   bool help_once(worker_context& ctx, std::span<detail::state_base* const> awaited);
   bool may_nest(const worker_context& ctx) const noexcept;
   void run_nested(detail::state_base* task, worker_context& ctx, detail::state_base::on_complete ref) noexcept;

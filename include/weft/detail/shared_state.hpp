@@ -47,14 +47,14 @@ class executor_hooks {
   // (timed waits never run other tasks: they sleep, so they end on time).
   // Returns when request.satisfied(); true.
   virtual bool help_while_waiting(const wait_request& request) = 0;
-  // Whether a race (a wait that ends at the first of several completions:
-  // first_completed, as_completed, when_any) may help. Helping runs an
-  // awaited task or a subtask on the waiter's stack until it ends, even
-  // when another racer would have ended the wait first, and a racer may
-  // wait for what the waiter does next (stop the losers). A FIFO pool's
-  // waiter just blocks, so races help only where blocking cannot be
-  // better: on a one-thread pool, whose only worker is the waiter.
-  virtual bool races_may_help() const noexcept = 0;
+  // A race (a wait that ends at the first of several completions:
+  // first_completed, first_exception, as_completed, when_any) never calls
+  // help_while_waiting: helping would run a racer (or a subtask) on the
+  // waiter's stack until it ends, even when another racer, maybe on
+  // another pool, would have ended the wait first, and a losing racer may
+  // wait for what the waiter does next (stop the losers). Whether a task
+  // cannot wait on the waiter is unknowable there, so a race sleeps, as a
+  // FIFO pool's waiter does, on every pool size.
 
  protected:
   ~executor_hooks() = default;
