@@ -69,19 +69,23 @@ struct thread_pool_options {
 //   wait for themselves).
 // Blocking: submit()/post() never block. map(), parallel_for(), wait() and
 //   shutdown() block until their tasks finish. A worker of this pool that
-//   waits without a deadline (future::get/wait, weft::wait, as_completed,
-//   when_*, map, parallel_for) helps instead of sleeping, but only with work
-//   that cannot wait on it: an awaited task that has not started, the tasks
-//   the waiting task spawned (above its mark in the worker's own deque), and
-//   the tasks an awaited task spawned while it runs on another worker
-//   (stolen from above that task's mark: "leapfrogging", as in Java's
-//   ForkJoinPool). It never picks up an unrelated queued task, which could
-//   wait on it or need a lock it holds. Helping nests at most until a
-//   quarter of the worker's stack is left (or max_help_depth levels); then,
-//   or when nothing safe is left, the waiter sleeps: such a pool can
-//   deadlock only where a plain FIFO pool of the same size would. Timed
-//   waits (wait_for, ...) never help: they sleep, and return by their
-//   deadline. Idle workers spin briefly, then sleep on a futex until work
+//   waits without a deadline for all of its futures (future::get/wait,
+//   weft::wait(all_completed), when_all, map, parallel_for) helps instead
+//   of sleeping, but only with work that cannot wait on it: an awaited task
+//   that has not started, the tasks the waiting task spawned (above its
+//   mark in the worker's own deque), and, while an awaited task runs on
+//   another worker, the subtasks that task itself waits for with get() or
+//   wait() (stolen from above its mark: "leapfrogging", as in Java's
+//   ForkJoinPool). It never picks up an unrelated queued task, nor a
+//   subtask the awaited task posted and does not wait for (a consumer fed
+//   by the waiter, say), which could wait on it or need a lock it holds.
+//   Races (weft::wait(first_completed / first_exception), as_completed,
+//   when_any) never help: a racer may run until the waiter stops it.
+//   Helping nests at most until a quarter of the worker's stack is left (or
+//   max_help_depth levels); then, or when nothing safe is left, the waiter
+//   sleeps: such a pool can deadlock only where a plain FIFO pool of the
+//   same size would. Timed waits (wait_for, ...) never help: they sleep,
+//   and return by their deadline. Idle workers spin briefly, then sleep on a futex until work
 //   arrives.
 // Exceptions: the constructor throws std::invalid_argument for 0 threads and
 //   std::system_error if a thread cannot start. submit()/post()/map()/
@@ -225,6 +229,17 @@ class thread_pool final : private detail::executor_hooks {
   // executor_hooks
   bool help_while_waiting(const detail::wait_request& request) override;
   bool help_once(worker_context& ctx, std::span<detail::state_base* const> awaited);
+  // Whether the task running on `worker` at deque mark `mark` depends on
+  // `task` (taken from above that mark): `task` was joined by a waiter on
+  // that worker whose frame's mark is at or above `mark`. Such a frame runs
+  // nested inside the marked task (frames below it have lower marks, or
+  // the same mark but a wait begun before `task` was pushed, so they
+  // cannot have joined it), and a joining waiter waits until `task` is
+  // done, so the mark is current while `task` has not run.
+  static bool depends_on(const detail::state_base* task, std::size_t worker, std::int64_t mark) noexcept {
+    const std::uint64_t joiner = task->joined();
+    return joiner != 0 && (joiner & 0xffff) == worker + 1 && static_cast<std::int64_t>(joiner >> 16) >= mark;
+  }
   bool may_nest(const worker_context& ctx) const noexcept;
   void run_nested(detail::state_base* task, worker_context& ctx, detail::state_base::on_complete ref) noexcept;
   // placement words: worker index + 1 in the low 16 bits, deque mark above.
@@ -615,6 +630,11 @@ inline void thread_pool::worker_main(std::size_t index) {
 // pool, sleep until the wait makes progress.
 inline bool thread_pool::help_while_waiting(const detail::wait_request& request) {
   worker_context& ctx = *current();
+  if (request.joins) {
+    // The task running in this frame depends on the awaited ones: say so,
+    // so that a waiter for that task may leapfrog them (see help_once (3)).
+    for (auto* a : request.awaited) a->mark_joined(placement_of(ctx.index, ctx.floor));
+  }
   auto nap = min_help_nap;
   for (;;) {
     if (request.satisfied()) return true;
@@ -658,8 +678,13 @@ inline bool thread_pool::help_once(worker_context& ctx, std::span<detail::state_
       return true;
     }
   }
-  // (3) Leapfrogging: the subtasks of an awaited task running on another
-  // worker lie above that task's mark in that worker's deque.
+  // (3) Leapfrogging: the subtasks of an awaited task `a` running on another
+  // worker lie above a's mark in that worker's deque. Only a subtask that
+  // `a` depends on is safe to run here: one joined by a waiter in a frame
+  // at or above a's mark on that worker, which runs nested inside `a` (see
+  // depends_on). Any other subtask (a consumer `a` posted, say) may wait
+  // for this waiter: it goes back to the shared queue, as a FIFO pool
+  // would have queued it.
   for (auto* a : awaited) {
     if (a->owner() != this) continue;
     const std::uint64_t where = a->placement();
@@ -671,7 +696,7 @@ inline bool thread_pool::help_once(worker_context& ctx, std::span<detail::state_
     // The mark is valid only while `a` still runs there: the victim clears
     // the placement before it pushes anything else, and our steal acquired
     // that push, so a changed placement means the task may be unrelated.
-    if (a->placement() == where) {
+    if (a->placement() == where && depends_on(task, victim, static_cast<std::int64_t>(where >> 16))) {
       execute(task, ctx);
     } else {
       injected_.push(task);  // not ours to run here: back to the shared queue

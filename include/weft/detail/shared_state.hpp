@@ -34,6 +34,10 @@ struct wait_request {
   std::span<state_base* const> awaited;                 // the states waited on (this executor's)
   function_ref<bool()> satisfied;                       // true: the wait is over
   function_ref<bool(const wait_policy&)> park;          // sleeps until progress or the policy ends
+  // True when the wait ends only once every awaited task is done (a single
+  // future's get()/wait() without deadline): then the waiter depends on
+  // each of them, which the executor may record (state_base::mark_joined).
+  bool joins = false;
 };
 
 // What a future needs from the executor that runs its task: a worker of that
@@ -179,6 +183,19 @@ class state_base : public queue_node {
   void set_placement(std::uint64_t where) noexcept { placement_.store(where, std::memory_order_release); }
   std::uint64_t placement() const noexcept { return placement_.load(std::memory_order_acquire); }
 
+  // Who depends on this task: an executor-defined word naming the first
+  // waiter that joined it (a wait_request with `joins`), 0 when none. Set
+  // once, by a waiter on a worker of the owning executor, before it sleeps
+  // or helps; never cleared: a joining wait returns only once the task is
+  // done, so while the task has not run, its joiner still waits for it.
+  // relaxed: a reader that misses the mark only helps less; the word's
+  // meaning does not depend on other memory.
+  void mark_joined(std::uint64_t joiner) noexcept {
+    std::uint64_t none = 0;
+    joined_.compare_exchange_strong(none, joiner, std::memory_order_relaxed);
+  }
+  std::uint64_t joined() const noexcept { return joined_.load(std::memory_order_relaxed); }
+
   // Asks a task that takes a std::stop_token to stop (a pending one sees
   // the request when it starts). True when the task had not finished.
   bool request_stop() noexcept {
@@ -228,7 +245,7 @@ class state_base : public queue_node {
       state_base* self = this;
       auto satisfied = [this] { return done(); };
       auto sleep = [this](const wait_policy& p) { return park(p); };
-      return owner_->help_while_waiting({std::span<state_base* const>(&self, 1), satisfied, sleep});
+      return owner_->help_while_waiting({std::span<state_base* const>(&self, 1), satisfied, sleep, /*joins=*/true});
     }
     return park(policy);
   }
@@ -416,6 +433,7 @@ class state_base : public queue_node {
 
   std::atomic<std::uint64_t> word_;                  // status, flags, references: protocol above
   std::atomic<std::uint64_t> placement_{0};          // written by the runner only (see set_placement)
+  std::atomic<std::uint64_t> joined_{0};             // set once by a joining waiter (see mark_joined)
   std::atomic<callback_node*> callbacks_{nullptr};   // Treiber stack; closed_list() once taken
   executor_hooks* const owner_;                      // may be null; used only by its own workers
   const bool runnable_;                              // false: completed by hand (promise_state)
