@@ -85,8 +85,9 @@ struct thread_pool_options {
 //   max_help_depth levels); then, or when nothing safe is left, the waiter
 //   sleeps: such a pool can deadlock only where a plain FIFO pool of the
 //   same size would. Timed waits (wait_for, ...) never help: they sleep,
-//   and return by their deadline. Idle workers spin briefly, then sleep on a futex until work
-//   arrives.
+//   and return by their deadline. Idle workers spin briefly (O(1) per
+//   round), then sleep on a futex until work arrives; with more workers
+//   than CPUs, a worker that ran an outside submission sleeps at once.
 // Exceptions: the constructor throws std::invalid_argument for 0 threads and
 //   std::system_error if a thread cannot start. submit()/post()/map()/
 //   parallel_for() throw weft::pool_closed once shutdown() began. A task's
@@ -255,10 +256,11 @@ class thread_pool final : private detail::executor_hooks {
   void post_state(Task&& task);
   void enqueue(detail::state_base* task);
   void notify_one_worker() noexcept;
-  detail::state_base* find_work(std::size_t self);
+  detail::state_base* find_work(std::size_t self, bool& from_deque);
   detail::state_base* pop_injected();
   detail::state_base* steal(std::size_t self);
   bool has_work() const noexcept;
+  bool idle_spin(std::size_t self, bool after_local_work) const noexcept;
   // How long an idle worker sleeps: until woken, or, once the process's
   // asymmetric fence is unreliable (asymmetric_fence::reliable()), a short
   // poll: a push may then have skipped its half of the handshake.
@@ -289,6 +291,7 @@ class thread_pool final : private detail::executor_hooks {
 
   thread_pool_options options_;
   std::vector<std::unique_ptr<worker>> workers_;  // fixed after construction
+  bool oversubscribed_ = false;  // more workers than usable CPUs (see idle_spin); fixed after construction
 
   detail::injection_queue injected_;  // FIFO of tasks submitted from outside the pool
 
@@ -327,6 +330,7 @@ inline thread_pool::thread_pool(thread_pool_options options) : options_(std::mov
   if (options_.threads == 0)
     throw std::invalid_argument("weft::thread_pool: needs at least one thread");
   workers_.reserve(options_.threads);
+  oversubscribed_ = options_.threads > detail::usable_cpus();
   for (std::size_t i = 0; i < options_.threads; ++i) workers_.push_back(std::make_unique<worker>());
   detail::asymmetric_fence::prepare();  // before any worker pushes or sleeps (see there)
   try {
@@ -493,11 +497,42 @@ inline detail::state_base* thread_pool::steal(std::size_t self) {
 // One task at a time from the shared FIFO: tasks submitted from outside
 // start in submission order on every worker (a worker that took a batch
 // would start its batch's tail before the next worker's head, and a FIFO
-// pool's programs can depend on that order).
-inline detail::state_base* thread_pool::find_work(std::size_t self) {
+// pool's programs can depend on that order). `from_deque`: whether the
+// task came from a deque (ours or stolen) rather than the shared FIFO.
+inline detail::state_base* thread_pool::find_work(std::size_t self, bool& from_deque) {
+  from_deque = true;
   if (auto* task = workers_[self]->deque.pop()) return task;
+  from_deque = false;
   if (auto* task = pop_injected()) return task;
+  from_deque = true;
   return steal(self);
+}
+
+// An idle worker's short wait before it sleeps: spin_limit relaxed spins,
+// then yield_limit yields (as every weft waiter), each round looking at the
+// shared queue and one other worker's deque, in turn. O(1) per round: a
+// round that scanned every deque made 256 idle workers on 2 cores spend
+// ~90% of their cycles in has_work(). A push this misses is not lost: the
+// sleep that follows re-checks every queue after the handshake (W2).
+// With more workers than CPUs, a worker whose last task came from the
+// shared queue (submissions from outside: a server's request, a
+// submit().get() round trip) sleeps at once: its spin and yields would take
+// the CPU from the one thread that has work (256 such workers on 2 cores
+// made a round trip 50x slower than a mutex + condvar pool). After a task
+// from a deque (fork-join, where a steal is likely soon) it still spins.
+// True when work (or the pool's stop) was seen.
+inline bool thread_pool::idle_spin(std::size_t self, bool after_local_work) const noexcept {
+  const std::size_t n = workers_.size();
+  std::size_t victim = self;
+  const int rounds = !oversubscribed_ || after_local_work ? detail::spin_limit + detail::yield_limit : 0;
+  for (int round = 0; round < rounds; ++round) {
+    // relaxed: a hint; the worker loop re-reads stopping_ (acquire) and the queues.
+    if (injected_.size() != 0 || stopping_.load(std::memory_order_relaxed)) return true;
+    if (++victim == n) victim = 0;
+    if (!workers_[victim]->deque.empty()) return true;
+    if (round < detail::spin_limit) detail::cpu_relax(); else std::this_thread::yield();
+  }
+  return false;
 }
 
 inline bool thread_pool::has_work() const noexcept {
@@ -602,8 +637,11 @@ inline void thread_pool::worker_main(std::size_t index) {
       mark_broken(std::current_exception());
     }
   }
+  bool after_local_work = false;  // the last task came from a deque (see idle_spin)
   for (;;) {
-    if (auto* task = find_work(index)) {
+    bool from_deque = false;
+    if (auto* task = find_work(index, from_deque)) {
+      after_local_work = from_deque;
       execute(task, context);
       continue;
     }
@@ -613,12 +651,16 @@ inline void thread_pool::worker_main(std::size_t index) {
       std::this_thread::yield();
       continue;
     }
+    if (idle_spin(index, after_local_work)) continue;  // work showed up while we spun
     std::uint32_t seen = work_signal_.value.load(std::memory_order_seq_cst);
     // heavy() between W1 (sleepers += 1) and W2 (has_work()): the rare side
-    // of the handshake with a worker's push (see notify_one_worker).
+    // of the handshake with a worker's push (see notify_one_worker). The
+    // full O(workers) scan runs only here, once per sleep; the spin before
+    // (idle_spin) is O(1) per round, so that hundreds of idle workers on a
+    // few cores do not spend their time scanning each other's deques.
     work_signal_.await([seen](std::uint32_t v) { return v != seen; },
                        [this] { return has_work() || stopping_.load(std::memory_order_seq_cst); },
-                       sleep_policy(), [] { return detail::asymmetric_fence::heavy(); });
+                       sleep_policy(), [] { return detail::asymmetric_fence::heavy(); }, /*spin=*/false);
   }
   detail::current_executor() = nullptr;
   current() = nullptr;

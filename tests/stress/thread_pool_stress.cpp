@@ -127,12 +127,12 @@ TEST_CASE("shutdown modes, wait() and submit raced from 8 threads: every future 
       std::atomic<long> values{0}, cancelled{0}, refused_inside{0};
       std::atomic<int> modes_seen{0};  // bit 0: some shutdown was not a drain
       std::latch start(8);
-      const unsigned seed = seeds();
+      const auto seed = static_cast<unsigned>(seeds());
       weft_test::run_threads(8, [&](int t) {
         std::mt19937 rng(seed + static_cast<unsigned>(t));
         start.arrive_and_wait();
         if (t == 6 || t == 7) {  // two shutdowns, maybe of different modes
-          for (unsigned k = rng() % 200; k > 0; --k) std::this_thread::yield();
+          for (auto k = static_cast<unsigned>(rng() % 200); k > 0; --k) std::this_thread::yield();
           auto mode = random_mode(rng);
           if (mode != weft::shutdown_mode::drain) modes_seen.fetch_or(1);
           pool.shutdown(mode);
