@@ -880,3 +880,18 @@ TEST_CASE("wait() waits for a self-reposting heartbeat; shutdown(cancel_pending)
   }, 30s);
   CHECK(pool.pending() == 0);
 }
+
+TEST_CASE("parallel_for over ~2^64 indices splits into a few tasks, not length_error", "[thread_pool]") {
+  thread_pool pool(2);
+  std::atomic<int> started{0};
+  // Each part stops at its first index (f throws there), so the call ends;
+  // the default grain must not overflow into 2^64 one-index parts.
+  CHECK_THROWS_AS(pool.parallel_for(std::uint64_t{0}, std::numeric_limits<std::uint64_t>::max(),
+                                    [&](std::uint64_t) {
+                                      started++;
+                                      throw std::runtime_error("stop here");
+                                    }),
+                  std::runtime_error);
+  CHECK(started.load() >= 1);
+  CHECK(started.load() <= 4 * 2 + 1);  // about four parts per worker
+}

@@ -285,8 +285,11 @@ class thread_pool final : private detail::executor_hooks {
   auto streaming_map(F f, Range&& input, map_options options);
   static std::string thread_name(const std::string& name, std::size_t index);
   // About four tasks per worker: enough slack for stealing to balance.
+  // Rounded up without count + parts - 1, which overflows for a count near
+  // 2^64 (parallel_for over a whole uint64_t range).
   std::size_t default_chunk(std::size_t count) const noexcept {
-    return std::max<std::size_t>(1, (count + 4 * size() - 1) / (4 * size()));
+    const std::size_t parts = 4 * size();
+    return std::max<std::size_t>(1, count / parts + (count % parts != 0 ? 1 : 0));
   }
 
   thread_pool_options options_;
