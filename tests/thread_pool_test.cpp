@@ -9,6 +9,7 @@
 #include <limits>
 #include <memory>
 #include <numeric>
+#include <ranges>
 #include <set>
 #include <string>
 
@@ -894,4 +895,39 @@ TEST_CASE("parallel_for over ~2^64 indices splits into a few tasks, not length_e
                   std::runtime_error);
   CHECK(started.load() >= 1);
   CHECK(started.load() <= 4 * 2 + 1);  // about four parts per worker
+}
+
+TEST_CASE("imap reads its input ahead of the results it yields (documented limit: no feedback input)",
+          "[thread_pool][imap]") {
+  // README "Limits": the input is read on the consuming thread, up to
+  // buffersize chunks ahead, before a result is yielded; so an input that
+  // the loop body itself feeds (a queue it pushes to) would block that
+  // read. This pins the read-ahead the limit describes.
+  thread_pool pool(2);
+  std::atomic<int> reads{0};
+  std::vector<int> base(100);
+  std::iota(base.begin(), base.end(), 0);
+  auto input = base | std::views::transform([&reads](int x) {
+                 reads++;
+                 return x;
+               });
+  auto results = pool.imap([](int x) { return x * 2; }, input, weft::map_options{.chunksize = 1, .buffersize = 4});
+  auto it = results.begin();
+  CHECK(*it == 0);
+  CHECK(reads.load() >= 4);  // four chunks of one item were read before the first result
+}
+
+TEST_CASE("a thread_local may change across get() on a worker: helping runs a subtask there (documented)",
+          "[thread_pool]") {
+  // README "Avoiding deadlocks" / "Limits": a waiting worker runs its own
+  // subtasks on its thread, so thread-local state can change across get()
+  // (oneTBB documents the same). On one thread the subtask can run nowhere else.
+  thread_pool pool(1);
+  static thread_local int marker = 0;
+  auto seen = pool.submit([&pool] {
+    marker = 1;
+    pool.submit([] { marker = 2; }).get();
+    return marker;
+  });
+  CHECK(seen.get() == 2);
 }

@@ -347,7 +347,15 @@ inline thread_pool::thread_pool(thread_pool_options options) : options_(std::mov
 
 inline thread_pool::~thread_pool() {
   // A destructor never throws; shutdown() from a worker is a logic error
-  // that would deadlock, so it ends the program instead.
+  // that would deadlock (a thread cannot join itself), so it ends the
+  // program instead, saying why. The usual way in: a task's capture held
+  // the pool's last owner (README "Limits").
+  if (on_worker_thread()) {
+    std::fprintf(stderr,
+                 "weft::thread_pool: destroyed by one of its own tasks (did a task's capture hold the pool's last "
+                 "owner?): a worker cannot join itself\n");
+    std::terminate();
+  }
   shutdown(shutdown_mode::drain);
 }
 
