@@ -9,7 +9,6 @@
 #include <limits>
 #include <memory>
 #include <numeric>
-#include <ranges>
 #include <set>
 #include <string>
 
@@ -902,19 +901,20 @@ TEST_CASE("imap reads its input ahead of the results it yields (documented limit
   // README "Limits": the input is read on the consuming thread, up to
   // buffersize chunks ahead, before a result is yielded; so an input that
   // the loop body itself feeds (a queue it pushes to) would block that
-  // read. This pins the read-ahead the limit describes.
-  thread_pool pool(2);
-  std::atomic<int> reads{0};
-  std::vector<int> base(100);
-  std::iota(base.begin(), base.end(), 0);
-  auto input = base | std::views::transform([&reads](int x) {
-                 reads++;
-                 return x;
-               });
-  auto results = pool.imap([](int x) { return x * 2; }, input, weft::map_options{.chunksize = 1, .buffersize = 4});
+  // read. This pins the read-ahead the limit describes: before the first
+  // result, four one-item chunks were read and submitted.
+  thread_pool pool(1);
+  std::atomic<bool> read_ahead{false};
+  auto results = pool.imap(
+      [&](int x) {
+        // Item 0 runs on the only worker, so later chunks stay queued.
+        if (x == 0) read_ahead = weft_test::eventually([&] { return pool.pending() == 3; });
+        return x * 2;
+      },
+      weft_test::counting<int>(0, 100), weft::map_options{.chunksize = 1, .buffersize = 4});
   auto it = results.begin();
   CHECK(*it == 0);
-  CHECK(reads.load() >= 4);  // four chunks of one item were read before the first result
+  CHECK(read_ahead.load());  // items 1-3 were read and queued before result 0 was yielded
 }
 
 TEST_CASE("a thread_local may change across get() on a worker: helping runs a subtask there (documented)",
