@@ -109,6 +109,34 @@ TEST_CASE("injection_queue: many producers, two consumers: exactly once, FIFO pe
   CHECK(wrong == 0);
 }
 
+TEST_CASE("injection_queue: size() never counts below zero while pushes and pops race (pending ~2^64)",
+          "[detail][stress]") {
+  // A node used to be counted after it was linked: a consumer could pop
+  // it first and take the count below zero (a size_t of ~2^64 for pending()).
+  constexpr int producers = 6, consumers = 3;  // threads > cores: a producer is often preempted
+  const std::uint32_t per_producer = static_cast<std::uint32_t>(200'000 * weft_test::stress_scale());
+  weft::detail::injection_queue q;
+  std::vector<std::unique_ptr<numbered_node[]>> nodes;
+  for (int p = 0; p < producers; ++p) nodes.push_back(std::make_unique<numbered_node[]>(per_producer));
+  const std::uint64_t total = std::uint64_t{producers} * per_producer;
+  std::atomic<std::uint64_t> taken{0}, wrapped{0};
+  weft_test::run_threads(producers + consumers + 1, [&](int id) {
+    if (id < producers) {
+      for (std::uint32_t i = 0; i < per_producer; ++i) q.push(&nodes[static_cast<std::size_t>(id)][i]);
+    } else if (id < producers + consumers) {
+      while (taken.load(std::memory_order_relaxed) < total) {
+        if (q.pop() != nullptr) taken.fetch_add(1, std::memory_order_relaxed); else std::this_thread::yield();
+        if (q.size() > total) wrapped.fetch_add(1, std::memory_order_relaxed);
+      }
+    } else {  // a pending() reader
+      while (taken.load(std::memory_order_relaxed) < total)
+        if (q.size() > total) wrapped.fetch_add(1, std::memory_order_relaxed);
+    }
+  });
+  CHECK(wrapped.load() == 0);
+  CHECK(q.size() == 0);
+}
+
 // ---- work_stealing_deque ----
 
 TEST_CASE("work_stealing_deque: the owner pops LIFO, thieves steal FIFO, and it grows", "[detail]") {

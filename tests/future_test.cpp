@@ -341,3 +341,48 @@ TEST_CASE("get twice says that the result was already taken", "[future]") {
     CHECK(std::string(e.what()).find("already") != std::string::npos);
   }
 }
+
+namespace {
+// A capture that records, as it is destroyed, whether the future it
+// belongs to already reported cancelled. Moved-from copies record nothing.
+struct cancel_probe {
+  std::atomic<const weft::future<int>*>* watched;
+  std::atomic<int>* saw_cancelled_first;
+  bool armed = true;
+  cancel_probe(std::atomic<const weft::future<int>*>* w, std::atomic<int>* s) : watched(w), saw_cancelled_first(s) {}
+  cancel_probe(cancel_probe&& o) noexcept
+      : watched(o.watched), saw_cancelled_first(o.saw_cancelled_first), armed(std::exchange(o.armed, false)) {}
+  cancel_probe(const cancel_probe&) = delete;
+  ~cancel_probe() {
+    if (!armed) return;
+    const auto* f = watched->load();
+    if (f != nullptr && f->cancelled()) saw_cancelled_first->fetch_add(1);
+  }
+};
+}  // namespace
+
+TEST_CASE("a cancelled task's captures are destroyed before its future reports cancelled",
+          "[future]") {
+  for (const bool by_shutdown : {false, true}) {
+    thread_pool pool(1);
+    weft_test::gate gate;
+    auto blocker = pool.submit([&] { gate.wait(); });
+    REQUIRE(weft_test::eventually([&] { return pool.running() == 1; }));
+    std::atomic<const weft::future<int>*> watched{nullptr};
+    std::atomic<int> saw_cancelled_first{0};
+    auto victim = pool.submit([probe = cancel_probe(&watched, &saw_cancelled_first)] { return 1; });
+    watched = &victim;
+    if (by_shutdown) {
+      std::thread closer([&] { pool.shutdown(weft::shutdown_mode::cancel_pending); });
+      victim.wait();
+      gate.open();
+      closer.join();
+    } else {
+      CHECK(victim.cancel());
+      gate.open();
+    }
+    CHECK(victim.cancelled());
+    CHECK(saw_cancelled_first.load() == 0);
+    blocker.get();
+  }
+}

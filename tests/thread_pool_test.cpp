@@ -5,6 +5,7 @@
 #include "support.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <numeric>
@@ -786,4 +787,147 @@ TEST_CASE("leaving an imap loop early cancels what has not started", "[thread_po
   pool.wait();
   CHECK(calls.load() < 1000);
   CHECK(calls.load() >= 4);
+}
+
+TEST_CASE("shutdown(cancel_pending) escalates a drain in progress: pending tasks are cancelled at once",
+          "[thread_pool]") {
+  thread_pool pool(1);
+  weft_test::gate gate;
+  auto running = pool.submit([&] { gate.wait(); return 1; });
+  REQUIRE(weft_test::eventually([&] { return pool.running() == 1; }));
+  std::atomic<int> ran{0};
+  std::vector<weft::future<int>> queued;
+  for (int i = 0; i < 20; ++i) queued.push_back(pool.submit([&] { ran++; return 2; }));
+  std::thread drainer([&] { pool.shutdown(weft::shutdown_mode::drain); });
+  REQUIRE(weft_test::eventually([&] { return refuses_new_tasks(pool); }));  // the drain is under way
+  std::thread escalator([&] { pool.shutdown(weft::shutdown_mode::cancel_pending); });
+  // Old code: the escalation waited for the whole drain (the gate is shut)
+  // and cancelled nothing, so these never became cancelled.
+  CHECK(weft_test::eventually([&] {
+    return std::all_of(queued.begin(), queued.end(), [](auto& f) { return f.cancelled(); });
+  }));
+  gate.open();
+  drainer.join();
+  escalator.join();
+  CHECK(running.get() == 1);
+  CHECK(ran == 0);
+}
+
+#if defined(WEFT_HAS_STOP_TOKEN)
+TEST_CASE("shutdown(cancel_all) escalates a drain in progress: running stoppable tasks are stopped (hang)",
+          "[thread_pool][stop]") {
+  weft_test::finishes("drain, then cancel_all from another thread", [] {
+    thread_pool pool(2);
+    std::atomic<bool> started{false};
+    auto endless = pool.submit([&](std::stop_token stop) {
+      started = true;
+      while (!stop.stop_requested()) std::this_thread::yield();
+      return 7;
+    });
+    REQUIRE(weft_test::eventually([&] { return started.load(); }));
+    std::thread drainer([&] { pool.shutdown(weft::shutdown_mode::drain); });
+    REQUIRE(weft_test::eventually([&] { return refuses_new_tasks(pool); }));
+    pool.shutdown(weft::shutdown_mode::cancel_all);  // returns once everything is joined
+    drainer.join();
+    CHECK(endless.get() == 7);
+  }, 30s);
+}
+#endif
+
+TEST_CASE("wait() waits for an idle pool: a posted tree is waited for whole", "[thread_pool]") {
+  thread_pool pool(2);
+  std::atomic<int> leaves{0};
+  // Each task posts its children and returns at once: wait() must still
+  // see the whole tree (4^5 leaves), not only the tasks posted before it.
+  std::function<void(int)> grow = [&](int depth) {
+    if (depth == 0) {
+      leaves++;
+      return;
+    }
+    for (int k = 0; k < 4; ++k) pool.post([&grow, depth] { grow(depth - 1); });
+  };
+  pool.post([&] { grow(5); });
+  pool.wait();
+  CHECK(leaves == 1024);
+}
+
+TEST_CASE("wait() waits for a self-reposting heartbeat; shutdown(cancel_pending) ends an endless one",
+          "[thread_pool]") {
+  thread_pool pool(2);
+  std::atomic<int> beats{0};
+  // A heartbeat that reposts itself 200 times: wait() returns after the last.
+  std::function<void()> beat = [&] {
+    if (++beats < 200) pool.post(beat);
+  };
+  pool.post(beat);
+  pool.wait();
+  CHECK(beats == 200);
+  // An endless heartbeat keeps wait() from returning until the pool shuts
+  // down: cancel_pending cancels the queued beat and refuses the next one.
+  std::atomic<bool> stopped{false};
+  std::function<void()> endless = [&] {
+    try {
+      pool.post(endless);
+    } catch (const weft::pool_closed&) {
+      stopped = true;
+    }
+  };
+  pool.post(endless);
+  std::thread waiter([&] { pool.wait(); });
+  weft_test::finishes("wait() ends once the endless heartbeat is refused", [&] {
+    pool.shutdown(weft::shutdown_mode::cancel_pending);
+    waiter.join();
+  }, 30s);
+  CHECK(pool.pending() == 0);
+}
+
+TEST_CASE("parallel_for over ~2^64 indices splits into a few tasks, not length_error", "[thread_pool]") {
+  thread_pool pool(2);
+  std::atomic<int> started{0};
+  // Each part stops at its first index (f throws there), so the call ends;
+  // the default grain must not overflow into 2^64 one-index parts.
+  CHECK_THROWS_AS(pool.parallel_for(std::uint64_t{0}, std::numeric_limits<std::uint64_t>::max(),
+                                    [&](std::uint64_t) {
+                                      started++;
+                                      throw std::runtime_error("stop here");
+                                    }),
+                  std::runtime_error);
+  CHECK(started.load() >= 1);
+  CHECK(started.load() <= 4 * 2 + 1);  // about four parts per worker
+}
+
+TEST_CASE("imap reads its input ahead of the results it yields (documented limit: no feedback input)",
+          "[thread_pool][imap]") {
+  // README "Limits": the input is read on the consuming thread, up to
+  // buffersize chunks ahead, before a result is yielded; so an input that
+  // the loop body itself feeds (a queue it pushes to) would block that
+  // read. This pins the read-ahead the limit describes: before the first
+  // result, four one-item chunks were read and submitted.
+  thread_pool pool(1);
+  std::atomic<bool> read_ahead{false};
+  auto results = pool.imap(
+      [&](int x) {
+        // Item 0 runs on the only worker, so later chunks stay queued.
+        if (x == 0) read_ahead = weft_test::eventually([&] { return pool.pending() == 3; });
+        return x * 2;
+      },
+      weft_test::counting<int>(0, 100), weft::map_options{.chunksize = 1, .buffersize = 4});
+  auto it = results.begin();
+  CHECK(*it == 0);
+  CHECK(read_ahead.load());  // items 1-3 were read and queued before result 0 was yielded
+}
+
+TEST_CASE("a thread_local may change across get() on a worker: helping runs a subtask there (documented)",
+          "[thread_pool]") {
+  // README "Avoiding deadlocks" / "Limits": a waiting worker runs its own
+  // subtasks on its thread, so thread-local state can change across get()
+  // (oneTBB documents the same). On one thread the subtask can run nowhere else.
+  thread_pool pool(1);
+  static thread_local int marker = 0;
+  auto seen = pool.submit([&pool] {
+    marker = 1;
+    pool.submit([] { marker = 2; }).get();
+    return marker;
+  });
+  CHECK(seen.get() == 2);
 }

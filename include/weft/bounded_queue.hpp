@@ -75,9 +75,11 @@ namespace weft {
 // Legal transitions: 0 -> 1 -> 2 -> 8 (normal), 0 -> 8 (void: closed and the
 // producer never came), 1 -> 8 (the item's constructor threw in the slot).
 // A constructor that may throw runs before the ticket is taken whenever T's
-// move is noexcept, so 1 -> 8 happens only for T with a throwing move; such a
-// void holds its slot until a consumer passes it, which can make the queue
-// look full one item early for that long.
+// move is noexcept, so 1 -> 8 happens only for T with a throwing move. Such
+// a void is a ticket without an item: base + 8 is round r+1's 'empty', so
+// the slot is free for the next producer at once; consumer r (blocking,
+// try_ or timed alike) treats any turn at or past base + 2 as ready and
+// skips the round; size() leaves it out (voided_).
 // A consumer that meets a voided round takes another ticket.
 //
 // Close: close() sets the closed bit of the push tickets (so no later ticket is valid),
@@ -392,6 +394,12 @@ class bounded_queue {
   } pop_side_;
   alignas(detail::false_sharing_range) std::atomic<bool> closed_{false};  // set once by close()
   std::atomic<std::uint64_t> close_ticket_{0};  // written before closed_ (release), read after (acquire)
+  // Rounds voided by a throwing constructor (1 -> 8) whose consumer has not
+  // passed them yet: size() leaves them out. Rare, so a line shared with
+  // closed_ costs nothing. relaxed: a count only; the producer's increment
+  // precedes the void's store (B'), which the consumer's decrement follows
+  // via its acquire (C), so the count never goes below zero.
+  std::atomic<std::uint64_t> voided_{0};
   detail::parking_word<> join_epoch_;           // bumped when unfinished reaches 0
   // Tasks waiting in async_pop / async_push / async_join (see async_wait_list):
   // notified after every change that may let them finish.
@@ -484,7 +492,8 @@ void bounded_queue<T>::produce(std::uint64_t ticket, Args&&... args) {
     ::new (static_cast<void*>(s.storage)) T(std::forward<Args>(args)...);
   } catch (...) {
     assert_turn(s, base + writing, "bounded_queue: slot left 'writing' while its producer constructed");
-    s.turn.store_and_wake(base + round_step);  // void the round (1 -> 8): consumer r skips it
+    voided_.fetch_add(1, std::memory_order_relaxed);  // relaxed: see voided_
+    s.turn.store_and_wake(base + round_step);  // (B') void the round (1 -> 8): consumer r skips it
     poppers_.notify();
     pushers_.notify();
     throw;
@@ -535,6 +544,9 @@ typename bounded_queue<T>::outcome bounded_queue<T>::consume(std::uint64_t ticke
         // Voided (base + 8), and maybe already claimed by the next round.
         WEFT_ASSERT(distance(*turn, base + round_step) >= 0,
                     "bounded_queue: a consumer's round is neither full nor void");
+        // Only its producer voids a round this way (consumer r voids its own
+        // round below, and returns from there).
+        voided_.fetch_sub(1, std::memory_order_relaxed);  // relaxed: see voided_
         return outcome::voided;
       }
       take(s, base, out);
@@ -594,7 +606,9 @@ typename bounded_queue<T>::try_result bounded_queue<T>::try_pop_into(std::option
     const std::uint32_t base = base_of(ticket);
     // acquire: pairs with (B); the claimed item is then fully built.
     const std::uint32_t turn = strip(slot_of(ticket).turn.value.load(std::memory_order_acquire));
-    const bool ready = turn == base + full_state || turn == base + round_step;
+    // Full for this round, or past it: voided, and maybe already reused by
+    // later rounds (a void's base + 8 is the next round's 'empty').
+    const bool ready = distance(turn, base + full_state) >= 0;
     // After close(), a ticket below close_ticket_ may never be filled (its
     // producer gave up): claim it anyway, and consume() voids it. But a
     // producer still writing its item will fill it: claiming would wait.
@@ -736,7 +750,8 @@ typename bounded_queue<T>::size_type bounded_queue<T>::size() const noexcept {
     std::uint64_t last = close_ticket_.load(std::memory_order_relaxed);  // published by closed_
     if (pushed > last) pushed = last;
   }
-  auto n = static_cast<std::int64_t>(pushed - popped);
+  // Voided rounds are tickets without items (relaxed: a count; see voided_).
+  auto n = static_cast<std::int64_t>(pushed - popped - voided_.load(std::memory_order_relaxed));
   if (n <= 0) return 0;
   return n > static_cast<std::int64_t>(capacity_) ? capacity_ : static_cast<size_type>(n);
 }

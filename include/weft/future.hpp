@@ -336,8 +336,8 @@ template <detail::future_range Range>
 future<std::size_t> when_any(Range& futures) {
   if (detail::range_empty(futures))
     throw std::invalid_argument("weft::when_any: needs at least one future");
-  auto* state = new detail::promise_state<std::size_t>(
-      detail::race_owner(detail::owner_of(*std::ranges::begin(futures))), 1);
+  // No owner: a race's get() sleeps, never helps (see executor_hooks).
+  auto* state = new detail::promise_state<std::size_t>(nullptr, 1);
   auto result = detail::future_access::make<std::size_t>(state);
   detail::state_ref<detail::promise_state<std::size_t>> out(state);
   std::size_t i = 0;
@@ -352,8 +352,8 @@ future<std::size_t> when_any(Range& futures) {
 template <class... Ts>
   requires(sizeof...(Ts) > 0)
 future<std::size_t> when_any(future<Ts>&... futures) {
-  auto* state = new detail::promise_state<std::size_t>(
-      detail::race_owner(detail::owner_of(std::get<0>(std::tie(futures...)))), 1);
+  // No owner: a race's get() sleeps, never helps (see executor_hooks).
+  auto* state = new detail::promise_state<std::size_t>(nullptr, 1);
   auto result = detail::future_access::make<std::size_t>(state);
   detail::state_ref<detail::promise_state<std::size_t>> out(state);
   std::size_t i = 0;

@@ -70,20 +70,25 @@ struct thread_pool_options {
 //   wait for themselves).
 // Blocking: submit()/post() never block. map(), parallel_for(), wait() and
 //   shutdown() block until their tasks finish. A worker of this pool that
-//   waits without a deadline (future::get/wait, weft::wait, as_completed,
-//   when_*, map, parallel_for) helps instead of sleeping, but only with work
-//   that cannot wait on it: an awaited task that has not started, the tasks
-//   the waiting task spawned (above its mark in the worker's own deque), and
-//   the tasks an awaited task spawned while it runs on another worker
-//   (stolen from above that task's mark: "leapfrogging", as in Java's
-//   ForkJoinPool). It never picks up an unrelated queued task, which could
-//   wait on it or need a lock it holds. Helping nests at most until a
-//   quarter of the worker's stack is left (or max_help_depth levels); then,
-//   or when nothing safe is left, the waiter sleeps: such a pool can
-//   deadlock only where a plain FIFO pool of the same size would. Timed
-//   waits (wait_for, ...) never help: they sleep, and return by their
-//   deadline. Idle workers spin briefly, then sleep on a futex until work
-//   arrives.
+//   waits without a deadline for all of its futures (future::get/wait,
+//   weft::wait(all_completed), when_all, map, parallel_for) helps instead
+//   of sleeping, but only with work that cannot wait on it: an awaited task
+//   that has not started, the tasks the waiting task spawned (above its
+//   mark in the worker's own deque), and, while an awaited task runs on
+//   another worker, the subtasks that task itself waits for with get() or
+//   wait() (stolen from above its mark: "leapfrogging", as in Java's
+//   ForkJoinPool). It never picks up an unrelated queued task, nor a
+//   subtask the awaited task posted and does not wait for (a consumer fed
+//   by the waiter, say), which could wait on it or need a lock it holds.
+//   Races (weft::wait(first_completed / first_exception), as_completed,
+//   when_any) never help: a racer may run until the waiter stops it.
+//   Helping nests at most until a quarter of the worker's stack is left (or
+//   max_help_depth levels); then, or when nothing safe is left, the waiter
+//   sleeps: such a pool can deadlock only where a plain FIFO pool of the
+//   same size would. Timed waits (wait_for, ...) never help: they sleep,
+//   and return by their deadline. Idle workers spin briefly (O(1) per
+//   round), then sleep on a futex until work arrives; with more workers
+//   than CPUs, a worker that ran an outside submission sleeps at once.
 // Exceptions: the constructor throws std::invalid_argument for 0 threads and
 //   std::system_error if a thread cannot start. submit()/post()/map()/
 //   parallel_for() throw weft::pool_closed once shutdown() began. A task's
@@ -159,7 +164,12 @@ class thread_pool final : private detail::executor_hooks {
   template <std::integral Index, class F>
   void parallel_for(Index first, Index last, F&& f, std::size_t grain = 0);
 
-  // Blocks until every task submitted so far has finished.
+  // Blocks until the pool is idle: every task submitted before the call,
+  // and every task submitted while it waits (by tasks or by other threads),
+  // has finished (BS::thread_pool's wait(), oneTBB's task_group::wait()). So
+  // a task that posts its children and returns is waited for with them,
+  // and a task that resubmits itself forever (a heartbeat) keeps wait() from
+  // returning until shutdown(cancel_pending) refuses the next beat.
   // Throws std::logic_error when called from one of this pool's workers.
   void wait();
 
@@ -167,8 +177,10 @@ class thread_pool final : private detail::executor_hooks {
   // either runs (drain) or cancels (cancel_pending, cancel_all) the tasks not
   // yet started; cancel_all also requests stop of the running tasks that
   // take a std::stop_token. Waits for the running ones, and joins the
-  // workers. Idempotent;
-  // concurrent calls all return after the workers are joined.
+  // workers. Idempotent; concurrent calls all return after the workers are
+  // joined. A later cancel_pending or cancel_all escalates a drain in
+  // progress at once: its cancellations (and stop requests) happen before
+  // it waits, whatever another call is waiting for.
   // Throws std::logic_error when called from one of this pool's workers.
   void shutdown(shutdown_mode mode = shutdown_mode::drain);
 
@@ -218,8 +230,18 @@ class thread_pool final : private detail::executor_hooks {
 
   // executor_hooks
   bool help_while_waiting(const detail::wait_request& request) override;
-  bool races_may_help() const noexcept override { return workers_.size() == 1; }
   bool help_once(worker_context& ctx, std::span<detail::state_base* const> awaited);
+  // Whether the task running on `worker` at deque mark `mark` depends on
+  // `task` (taken from above that mark): `task` was joined by a waiter on
+  // that worker whose frame's mark is at or above `mark`. Such a frame runs
+  // nested inside the marked task (frames below it have lower marks, or
+  // the same mark but a wait begun before `task` was pushed, so they
+  // cannot have joined it), and a joining waiter waits until `task` is
+  // done, so the mark is current while `task` has not run.
+  static bool depends_on(const detail::state_base* task, std::size_t worker, std::int64_t mark) noexcept {
+    const std::uint64_t joiner = task->joined();
+    return joiner != 0 && (joiner & 0xffff) == worker + 1 && static_cast<std::int64_t>(joiner >> 16) >= mark;
+  }
   bool may_nest(const worker_context& ctx) const noexcept;
   void run_nested(detail::state_base* task, worker_context& ctx, detail::state_base::on_complete ref) noexcept;
   // placement words: worker index + 1 in the low 16 bits, deque mark above.
@@ -235,10 +257,11 @@ class thread_pool final : private detail::executor_hooks {
   void post_state(Task&& task);
   void enqueue(detail::state_base* task);
   void notify_one_worker() noexcept;
-  detail::state_base* find_work(std::size_t self);
+  detail::state_base* find_work(std::size_t self, bool& from_deque);
   detail::state_base* pop_injected();
   detail::state_base* steal(std::size_t self);
   bool has_work() const noexcept;
+  bool idle_spin(std::size_t self, bool after_local_work) const noexcept;
   // How long an idle worker sleeps: until woken, or, once the process's
   // asymmetric fence is unreliable (asymmetric_fence::reliable()), a short
   // poll: a push may then have skipped its half of the handshake.
@@ -263,12 +286,16 @@ class thread_pool final : private detail::executor_hooks {
   auto streaming_map(F f, Range&& input, map_options options);
   static std::string thread_name(const std::string& name, std::size_t index);
   // About four tasks per worker: enough slack for stealing to balance.
+  // Rounded up without count + parts - 1, which overflows for a count near
+  // 2^64 (parallel_for over a whole uint64_t range).
   std::size_t default_chunk(std::size_t count) const noexcept {
-    return std::max<std::size_t>(1, (count + 4 * size() - 1) / (4 * size()));
+    const std::size_t parts = 4 * size();
+    return std::max<std::size_t>(1, count / parts + (count % parts != 0 ? 1 : 0));
   }
 
   thread_pool_options options_;
   std::vector<std::unique_ptr<worker>> workers_;  // fixed after construction
+  bool oversubscribed_ = false;  // more workers than usable CPUs (see idle_spin); fixed after construction
 
   detail::injection_queue injected_;  // FIFO of tasks submitted from outside the pool
 
@@ -307,6 +334,7 @@ inline thread_pool::thread_pool(thread_pool_options options) : options_(std::mov
   if (options_.threads == 0)
     throw std::invalid_argument("weft::thread_pool: needs at least one thread");
   workers_.reserve(options_.threads);
+  oversubscribed_ = options_.threads > detail::usable_cpus();
   for (std::size_t i = 0; i < options_.threads; ++i) workers_.push_back(std::make_unique<worker>());
   detail::asymmetric_fence::prepare();  // before any worker pushes or sleeps (see there)
   try {
@@ -320,7 +348,15 @@ inline thread_pool::thread_pool(thread_pool_options options) : options_(std::mov
 
 inline thread_pool::~thread_pool() {
   // A destructor never throws; shutdown() from a worker is a logic error
-  // that would deadlock, so it ends the program instead.
+  // that would deadlock (a thread cannot join itself), so it ends the
+  // program instead, saying why. The usual way in: a task's capture held
+  // the pool's last owner (README "Limits").
+  if (on_worker_thread()) {
+    std::fprintf(stderr,
+                 "weft::thread_pool: destroyed by one of its own tasks (did a task's capture hold the pool's last "
+                 "owner?): a worker cannot join itself\n");
+    std::terminate();
+  }
   shutdown(shutdown_mode::drain);
 }
 
@@ -473,11 +509,42 @@ inline detail::state_base* thread_pool::steal(std::size_t self) {
 // One task at a time from the shared FIFO: tasks submitted from outside
 // start in submission order on every worker (a worker that took a batch
 // would start its batch's tail before the next worker's head, and a FIFO
-// pool's programs can depend on that order).
-inline detail::state_base* thread_pool::find_work(std::size_t self) {
+// pool's programs can depend on that order). `from_deque`: whether the
+// task came from a deque (ours or stolen) rather than the shared FIFO.
+inline detail::state_base* thread_pool::find_work(std::size_t self, bool& from_deque) {
+  from_deque = true;
   if (auto* task = workers_[self]->deque.pop()) return task;
+  from_deque = false;
   if (auto* task = pop_injected()) return task;
+  from_deque = true;
   return steal(self);
+}
+
+// An idle worker's short wait before it sleeps: spin_limit relaxed spins,
+// then yield_limit yields (as every weft waiter), each round looking at the
+// shared queue and one other worker's deque, in turn. O(1) per round: a
+// round that scanned every deque made 256 idle workers on 2 cores spend
+// ~90% of their cycles in has_work(). A push this misses is not lost: the
+// sleep that follows re-checks every queue after the handshake (W2).
+// With more workers than CPUs, a worker whose last task came from the
+// shared queue (submissions from outside: a server's request, a
+// submit().get() round trip) sleeps at once: its spin and yields would take
+// the CPU from the one thread that has work (256 such workers on 2 cores
+// made a round trip 50x slower than a mutex + condvar pool). After a task
+// from a deque (fork-join, where a steal is likely soon) it still spins.
+// True when work (or the pool's stop) was seen.
+inline bool thread_pool::idle_spin(std::size_t self, bool after_local_work) const noexcept {
+  const std::size_t n = workers_.size();
+  std::size_t victim = self;
+  const int rounds = !oversubscribed_ || after_local_work ? detail::spin_limit + detail::yield_limit : 0;
+  for (int round = 0; round < rounds; ++round) {
+    // relaxed: a hint; the worker loop re-reads stopping_ (acquire) and the queues.
+    if (injected_.size() != 0 || stopping_.load(std::memory_order_relaxed)) return true;
+    if (++victim == n) victim = 0;
+    if (!workers_[victim]->deque.empty()) return true;
+    if (round < detail::spin_limit) detail::cpu_relax(); else std::this_thread::yield();
+  }
+  return false;
 }
 
 inline bool thread_pool::has_work() const noexcept {
@@ -582,8 +649,11 @@ inline void thread_pool::worker_main(std::size_t index) {
       mark_broken(std::current_exception());
     }
   }
+  bool after_local_work = false;  // the last task came from a deque (see idle_spin)
   for (;;) {
-    if (auto* task = find_work(index)) {
+    bool from_deque = false;
+    if (auto* task = find_work(index, from_deque)) {
+      after_local_work = from_deque;
       execute(task, context);
       continue;
     }
@@ -593,12 +663,16 @@ inline void thread_pool::worker_main(std::size_t index) {
       std::this_thread::yield();
       continue;
     }
+    if (idle_spin(index, after_local_work)) continue;  // work showed up while we spun
     std::uint32_t seen = work_signal_.value.load(std::memory_order_seq_cst);
     // heavy() between W1 (sleepers += 1) and W2 (has_work()): the rare side
-    // of the handshake with a worker's push (see notify_one_worker).
+    // of the handshake with a worker's push (see notify_one_worker). The
+    // full O(workers) scan runs only here, once per sleep; the spin before
+    // (idle_spin) is O(1) per round, so that hundreds of idle workers on a
+    // few cores do not spend their time scanning each other's deques.
     work_signal_.await([seen](std::uint32_t v) { return v != seen; },
                        [this] { return has_work() || stopping_.load(std::memory_order_seq_cst); },
-                       sleep_policy(), [] { return detail::asymmetric_fence::heavy(); });
+                       sleep_policy(), [] { return detail::asymmetric_fence::heavy(); }, /*spin=*/false);
   }
   detail::current_executor() = nullptr;
   current() = nullptr;
@@ -610,6 +684,11 @@ inline void thread_pool::worker_main(std::size_t index) {
 // pool, sleep until the wait makes progress.
 inline bool thread_pool::help_while_waiting(const detail::wait_request& request) {
   worker_context& ctx = *current();
+  if (request.joins) {
+    // The task running in this frame depends on the awaited ones: say so,
+    // so that a waiter for that task may leapfrog them (see help_once (3)).
+    for (auto* a : request.awaited) a->mark_joined(placement_of(ctx.index, ctx.floor));
+  }
   auto nap = min_help_nap;
   for (;;) {
     if (request.satisfied()) return true;
@@ -653,8 +732,13 @@ inline bool thread_pool::help_once(worker_context& ctx, std::span<detail::state_
       return true;
     }
   }
-  // (3) Leapfrogging: the subtasks of an awaited task running on another
-  // worker lie above that task's mark in that worker's deque.
+  // (3) Leapfrogging: the subtasks of an awaited task `a` running on another
+  // worker lie above a's mark in that worker's deque. Only a subtask that
+  // `a` depends on is safe to run here: one joined by a waiter in a frame
+  // at or above a's mark on that worker, which runs nested inside `a` (see
+  // depends_on). Any other subtask (a consumer `a` posted, say) may wait
+  // for this waiter: it goes back to the shared queue, as a FIFO pool
+  // would have queued it.
   for (auto* a : awaited) {
     if (a->owner() != this) continue;
     const std::uint64_t where = a->placement();
@@ -666,7 +750,7 @@ inline bool thread_pool::help_once(worker_context& ctx, std::span<detail::state_
     // The mark is valid only while `a` still runs there: the victim clears
     // the placement before it pushes anything else, and our steal acquired
     // that push, so a changed placement means the task may be unrelated.
-    if (a->placement() == where) {
+    if (a->placement() == where && depends_on(task, victim, static_cast<std::int64_t>(where >> 16))) {
       execute(task, ctx);
     } else {
       injected_.push(task);  // not ours to run here: back to the shared queue
@@ -707,8 +791,6 @@ inline void thread_pool::shutdown(shutdown_mode mode) {
   // (this one finishes the job) instead of locking shutdown_mutex_ twice.
   static thread_local const thread_pool* shutting_down_here = nullptr;
   if (shutting_down_here == this) return;
-  std::lock_guard lock(shutdown_mutex_);
-  if (joined_) return;
   const thread_pool* outer = std::exchange(shutting_down_here, this);
   struct restore {
     const thread_pool*& slot;
@@ -716,10 +798,16 @@ inline void thread_pool::shutdown(shutdown_mode mode) {
     ~restore() { slot = value; }
   } restore_on_exit{shutting_down_here, outer};
   closed_.store(true, std::memory_order_seq_cst);  // (S4) pairs with S1/S2
+  // Cancelling and stopping come before the lock: a drain already waiting
+  // there is escalated at once (Python's cancel_futures=True), not after
+  // it. Both are safe to repeat and to run concurrently with a drain (the
+  // queues are MPMC-safe for takers; each entry is retired once).
   if (mode != shutdown_mode::drain) cancel_all_pending();
 #if defined(WEFT_HAS_STOP_TOKEN)
   if (mode == shutdown_mode::cancel_all) stop_all_.request_stop();
 #endif
+  std::lock_guard lock(shutdown_mutex_);
+  if (joined_) return;
   wait_until_idle();
   stopping_.store(true, std::memory_order_seq_cst);
   work_signal_.bump_and_wake();

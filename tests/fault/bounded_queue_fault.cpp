@@ -6,6 +6,8 @@
 
 #include "support.hpp"
 
+#include <string>
+
 namespace {
 
 // Throws from its converting constructor for multiples of 7, and from its
@@ -195,4 +197,70 @@ TEST_CASE("after close, try_pop and pop_for never wait for a producer stalled mi
   CHECK(q.pop()->value == 7);  // its push began before close(): delivered
   CHECK_FALSE(q.pop().has_value());
   CHECK_THREADS_OK();
+}
+
+namespace {
+// A type without a noexcept move (a user-declared destructor suppresses the
+// implicit move; the std::string member's copy may throw), so emplace()
+// constructs it in its slot and a throw voids that slot's round.
+struct no_nothrow_move {
+  std::string text;
+  explicit no_nothrow_move(int v) : text(std::to_string(v)) {
+    if (v < 0) throw std::runtime_error("constructor refused");
+  }
+  ~no_nothrow_move() {}
+};
+static_assert(!std::is_nothrow_move_constructible_v<no_nothrow_move>);
+}  // namespace
+
+TEST_CASE("after a throwing emplace, try_pop and pop_for still see every later item (hidden items)",
+          "[bounded_queue][fault]") {
+  constexpr int capacity = 4;
+  constexpr int items = 100;
+  weft::bounded_queue<no_nothrow_move> q(capacity);
+  CHECK_THROWS_AS(q.emplace(-1), std::runtime_error);  // voids round 0 of slot 0
+  std::atomic<int> received{0};
+  std::thread consumer([&] {
+    // pop_for only: a consumer that never takes a blocking pop() ticket.
+    // Each item arrives well within the hang limit when nothing hides it.
+    while (received.load() < items) {
+      auto item = q.pop_for(weft_test::hang_limit);
+      if (!item) break;  // timed out: an item stayed hidden
+      THREAD_CHECK(item->text == std::to_string(received.load()));
+      received.fetch_add(1);
+    }
+  });
+  for (int i = 0; i < items; ++i) {
+    // The producer would block for good once the ring looked full.
+    if (!q.try_push_for(no_nothrow_move(i), weft_test::hang_limit)) {
+      FAIL_CHECK("the producer found the queue full for good at item " << i);
+      q.close();  // lets the consumer's pop_for end
+      break;
+    }
+  }
+  consumer.join();
+  CHECK_THREADS_OK();
+  CHECK(received.load() == items);
+  CHECK_FALSE(q.try_pop());
+}
+
+TEST_CASE("try_pop sees an item queued behind a round voided by a throwing emplace", "[bounded_queue][fault]") {
+  weft::bounded_queue<no_nothrow_move> q(1);
+  CHECK_THROWS_AS(q.emplace(-1), std::runtime_error);  // round 0 voided
+  q.emplace(1);                                         // round 1 of the same slot
+  auto item = q.try_pop();
+  REQUIRE(item);
+  CHECK(item->text == "1");
+}
+
+TEST_CASE("size() counts items, not rounds voided by a throwing emplace", "[bounded_queue][fault]") {
+  weft::bounded_queue<no_nothrow_move> q(1);
+  CHECK_THROWS_AS(q.emplace(-1), std::runtime_error);
+  CHECK(q.size() == 0);
+  CHECK(q.empty());
+  CHECK_FALSE(q.full());
+  q.emplace(2);
+  CHECK(q.size() == 1);
+  CHECK(q.pop()->text == "2");
+  CHECK(q.size() == 0);
 }

@@ -107,4 +107,23 @@ TEST_CASE("a membarrier that starts failing after registration degrades to polli
 }
 #endif
 
+TEST_CASE("a pool whose last owner is its own task's capture ends the program with a message (documented limit)",
+          "[thread_pool][fork]") {
+  // A thread cannot join itself: the destructor, run by the task's
+  // captures on a worker, reports and calls std::terminate (README
+  // "Limits"). The test pins that it is an abort, never a hang.
+  int status = in_child([] {
+    auto pool = std::make_shared<weft::thread_pool>(2);
+    weft_test::gate release;
+    auto* p = pool.get();
+    p->post([owner = pool, &release] { release.wait(); });
+    pool.reset();  // the task's capture is the last owner now
+    release.open();
+    weft_test::gate never;
+    never.wait();  // the child ends by the abort
+  });
+  CHECK_FALSE(WIFEXITED(status));
+  if (WIFSIGNALED(status)) CHECK(WTERMSIG(status) == SIGABRT);
+}
+
 #endif

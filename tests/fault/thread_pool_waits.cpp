@@ -187,22 +187,36 @@ TEST_CASE("weft::wait never loses a completion that lands while it starts (hang)
   });
 }
 
-TEST_CASE("weft::wait and as_completed inside a task help with its own subtasks (one thread)",
+TEST_CASE("weft::wait(all_completed) and when_all inside a task help with its own subtasks (one thread)",
           "[thread_pool][helping]") {
-  finishes("wait/as_completed on own subtasks, 1 thread", [] {
+  finishes("wait/when_all on own subtasks, 1 thread", [] {
     thread_pool pool(1);
     auto total = pool.submit([&] {
       std::vector<weft::future<int>> fs;
       for (int i = 1; i <= 4; ++i) fs.push_back(pool.submit([i] { return i; }));
       auto r = weft::wait(fs);
       int sum = static_cast<int>(r.done.size()) * 100;
-      std::vector<weft::future<int>> more;
-      for (int i = 1; i <= 4; ++i) more.push_back(pool.submit([i] { return i * 10; }));
-      for (auto& f : weft::as_completed(more)) sum += f.get();
       sum += weft::when_all(std::move(fs)).get().size() == 4 ? 1 : 0;
       return sum;
     });
-    CHECK(total.get() == 400 + 100 + 1);
+    CHECK(total.get() == 400 + 1);
+  });
+}
+
+TEST_CASE("as_completed inside a task sleeps while the other worker runs its subtasks (two threads)",
+          "[thread_pool][helping]") {
+  // A race never helps (it could run an endless racer inline); on two
+  // threads the other worker takes the subtasks, as in a FIFO pool.
+  finishes("as_completed on own subtasks, 2 threads", [] {
+    thread_pool pool(2);
+    auto total = pool.submit([&] {
+      std::vector<weft::future<int>> more;
+      for (int i = 1; i <= 4; ++i) more.push_back(pool.submit([i] { return i * 10; }));
+      int sum = 0;
+      for (auto& f : weft::as_completed(more)) sum += f.get();
+      return sum;
+    });
+    CHECK(total.get() == 100);
   });
 }
 
@@ -411,5 +425,100 @@ TEST_CASE("a race inside a task never runs the endless racer on the waiter's sta
     for (auto& f : weft::as_completed(racers)) return static_cast<std::size_t>(&f - racers.data());
     return std::size_t{0};
   });
+}
+#endif
+
+TEST_CASE("leapfrogging never runs a consumer the awaited task posted and the waiter feeds (deadlock)",
+          "[thread_pool][helping]") {
+  // T waits for A, which runs on the other worker. A posts a consumer S of
+  // items that only T pushes, after A is done. A plain FIFO pool of two
+  // runs S after A, on A's worker. A waiter that stole S from above A's
+  // deque mark would run it on its own stack and wait for itself.
+  finishes("T waits for A; A's consumer S waits for T", [] {
+    thread_pool pool(2);
+    constexpr int items = 10;
+    weft::bounded_queue<int> q(items);
+    std::atomic<bool> a_started{false}, t_waiting{false}, s_started{false};
+    auto a = std::make_shared<weft::future<void>>(pool.submit([&] {
+      a_started = true;
+      (void)weft_test::eventually([&] { return t_waiting.load(); });
+      pool.post([&] {
+        s_started = true;
+        for (int i = 0; i < items; ++i) (void)q.pop();
+      });
+      // Not a synchronization: gives a leapfrogging waiter time to take S
+      // (old code: within microseconds); a correct pool never starts S here.
+      const auto until = std::chrono::steady_clock::now() + 1s;
+      while (!s_started.load() && std::chrono::steady_clock::now() < until) std::this_thread::yield();
+    }));
+    REQUIRE(weft_test::eventually([&] { return a_started.load(); }));
+    auto t = pool.submit([&, a] {
+      t_waiting = true;
+      a->get();
+      for (int i = 0; i < items; ++i) q.push(i);
+    });
+    t.get();
+    pool.wait();
+    CHECK(q.empty());
+  }, 30s);
+}
+
+TEST_CASE("leapfrogging still helps with a subtask the awaited task waits for", "[thread_pool][helping]") {
+  // The safe case: fork-join, where every subtask is waited for by its
+  // spawner. Completes on two threads whatever the interleaving.
+  finishes("fork-join across two workers", [] {
+    thread_pool pool(2);
+    struct rec {
+      static long fib(thread_pool& p, int n) {
+        if (n < 2) return n;
+        auto x = p.submit([&p, n] { return fib(p, n - 1); });
+        long y = fib(p, n - 2);
+        return x.get() + y;
+      }
+    };
+    auto a = pool.submit([&] { return rec::fib(pool, 20); });
+    auto b = pool.submit([&] { return rec::fib(pool, 20); });
+    CHECK(a.get() + b.get() == 2 * 6765);
+  });
+}
+
+#if defined(WEFT_HAS_STOP_TOKEN)
+namespace {
+// On a one-thread pool, a task races its own endless, stoppable subtask
+// against a quick task on another pool. A FIFO pool of one leaves the
+// endless racer queued (its only worker is the waiter); the other pool's
+// racer wins and the waiter stops the loser. A waiter that claimed the
+// endless racer and ran it inline would wait for itself.
+template <class WaitForFirst>
+void race_on_one_thread(const char* what, WaitForFirst wait_for_first) {
+  finishes(what, [&] {
+    thread_pool pool(1), other(1);
+    auto parent = pool.submit([&] {
+      std::vector<weft::future<int>> racers;
+      racers.push_back(pool.submit([](std::stop_token stop) {
+        while (!stop.stop_requested()) std::this_thread::yield();
+        return 1;
+      }));
+      racers.push_back(other.submit([] { return 2; }));
+      std::size_t winner = wait_for_first(racers);
+      for (auto& f : racers) f.request_stop();
+      racers[0].cancel();  // not started: it never runs
+      return racers[winner].get();
+    });
+    CHECK(parent.get() == 2);
+  }, 30s);
+}
+}  // namespace
+
+TEST_CASE("a race on a one-thread pool never runs the endless racer inline (deadlock)",
+          "[thread_pool][helping]") {
+  race_on_one_thread("weft::wait(first_completed), 1 thread", [](auto& racers) {
+    return weft::wait(racers, weft::return_when::first_completed).done.front();
+  });
+  race_on_one_thread("as_completed, 1 thread", [](auto& racers) {
+    for (auto& f : weft::as_completed(racers)) return static_cast<std::size_t>(&f - racers.data());
+    return std::size_t{0};
+  });
+  race_on_one_thread("when_any, 1 thread", [](auto& racers) { return weft::when_any(racers).get(); });
 }
 #endif

@@ -5,7 +5,9 @@
 
 #include "support.hpp"
 
+#include <latch>
 #include <random>
+#include <vector>
 
 TEST_CASE("1M small tasks from several submitting threads run exactly once",
           "[thread_pool][stress]") {
@@ -102,4 +104,89 @@ TEST_CASE("no lost wake-up when submissions and completions meet sleeping worker
     if (parent.wait_for(weft_test::hang_limit) != std::future_status::ready || parent.get() != spin) ++lost;
   }
   CHECK(lost == 0);
+}
+
+namespace {
+weft::shutdown_mode random_mode(std::mt19937& rng) {
+  switch (rng() % 3) {
+    case 0: return weft::shutdown_mode::drain;
+    case 1: return weft::shutdown_mode::cancel_pending;
+    default: return weft::shutdown_mode::cancel_all;
+  }
+}
+}  // namespace
+
+TEST_CASE("shutdown modes, wait() and submit raced from 8 threads: every future ends, counts agree",
+          "[thread_pool][stress]") {
+  const int rounds = 200 * static_cast<int>(weft_test::stress_scale());
+  weft_test::finishes("8 threads racing shutdown, wait and submit", [rounds] {
+    std::mt19937 seeds(2026);
+    for (int round = 0; round < rounds; ++round) {
+      weft::thread_pool pool(3);
+      std::atomic<long> ran{0};  // tasks that ran (outside ones and their subtasks)
+      std::atomic<long> values{0}, cancelled{0}, refused_inside{0};
+      std::atomic<int> modes_seen{0};  // bit 0: some shutdown was not a drain
+      std::latch start(8);
+      const auto seed = static_cast<unsigned>(seeds());
+      weft_test::run_threads(8, [&](int t) {
+        std::mt19937 rng(seed + static_cast<unsigned>(t));
+        start.arrive_and_wait();
+        if (t == 6 || t == 7) {  // two shutdowns, maybe of different modes
+          for (auto k = static_cast<unsigned>(rng() % 200); k > 0; --k) std::this_thread::yield();
+          auto mode = random_mode(rng);
+          if (mode != weft::shutdown_mode::drain) modes_seen.fetch_or(1);
+          pool.shutdown(mode);
+          return;
+        }
+        if (t == 5) {  // wait() again and again until the pool is gone
+          for (int k = 0; k < 50; ++k) pool.wait();
+          return;
+        }
+        std::vector<weft::future<int>> mine;
+        for (int k = 0; k < 400; ++k) {
+          try {
+            if (k % 3 == 0) {
+              mine.push_back(pool.submit([&pool, &ran, &refused_inside] {
+                ran++;
+                try {
+                  return pool.submit([&ran] { ran++; return 1; }).get() + 1;
+                } catch (const weft::pool_closed&) {
+                  refused_inside++;
+                  return 1;
+                } catch (const weft::cancelled&) {
+                  return 1;
+                }
+              }));
+#if defined(WEFT_HAS_STOP_TOKEN)
+            } else if (k % 3 == 1) {  // stoppable: cancel_all cuts it short
+              mine.push_back(pool.submit([&ran](std::stop_token stop) {
+                ran++;
+                for (int i = 0; i < 100 && !stop.stop_requested(); ++i) std::this_thread::yield();
+                return 1;
+              }));
+#endif
+            } else {
+              mine.push_back(pool.submit([&ran] { ran++; return 1; }));
+            }
+          } catch (const weft::pool_closed&) {
+            break;
+          }
+        }
+        for (auto& f : mine) {
+          try {
+            values += f.get();
+          } catch (const weft::cancelled&) {
+            cancelled++;
+          }
+        }
+      });
+      pool.wait();  // idle after shutdown: returns at once
+      CHECK(pool.pending() == 0);
+      CHECK(pool.running() == 0);
+      // Each successful outside task ran once, plus its subtask when it
+      // reported 2; a cancelled one never ran.
+      CHECK(ran.load() == values.load());
+      if (modes_seen.load() == 0) CHECK(cancelled.load() == 0);
+    }
+  }, std::chrono::seconds(600));
 }

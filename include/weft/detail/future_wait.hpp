@@ -78,14 +78,13 @@ class completion_log {
 // the pool's helping wait (see executor_hooks); otherwise park() until
 // satisfied() or the policy ends. `satisfied` must record what it saw so
 // that `park` sleeps only while that is still current (no lost wake-up).
-// `race`: the wait may end before every future is done (see
-// executor_hooks::races_may_help).
+// `race`: the wait may end before every future is done; it never helps
+// (see executor_hooks).
 template <class Range, class Satisfied, class Park>
 bool await_futures(Range& futures, const wait_policy& policy, bool race, Satisfied satisfied, Park park) {
   if (satisfied()) return true;
   executor_hooks* executor = current_executor();
-  if (executor != nullptr && policy.may_sleep() && !policy.has_deadline() &&
-      (!race || executor->races_may_help())) {
+  if (executor != nullptr && policy.may_sleep() && !policy.has_deadline() && !race) {
     std::vector<state_base*> mine;
     for (auto& f : futures)
       if (f.valid() && future_access::state(f)->owner() == executor) mine.push_back(future_access::state(f));
@@ -160,11 +159,6 @@ using stored_t = typename shared_state<T>::stored_type;
 template <class F>
 executor_hooks* owner_of(const F& f) noexcept {
   return f.valid() ? future_access::state(f)->owner() : nullptr;
-}
-// The owner a race's result (when_any) waits with: none, so that its get()
-// blocks, unless the executor lets races help.
-inline executor_hooks* race_owner(executor_hooks* owner) noexcept {
-  return owner != nullptr && owner->races_may_help() ? owner : nullptr;
 }
 
 }  // namespace weft::detail

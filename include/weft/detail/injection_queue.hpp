@@ -35,10 +35,15 @@ class injection_queue {
 
   // Any thread. Wait-free. FIFO in the order of the exchanges (P1).
   void push(queue_node* node) noexcept {
-    link(node);
+    // Counted before it is linked: a consumer can pop a node as soon as it
+    // is linked, and a count that came after could let a second consumer's
+    // decrement take size_ below zero (pending() ~2^64). Counted first, a
+    // node may be in size_ before pop() can reach it: the caveat above.
     // seq_cst: the store side of the pool's Dekker pair with sleeping workers
-    // (a worker re-checks size() after announcing that it sleeps).
+    // (a worker re-checks size() after announcing that it sleeps, then
+    // finds the node once linked: it does not sleep while size() > 0).
     size_.fetch_add(1, std::memory_order_seq_cst);
+    link(node);
   }
 
   // Any thread. The oldest linked node, or nullptr (empty, or a push in
@@ -93,7 +98,7 @@ class injection_queue {
   alignas(false_sharing_range) queue_node* tail_ = &stub_;              // guarded by pop_mutex_
   std::mutex pop_mutex_;
   queue_node stub_;                                                     // the algorithm's dummy node
-  alignas(false_sharing_range) std::atomic<std::size_t> size_{0};       // pushed - popped
+  alignas(false_sharing_range) std::atomic<std::size_t> size_{0};       // pushes counted - pops; never below 0
 };
 
 }  // namespace weft::detail

@@ -34,6 +34,10 @@ struct wait_request {
   std::span<state_base* const> awaited;                 // the states waited on (this executor's)
   function_ref<bool()> satisfied;                       // true: the wait is over
   function_ref<bool(const wait_policy&)> park;          // sleeps until progress or the policy ends
+  // True when the wait ends only once every awaited task is done (a single
+  // future's get()/wait() without deadline): then the waiter depends on
+  // each of them, which the executor may record (state_base::mark_joined).
+  bool joins = false;
 };
 
 // What a future needs from the executor that runs its task: a worker of that
@@ -47,14 +51,14 @@ class executor_hooks {
   // (timed waits never run other tasks: they sleep, so they end on time).
   // Returns when request.satisfied(); true.
   virtual bool help_while_waiting(const wait_request& request) = 0;
-  // Whether a race (a wait that ends at the first of several completions:
-  // first_completed, as_completed, when_any) may help. Helping runs an
-  // awaited task or a subtask on the waiter's stack until it ends, even
-  // when another racer would have ended the wait first, and a racer may
-  // wait for what the waiter does next (stop the losers). A FIFO pool's
-  // waiter just blocks, so races help only where blocking cannot be
-  // better: on a one-thread pool, whose only worker is the waiter.
-  virtual bool races_may_help() const noexcept = 0;
+  // A race (a wait that ends at the first of several completions:
+  // first_completed, first_exception, as_completed, when_any) never calls
+  // help_while_waiting: helping would run a racer (or a subtask) on the
+  // waiter's stack until it ends, even when another racer, maybe on
+  // another pool, would have ended the wait first, and a losing racer may
+  // wait for what the waiter does next (stop the losers). Whether a task
+  // cannot wait on the waiter is unknowable there, so a race sleeps, as a
+  // FIFO pool's waiter does, on every pool size.
 
  protected:
   ~executor_hooks() = default;
@@ -87,9 +91,12 @@ inline void report_callback_error(std::exception_ptr error) noexcept {
 //   bits 0-2    status:
 //     pending     initial; set at construction
 //     running     set by the thread whose claim CAS wins (try_claim)
+//     cancelling  set by the cancel CAS winner, from pending; it destroys the
+//                 callable, then publishes cancelled (not final: waiters
+//                 sleep on, so the captures are gone before they wake)
 //     succeeded   set by the runner (or a promise-style completer) after the value
 //     failed      set after the exception_ptr
-//     cancelled   set by the cancel CAS winner, from pending; or by the
+//     cancelled   set by the cancel CAS winner, from cancelling; or by the
 //                 completer of a claimed remote task that no worker ran
 //   bit 3       has_waiters: set by a thread about to sleep in park(), never
 //               cleared; tells the completer to futex_wake
@@ -97,8 +104,9 @@ inline void report_callback_error(std::exception_ptr error) noexcept {
 //               node, never cleared; tells the completer to run the list
 //   bits 32-63  references (the future's, the queue entry's, state_refs')
 // Legal status transitions: pending -> running -> {succeeded, failed};
-// pending -> cancelled; pending -> {succeeded, failed} (completers without a
-// callable); running -> cancelled (cancel_claimed). Final states never change.
+// pending -> cancelling -> cancelled; pending -> {succeeded, failed}
+// (completers without a callable); running -> cancelled (cancel_claimed).
+// Final states (succeeded and above) never change.
 // Every change of word_ is an RMW, and RMWs on one location are totally
 // ordered (each reads the value the previous one wrote), which is the whole
 // wake-up protocol: a waiter's (W1) fetch_or(has_waiters) either precedes
@@ -109,7 +117,8 @@ inline void report_callback_error(std::exception_ptr error) noexcept {
 // the pool may cast what it pops back down to state_base.
 class state_base : public queue_node {
  public:
-  enum status : std::uint32_t { pending = 0, running = 1, succeeded = 2, failed = 3, cancelled = 4 };
+  // Final states are the ones >= succeeded (done()).
+  enum status : std::uint32_t { pending = 0, running = 1, cancelling = 2, succeeded = 3, failed = 4, cancelled = 5 };
   // What a completion does with the completer's own reference.
   enum class on_complete : bool {
     keep_ref,     // the completer holds no reference of its own, or keeps it
@@ -174,6 +183,19 @@ class state_base : public queue_node {
   void set_placement(std::uint64_t where) noexcept { placement_.store(where, std::memory_order_release); }
   std::uint64_t placement() const noexcept { return placement_.load(std::memory_order_acquire); }
 
+  // Who depends on this task: an executor-defined word naming the first
+  // waiter that joined it (a wait_request with `joins`), 0 when none. Set
+  // once, by a waiter on a worker of the owning executor, before it sleeps
+  // or helps; never cleared: a joining wait returns only once the task is
+  // done, so while the task has not run, its joiner still waits for it.
+  // relaxed: a reader that misses the mark only helps less; the word's
+  // meaning does not depend on other memory.
+  void mark_joined(std::uint64_t joiner) noexcept {
+    std::uint64_t none = 0;
+    joined_.compare_exchange_strong(none, joiner, std::memory_order_relaxed);
+  }
+  std::uint64_t joined() const noexcept { return joined_.load(std::memory_order_relaxed); }
+
   // Asks a task that takes a std::stop_token to stop (a pending one sees
   // the request when it starts). True when the task had not finished.
   bool request_stop() noexcept {
@@ -182,17 +204,20 @@ class state_base : public queue_node {
     return true;
   }
 
-  // Cancels the task if it has not started. True when cancelled on return.
+  // Cancels the task if it has not started: its callable (and captures) is
+  // destroyed first, then the state reports cancelled and waiters wake.
+  // True when cancelled on return, or when a concurrent cancel() is about
+  // to publish it.
   bool cancel() noexcept {
     std::uint64_t before;
-    // acq_rel: acquire pairs with the release that queued us (we destroy
-    // the callable); release publishes the final status (C1).
-    if (leave_pending(cancelled, before, std::memory_order_acq_rel)) {
+    // acquire: pairs with the release that queued us (we destroy the
+    // callable). The final status is published by complete()'s C1.
+    if (leave_pending(cancelling, before, std::memory_order_acquire)) {
       destroy_callable();
-      after_completion(before);
+      complete(cancelled, on_complete::keep_ref);
       return true;
     }
-    return status_of(before) == cancelled;
+    return status_of(before) == cancelled || status_of(before) == cancelling;
   }
 
   // A task its completer claimed (promise_state::start) but gave back unrun,
@@ -220,7 +245,7 @@ class state_base : public queue_node {
       state_base* self = this;
       auto satisfied = [this] { return done(); };
       auto sleep = [this](const wait_policy& p) { return park(p); };
-      return owner_->help_while_waiting({std::span<state_base* const>(&self, 1), satisfied, sleep});
+      return owner_->help_while_waiting({std::span<state_base* const>(&self, 1), satisfied, sleep, /*joins=*/true});
     }
     return park(policy);
   }
@@ -408,6 +433,7 @@ class state_base : public queue_node {
 
   std::atomic<std::uint64_t> word_;                  // status, flags, references: protocol above
   std::atomic<std::uint64_t> placement_{0};          // written by the runner only (see set_placement)
+  std::atomic<std::uint64_t> joined_{0};             // set once by a joining waiter (see mark_joined)
   std::atomic<callback_node*> callbacks_{nullptr};   // Treiber stack; closed_list() once taken
   executor_hooks* const owner_;                      // may be null; used only by its own workers
   const bool runnable_;                              // false: completed by hand (promise_state)
@@ -416,6 +442,11 @@ class state_base : public queue_node {
 // The result half: a value or an exception.
 template <class T>
 class shared_state : public state_base {
+  // A result is destroyed after its state completed (by get(), or with the
+  // state): a throw there would complete the state a second time.
+  static_assert(std::is_void_v<T> || std::is_nothrow_destructible_v<T>,
+                "weft::future<T>: the result type's destructor must not throw (declare it noexcept)");
+
  public:
   using value_type = T;
   using stored_type = std::conditional_t<std::is_void_v<T>, std::monostate, T>;

@@ -211,6 +211,8 @@ spin_outcome spin_then_yield(const wait_policy& policy, Stop stop) {
 // asymmetric_fence) passes its heavy() as `fence`: it runs between W1 and W2,
 // and when it returns false (the handshake may have been missed) the waiter
 // does not sleep this time and returns std::nullopt, as for give_up().
+// `spin` false skips the spin and yields: a caller that did its own,
+// cheaper spin first calls ready() and give_up() only around a sleep.
 template <futex_scope Scope = futex_scope::process_private>
 struct parking_word {
   std::atomic<std::uint32_t> value{0};     // the protocol's state; meaning is the owner's
@@ -225,14 +227,18 @@ struct parking_word {
   // Waits until ready(value) holds and returns that value; std::nullopt when
   // the policy expires first, or when give_up() becomes true before a sleep.
   template <class Ready, class GiveUp, class Fence = no_fence>
-  std::optional<std::uint32_t> await(Ready ready, GiveUp give_up, const wait_policy& policy, Fence fence = {}) {
+  std::optional<std::uint32_t> await(Ready ready, GiveUp give_up, const wait_policy& policy, Fence fence = {},
+                                     bool spin = true) {
     std::uint32_t seen = 0;
     auto settled = [&] {
       seen = value.load(std::memory_order_acquire);  // acquire: pairs with the changer's C1
       return ready(seen) || !policy.may_sleep() || give_up();
     };
-    if (spin_then_yield(policy, settled) == spin_outcome::stopped)
+    if (!spin) {
+      if (settled()) return ready(seen) ? std::optional<std::uint32_t>(seen) : std::nullopt;
+    } else if (spin_then_yield(policy, settled) == spin_outcome::stopped) {
       return ready(seen) ? std::optional<std::uint32_t>(seen) : std::nullopt;
+    }
     for (;;) {
       sleepers.fetch_add(1, std::memory_order_seq_cst);                 // W1
       const bool ordered = fence();
