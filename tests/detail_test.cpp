@@ -309,3 +309,20 @@ TEST_CASE("self_pipe: a notify from another thread wakes a poll that blocks", "[
 }
 
 #endif
+
+TEST_CASE("wait_policy::for_ with duration types that cannot hold the clock's range", "[detail]") {
+  // duration_cast of "time left until steady_clock's max" into picoseconds or
+  // into an int count of milliseconds overflows: every wait was forever.
+  using weft::detail::wait_policy;
+  const auto now = std::chrono::steady_clock::now();
+  for (auto policy : {wait_policy::for_(std::chrono::duration<long long, std::pico>(50'000'000'000)),
+                      wait_policy::for_(std::chrono::duration<int, std::milli>(50)),
+                      wait_policy::for_(std::chrono::duration<short, std::milli>(50)),
+                      wait_policy::for_(std::chrono::duration<double>(0.05))}) {
+    REQUIRE(policy.has_deadline());
+    CHECK(policy.deadline() >= now + std::chrono::milliseconds(50));
+    CHECK(policy.deadline() < now + std::chrono::hours(1));
+  }
+  CHECK(wait_policy::for_(std::chrono::hours::max()).deadline() == weft::detail::steady_time::max());
+  CHECK(wait_policy::for_(std::chrono::duration<long long, std::pico>::max()).deadline() >= now);
+}

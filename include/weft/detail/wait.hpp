@@ -68,12 +68,16 @@ class wait_policy {
   }
   template <class Rep, class Period>
   static wait_policy for_(std::chrono::duration<Rep, Period> d) {
-    // Saturate so that huge durations (hours::max()) mean "practically forever".
+    // Saturate so that huge durations (hours::max()) mean "practically
+    // forever". The comparison is in floating-point seconds: converting the
+    // clock's remaining range into d's type overflows for fine or narrow
+    // types (picoseconds, an int of milliseconds), making every wait forever.
+    using seconds = std::chrono::duration<long double>;
     auto now = std::chrono::steady_clock::now();
     auto room = steady_time::max() - now;
-    if (d >= std::chrono::duration_cast<decltype(d)>(room)) return until(steady_time::max());
     if (d <= d.zero()) return until(now);
-    return until(now + std::chrono::ceil<steady_time::duration>(d));
+    if (seconds(d) >= seconds(room) / 2) return until(steady_time::max());
+    return until(now + std::chrono::ceil<steady_time::duration>(seconds(d)));
   }
 
   bool may_sleep() const noexcept { return kind_ != kind::never; }
