@@ -655,3 +655,40 @@ TEST_CASE("process_pool: a named segment a killed task created stays until the p
   left.unlink();
   CHECK_THROWS_AS(weft::shared_memory::open("/weft_tracker_" + std::to_string(id)), std::system_error);
 }
+
+namespace {
+// Writes a byte to each descriptor in `fds` (the program's, inherited), as
+// a task that logs to a descriptor opened before the pool, or a signal
+// handler's self-pipe, does.
+int write_to_inherited(std::vector<int> fds) {
+  for (int fd : fds) (void)!::write(fd, "x", 1);
+  return static_cast<int>(fds.size());
+}
+}  // namespace
+
+// Review r3 item 1: the fork server closed the program's descriptors, a
+// worker's socket took one of their numbers, and a write to it (a log
+// descriptor, a self-pipe) went into the reply stream: the reader was
+// stuck mid-frame and the deadline never fired.
+TEST_CASE("process_pool: a task writing to a descriptor the program opened before the pool does not corrupt its reply",
+          "[process_pool][fault][fork]") {
+  std::string path = "/tmp/weft_inherited_" + std::to_string(::getpid()) + ".txt";
+  int file = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  REQUIRE(file >= 0);
+  ::unlink(path.c_str());
+  // Every free number up to 64 holds the program's file (so any number a
+  // worker's socket could get after they were freed is one of them).
+  std::vector<int> mine;
+  for (int fd = 3; fd < 64; ++fd)
+    if (::fcntl(fd, F_GETFD) < 0 && ::dup2(file, fd) == fd) mine.push_back(fd);
+  mine.push_back(file);
+  weft_test::finishes("a reply after a write to an inherited descriptor", [&] {
+    process_pool pool(2);
+    for (int round = 0; round < 4; ++round) {
+      auto f = pool.submit_with({std::chrono::seconds(5)}, write_to_inherited, mine);
+      REQUIRE(ready_within(f));
+      CHECK(f.get() == static_cast<int>(mine.size()));
+    }
+  }, watchdog);
+  for (int fd : mine) ::close(fd);
+}

@@ -125,8 +125,8 @@ inline bool recv_all(int fd, void* data, std::size_t n) noexcept {
 
 // The descriptors process pools hold in this process (their ends of the
 // fork-server and worker sockets, their wake pipes), and the pools' fork
-// lock. A new fork server closes every descriptor it inherits
-// (close_inherited_descriptors), so a pool's processes never hold another
+// lock. A new fork server turns every descriptor it inherits into /dev/null
+// (neutralize_inherited_descriptors), so a pool's processes never hold another
 // pool's descriptor (one held open would hide the end of stream that tells
 // that pool's worker or fork server to leave) nor the program's.
 // Thread-safe. The lock is never held across a fork of weft's; a fork()
