@@ -692,3 +692,35 @@ TEST_CASE("process_pool: a task writing to a descriptor the program opened befor
   }, watchdog);
   for (int fd : mine) ::close(fd);
 }
+
+// Review r3 item 2: the constructor's fflush(nullptr) locked stdin while
+// another thread waited in fgets(): the constructor waited for a line.
+TEST_CASE("process_pool: the constructor does not wait for a thread blocked reading stdin",
+          "[process_pool][fault][fork]") {
+  WEFT_SKIP_UNDER_TSAN();
+  pid_t child = weft_test::spawn([&] {
+    ::alarm(20);
+    int in[2];
+    if (::pipe(in) != 0) return 2;
+    ::dup2(in[0], 0);
+    ::close(in[0]);
+    std::thread reader([] {
+      char line[64];
+      (void)std::fgets(line, sizeof line, stdin);
+    });
+    // The reader holds stdin's lock once it waits in fgets().
+    while (::ftrylockfile(stdin) == 0) {
+      ::funlockfile(stdin);
+      std::this_thread::yield();
+    }
+    int result;
+    {
+      process_pool pool(1);
+      result = pool.submit(square, 3).get();
+    }
+    (void)!::write(in[1], "line\n", 5);
+    reader.join();
+    return result == 9 ? 0 : 1;
+  });
+  CHECK(weft_test::exited_ok(child));
+}

@@ -75,15 +75,26 @@ struct zygote_message {
   int status;
 };
 
-// What the program buffered in its standard streams, written before a
-// fork so that no copy writes it again. Calls only what the program's own
-// use of these streams calls.
+// What the program buffered in its standard output streams, written
+// before a fork so that no copy writes it again. Calls only what the
+// program's own use of these streams calls. Only stdout and stderr: a
+// fflush(nullptr) would lock every FILE, stdin included, which another
+// thread may hold for as long as it waits in fgets() for a line.
 inline void flush_standard_streams() noexcept {
   try {
     std::cout.flush();
     std::clog.flush();
   } catch (...) {  // an exceptions() mask the program set: the text stays buffered, as before
   }
+  std::fflush(stdout);
+  std::fflush(stderr);
+}
+
+// A worker that leaves: its task's output, and what the task buffered in
+// files it opened (exit() would write those; _exit() does not). The
+// worker's one thread is the task's: no lock is held elsewhere.
+inline void flush_worker_streams() noexcept {
+  flush_standard_streams();
   std::fflush(nullptr);
 }
 
@@ -175,7 +186,7 @@ inline bool send_initializer_outcome(int fd, void (*initializer)()) {
   // state, not the worker's: terminate_workers() must end a worker.
   ::signal(SIGTERM, SIG_DFL);
   if (!send_initializer_outcome(fd, initializer)) {
-    flush_standard_streams();
+    flush_worker_streams();
     ::_exit(1);
   }
   activity_window window(message_window);
@@ -189,7 +200,7 @@ inline bool send_initializer_outcome(int fd, void (*initializer)()) {
     if (!send_frame(fd, reply)) break;
     window.mark();
   }
-  flush_standard_streams();
+  flush_worker_streams();
   ::_exit(0);
 }
 
