@@ -275,7 +275,7 @@ class process_pool : public detail::remote_pool_core<process_pool> {
 inline process_pool::process_pool(process_pool_options options)
     : remote_pool_core("weft::process_pool"),
       options_(std::move(options)),
-      owner_pid_(::getpid()),
+      owner_pid_((detail::open_standard_descriptors(), ::getpid())),  // before wake_, the first descriptor
       generation_(detail::fork_generation().load(std::memory_order_relaxed)) {  // relaxed: see fork_generation
   if (options_.workers == 0) throw std::invalid_argument("weft::process_pool: needs at least one worker");
   auto& registry = detail::pool_descriptors::instance();

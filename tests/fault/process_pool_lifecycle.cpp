@@ -724,3 +724,32 @@ TEST_CASE("process_pool: the constructor does not wait for a thread blocked read
   });
   CHECK(weft_test::exited_ok(child));
 }
+
+namespace {
+int print_and_square(int x) {
+  std::printf("output of task %d\n", x);
+  std::fflush(stdout);
+  std::fprintf(stderr, "error output of task %d\n", x);
+  return x * x;
+}
+}  // namespace
+
+// Review r3 item 5: with 0-2 closed, the pool's own descriptors took those
+// numbers, and a task's output went into the protocol.
+TEST_CASE("process_pool: a program with its standard streams closed gets its results",
+          "[process_pool][fault][fork]") {
+  WEFT_SKIP_UNDER_TSAN();
+  pid_t child = weft_test::spawn([&] {
+    ::alarm(20);
+    ::close(0);
+    ::close(1);
+    ::close(2);
+    int sum = 0;
+    {
+      process_pool pool(2);
+      for (int i = 0; i < 6; ++i) sum += pool.submit(print_and_square, i).get();
+    }
+    return sum == 55 ? 0 : 1;
+  });
+  CHECK(weft_test::exited_ok(child));
+}

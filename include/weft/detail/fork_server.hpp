@@ -98,6 +98,22 @@ inline void flush_worker_streams() noexcept {
   std::fflush(nullptr);
 }
 
+// Before a pool makes its first descriptor: a program that closed 0, 1 or
+// 2 gets /dev/null there (as Python's subprocess does), so no socket or
+// pipe of the pool takes a standard stream's number, where task output
+// would go into the pool's protocol and the fork server, which keeps 0-2,
+// would hold the pool's own descriptor.
+inline void open_standard_descriptors() noexcept {
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (::fcntl(fd, F_GETFD) >= 0 || errno != EBADF) continue;
+    int null = ::open("/dev/null", O_RDWR);  // the lowest free number: fd, unless another thread took it
+    if (null >= 0 && null != fd) {
+      ::dup2(null, fd);
+      ::close(null);
+    }
+  }
+}
+
 // In a fork()ed child, once: drops what another thread of the program put
 // in stdout/stderr between flush_standard_streams() and the fork (its
 // original writes it), so no worker prints it a second time. No lock taken.
