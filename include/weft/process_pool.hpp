@@ -608,7 +608,16 @@ inline void process_pool::dispatcher_main() {
     const bool sleep = !spinning && wake_.may_sleep();
     int ready = ::poll(fds.data(), fds.size(), sleep ? poll_timeout_ms(now) : 0);
     wake_.awake();
-    if (ready < 0 && errno != EINTR) break;
+    if (ready < 0 && errno != EINTR) {
+      // EINVAL: more descriptors than RLIMIT_NOFILE (lowered after the pool
+      // was built); ENOMEM. Never silent: the tasks fail. Broken, the pool
+      // polls two descriptors; if even that fails, the loop ends (its
+      // tasks have failed, later submits throw pool_broken).
+      const int err = errno;
+      if (is_broken_) break;
+      break_pool("weft::process_pool: poll() failed in the dispatcher: " + std::system_category().message(err));
+      continue;
+    }
     if (ready > 0) {
       window.mark();
     } else if (spinning && !wake_.rang()) {  // while spinning, a ring writes no byte
