@@ -140,8 +140,8 @@ class process_pool : public detail::remote_pool_core<process_pool> {
   // submit() with per-task options. Past options.timeout, counted from the
   // moment a worker starts the task (time queued does not count, as in
   // pebble), the worker is killed (SIGKILL) and replaced, the future throws
-  // weft::timeout, and the other tasks go on; a task queued behind it on
-  // that worker goes back to the queue. The deadline is checked by the
+  // weft::timeout, and the other tasks go on. No task is sent to a worker
+  // behind a task with a deadline, so the kill can only hit that task. The deadline is checked by the
   // dispatcher, so it is honoured within a few milliseconds; a reply that
   // has begun to arrive is in time, and what the worker sent is read
   // before any kill, so a deadline kills only its own task.

@@ -25,6 +25,8 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/stat.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -779,4 +781,52 @@ TEST_CASE("process_pool: RLIMIT_NOFILE lowered below what its poll needs breaks 
     return 0;
   });
   CHECK(weft_test::exited_ok(child));
+}
+
+namespace {
+weft::shared_value<int>* runs = nullptr;
+weft::shared_value<int>* stage = nullptr;  // 1: the deadline task runs; 2: the task behind it was submitted
+int count_run(int x) {
+  runs->fetch_add(1);
+  return x;
+}
+// Whether a task frame waits in this worker's socket (pipelined behind the
+// running task) within a second of the next submit.
+int sees_pipelined_task(int) {
+  stage->store(1);
+  while (stage->load() != 2) std::this_thread::yield();
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  while (std::chrono::steady_clock::now() < until) {
+    for (int fd = 3; fd < 256; ++fd) {
+      struct stat st {};
+      if (::fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 0) == 1 && (p.revents & POLLIN)) return 1;
+    }
+    std::this_thread::yield();
+  }
+  return 0;
+}
+}  // namespace
+
+// Review r3 item 4: A's deadline kill was requested, A's reply arrived, and
+// B (no deadline, pipelined behind A) had started when SIGKILL landed: B
+// went back to the queue and ran twice. Now nothing is sent to a worker
+// behind a task with a deadline, so its kill can only hit that task.
+TEST_CASE("process_pool: no task is pipelined behind a task with a deadline",
+          "[process_pool][fault][fork]") {
+  weft::shared_value<int> count(0), at(0);
+  runs = &count;
+  stage = &at;
+  weft_test::finishes("a deadline task and the task behind it", [&] {
+    process_pool pool(1);
+    CHECK(pool.submit(square, 2).get() == 4);  // the worker is up: the next submits may pipeline
+    auto a = pool.submit_with({std::chrono::seconds(60)}, sees_pipelined_task, 0);
+    REQUIRE(weft_test::eventually([&] { return at.load() == 1; }));
+    auto b = pool.submit(count_run, 7);
+    at.store(2);
+    CHECK(a.get() == 0);
+    CHECK(b.get() == 7);
+  }, watchdog);
+  CHECK(count.load() == 1);
 }
