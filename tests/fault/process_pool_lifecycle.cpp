@@ -830,3 +830,32 @@ TEST_CASE("process_pool: no task is pipelined behind a task with a deadline",
   }, watchdog);
   CHECK(count.load() == 1);
 }
+
+namespace {
+// Writes the start of a frame into its own socket to the pool (stray bytes,
+// as a descriptor mix-up would), then runs forever: only the deadline can
+// end it.
+int stall_mid_frame(int) {
+  for (int fd = 3; fd < 256; ++fd) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
+    const std::uint64_t length = 1000;
+    (void)!::write(fd, &length, sizeof length);
+    (void)!::write(fd, "abc", 3);
+  }
+  for (;;) ::pause();
+}
+}  // namespace
+
+// Review r3 item 1, also: a frame that stopped mid-way (bytes that are no
+// reply) held the deadline back forever ("a reply is arriving").
+TEST_CASE("process_pool: a reply that stops mid-frame does not hold a deadline back forever",
+          "[process_pool][fault][fork]") {
+  weft_test::finishes("a deadline over a stalled frame", [] {
+    process_pool pool(1);
+    auto f = pool.submit_with({std::chrono::milliseconds(200)}, stall_mid_frame, 0);
+    REQUIRE(ready_within(f));
+    CHECK(fails_with<int, weft::timeout>(f));
+    CHECK(pool.submit(square, 4).get() == 16);  // a replacement serves
+  }, watchdog);
+}
