@@ -140,8 +140,8 @@ class process_pool : public detail::remote_pool_core<process_pool> {
   // submit() with per-task options. Past options.timeout, counted from the
   // moment a worker starts the task (time queued does not count, as in
   // pebble), the worker is killed (SIGKILL) and replaced, the future throws
-  // weft::timeout, and the other tasks go on; a task queued behind it on
-  // that worker goes back to the queue. The deadline is checked by the
+  // weft::timeout, and the other tasks go on. No task is sent to a worker
+  // behind a task with a deadline, so the kill can only hit that task. The deadline is checked by the
   // dispatcher, so it is honoured within a few milliseconds; a reply that
   // has begun to arrive is in time, and what the worker sent is read
   // before any kill, so a deadline kills only its own task.
@@ -183,6 +183,9 @@ class process_pool : public detail::remote_pool_core<process_pool> {
   // the timeout only bounds how late a spawn request the fork server's socket
   // refused (EAGAIN) is retried.
   static constexpr int dispatcher_poll_ms = 100;
+  // A reply in progress past its task's deadline holds the kill back while
+  // its bytes keep coming; once none came for this long, the kill proceeds.
+  static constexpr auto stalled_reply = std::chrono::seconds(5);
   // Consecutive failed spawns (EMFILE, EAGAIN in the fork server) after which
   // the pool reports itself broken instead of retrying forever, and the pause
   // before a retry (the condition may pass; meanwhile the death report of the
@@ -199,6 +202,12 @@ class process_pool : public detail::remote_pool_core<process_pool> {
     bool ready = false;          // its initializer returned; tasks go to ready workers only
     std::size_t tasks_sent = 0;  // a worker leaves by itself after max_tasks_per_child
     std::uint64_t killed_for = 0;  // id of the task whose deadline got it killed; 0: none
+    // Past its deadline with a reply in progress: in.received() when last
+    // seen moving, and when. A reply that stops moving for stalled_reply
+    // (bytes that are no reply, a worker stopped mid-write) no longer
+    // holds the deadline back.
+    std::uint64_t reply_bytes = 0;
+    clock::time_point reply_moved{};
     detail::frame_reader in;     // replies, reassembled
     detail::frame_writer out;    // tasks the socket could not take yet (may lend from running: see send_task)
   };
@@ -275,7 +284,7 @@ class process_pool : public detail::remote_pool_core<process_pool> {
 inline process_pool::process_pool(process_pool_options options)
     : remote_pool_core("weft::process_pool"),
       options_(std::move(options)),
-      owner_pid_(::getpid()),
+      owner_pid_((detail::open_standard_descriptors(), ::getpid())),  // before wake_, the first descriptor
       generation_(detail::fork_generation().load(std::memory_order_relaxed)) {  // relaxed: see fork_generation
   if (options_.workers == 0) throw std::invalid_argument("weft::process_pool: needs at least one worker");
   auto& registry = detail::pool_descriptors::instance();
@@ -608,7 +617,16 @@ inline void process_pool::dispatcher_main() {
     const bool sleep = !spinning && wake_.may_sleep();
     int ready = ::poll(fds.data(), fds.size(), sleep ? poll_timeout_ms(now) : 0);
     wake_.awake();
-    if (ready < 0 && errno != EINTR) break;
+    if (ready < 0 && errno != EINTR) {
+      // EINVAL: more descriptors than RLIMIT_NOFILE (lowered after the pool
+      // was built); ENOMEM. Never silent: the tasks fail. Broken, the pool
+      // polls two descriptors; if even that fails, the loop ends (its
+      // tasks have failed, later submits throw pool_broken).
+      const int err = errno;
+      if (is_broken_) break;
+      break_pool("weft::process_pool: poll() failed in the dispatcher: " + std::system_category().message(err));
+      continue;
+    }
     if (ready > 0) {
       window.mark();
     } else if (spinning && !wake_.rang()) {  // while spinning, a ring writes no byte
@@ -648,7 +666,15 @@ inline void process_pool::enforce_deadlines(clock::time_point now) {
     on_worker_readable(i);  // never erases: indexes stay valid
     worker& w = workers_[i];
     due = deadline(w);
-    if (!due || now < *due || w.in.mid_frame()) continue;
+    if (!due || now < *due) continue;
+    if (w.in.mid_frame()) {  // a reply is arriving: the task finished in time, unless it stalls
+      if (w.in.received() != w.reply_bytes || w.reply_moved < *due) {
+        w.reply_bytes = w.in.received();
+        w.reply_moved = now;
+        continue;
+      }
+      if (now - w.reply_moved < stalled_reply) continue;
+    }
     if (server_.request('K', w.pid, SIGKILL)) w.killed_for = w.running.front().id;
   }
 }
@@ -659,8 +685,11 @@ inline int process_pool::poll_timeout_ms(clock::time_point now) const {
   if (kill_at_)
     wait = std::clamp(std::chrono::ceil<std::chrono::milliseconds>(*kill_at_ - now), std::chrono::milliseconds(0), wait);
   for (const auto& w : workers_)
-    if (auto due = deadline(w))
-      wait = std::clamp(std::chrono::ceil<std::chrono::milliseconds>(*due - now), std::chrono::milliseconds(0), wait);
+    if (auto due = deadline(w)) {
+      auto at = *due;  // past it with a reply arriving: its bytes wake the poll, a stall ends the wait
+      if (now >= at && w.in.mid_frame()) at = std::max(at, w.reply_moved + stalled_reply);
+      wait = std::clamp(std::chrono::ceil<std::chrono::milliseconds>(at - now), std::chrono::milliseconds(0), wait);
+    }
   return static_cast<int>(wait.count());
 }
 

@@ -283,13 +283,26 @@ class shared_array {
   // Atomic access to element i, e.g. arr.atomic(i).fetch_add(1). Only
   // for a T whose atomics are lock-free (address-free across processes);
   // any other T is a compile-time error: use lock() and operator[].
-  atomic_ref<T> atomic(std::size_t i) const
-    requires(atomic_ref<T>::required_alignment <= alignof(T))
-  {
-    static_assert(atomic_ref<T>::is_always_lock_free,
-                  "weft::shared_array<T>::atomic / weft::shared_value<T>: T is not lock-free here; its atomics "
-                  "would take a lock private to each process and tear across processes. Use lock() with "
-                  "operator[] / get(), or a T of at most 8 bytes (16 with -mcx16)");
+  atomic_ref<T> atomic(std::size_t i) const {
+    // One readable error per case (the instantiation names T).
+    if constexpr (sizeof(T) > 8) {
+      static_assert(sizeof(T) <= 8,
+                    "weft::shared_array<T>::atomic / weft::shared_value<T>::load/store: T is wider than 8 bytes, "
+                    "so its atomics are not lock-free (not even with -mcx16): they would take a lock private to "
+                    "each process and tear across processes. Use lock() and load/store the whole value with "
+                    "operator[] / get() under it, or an 8-byte T");
+    } else if constexpr (atomic_ref<T>::required_alignment > alignof(T)) {
+      static_assert(atomic_ref<T>::required_alignment <= alignof(T),
+                    "weft::shared_array<T>::atomic / weft::shared_value<T>::load/store: T is aligned below what "
+                    "std::atomic_ref<T> needs (e.g. struct { int a, b; } is 8 bytes aligned to 4). Declare T "
+                    "alignas(8) (alignas(sizeof(T))), or use lock() and load/store the whole value with "
+                    "operator[] / get() under it");
+    } else {
+      static_assert(atomic_ref<T>::is_always_lock_free,
+                    "weft::shared_array<T>::atomic / weft::shared_value<T>::load/store: T is not lock-free here; "
+                    "its atomics would take a lock private to each process and tear across processes. Use "
+                    "lock() and load/store the whole value with operator[] / get() under it");
+    }
     return atomic_ref<T>(data()[i]);
   }
   // Locks the array's interprocess mutex (like Array(..., lock=True)).
@@ -365,14 +378,10 @@ class shared_value {
  public:
   explicit shared_value(const T& init = T{}) : cell_(1, init) {}
 
-  T load() const
-    requires(atomic_ref<T>::required_alignment <= alignof(T))
-  {
+  T load() const {
     return cell_.atomic(0).load();
   }
-  void store(const T& v)
-    requires(atomic_ref<T>::required_alignment <= alignof(T))
-  {
+  void store(const T& v) {
     cell_.atomic(0).store(v);
   }
   // Adds `d`; returns the previous value. Integral and floating-point T.

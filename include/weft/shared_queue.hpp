@@ -446,7 +446,11 @@ bool shared_queue<T>::repair_if_owner_dead(slot& s, std::uint64_t seen) noexcept
 // once the whole process has exited, reaped or not. A zombie thread-group
 // leader whose other threads run (its main thread called pthread_exit())
 // is alive. Linux: a pidfd is readable exactly when every thread exited;
-// without pidfd_open (before 5.3), /proc is read instead.
+// without pidfd_open (before 5.3), /proc is read instead. A check that
+// cannot be made (out of descriptors: EMFILE) never says dead: kill(pid, 0)
+// needs no descriptor and answers ESRCH only for a reaped process; a
+// zombie (unreaped) then stays "alive" until its parent reaps it, which
+// delays a repair but never corrupts a live writer's slot.
 template <class T>
 bool shared_queue<T>::process_alive(pid_t pid) noexcept {
   if (::kill(pid, 0) != 0 && errno == ESRCH) return false;
@@ -474,7 +478,9 @@ bool shared_queue<T>::process_alive_by_proc(pid_t pid) noexcept {
   auto state_of = [](const char* path) -> char {
     char line[512];
     std::FILE* f = std::fopen(path, "r");
-    if (f == nullptr) return 'X';  // gone between the calls
+    // Gone between the calls ('X'), or not readable now (EMFILE, ENFILE,
+    // ENOMEM: '?', unknown, which counts as alive).
+    if (f == nullptr) return errno == ENOENT || errno == ESRCH ? 'X' : '?';
     std::size_t n = std::fread(line, 1, sizeof line - 1, f);
     std::fclose(f);
     line[n] = '\0';
@@ -487,7 +493,7 @@ bool shared_queue<T>::process_alive_by_proc(pid_t pid) noexcept {
   if (state != 'Z' && state != 'X') return true;
   std::snprintf(path, sizeof path, "/proc/%d/task", static_cast<int>(pid));
   DIR* tasks = ::opendir(path);
-  if (tasks == nullptr) return false;
+  if (tasks == nullptr) return errno != ENOENT && errno != ESRCH;  // gone, or unknown (EMFILE): alive
   bool alive = false;
   while (dirent* e = ::readdir(tasks)) {
     if (e->d_name[0] == '.') continue;

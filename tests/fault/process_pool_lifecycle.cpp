@@ -25,6 +25,8 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/stat.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -654,4 +656,206 @@ TEST_CASE("process_pool: a named segment a killed task created stays until the p
   auto left = weft::shared_memory::open("/weft_tracker_" + std::to_string(id));  // still there
   left.unlink();
   CHECK_THROWS_AS(weft::shared_memory::open("/weft_tracker_" + std::to_string(id)), std::system_error);
+}
+
+namespace {
+// Writes a byte to each descriptor in `fds` (the program's, inherited), as
+// a task that logs to a descriptor opened before the pool, or a signal
+// handler's self-pipe, does.
+int write_to_inherited(std::vector<int> fds) {
+  for (int fd : fds) (void)!::write(fd, "x", 1);
+  return static_cast<int>(fds.size());
+}
+}  // namespace
+
+// Review r3 item 1: the fork server closed the program's descriptors, a
+// worker's socket took one of their numbers, and a write to it (a log
+// descriptor, a self-pipe) went into the reply stream: the reader was
+// stuck mid-frame and the deadline never fired.
+TEST_CASE("process_pool: a task writing to a descriptor the program opened before the pool does not corrupt its reply",
+          "[process_pool][fault][fork]") {
+  std::string path = "/tmp/weft_inherited_" + std::to_string(::getpid()) + ".txt";
+  int file = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  REQUIRE(file >= 0);
+  ::unlink(path.c_str());
+  // Every free number up to 64 holds the program's file (so any number a
+  // worker's socket could get after they were freed is one of them).
+  std::vector<int> mine;
+  for (int fd = 3; fd < 64; ++fd)
+    if (::fcntl(fd, F_GETFD) < 0 && ::dup2(file, fd) == fd) mine.push_back(fd);
+  mine.push_back(file);
+  weft_test::finishes("a reply after a write to an inherited descriptor", [&] {
+    process_pool pool(2);
+    for (int round = 0; round < 4; ++round) {
+      auto f = pool.submit_with({std::chrono::seconds(5)}, write_to_inherited, mine);
+      REQUIRE(ready_within(f));
+      CHECK(f.get() == static_cast<int>(mine.size()));
+    }
+  }, watchdog);
+  for (int fd : mine) ::close(fd);
+}
+
+// Review r3 item 2: the constructor's fflush(nullptr) locked stdin while
+// another thread waited in fgets(): the constructor waited for a line.
+TEST_CASE("process_pool: the constructor does not wait for a thread blocked reading stdin",
+          "[process_pool][fault][fork]") {
+  WEFT_SKIP_UNDER_TSAN();
+  pid_t child = weft_test::spawn([&] {
+    ::alarm(20);
+    int in[2];
+    if (::pipe(in) != 0) return 2;
+    ::dup2(in[0], 0);
+    ::close(in[0]);
+    std::thread reader([] {
+      char line[64];
+      (void)std::fgets(line, sizeof line, stdin);
+    });
+    // The reader holds stdin's lock once it waits in fgets().
+    while (::ftrylockfile(stdin) == 0) {
+      ::funlockfile(stdin);
+      std::this_thread::yield();
+    }
+    int result;
+    {
+      process_pool pool(1);
+      result = pool.submit(square, 3).get();
+    }
+    (void)!::write(in[1], "line\n", 5);
+    reader.join();
+    return result == 9 ? 0 : 1;
+  });
+  CHECK(weft_test::exited_ok(child));
+}
+
+namespace {
+int print_and_square(int x) {
+  std::printf("output of task %d\n", x);
+  std::fflush(stdout);
+  std::fprintf(stderr, "error output of task %d\n", x);
+  return x * x;
+}
+}  // namespace
+
+// Review r3 item 5: with 0-2 closed, the pool's own descriptors took those
+// numbers, and a task's output went into the protocol.
+TEST_CASE("process_pool: a program with its standard streams closed gets its results",
+          "[process_pool][fault][fork]") {
+  WEFT_SKIP_UNDER_TSAN();
+  pid_t child = weft_test::spawn([&] {
+    ::alarm(20);
+    ::close(0);
+    ::close(1);
+    ::close(2);
+    int sum = 0;
+    {
+      process_pool pool(2);
+      for (int i = 0; i < 6; ++i) sum += pool.submit(print_and_square, i).get();
+    }
+    return sum == 55 ? 0 : 1;
+  });
+  CHECK(weft_test::exited_ok(child));
+}
+
+// Review r3 item 7: poll() failing with EINVAL (RLIMIT_NOFILE lowered below
+// the workers + 2 after the pool was built) ended the dispatcher silently:
+// queued tasks never ran and never failed.
+TEST_CASE("process_pool: RLIMIT_NOFILE lowered below what its poll needs breaks the pool, never stalls",
+          "[process_pool][fault][fork]") {
+  WEFT_SKIP_UNDER_TSAN();
+  pid_t child = weft_test::spawn([&] {
+    ::alarm(20);
+    process_pool pool(4);
+    std::vector<weft::future<int>> warm;
+    for (int i = 0; i < 8; ++i) warm.push_back(pool.submit(square, i));
+    for (auto& f : warm) (void)f.get();
+    rlimit r{};
+    ::getrlimit(RLIMIT_NOFILE, &r);
+    r.rlim_cur = 3;
+    if (::setrlimit(RLIMIT_NOFILE, &r) != 0) return 2;
+    try {
+      auto f = pool.submit(square, 2);
+      if (f.wait_for(std::chrono::seconds(10)) != std::future_status::ready) return 3;
+      (void)f.get();  // a poll that works under the limit may still serve it
+    } catch (const weft::pool_broken&) {
+    }
+    return 0;
+  });
+  CHECK(weft_test::exited_ok(child));
+}
+
+namespace {
+weft::shared_value<int>* runs = nullptr;
+weft::shared_value<int>* stage = nullptr;  // 1: the deadline task runs; 2: the task behind it was submitted
+int count_run(int x) {
+  runs->fetch_add(1);
+  return x;
+}
+// Whether a task frame waits in this worker's socket (pipelined behind the
+// running task) within a second of the next submit.
+int sees_pipelined_task(int) {
+  stage->store(1);
+  while (stage->load() != 2) std::this_thread::yield();
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  while (std::chrono::steady_clock::now() < until) {
+    for (int fd = 3; fd < 256; ++fd) {
+      struct stat st {};
+      if (::fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 0) == 1 && (p.revents & POLLIN)) return 1;
+    }
+    std::this_thread::yield();
+  }
+  return 0;
+}
+}  // namespace
+
+// Review r3 item 4: A's deadline kill was requested, A's reply arrived, and
+// B (no deadline, pipelined behind A) had started when SIGKILL landed: B
+// went back to the queue and ran twice. Now nothing is sent to a worker
+// behind a task with a deadline, so its kill can only hit that task.
+TEST_CASE("process_pool: no task is pipelined behind a task with a deadline",
+          "[process_pool][fault][fork]") {
+  weft::shared_value<int> count(0), at(0);
+  runs = &count;
+  stage = &at;
+  weft_test::finishes("a deadline task and the task behind it", [&] {
+    process_pool pool(1);
+    CHECK(pool.submit(square, 2).get() == 4);  // the worker is up: the next submits may pipeline
+    auto a = pool.submit_with({std::chrono::seconds(60)}, sees_pipelined_task, 0);
+    REQUIRE(weft_test::eventually([&] { return at.load() == 1; }));
+    auto b = pool.submit(count_run, 7);
+    at.store(2);
+    CHECK(a.get() == 0);
+    CHECK(b.get() == 7);
+  }, watchdog);
+  CHECK(count.load() == 1);
+}
+
+namespace {
+// Writes the start of a frame into its own socket to the pool (stray bytes,
+// as a descriptor mix-up would), then runs forever: only the deadline can
+// end it.
+int stall_mid_frame(int) {
+  for (int fd = 3; fd < 256; ++fd) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
+    const std::uint64_t length = 1000;
+    (void)!::write(fd, &length, sizeof length);
+    (void)!::write(fd, "abc", 3);
+  }
+  for (;;) ::pause();
+}
+}  // namespace
+
+// Review r3 item 1, also: a frame that stopped mid-way (bytes that are no
+// reply) held the deadline back forever ("a reply is arriving").
+TEST_CASE("process_pool: a reply that stops mid-frame does not hold a deadline back forever",
+          "[process_pool][fault][fork]") {
+  weft_test::finishes("a deadline over a stalled frame", [] {
+    process_pool pool(1);
+    auto f = pool.submit_with({std::chrono::milliseconds(200)}, stall_mid_frame, 0);
+    REQUIRE(ready_within(f));
+    CHECK(fails_with<int, weft::timeout>(f));
+    CHECK(pool.submit(square, 4).get() == 16);  // a replacement serves
+  }, watchdog);
 }

@@ -3,6 +3,7 @@
 // stamped slot (between claiming it and publishing), through the header's
 // test-only fault-injection hook.
 #include <csignal>
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <new>
@@ -33,7 +34,9 @@ inline void after_claim(const char* side) {
 
 #include "support.hpp"
 
+#include <fcntl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -194,5 +197,51 @@ TEST_CASE("a producer whose main thread exited is alive: its slot is not repaire
   CHECK(weft_test::exited_ok(victim));
   q.push(tagged{1, 1});  // the ring still works
   CHECK(q.pop()->producer == 1);
+  ::munmap(page, 4096);
+}
+
+// Review r3 item 3: a consumer out of descriptors (pidfd_open, fopen and
+// opendir failing with EMFILE) judged a live producer dead, "repaired" the
+// slot it was writing and let the next push overwrite it: items torn or
+// duplicated. A check that cannot be made must mean alive.
+TEST_CASE("a consumer out of descriptors judges a live producer alive: its slot is not repaired",
+          "[shared_queue][fork][fault]") {
+  shared_queue<tagged> q(1);
+  void* page = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  REQUIRE(page != MAP_FAILED);
+  auto* flags = new (page) std::atomic<int>[2]{};
+  std::atomic<int>& held = flags[0];
+  std::atomic<int>& release = flags[1];
+  pid_t producer = spawn([&] {
+    ::alarm(60);
+    weft_fault::held = &held;
+    weft_fault::release = &release;
+    q.push(tagged{0, 7});
+    return 0;
+  });
+  REQUIRE(weft_test::eventually([&] { return held.load() == 1; }));
+  pid_t consumer = spawn([&] {
+    ::alarm(60);
+    rlimit r{};
+    ::getrlimit(RLIMIT_NOFILE, &r);
+    r.rlim_cur = std::min<rlim_t>(r.rlim_cur, 256);
+    ::setrlimit(RLIMIT_NOFILE, &r);
+    while (::open("/dev/null", O_RDONLY) >= 0) {
+    }
+    if (errno != EMFILE) return 2;
+    // The slot is held by a live process: nothing to pop, however often
+    // its owner's liveness is checked meanwhile.
+    return q.pop_for(std::chrono::milliseconds(300)).has_value() ? 1 : 0;
+  });
+  CHECK(weft_test::exited_ok(consumer));
+  // Repaired, the only slot would take another item now.
+  CHECK_FALSE(q.try_push(tagged{1, 1}));
+  release.store(1);
+  auto item = q.pop_for(std::chrono::seconds(10));
+  REQUIRE(item.has_value());
+  CHECK(item->producer == 0);
+  CHECK(item->seq == 7);
+  CHECK(weft_test::exited_ok(producer));
+  CHECK_FALSE(q.pop_for(std::chrono::milliseconds(0)).has_value());  // nothing duplicated
   ::munmap(page, 4096);
 }

@@ -25,6 +25,7 @@
 #include <csignal>
 #include <cstddef>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <iostream>
 #include <string>
@@ -32,6 +33,7 @@
 #include <typeinfo>
 #include <vector>
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -73,16 +75,43 @@ struct zygote_message {
   int status;
 };
 
-// What the program buffered in its standard streams, written before a
-// fork so that no copy writes it again. Calls only what the program's own
-// use of these streams calls.
+// What the program buffered in its standard output streams, written
+// before a fork so that no copy writes it again. Calls only what the
+// program's own use of these streams calls. Only stdout and stderr: a
+// fflush(nullptr) would lock every FILE, stdin included, which another
+// thread may hold for as long as it waits in fgets() for a line.
 inline void flush_standard_streams() noexcept {
   try {
     std::cout.flush();
     std::clog.flush();
   } catch (...) {  // an exceptions() mask the program set: the text stays buffered, as before
   }
+  std::fflush(stdout);
+  std::fflush(stderr);
+}
+
+// A worker that leaves: its task's output, and what the task buffered in
+// files it opened (exit() would write those; _exit() does not). The
+// worker's one thread is the task's: no lock is held elsewhere.
+inline void flush_worker_streams() noexcept {
+  flush_standard_streams();
   std::fflush(nullptr);
+}
+
+// Before a pool makes its first descriptor: a program that closed 0, 1 or
+// 2 gets /dev/null there (as Python's subprocess does), so no socket or
+// pipe of the pool takes a standard stream's number, where task output
+// would go into the pool's protocol and the fork server, which keeps 0-2,
+// would hold the pool's own descriptor.
+inline void open_standard_descriptors() noexcept {
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (::fcntl(fd, F_GETFD) >= 0 || errno != EBADF) continue;
+    int null = ::open("/dev/null", O_RDWR);  // the lowest free number: fd, unless another thread took it
+    if (null >= 0 && null != fd) {
+      ::dup2(null, fd);
+      ::close(null);
+    }
+  }
 }
 
 // In a fork()ed child, once: drops what another thread of the program put
@@ -95,26 +124,52 @@ inline void discard_inherited_output() noexcept {
 #endif
 }
 
-// In a freshly forked child (one thread): closes every descriptor but the
-// standard streams and `keep`, so the pool's processes hold nothing of the
-// program's (a pipe of popen(), another pool's socket) and no end of
-// stream waits for them. No allocation.
-inline void close_inherited_descriptors(int keep) noexcept {
-  auto close_from_to = [](unsigned first, unsigned last) {  // [first, last]
-    if (first > last) return;
-#if WEFT_DETAIL_LINUX_PROCESS && defined(SYS_close_range)
-    if (::syscall(SYS_close_range, first, last, 0u) == 0) return;  // Linux 5.9
-#endif
-    rlimit r{};
-    unsigned top = 1u << 16;  // the loop's bound when the limit is unknown or huge
-    if (::getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur != RLIM_INFINITY && r.rlim_cur < top)
-      top = static_cast<unsigned>(r.rlim_cur);
-    for (unsigned fd = first; fd <= last && fd < top; ++fd) ::close(static_cast<int>(fd));
+// In a freshly forked child (one thread): makes every descriptor but the
+// standard streams and `keep` a descriptor of /dev/null, so the pool's
+// processes hold nothing of the program's (a pipe of popen(), another
+// pool's socket: no end of stream waits for them), while the numbers stay
+// taken: a worker's socket never gets the number of a descriptor the
+// program opened before the pool, which a task (a log descriptor) or a
+// signal handler (a self-pipe) may still write to. No allocation.
+inline void neutralize_inherited_descriptors(int keep) noexcept {
+  const int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  auto neutralize = [&](int fd) {
+    if (fd <= 2 || fd == keep || fd == null) return;
+    if (null < 0 || ::dup2(null, fd) < 0) ::close(fd);  // no /dev/null: released, at least
   };
-  const unsigned k = static_cast<unsigned>(keep);
-  if (k < 3) return close_from_to(3, ~0u);
-  close_from_to(3, k - 1);
-  close_from_to(k + 1, ~0u);
+  bool listed = false;
+#if WEFT_DETAIL_LINUX_PROCESS && defined(SYS_getdents64)
+  const int dir = ::open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    alignas(8) char buffer[4096];
+    long n;
+    while ((n = ::syscall(SYS_getdents64, dir, buffer, sizeof buffer)) > 0) {
+      for (long at = 0; at < n;) {
+        // struct linux_dirent64: d_ino (8), d_off (8), d_reclen (2), d_type (1), d_name
+        unsigned short reclen;
+        std::memcpy(&reclen, buffer + at + 16, sizeof reclen);
+        const char* name = buffer + at + 19;
+        if (name[0] >= '0' && name[0] <= '9') {
+          int fd = 0;
+          for (const char* c = name; *c >= '0' && *c <= '9'; ++c) fd = fd * 10 + (*c - '0');
+          if (fd != dir) neutralize(fd);
+        }
+        at += reclen;
+      }
+    }
+    listed = n == 0;
+    ::close(dir);
+  }
+#endif
+  if (!listed) {
+    rlimit r{};
+    int top = 1 << 16;  // the loop's bound when the limit is unknown or huge
+    if (::getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur != RLIM_INFINITY && r.rlim_cur < static_cast<rlim_t>(top))
+      top = static_cast<int>(r.rlim_cur);
+    for (int fd = 3; fd < top; ++fd)
+      if (::fcntl(fd, F_GETFD) >= 0) neutralize(fd);
+  }
+  if (null >= 0) ::close(null);  // a number the program did not use: free for the pool's sockets
 }
 
 // The first frame a worker sends: true once the initializer returned, or
@@ -147,7 +202,7 @@ inline bool send_initializer_outcome(int fd, void (*initializer)()) {
   // state, not the worker's: terminate_workers() must end a worker.
   ::signal(SIGTERM, SIG_DFL);
   if (!send_initializer_outcome(fd, initializer)) {
-    flush_standard_streams();
+    flush_worker_streams();
     ::_exit(1);
   }
   activity_window window(message_window);
@@ -161,7 +216,7 @@ inline bool send_initializer_outcome(int fd, void (*initializer)()) {
     if (!send_frame(fd, reply)) break;
     window.mark();
   }
-  flush_standard_streams();
+  flush_worker_streams();
   ::_exit(0);
 }
 
@@ -276,7 +331,7 @@ inline void signal_children(const std::vector<pid_t>& children, int pid, int sig
 // while the pool lives (README "Limits"); the pool reaps it (stop()), so it
 // never stays a zombie.
 [[noreturn]] inline void middle_main(int control, void (*initializer)(), std::size_t max_tasks) {
-  close_inherited_descriptors(control);
+  neutralize_inherited_descriptors(control);
   discard_inherited_output();
   pid_t server = ::fork();
   if (server == 0) zygote_main(control, initializer, max_tasks);

@@ -125,8 +125,8 @@ inline bool recv_all(int fd, void* data, std::size_t n) noexcept {
 
 // The descriptors process pools hold in this process (their ends of the
 // fork-server and worker sockets, their wake pipes), and the pools' fork
-// lock. A new fork server closes every descriptor it inherits
-// (close_inherited_descriptors), so a pool's processes never hold another
+// lock. A new fork server turns every descriptor it inherits into /dev/null
+// (neutralize_inherited_descriptors), so a pool's processes never hold another
 // pool's descriptor (one held open would hide the end of stream that tells
 // that pool's worker or fork server to leave) nor the program's.
 // Thread-safe. The lock is never held across a fork of weft's; a fork()
@@ -483,6 +483,8 @@ class frame_reader {
   enum class status { open, closed, corrupt };
   // Part of a frame arrived, not all of it: its sender is writing it.
   bool mid_frame() const noexcept { return begin_ != end_; }
+  // Bytes read so far (all frames): whether a frame in progress moves.
+  std::uint64_t received() const noexcept { return received_; }
   // Reads what the socket holds now (at most about `budget` bytes, so one
   // busy peer does not starve the others) and calls on_frame(span) for every
   // complete frame; the span is valid during the call only. `closed` at end
@@ -501,6 +503,7 @@ class frame_reader {
       if (k == 0) return status::closed;
       end_ += static_cast<std::size_t>(k);
       taken += static_cast<std::size_t>(k);
+      received_ += static_cast<std::uint64_t>(k);
       if (!deliver(on_frame, max_bytes)) return status::corrupt;
       if (static_cast<std::size_t>(k) < want || taken >= budget) return status::open;
     }
@@ -568,6 +571,7 @@ class frame_reader {
   std::unique_ptr<std::byte[]> data_;
   std::size_t capacity_ = 0;
   std::size_t begin_ = 0, end_ = 0;  // unread bytes: [begin_, end_)
+  std::uint64_t received_ = 0;       // bytes read, all frames
 };
 
 }  // namespace weft::detail

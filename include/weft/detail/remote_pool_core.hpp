@@ -296,7 +296,16 @@ void remote_pool_core<Pool>::shutdown_then(shutdown_mode mode, Teardown teardown
 template <class Pool>
 template <class Peer>
 void remote_pool_core<Pool>::plan_for(Peer& p, std::size_t index, std::size_t depth) {
-  while (!queue_.empty() && p.running.size() + planned_[index] < depth &&
+  // A task with a deadline (submit_with) is the last one its peer holds:
+  // nothing is pipelined behind it, so a deadline's kill can only ever hit
+  // its own task, never one that started after it (and would run twice).
+  auto last_has_deadline = [&] {
+    if (planned_[index] != 0)
+      for (auto it = handout_.rbegin(); it != handout_.rend(); ++it)
+        if (it->peer == index) return it->t.timeout.count() != 0;
+    return !p.running.empty() && p.running.back().timeout.count() != 0;
+  };
+  while (!queue_.empty() && p.running.size() + planned_[index] < depth && !last_has_deadline() &&
          self().accepts_tasks(p, planned_[index])) {
     task t = std::move(queue_.front());
     queue_.pop_front();
