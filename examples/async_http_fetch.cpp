@@ -69,7 +69,7 @@ weft::task<std::string> get(tcp::endpoint server, std::string target) {
 weft::task<outcome> fetch(tcp::endpoint server, std::string target, weft::async_semaphore& limit) {
   auto permit = co_await limit.acquire();  // at most 5 requests in flight
   try {
-    std::string body = co_await weft::wait_for(get(server, target), 100ms);
+    std::string body = co_await weft::wait_for(get(server, target), 500ms);
     co_return outcome{target, std::move(body), ""};
   } catch (const weft::timeout&) {
     co_return outcome{target, "", "timed out"};
@@ -82,9 +82,9 @@ weft::task<int> crawl() {
   tcp::acceptor acceptor(weft::io_context(), tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
   std::vector<std::string> targets;
   for (int i = 0; i < 50; ++i) {
-    if (i % 10 == 3) targets.push_back("/slow/300");  // past the 100 ms timeout
+    if (i % 10 == 3) targets.push_back("/slow/2000");  // far past the 500 ms timeout
     else if (i == 7) targets.push_back("/missing");
-    else if (i % 10 == 5) targets.push_back("/slow/20");
+    else if (i % 10 == 5) targets.push_back("/slow/20");  // well within it, even on a loaded machine
     else targets.push_back("/page/" + std::to_string(i));
   }
   auto server = weft::spawn(serve(acceptor, static_cast<int>(targets.size())));

@@ -26,7 +26,7 @@ async def get(session, base, target):
 async def fetch(session, base, target, limit):
     async with limit:  # at most 5 requests in flight
         try:
-            return target, await asyncio.wait_for(get(session, base, target), 0.1), ""
+            return target, await asyncio.wait_for(get(session, base, target), 0.5), ""
         except asyncio.TimeoutError:
             return target, "", "timed out"
         except Exception as e:  # noqa: BLE001 -- errors as values
@@ -46,7 +46,7 @@ async def crawl():
     targets = []
     for i in range(50):
         if i % 10 == 3:
-            targets.append("/slow/300")
+            targets.append("/slow/2000")
         elif i == 7:
             targets.append("/missing")
         elif i % 10 == 5:
