@@ -191,6 +191,7 @@ TEST_CASE("as_completed with a timeout throws weft::timeout", "[future]") {
   std::vector<future<int>> futures;
   futures.push_back(pool.submit([] { return 1; }));
   futures.push_back(pool.submit([&] { gate.wait(); return 2; }));
+  futures[0].wait();  // done before the deadline starts, however loaded the machine
   int got = 0;
   CHECK_THROWS_AS(
       [&] {
@@ -270,7 +271,13 @@ TEST_CASE("when_all gathers values in input order; the first failure wins", "[fu
 TEST_CASE("seed: a task with a timeout", "[future][seed]") {
   thread_pool pool(2);
   weft_test::gate never_in_time;
-  auto slow = pool.submit([&] { never_in_time.wait(); return 1; });
+  std::atomic<bool> started{false};
+  auto slow = pool.submit([&] {
+    started.store(true);
+    never_in_time.wait();
+    return 1;
+  });
+  REQUIRE(weft_test::eventually([&] { return started.load(); }));  // running, however loaded the machine
   // asyncio.wait_for(task, timeout): give up waiting, then cancel or abandon.
   bool timed_out = slow.wait_for(20ms) == std::future_status::timeout;
   CHECK(timed_out);
