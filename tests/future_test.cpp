@@ -393,3 +393,38 @@ TEST_CASE("a cancelled task's captures are destroyed before its future reports c
     blocker.get();
   }
 }
+
+TEST_CASE("cancel() that loses to a concurrent cancel() returns only once the captures are gone", "[future]") {
+  // A second canceller saw 'cancelling' and returned true while the first
+  // was still destroying the captures: "cancelled as the call returns" was
+  // false, and a caller freeing what the captures use raced their destructor.
+  thread_pool pool(1);
+  weft_test::gate release;
+  auto blocker = pool.submit([&] { release.wait(); });
+  struct slow_to_die {
+    std::atomic<int>* destroyed;
+    std::atomic<bool>* destroying;
+    bool armed = true;
+    slow_to_die(std::atomic<int>* d, std::atomic<bool>* s) : destroyed(d), destroying(s) {}
+    slow_to_die(slow_to_die&& o) noexcept : destroyed(o.destroyed), destroying(o.destroying), armed(std::exchange(o.armed, false)) {}
+    ~slow_to_die() {
+      if (!armed) return;
+      destroying->store(true);
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));  // widens the race window only
+      destroyed->fetch_add(1);
+    }
+  };
+  for (int round = 0; round < 3; ++round) {
+    std::atomic<int> destroyed{0};
+    std::atomic<bool> destroying{false};
+    auto f = pool.submit([g = slow_to_die(&destroyed, &destroying)] { return 1; });
+    std::thread first([&] { CHECK(f.cancel()); });
+    REQUIRE(weft_test::eventually([&] { return destroying.load(); }));
+    CHECK(f.cancel());
+    CHECK(destroyed.load() == 1);  // the captures are gone when cancel() says cancelled
+    CHECK(f.cancelled());
+    first.join();
+  }
+  release.open();
+  blocker.get();
+}

@@ -217,7 +217,14 @@ class state_base : public queue_node {
       complete(cancelled, on_complete::keep_ref);
       return true;
     }
-    return status_of(before) == cancelled || status_of(before) == cancelling;
+    if (status_of(before) == cancelling) {
+      // Another cancel() won and is destroying the captures: "cancelled as
+      // the call returns" holds only once it published cancelled (C1),
+      // which wakes this sleep. Bounded by the captures' destructors.
+      park(wait_policy::forever());
+      return true;
+    }
+    return status_of(before) == cancelled;
   }
 
   // A task its completer claimed (promise_state::start) but gave back unrun,
