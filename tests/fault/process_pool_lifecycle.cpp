@@ -762,6 +762,12 @@ TEST_CASE("process_pool: a program with its standard streams closed gets its res
 TEST_CASE("process_pool: RLIMIT_NOFILE lowered below what its poll needs breaks the pool, never stalls",
           "[process_pool][fault][fork]") {
   WEFT_SKIP_UNDER_TSAN();
+#if defined(__SANITIZE_ADDRESS__)
+  // As above: under a 3-descriptor limit UBSan's vptr check cannot open its
+  // pipe and reports every virtual call (pool_broken's) as invalid.
+  WARN("skipped under AddressSanitizer+UBSan: their checks need descriptors");
+  return;
+#endif
   pid_t child = weft_test::spawn([&] {
     ::alarm(20);
     process_pool pool(4);

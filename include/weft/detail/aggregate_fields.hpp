@@ -16,6 +16,7 @@
 // name fields spread over a base and T).
 #pragma once
 
+#include <exception>
 #include <cstddef>
 #include <string_view>
 #include <tuple>
@@ -27,10 +28,14 @@ namespace weft::detail {
 // An aggregate with more fields than this is not listed.
 inline constexpr std::size_t max_listed_fields = 32;
 
-// Converts to (a reference to) anything; only ever named in unevaluated operands.
+// Converts to (a reference to) anything; only ever named in unevaluated
+// operands. Defined all the same: clang with libc++ counts a declared-only
+// member of a type without linkage (a local struct) as used and refuses it.
 struct any_field {
   template <class U>
-  operator U&() const;
+  [[noreturn]] operator U&() const {
+    std::terminate();
+  }
 };
 template <std::size_t>
 using any_field_at = any_field;
@@ -335,7 +340,9 @@ constexpr decltype(auto) visit_fields(T& object, Visit&& visit) {
 
 struct field_list_only {
   template <class List, class... Fields>
-  List operator()(List, Fields&...) const;
+  List operator()(List list, Fields&...) const {  // defined: see any_field
+    return list;
+  }
 };
 // field_list<declared field types...> of a listable T.
 template <class T>
