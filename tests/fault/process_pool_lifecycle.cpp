@@ -60,6 +60,19 @@ constexpr bool under_tsan = false;
     }                                                                       \
   } while (0)
 
+// Tests that leave a child almost no descriptors: UBSan's vptr check tests
+// memory through a pipe, which it cannot open there, and then reports every
+// virtual call as on an invalid object. The ASan+UBSan build skips them.
+#if defined(__SANITIZE_ADDRESS__)
+#define WEFT_SKIP_WHEN_SANITIZERS_NEED_DESCRIPTORS()                              \
+  do {                                                                            \
+    WARN("skipped under AddressSanitizer+UBSan: their checks need descriptors"); \
+    return;                                                                       \
+  } while (false)
+#else
+#define WEFT_SKIP_WHEN_SANITIZERS_NEED_DESCRIPTORS() static_cast<void>(0)
+#endif
+
 // Shared flags, made before the pools fork so every worker sees them.
 weft::shared_value<int>* helper_pid = nullptr;
 weft::shared_value<int>* flag = nullptr;
@@ -275,12 +288,7 @@ int pool_under_descriptor_pressure() {
 TEST_CASE("process_pool: out of descriptors when workers start: broken or working, never a fork storm",
           "[process_pool][fault][fork]") {
   WEFT_SKIP_UNDER_TSAN();
-#if defined(__SANITIZE_ADDRESS__)
-  // UBSan's vptr check tests memory through a pipe, which it cannot open
-  // here: it reports every virtual call as on an invalid object.
-  WARN("skipped under AddressSanitizer+UBSan: their checks need descriptors");
-  return;
-#endif
+  WEFT_SKIP_WHEN_SANITIZERS_NEED_DESCRIPTORS();
   int status = weft_test::reap(weft_test::spawn(pool_under_descriptor_pressure));
   INFO("exit status " << (WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status)));
   CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
@@ -768,12 +776,7 @@ TEST_CASE("process_pool: a program with its standard streams closed gets its res
 TEST_CASE("process_pool: RLIMIT_NOFILE lowered below what its poll needs breaks the pool, never stalls",
           "[process_pool][fault][fork]") {
   WEFT_SKIP_UNDER_TSAN();
-#if defined(__SANITIZE_ADDRESS__)
-  // As above: under a 3-descriptor limit UBSan's vptr check cannot open its
-  // pipe and reports every virtual call (pool_broken's) as invalid.
-  WARN("skipped under AddressSanitizer+UBSan: their checks need descriptors");
-  return;
-#endif
+  WEFT_SKIP_WHEN_SANITIZERS_NEED_DESCRIPTORS();
   pid_t child = weft_test::spawn([&] {
     ::alarm(20);
     process_pool pool(4);
