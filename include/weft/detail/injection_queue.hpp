@@ -6,8 +6,11 @@
 // Producers never lock: push is D. Vyukov's intrusive MPSC queue ("Intrusive
 // MPSC node-based queue", 1024cores.net): one exchange on head_, then one
 // store linking the predecessor. Consumers (the pool's workers) are
-// serialized by a mutex that producers never touch, which turns the MPSC
-// queue into an MPMC one without slowing submitters down.
+// serialized by a small spin lock that producers never touch, which turns
+// the MPSC queue into an MPMC one without slowing submitters down. A spin
+// lock rather than std::mutex: the critical section is a few loads and
+// stores, a contended mutex puts the loser to sleep in the kernel for far
+// longer than that, and its unlock is one more locked instruction per task.
 //
 // Caveat of the algorithm: between a producer's exchange (P1) and its link
 // store (P2) the items behind it are unreachable; pop() then returns nullptr
@@ -18,7 +21,7 @@
 
 #include <atomic>
 #include <cstddef>
-#include <mutex>
+#include <thread>
 
 namespace weft::detail {
 
@@ -36,30 +39,61 @@ class injection_queue {
   // Any thread. Wait-free. FIFO in the order of the exchanges (P1).
   void push(queue_node* node) noexcept {
     // Counted before it is linked: a consumer can pop a node as soon as it
-    // is linked, and a count that came after could let a second consumer's
-    // decrement take size_ below zero (pending() ~2^64). Counted first, a
-    // node may be in size_ before pop() can reach it: the caveat above.
+    // is linked, and a count that came after could let size() see more
+    // pops than pushes (pending() ~2^64). Counted first, a node may be in
+    // size() before pop() can reach it: the caveat above.
     // seq_cst: the store side of the pool's Dekker pair with sleeping workers
     // (a worker re-checks size() after announcing that it sleeps, then
     // finds the node once linked: it does not sleep while size() > 0).
-    size_.fetch_add(1, std::memory_order_seq_cst);
+    // Only producers write pushed_, so a lone submitter keeps its line.
+    pushed_.fetch_add(1, std::memory_order_seq_cst);
     link(node);
   }
 
   // Any thread. The oldest linked node, or nullptr (empty, or a push in
   // progress: see the caveat above).
   queue_node* pop() {
-    if (size_.load(std::memory_order_seq_cst) == 0) return nullptr;
-    std::lock_guard lock(pop_mutex_);
+    if (size() == 0) return nullptr;
+    consumer_guard guard(consumer_lock_);
     queue_node* node = pop_locked();
-    if (node != nullptr) size_.fetch_sub(1, std::memory_order_seq_cst);
+    // A plain increment: consumers are serialized by consumer_lock_. release:
+    // a size() that reads this count then reads pushed_ no lower than the
+    // pushes of the nodes popped so far (they happened before their links,
+    // which this pop acquired), so size() never sees more pops than pushes.
+    if (node != nullptr) popped_.store(popped_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
     return node;
   }
 
-  // Nodes pushed and not popped (snapshot).
-  std::size_t size() const noexcept { return size_.load(std::memory_order_seq_cst); }
+  // Nodes pushed and not popped (snapshot). seq_cst load of pushed_: the
+  // re-check side of the Dekker pair described in push().
+  std::size_t size() const noexcept {
+    const std::size_t popped = popped_.load(std::memory_order_acquire);  // first: see pop()
+    return pushed_.load(std::memory_order_seq_cst) - popped;
+  }
 
  private:
+  // Test-and-test-and-set. After a short spin the waiter yields rather than
+  // sleeps: the holder is never blocked inside (the section makes no call),
+  // so it is only ever preempted, and yielding lets it run.
+  class consumer_guard {
+   public:
+    explicit consumer_guard(std::atomic<bool>& locked) noexcept : locked_(locked) {
+      // acquire: the previous holder's tail_/popped_ writes are visible.
+      for (int spins = 0; locked_.exchange(true, std::memory_order_acquire); ) {
+        while (locked_.load(std::memory_order_relaxed)) {
+          if (++spins < spin_before_yield) cpu_relax(); else std::this_thread::yield();
+        }
+      }
+    }
+    ~consumer_guard() { locked_.store(false, std::memory_order_release); }  // release: pairs with the acquire above
+    consumer_guard(const consumer_guard&) = delete;
+    consumer_guard& operator=(const consumer_guard&) = delete;
+
+   private:
+    static constexpr int spin_before_yield = 64;
+    std::atomic<bool>& locked_;
+  };
+
   void link(queue_node* node) noexcept {
     node->next.store(nullptr, std::memory_order_relaxed);  // published by the release exchange (P1)
     // (P1) acq_rel: release publishes the node's contents to the consumer
@@ -95,10 +129,13 @@ class injection_queue {
   }
 
   alignas(false_sharing_range) std::atomic<queue_node*> head_{&stub_};  // producers exchange it
-  alignas(false_sharing_range) queue_node* tail_ = &stub_;              // guarded by pop_mutex_
-  std::mutex pop_mutex_;
+  alignas(false_sharing_range) queue_node* tail_ = &stub_;              // guarded by consumer_lock_
+  std::atomic<bool> consumer_lock_{false};
   queue_node stub_;                                                     // the algorithm's dummy node
-  alignas(false_sharing_range) std::atomic<std::size_t> size_{0};       // pushes counted - pops; never below 0
+  // Two counters rather than one RMW'd by both sides: producers and
+  // consumers would bounce one line on every task. size() = pushed_ - popped_.
+  alignas(false_sharing_range) std::atomic<std::size_t> pushed_{0};  // producers only (RMW)
+  alignas(false_sharing_range) std::atomic<std::size_t> popped_{0};  // the consumer_lock_ holder only (store)
 };
 
 }  // namespace weft::detail

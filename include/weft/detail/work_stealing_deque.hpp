@@ -61,6 +61,11 @@ class work_stealing_deque {
 
   // Owner only. The most recently pushed item, or nullptr.
   T pop() {
+    // Empty for sure, without the seq_cst store below (a locked instruction
+    // a worker would otherwise pay on every look at an empty deque): top_
+    // only grows, so a stale top_ can only make the deque look fuller, and
+    // bottom_ is ours.
+    if (top_.load(std::memory_order_relaxed) >= bottom_.load(std::memory_order_relaxed)) return nullptr;
     std::int64_t b = bottom_.load(std::memory_order_relaxed) - 1;
     ring* r = buffer_.load(std::memory_order_relaxed);
     // seq_cst store then seq_cst load: the Dekker pair with steal()'s loads of
