@@ -1,7 +1,8 @@
 // weft — MIT licence. See LICENSE.
 // pool/<impl>/submit_get — submit 4096 tiny tasks, then get every result;
 // pool/<impl>/post_wait — post 4096 tiny fire-and-forget tasks, then wait for
-// all. items_per_second counts tasks. Pools have default_workers(cpu)
+// all; pool/<impl>/parallel_for — fill 10M ints with the default grain.
+// items_per_second counts tasks (items for parallel_for). Pools have default_workers(cpu)
 // threads and are built once per benchmark, outside the timed loop.
 #include <weft/thread_pool.hpp>
 
@@ -15,6 +16,7 @@
 
 #if defined(WEFT_BENCH_HAVE_TBB)
 #include <tbb/global_control.h>
+#include <tbb/parallel_for.h>
 #include <tbb/task_group.h>
 #endif
 #if defined(WEFT_BENCH_HAVE_BOOST)
@@ -93,6 +95,25 @@ void weft_imap(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * map_items);
 }
 
+// pool/<impl>/parallel_for: data[i] = 3i + 1 over 10M ints with each
+// library's default partitioning (Taskflow's parallel_for workload).
+constexpr std::size_t for_items = 10'000'000;
+
+void check_filled(benchmark::State& state, const std::vector<int>& data) {
+  if (data[for_items - 1] != static_cast<int>(3 * (for_items - 1) + 1)) state.SkipWithError("parallel_for skipped items");
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(for_items));
+}
+
+void weft_parallel_for(benchmark::State& state) {
+  weft::thread_pool pool(workers());
+  std::vector<int> data(for_items);
+  for (auto _ : state) {
+    pool.parallel_for(std::size_t{0}, for_items, [&data](std::size_t i) { data[i] = static_cast<int>(3 * i + 1); });
+    benchmark::DoNotOptimize(data.data());
+  }
+  check_filled(state, data);
+}
+
 void std_async_submit_get(benchmark::State& state) {
   std::vector<std::future<int>> futures(tasks_per_run);
   std::int64_t sum = 0;
@@ -131,6 +152,16 @@ void tbb_submit_get(benchmark::State& state) {
     for (int r : results) sum += r;
   }
   finish(state, sum);
+}
+
+void tbb_parallel_for(benchmark::State& state) {
+  tbb::global_control limit(tbb::global_control::max_allowed_parallelism, workers());
+  std::vector<int> data(for_items);
+  for (auto _ : state) {
+    tbb::parallel_for(std::size_t{0}, for_items, [&data](std::size_t i) { data[i] = static_cast<int>(3 * i + 1); });
+    benchmark::DoNotOptimize(data.data());
+  }
+  check_filled(state, data);
 }
 
 void tbb_post_wait(benchmark::State& state) {
@@ -191,9 +222,11 @@ void register_pool() {
   add("pool/weft/post_wait", weft_post_wait);
   add("pool/weft/map", weft_map);
   add("pool/weft/imap", weft_imap);
+  add("pool/weft/parallel_for", weft_parallel_for);
 #if defined(WEFT_BENCH_HAVE_TBB)
   add("pool/tbb_task_group/submit_get", tbb_submit_get);
   add("pool/tbb_task_group/post_wait", tbb_post_wait);
+  add("pool/tbb/parallel_for", tbb_parallel_for);
 #endif
 #if defined(WEFT_BENCH_HAVE_BOOST)
   add("pool/asio/submit_get", asio_submit_get);

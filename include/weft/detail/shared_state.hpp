@@ -184,16 +184,18 @@ class state_base : public queue_node {
   void set_placement(std::uint64_t where) noexcept { placement_.store(where, std::memory_order_release); }
   std::uint64_t placement() const noexcept { return placement_.load(std::memory_order_acquire); }
 
-  // Who depends on this task: an executor-defined word naming the first
+  // Who depends on this task: an executor-defined word naming a
   // waiter that joined it (a wait_request with `joins`), 0 when none. Set
-  // once, by a waiter on a worker of the owning executor, before it sleeps
-  // or helps; never cleared: a joining wait returns only once the task is
+  // by the first joiner (one of them, when joiners race), a waiter on a
+  // worker of the owning executor, before it sleeps or helps; never cleared: a joining wait returns only once the task is
   // done, so while the task has not run, its joiner still waits for it.
   // relaxed: a reader that misses the mark only helps less; the word's
-  // meaning does not depend on other memory.
+  // meaning does not depend on other memory. A load and a store, not a
+  // CAS (a locked instruction on every get() in fork-join code): when two
+  // joiners race, either word may stay, and either is true (each of them
+  // waits until the task is done).
   void mark_joined(std::uint64_t joiner) noexcept {
-    std::uint64_t none = 0;
-    joined_.compare_exchange_strong(none, joiner, std::memory_order_relaxed);
+    if (joined_.load(std::memory_order_relaxed) == 0) joined_.store(joiner, std::memory_order_relaxed);
   }
   std::uint64_t joined() const noexcept { return joined_.load(std::memory_order_relaxed); }
 
