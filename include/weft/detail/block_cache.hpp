@@ -20,6 +20,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <mutex>
 #include <new>
@@ -77,23 +78,34 @@ class block_cache {
   struct depot {
     std::mutex mutex;
     std::array<std::vector<chain>, class_count> full;  // guarded by mutex
+    // full[c].size(), written under the mutex: a thread whose take() would
+    // find no batch, or whose put() would find no room, skips the lock (a
+    // burst of fresh allocations otherwise locked once per block). relaxed:
+    // a stale count only costs one locked look or one batch freed early.
+    std::array<std::atomic<std::size_t>, class_count> batches{};
 
     bool take(int c, chain& out) {
+      const auto i = static_cast<std::size_t>(c);
+      if (batches[i].load(std::memory_order_relaxed) == 0) return false;
       std::lock_guard lock(mutex);
-      auto& v = full[static_cast<std::size_t>(c)];
+      auto& v = full[i];
       if (v.empty()) return false;
       out = v.back();
       v.pop_back();
+      batches[i].store(v.size(), std::memory_order_relaxed);
       return true;
     }
     // False when the depot already holds depot_limit batches of this class
     // (the caller then frees the batch).
     bool put(int c, chain in) {
+      const auto i = static_cast<std::size_t>(c);
+      if (batches[i].load(std::memory_order_relaxed) >= depot_limit) return false;
       std::lock_guard lock(mutex);
-      auto& v = full[static_cast<std::size_t>(c)];
+      auto& v = full[i];
       if (v.size() >= depot_limit) return false;
       if (v.capacity() == 0) v.reserve(depot_limit);  // the only allocation: put() never throws after it
       v.push_back(in);
+      batches[i].store(v.size(), std::memory_order_relaxed);
       return true;
     }
   };
