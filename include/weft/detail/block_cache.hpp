@@ -11,7 +11,7 @@
 // whichever thread allocates next: one lock per 64 blocks.
 //
 // Memory is bounded: a thread keeps at most 2 x 64 blocks per size class and
-// the depot at most depot_limit batches per class; beyond that, blocks go
+// the depot at most 4 MiB per class (depot_limit batches); beyond that, blocks go
 // back to the allocator. So a burst (a million-task backlog) is returned to
 // malloc once it drains, and a thread's blocks are freed when it exits.
 //
@@ -49,10 +49,15 @@ class block_cache {
  private:
   static constexpr std::size_t class_count = 4;  // 64, 128, 256, 512 bytes
   static constexpr std::size_t batch = 64;
-  // Batches the depot keeps per class (8192 blocks: 1-4 MiB): enough to
-  // carry bursts of a few thousand tasks between submitters and workers
-  // without going back to malloc, small next to a million-task backlog.
-  static constexpr std::size_t depot_limit = 128;
+  // Bytes the depot keeps per class: enough to carry a burst of ~2^16 small
+  // tasks (the 64- and 128-byte classes that post() and submit() of small
+  // lambdas use) between submitters and workers without going back to
+  // malloc, whose cross-thread frees were most of a worker's time beyond
+  // the old 8192-block limit; small next to a million-task backlog.
+  static constexpr std::size_t depot_bytes_per_class = std::size_t{4} << 20;
+  static constexpr std::size_t depot_limit(std::size_t c) noexcept {
+    return depot_bytes_per_class / (batch * class_bytes(static_cast<int>(c)));
+  }
 
   struct block {
     block* next;
@@ -95,15 +100,15 @@ class block_cache {
       batches[i].store(v.size(), std::memory_order_relaxed);
       return true;
     }
-    // False when the depot already holds depot_limit batches of this class
+    // False when the depot already holds depot_limit(c) batches of this class
     // (the caller then frees the batch).
     bool put(int c, chain in) {
       const auto i = static_cast<std::size_t>(c);
-      if (batches[i].load(std::memory_order_relaxed) >= depot_limit) return false;
+      if (batches[i].load(std::memory_order_relaxed) >= depot_limit(i)) return false;
       std::lock_guard lock(mutex);
       auto& v = full[i];
-      if (v.size() >= depot_limit) return false;
-      if (v.capacity() == 0) v.reserve(depot_limit);  // the only allocation: put() never throws after it
+      if (v.size() >= depot_limit(i)) return false;
+      if (v.capacity() == 0) v.reserve(depot_limit(i));  // the only allocation: put() never throws after it
       v.push_back(in);
       batches[i].store(v.size(), std::memory_order_relaxed);
       return true;
