@@ -81,8 +81,11 @@ class async_wait_list {
     // changer's seq_cst fence or RMW, and with light() after a release
     // store. (Should a membarrier fail after registration, heavy() falls
     // back to a fence; a light() racing with that failure is the one case
-    // it cannot cover, as in asymmetric_fence.)
+    // it cannot cover, as in asymmetric_fence.) Under TSan heavy() is a
+    // no-op and changers' K1 stores are seq_cst; the fence keeps the
+    // hardware ordering there.
     asymmetric_fence::heavy();
+    if constexpr (asymmetric_fence::tsan) std::atomic_thread_fence(std::memory_order_seq_cst);
     epoch_.fetch_add(1, std::memory_order_seq_cst);
     serve_once_per_thread();
   }
