@@ -197,7 +197,8 @@ class bounded_queue {
   // Marks one popped item as processed. Thread-safe. Throws std::logic_error
   // when called more often than items were popped.
   void task_done();
-  // Waits until every item pushed so far has been marked done.
+  // Waits until every item pushed so far has been marked done; a push still
+  // in progress when join() looks (concurrent with it) counts as pushed.
   // Thread-safe. Blocks until then (close() does not end the wait).
   void join();
 
