@@ -78,6 +78,9 @@ static void print_usage() {
 #if defined(WEFT_BENCH_HAVE_MOODYCAMEL)
   std::printf(" moodycamel");
 #endif
+#if defined(WEFT_BENCH_HAVE_ATOMIC_QUEUE)
+  std::printf(" atomic_queue");
+#endif
 #if defined(WEFT_BENCH_HAVE_BOOST)
   std::printf(" boost");
 #endif

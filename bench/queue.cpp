@@ -2,12 +2,20 @@
 // queue/<impl>/<P>p<C>c — items/s moved from P producers to C consumers
 // through a queue of capacity 1024 (moodycamel's BlockingConcurrentQueue has
 // no capacity bound; it is measured unbounded, which favours it).
+// atomic_queue's queues never sleep: push() and pop() spin until they can
+// go on, which wins while every thread has a core of its own and collapses
+// when threads outnumber cores. Two of its variants are measured:
+// atomic_queue (AtomicQueue<int, 1024>: ints stored in the slots' atomics,
+// one value reserved as 'empty', so the bench pushes v + 1) and
+// atomic_queue2 (AtomicQueue2<int, 1024>: any T, a state byte per slot, as
+// weft's queue holds any T).
 #include <weft/bounded_queue.hpp>
 
 #include "harness.hpp"
 
 #include <condition_variable>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <string>
 
@@ -16,6 +24,9 @@
 #endif
 #if defined(WEFT_BENCH_HAVE_MOODYCAMEL)
 #include <blockingconcurrentqueue.h>
+#endif
+#if defined(WEFT_BENCH_HAVE_ATOMIC_QUEUE)
+#include <atomic_queue/atomic_queue.h>
 #endif
 
 namespace weft_bench {
@@ -76,12 +87,27 @@ struct moodycamel_impl {
 };
 #endif
 
+#if defined(WEFT_BENCH_HAVE_ATOMIC_QUEUE)
+struct atomic_queue_impl {
+  // 0 is the 'empty' value (NIL) of AtomicQueue<int>: items travel as v + 1.
+  atomic_queue::AtomicQueue<int, capacity> q;
+  void push(int v) { q.push(v + 1); }
+  int pop() { return q.pop() - 1; }
+};
+struct atomic_queue2_impl {
+  atomic_queue::AtomicQueue2<int, capacity> q;
+  void push(int v) { q.push(v); }
+  int pop() { return q.pop(); }
+};
+#endif
+
 template <class Impl>
 void bm_queue(benchmark::State& state, int producers, int consumers) {
   const int per_producer = items_per_run / producers;
   const int per_consumer = items_per_run / consumers;
   for (auto _ : state) {
-    Impl impl;
+    auto impl_owner = std::make_unique<Impl>();  // atomic_queue's rings are inline: keep them off the stack
+    Impl& impl = *impl_owner;
     std::int64_t sink = 0;
     std::mutex sink_mutex;
     run_parallel(producers + consumers, [&](int id) {
@@ -101,7 +127,7 @@ void bm_queue(benchmark::State& state, int producers, int consumers) {
 
 template <class Impl>
 void register_impl(const std::string& name) {
-  for (auto [p, c] : {std::pair{1, 1}, {2, 2}, {4, 4}}) {
+  for (auto [p, c] : {std::pair{1, 1}, {2, 2}, {4, 4}, {8, 8}}) {
     add("queue/" + name + "/" + std::to_string(p) + "p" + std::to_string(c) + "c",
         [p = p, c = c](benchmark::State& s) { bm_queue<Impl>(s, p, c); });
   }
@@ -117,6 +143,10 @@ void register_queue() {
 #endif
 #if defined(WEFT_BENCH_HAVE_MOODYCAMEL)
   register_impl<moodycamel_impl>("moodycamel");
+#endif
+#if defined(WEFT_BENCH_HAVE_ATOMIC_QUEUE)
+  register_impl<atomic_queue_impl>("atomic_queue");
+  register_impl<atomic_queue2_impl>("atomic_queue2");
 #endif
 }
 

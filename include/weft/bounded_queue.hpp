@@ -6,6 +6,7 @@
 #pragma once
 
 #include <weft/detail/async_wait_list.hpp>
+#include <weft/detail/asymmetric_fence.hpp>
 #include <weft/detail/config.hpp>
 #include <weft/detail/wait.hpp>
 #include <weft/error.hpp>
@@ -31,8 +32,10 @@ namespace weft {
 //   threads, except construction and destruction, which must not race with
 //   any other call (destroy only after every user has returned).
 // Blocking: push()/emplace() block while the queue is full, pop() while it is
-//   empty. A waiter spins briefly (spin_limit pauses), then sleeps on a futex;
-//   it is woken by the operation that frees or fills its slot, or by close().
+//   empty. A waiter spins briefly (spin_limit pauses, then yield_limit
+//   yields), then sleeps on its slot's futex after one membarrier(2) call
+//   (see "Wake-ups" below); it is woken by the operation that frees or
+//   fills its slot, or by close().
 //   try_* never wait for another thread: they claim a slot only once it is
 //   already full (try_pop) or already free (try_push), and otherwise fail.
 //   *_for / *_until sleep at most until their deadline.
@@ -49,10 +52,13 @@ namespace weft {
 //   Writes a thread made before push(x) are visible to the thread that pops x.
 //   After close(), items already in the queue are still delivered; pop()
 //   returns std::nullopt only once the queue is closed and drained.
-// Cost: O(1) per operation: one fetch_add on a shared index plus two atomic
-//   operations on the item's own slot; no allocation after construction, no
-//   system call unless a thread sleeps. Memory: capacity slots, each at
-//   least one cache line.
+// Cost: O(1) per operation. push: one fetch_add on the push index, a
+//   compare-exchange and a release store on the item's own slot. pop: one
+//   fetch_add on the pop index, one on a consumer-side count (task_done()'s
+//   misuse check) and a release store on the slot. No allocation after
+//   construction, no system call unless a thread sleeps (then a futex wait,
+//   preceded by one membarrier). Memory: capacity slots, each at least one
+//   cache line.
 // Lifetime: the destructor destroys items still queued.
 //
 // Design: a ring of `capacity` slots, each with a 32-bit `turn` word (after
@@ -81,6 +87,29 @@ namespace weft {
 // try_ or timed alike) treats any turn at or past base + 2 as ready and
 // skips the round; size() leaves it out (voided_).
 // A consumer that meets a voided round takes another ticket.
+//
+// Wake-ups (protocol P), Dekker-style, after folly's asymmetric barriers:
+//   sleeper: (W1) slot's sleepers += 1   (W2) heavy()   (W3) re-read turn
+//            (W4) futex_wait(turn) unless ready
+//   changer: (C1) store turn (release)   (C2) light()   (C3) read sleepers,
+//            futex_wake if > 0
+// light() and heavy() order like two seq_cst fences (asymmetric_fence), so
+// either C3 sees W1 and wakes, or W3 sees C1 and does not sleep; a change
+// between W3 and W4 fails the kernel's value check in W4. With membarrier
+// light() is a compiler barrier: a push or pop pays no full fence (the xchg
+// that published a turn, with the sleeper check behind it, was a third of a
+// 1p1c push's time in perf), and the thread about to sleep pays one
+// membarrier system call on top of its futex wait. async_wait_list's (Q2)
+// is a heavy() as well, so the same light() orders C1 before notify()'s
+// read of the list's waiter count (K2).
+//
+// Completion tracking (protocol J): join() waits until finished equals the
+// push tickets issued. Each ticket is finished exactly once: by task_done()
+// for its item, by the consumer when T's move throws in pop() (the item is
+// destroyed), or by its producer when the push fails (closed, or T's
+// constructor threw in the slot). So a push keeps no count of its own; a
+// push in progress counts as pushed (it is concurrent with join(), which
+// then waits for its item too).
 //
 // Close: close() sets the closed bit of the push tickets (so no later ticket is valid),
 // records close_ticket_ = the number of tickets handed out before, then sets
@@ -168,7 +197,8 @@ class bounded_queue {
   // Marks one popped item as processed. Thread-safe. Throws std::logic_error
   // when called more often than items were popped.
   void task_done();
-  // Waits until every item pushed so far has been marked done.
+  // Waits until every item pushed so far has been marked done; a push still
+  // in progress when join() looks (concurrent with it) counts as pushed.
   // Thread-safe. Blocks until then (close() does not end the wait).
   void join();
 
@@ -235,6 +265,32 @@ class bounded_queue {
     return push_side_.tickets.load(std::memory_order_acquire) & ~closed_bit;
   }
 
+  static constexpr auto scope = detail::futex_scope::process_private;
+  // (C1)-(C3) of protocol P: the hot store of a turn word and the wake-up.
+  void publish(slot& s, std::uint32_t turn) noexcept;
+  // (W1)-(W4) of protocol P: waits until ready(turn) holds and returns that
+  // turn; std::nullopt when give_up() holds before a sleep or the policy expires.
+  template <class Ready, class GiveUp>
+  std::optional<std::uint32_t> await_turn(slot& s, Ready ready, GiveUp give_up,
+                                          const detail::wait_policy& policy);
+  // Protocol J. Tickets ever issued, with or without a pushed item.
+  std::uint64_t pushes_begun() const noexcept {
+    // seq_cst: (J2) in all_done() and (F2) in finish().
+    return push_side_.tickets.load(std::memory_order_seq_cst) & ~closed_bit;
+  }
+  bool all_done() const noexcept {
+    // (J1) seq_cst (acquire: pairs with finish()'s RMW (F1), so the work
+    // before every task_done() happens before join() returns). finished is
+    // read before the tickets (J2): a ticket is issued before it is
+    // finished, so finished(J1) <= issued(J1) <= issued(J2), and equality
+    // means every ticket issued by J1 was finished.
+    const std::uint64_t finished = pop_side_.finished.load(std::memory_order_seq_cst);
+    return finished == pushes_begun();
+  }
+  // One ticket is over for join(): (F1) count it, (F2) wake joiners when
+  // it was the last one issued.
+  void finish() noexcept;
+
   template <class... Args>
   void produce(std::uint64_t ticket, Args&&... args);
   outcome consume(std::uint64_t ticket, std::optional<T>& out);
@@ -242,9 +298,7 @@ class bounded_queue {
   enum class try_result { item, empty, drained };
   try_result try_pop_into(std::optional<T>& out);
   bool push_waiting(T&& value, const detail::wait_policy& policy);
-  void mark_finished() noexcept;
   std::uint64_t take_producer_ticket();
-  using tracking = detail::task_tracking<detail::futex_scope::process_private>;
   std::optional<T> pop_waiting(const detail::wait_policy& policy);
   bool closed_before(std::uint64_t ticket) const noexcept {
     // acquire, then relaxed: as in closed(); the store of closed_ publishes close_ticket_.
@@ -326,8 +380,8 @@ class bounded_queue {
     void await_resume() const {
       if (cancelled()) detail::throw_task_cancelled();
     }
-    // acquire: pairs with task_done()'s acq_rel decrement, as in join().
-    bool attempt() noexcept override { return q_->push_side_.unfinished.load(std::memory_order_acquire) == 0; }
+    // As join(): protocol J.
+    bool attempt() noexcept override { return q_->all_done(); }
     void on_cancel() noexcept override {
       if (q_->joiners_.cancel(this)) context().loop().schedule(this);
     }
@@ -385,12 +439,12 @@ class bounded_queue {
   // Producer side, one false-sharing range of its own.
   struct alignas(detail::false_sharing_range) producer_side {
     std::atomic<std::uint64_t> tickets{0};     // push tickets issued | closed_bit
-    std::atomic<std::uint64_t> unfinished{0};  // pushed and not task_done()
   } push_side_;
-  // Consumer side.
+  // Consumer side (task_done() runs on consumers).
   struct alignas(detail::false_sharing_range) consumer_side {
     std::atomic<std::uint64_t> tickets{0};        // pop tickets issued
-    std::atomic<std::uint64_t> popped_undone{0};  // popped and not task_done()
+    std::atomic<std::uint64_t> popped_undone{0};  // popped and not task_done(): misuse check
+    std::atomic<std::uint64_t> finished{0};       // push tickets over: protocol J (F1)
   } pop_side_;
   alignas(detail::false_sharing_range) std::atomic<bool> closed_{false};  // set once by close()
   std::atomic<std::uint64_t> close_ticket_{0};  // written before closed_ (release), read after (acquire)
@@ -400,7 +454,10 @@ class bounded_queue {
   // precedes the void's store (B'), which the consumer's decrement follows
   // via its acquire (C), so the count never goes below zero.
   std::atomic<std::uint64_t> voided_{0};
-  detail::parking_word<> join_epoch_;           // bumped when unfinished reaches 0
+  // Bumped by (F2) when every ticket issued is finished; join() sleeps on
+  // it. A line apart from closed_ and the lists' waiter counts, which every
+  // push and pop reads.
+  alignas(detail::false_sharing_range) detail::parking_word<> join_epoch_;
   // Tasks waiting in async_pop / async_push / async_join (see async_wait_list):
   // notified after every change that may let them finish.
   detail::async_wait_list poppers_;
@@ -428,6 +485,9 @@ bounded_queue<T>::bounded_queue(size_type capacity)
     throw std::invalid_argument("weft::bounded_queue: capacity exceeds 2^40 items");
   slots_ = std::make_unique<slot[]>(capacity);
   // Slot i starts in round 0, empty: turn = 0 (value-initialized).
+  // Protocol P's light()/heavy() mode, decided before any thread can use
+  // this queue (every user gets the queue after this constructor returns).
+  detail::asymmetric_fence::prepare();
 }
 
 template <class T>
@@ -463,7 +523,10 @@ std::uint64_t bounded_queue<T>::take_producer_ticket() {
   // it was issued before the closed bit. No item data rides on it: items
   // travel through the slot's turn word (B)/(C).
   std::uint64_t ticket = push_side_.tickets.fetch_add(1, std::memory_order_acq_rel);
-  if (ticket & closed_bit) throw queue_closed();  // issued after close(): never valid
+  if (ticket & closed_bit) {  // issued after close(): never valid
+    finish();                  // protocol J: the ticket is over
+    throw queue_closed();
+  }
   return ticket;
 }
 
@@ -476,9 +539,12 @@ void bounded_queue<T>::produce(std::uint64_t ticket, Args&&... args) {
   slot& s = slot_of(ticket);
   const std::uint32_t base = base_of(ticket);
   for (;;) {
-    auto turn = s.turn.await([&](std::uint32_t v) { return distance(v, base) >= 0; },
-                             [&] { return closed(); }, detail::wait_policy::forever());
-    if (!turn || distance(*turn, base) > 0) throw queue_closed();  // gave up, or voided
+    auto turn = await_turn(s, [&](std::uint32_t v) { return distance(v, base) >= 0; },
+                           [&] { return closed(); }, detail::wait_policy::forever());
+    if (!turn || distance(*turn, base) > 0) {  // gave up, or voided
+      finish();  // protocol J: the ticket is over (consume() voids the round)
+      throw queue_closed();
+    }
     std::uint32_t seen = *turn;
     // (A) claim. acquire: pairs with the release in (D) of consumer r-1, so
     // its destruction of the previous item happens before we construct. The
@@ -493,19 +559,19 @@ void bounded_queue<T>::produce(std::uint64_t ticket, Args&&... args) {
   } catch (...) {
     assert_turn(s, base + writing, "bounded_queue: slot left 'writing' while its producer constructed");
     voided_.fetch_add(1, std::memory_order_relaxed);  // relaxed: see voided_
-    s.turn.store_and_wake(base + round_step);  // (B') void the round (1 -> 8): consumer r skips it
+    // (B') void the round (1 -> 8): consumer r skips it. seq_cst store and
+    // load (rare path): a full (C1)-(C3) of protocol P on its own.
+    s.turn.store_and_wake(base + round_step);
     poppers_.notify();
     pushers_.notify();
+    finish();  // protocol J: the ticket is over
     throw;
   }
   assert_turn(s, base + writing, "bounded_queue: slot left 'writing' while its producer constructed");
-  // relaxed: ordered before (B) by program order; join() reads it acquire
-  // after task_done()'s acq_rel decrement, which follows the pop of this item.
-  push_side_.unfinished.fetch_add(1, std::memory_order_relaxed);
-  // (B) publish. seq_cst store (release suffices for the item; seq_cst for the
-  // parking protocol): pairs with the acquire in (C).
-  s.turn.store_and_wake(base + full_state);
-  poppers_.notify();  // (K2) of async_wait_list, after (B)
+  // (B) publish: (C1)-(C3) of protocol P. The release store pairs with the
+  // acquire in (C): the item's construction happens before its pop.
+  publish(s, base + full_state);
+  poppers_.notify();  // (K2) of async_wait_list, after (B) and its light()
 }
 
 template <class T>
@@ -529,8 +595,8 @@ typename bounded_queue<T>::outcome bounded_queue<T>::consume(std::uint64_t ticke
   const std::uint32_t base = base_of(ticket);
   for (;;) {
     // (C) acquire: pairs with (B); the item's construction happens before.
-    auto turn = s.turn.await(
-        [&](std::uint32_t v) { return distance(v, base + full_state) >= 0; },
+    auto turn = await_turn(
+        s, [&](std::uint32_t v) { return distance(v, base + full_state) >= 0; },
         [&] {
           if (!closed()) return false;
           // relaxed: closed() (acquire) read true, which pairs with close()'s
@@ -575,19 +641,19 @@ void bounded_queue<T>::take(slot& s, std::uint32_t base, std::optional<T>& out) 
   struct release_slot {  // runs even if T's move constructor throws
     slot& s;
     std::uint32_t next;
-    detail::async_wait_list* pushers;
+    bounded_queue* q;
     ~release_slot() {
       s.item()->~T();
-      // (D) release (seq_cst store): pairs with (A) of producer r+1.
-      s.turn.store_and_wake(next);
-      pushers->notify();  // (K2) of async_wait_list, after (D)
+      // (D) release: pairs with (A) of producer r+1; (C1)-(C3) of protocol P.
+      q->publish(s, next);
+      q->pushers_.notify();  // (K2) of async_wait_list, after (D) and its light()
     }
-  } release{s, base + round_step, &pushers_};
+  } release{s, base + round_step, this};
   assert_turn(s, base + full_state, "bounded_queue: take() from a slot that is not full for this round");
   try {
     out.emplace(std::move(*s.item()));
   } catch (...) {
-    mark_finished();  // the item is destroyed, never delivered: join() must not wait for it
+    finish();  // protocol J: the item is destroyed, never delivered: join() must not wait for it
     throw;
   }
   // relaxed: a count for task_done()'s misuse check only.
@@ -645,8 +711,8 @@ std::optional<T> bounded_queue<T>::pop_waiting(const detail::wait_policy& policy
     slot& s = slot_of(ticket);
     std::uint32_t seen = s.turn.value.load(std::memory_order_acquire);
     if (try_pop_into(out) != try_result::empty) return out;
-    auto changed = s.turn.await(
-        [&](std::uint32_t v) { return v != seen; },
+    auto changed = await_turn(
+        s, [&](std::uint32_t v) { return v != seen; },
         [&] { return closed() || pop_side_.tickets.load(std::memory_order_acquire) != ticket; },  // as above
         policy);
     if (!changed && policy.expired()) {
@@ -691,8 +757,8 @@ bool bounded_queue<T>::push_waiting(T&& value, const detail::wait_policy& policy
     slot& s = slot_of(ticket);
     std::uint32_t seen = s.turn.value.load(std::memory_order_acquire);
     if (try_push(std::move(value))) return true;
-    auto changed = s.turn.await(
-        [&](std::uint32_t v) { return v != seen; },
+    auto changed = await_turn(
+        s, [&](std::uint32_t v) { return v != seen; },
         [&] { return closed() || tickets_issued() != ticket; }, policy);
     if (!changed && policy.expired()) return try_push(std::move(value));
   }
@@ -719,25 +785,93 @@ void bounded_queue<T>::close() noexcept {
 }
 
 template <class T>
+void bounded_queue<T>::publish(slot& s, std::uint32_t turn) noexcept {
+  using fence = detail::asymmetric_fence;
+  // (C1) release (seq_cst under TSan, which models neither fence kind):
+  // pairs with the acquire loads of the turn in await_turn() and try_*.
+  s.turn.value.store(turn, fence::hot_store_order);
+  fence::light();  // (C2): pairs with heavy() (W2) in await_turn() and (Q2) in async_wait_list
+  // (C3) relaxed: light() orders it after (C1) against a sleeper's heavy().
+  constexpr auto order = fence::tsan ? std::memory_order_seq_cst : std::memory_order_relaxed;
+  if (s.turn.sleepers.load(order) != 0) detail::futex_wake(s.turn.value, INT32_MAX, scope);
+}
+
+template <class T>
+template <class Ready, class GiveUp>
+std::optional<std::uint32_t> bounded_queue<T>::await_turn(slot& s, Ready ready, GiveUp give_up,
+                                                          const detail::wait_policy& policy) {
+  using fence = detail::asymmetric_fence;
+  auto& word = s.turn;
+  std::uint32_t seen = 0;
+  auto settled = [&] {
+    seen = word.value.load(std::memory_order_acquire);  // acquire: pairs with (C1)
+    return ready(seen) || !policy.may_sleep() || give_up();
+  };
+  if (detail::spin_then_yield(policy, settled) == detail::spin_outcome::stopped)
+    return ready(seen) ? std::optional<std::uint32_t>(seen) : std::nullopt;
+  for (;;) {
+    word.sleepers.fetch_add(1, std::memory_order_seq_cst);  // (W1)
+    // (W2). False, or unreliable, when a membarrier failed after it was
+    // registered: a changer's light() may then have been a compiler
+    // barrier only, so sleep at most 1 ms and look again.
+    const bool fenced = fence::heavy() && fence::reliable();
+    std::uint32_t v = word.value.load(std::memory_order_seq_cst);  // (W3)
+    const bool stop = ready(v) || give_up();
+    bool in_time = true;
+    if (!stop) {
+      if (fenced) {
+        in_time = detail::futex_wait(word.value, v, policy, scope);  // (W4)
+      } else {
+        auto cap = std::chrono::steady_clock::now() + std::chrono::milliseconds(1);
+        if (policy.has_deadline() && policy.deadline() < cap) cap = policy.deadline();
+        in_time = detail::futex_wait(word.value, v, detail::wait_policy::until(cap), scope) ||
+                  !policy.expired();
+      }
+    }
+    word.sleepers.fetch_sub(1, std::memory_order_relaxed);  // relaxed: a wake-up to spare is harmless
+    if (stop) return ready(v) ? std::optional<std::uint32_t>(v) : std::nullopt;
+    if (!in_time) {
+      v = word.value.load(std::memory_order_acquire);  // acquire: as in settled
+      return ready(v) ? std::optional<std::uint32_t>(v) : std::nullopt;
+    }
+  }
+}
+
+template <class T>
 void bounded_queue<T>::task_done() {
-  tracking::task_done(pop_side_.popped_undone, push_side_.unfinished, join_epoch_,
-                      "weft::bounded_queue::task_done: called more times than items were popped");
-  // (K1) of async_wait_list was the acq_rel decrement above: this fence
-  // makes it seq_cst against async_join's (Q1)/(Q2).
+  // relaxed: a count for the misuse check only; finish() orders the rest.
+  std::uint64_t popped = pop_side_.popped_undone.load(std::memory_order_relaxed);
+  do {
+    if (popped == 0)
+      throw std::logic_error("weft::bounded_queue::task_done: called more times than items were popped");
+  } while (!pop_side_.popped_undone.compare_exchange_weak(popped, popped - 1, std::memory_order_relaxed));
+  finish();
+}
+
+template <class T>
+void bounded_queue<T>::finish() noexcept {
+  // (F1) seq_cst: release for join()'s acquire (J1), and in one total order
+  // with (J1)/(J2) and the tickets' RMWs: see all_done().
+  const std::uint64_t finished = pop_side_.finished.fetch_add(1, std::memory_order_seq_cst) + 1;
+  // (F2) after (F1). When this was the last ticket issued, a joiner that
+  // read an earlier count (J1 before F1) read the epoch before that, and
+  // the bump (parking_word's C1-C3) wakes it. A ticket issued after (F2)
+  // is finished later, and its (F2) checks again.
+  if (finished == pushes_begun()) join_epoch_.bump_and_wake();
+  // (K1) of async_wait_list was (F1): this fence makes it seq_cst against
+  // async_join's (Q1)/(Q2).
   std::atomic_thread_fence(std::memory_order_seq_cst);
   joiners_.notify();
 }
 
 template <class T>
-void bounded_queue<T>::mark_finished() noexcept {
-  tracking::finish_one(push_side_.unfinished, join_epoch_);
-  std::atomic_thread_fence(std::memory_order_seq_cst);  // as in task_done()
-  joiners_.notify();
-}
-
-template <class T>
 void bounded_queue<T>::join() {
-  tracking::join(push_side_.unfinished, join_epoch_);
+  for (;;) {
+    // seq_cst: before (J1), so a bump (F2) after (J1) changes what we saw.
+    const std::uint32_t seen = join_epoch_.value.load(std::memory_order_seq_cst);
+    if (all_done()) return;
+    join_epoch_.await([seen](std::uint32_t v) { return v != seen; }, detail::wait_policy::forever());
+  }
 }
 
 template <class T>

@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <memory>
 #include <random>
+#include <thread>
+#include <vector>
 
 namespace {
 
@@ -136,5 +138,117 @@ TEST_CASE("close during traffic: accepted pushes equal pops, none lost",
     for (auto& t : threads) t.join();
     CHECK(pushed.load() == popped.load());
     CHECK(pushed_sum.load() == popped_sum.load());
+  }
+}
+
+// Lost wake-ups. Each hand-off below finds its partner blocked (the queue
+// holds 1 or 2 items and both threads wait on each other), so nearly every
+// push and pop goes through the sleep / wake protocol; a wake-up lost there
+// hangs a thread and the test fails at its ctest TIMEOUT.
+TEST_CASE("no lost wake-up: items passed around a ring of threads through capacity 1 and 2, blocking and timed",
+          "[bounded_queue][stress]") {
+  // Four stages pass each item on; the test thread feeds the ring and takes
+  // each item back before it sends the next, after a random 0-300 us of busy
+  // work (a workload, not a synchronization: any length is correct). The
+  // threads waiting meanwhile outlast their spin and yields at random points
+  // and sleep, so most hand-offs cross the sleep / wake-up protocol.
+  constexpr int stages = 4;
+  const int items = 2000 * static_cast<int>(weft_test::stress_scale());
+  for (std::size_t capacity : {std::size_t{1}, std::size_t{2}}) {
+    for (bool timed : {false, true}) {
+      std::vector<std::unique_ptr<weft::bounded_queue<int>>> ring;
+      for (int i = 0; i <= stages; ++i) ring.push_back(std::make_unique<weft::bounded_queue<int>>(capacity));
+      std::vector<std::thread> threads;
+      for (int i = 0; i < stages; ++i)
+        threads.emplace_back([&, i] {
+          auto& in = *ring[static_cast<std::size_t>(i)];
+          auto& out = *ring[static_cast<std::size_t>(i) + 1];
+          // A timed wait that never expires takes the sleep path with a deadline.
+          while (auto v = timed ? in.pop_for(std::chrono::hours(1)) : in.pop()) {
+            if (timed) {
+              THREAD_CHECK(out.try_push_for(int(*v), std::chrono::hours(1)));
+            } else {
+              out.push(*v);
+            }
+          }
+          out.close();
+        });
+      int mismatches = 0;
+      std::mt19937 rng(static_cast<unsigned>(capacity) * 2 + (timed ? 1 : 0));
+      for (int i = 0; i < items; ++i) {
+        const auto busy_until = std::chrono::steady_clock::now() + std::chrono::microseconds(rng() % 301);
+        while (std::chrono::steady_clock::now() < busy_until) {
+        }
+        ring.front()->push(i);
+        std::optional<int> v = ring.back()->pop();
+        if (!v || *v != i) ++mismatches;
+      }
+      ring.front()->close();
+      CHECK_FALSE(ring.back()->pop().has_value());  // closed and drained once the stages are done
+      for (auto& t : threads) t.join();
+      CHECK(mismatches == 0);
+      CHECK_THREADS_OK();
+    }
+  }
+}
+
+TEST_CASE("no lost wake-up: close() races blocked pushers and poppers at capacity 1 and 2",
+          "[bounded_queue][stress]") {
+  const int rounds = 300 * static_cast<int>(weft_test::stress_scale());
+  for (std::size_t capacity : {std::size_t{1}, std::size_t{2}}) {
+    for (int round = 0; round < rounds; ++round) {
+      weft::bounded_queue<int> q(capacity);
+      std::atomic<int> received{0};
+      std::atomic<int> accepted{0};
+      const int close_after = round % 7;  // close after 0..6 deliveries
+      std::thread producer([&] {
+        try {
+          for (int i = 0;; ++i) {
+            q.push(i);  // blocks on the full queue; close() must wake it
+            accepted.fetch_add(1);
+          }
+        } catch (const weft::queue_closed&) {
+        }
+      });
+      std::thread consumer([&] {
+        int expect = 0;
+        while (auto v = q.pop()) {  // blocks on the empty queue; close() must wake it
+          THREAD_CHECK(*v == expect);
+          ++expect;
+          received.fetch_add(1);
+        }
+      });
+      // Wait for progress, not for time: close once the consumer has seen
+      // close_after items, while the producer is blocked or about to be.
+      REQUIRE(weft_test::eventually([&] { return received.load() >= close_after; }));
+      q.close();
+      producer.join();
+      consumer.join();
+      CHECK(accepted.load() == received.load());
+      CHECK_THREADS_OK();
+    }
+  }
+}
+
+TEST_CASE("no lost wake-up: join() returns once the last item is marked done, at capacity 1 and 2",
+          "[bounded_queue][stress]") {
+  const int rounds = 300 * static_cast<int>(weft_test::stress_scale());
+  for (std::size_t capacity : {std::size_t{1}, std::size_t{2}}) {
+    for (int round = 0; round < rounds; ++round) {
+      weft::bounded_queue<int> q(capacity);
+      const int items = 1 + round % 5;
+      int processed = 0;  // consumer only, read after join(): join() orders it
+      std::thread consumer([&] {
+        while (auto v = q.pop()) {
+          ++processed;
+          q.task_done();
+        }
+      });
+      for (int i = 0; i < items; ++i) q.push(i);
+      q.join();  // sleeps until the consumer's last task_done()
+      CHECK(processed == items);
+      q.close();
+      consumer.join();
+    }
   }
 }

@@ -11,16 +11,20 @@
 // loop once the operation is over. So a woken coroutine never retries, and
 // an item taken for it is delivered even if it is cancelled meanwhile.
 //
-// Protocol (no lost wake-up), Dekker-style, both sides seq_cst:
-//   waiter:  (Q1) link, waiting_ += 1   (Q2) fence   (Q3) serve: try the op
+// Protocol (no lost wake-up), Dekker-style:
+//   waiter:  (Q1) link, waiting_ += 1   (Q2) heavy fence   (Q3) serve: try the op
 //   changer: (K1) change the structure  (K2) read waiting_  (K3) serve if > 0
-// Either K2 sees Q1 and serves, or Q3 sees K1. Serving the same waiter twice
+// A changer orders K1 before K2 with a seq_cst operation or fence, or, on
+// its hot path, with a release store and asymmetric_fence::light() (which
+// bounded_queue's push and pop use): Q2 is asymmetric_fence::heavy(), which
+// pairs with either. Either K2 sees Q1 and serves, or Q3 sees K1. Serving the same waiter twice
 // is excluded by its `where` state (guarded by mutex_): one server at a time
 // holds it out of the list ("serving") while it tries the operation.
 // A server that failed relinks the waiter and tries again if the epoch moved
 // meanwhile (a change whose notify() found the waiter out of the list).
 #pragma once
 
+#include <weft/detail/asymmetric_fence.hpp>
 #include <weft/detail/coro_core.hpp>
 
 #include <algorithm>
@@ -73,7 +77,15 @@ class async_wait_list {
       link_back(w);
       waiting_.fetch_add(1, std::memory_order_seq_cst);   // Q1
     }
-    std::atomic_thread_fence(std::memory_order_seq_cst);  // Q2: the op's loads in Q3 are acquire only
+    // Q2: the op's loads in Q3 are acquire only. heavy(): pairs with a
+    // changer's seq_cst fence or RMW, and with light() after a release
+    // store. (Should a membarrier fail after registration, heavy() falls
+    // back to a fence; a light() racing with that failure is the one case
+    // it cannot cover, as in asymmetric_fence.) Under TSan heavy() is a
+    // no-op and changers' K1 stores are seq_cst; the fence keeps the
+    // hardware ordering there.
+    asymmetric_fence::heavy();
+    if constexpr (asymmetric_fence::tsan) std::atomic_thread_fence(std::memory_order_seq_cst);
     epoch_.fetch_add(1, std::memory_order_seq_cst);
     serve_once_per_thread();
   }
