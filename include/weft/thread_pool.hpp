@@ -482,7 +482,7 @@ inline void thread_pool::enqueue(detail::state_base* task) {
 //   the hot path has no locked instruction (membarrier; see
 //   asymmetric_fence). Under ThreadSanitizer the store is seq_cst and the
 //   argument is the next one, which TSan checks as written;
-// - an outside submission (N1: the injection queue's seq_cst size_ RMW)
+// - an outside submission (N1: the injection queue's seq_cst pushed_ RMW)
 //   pairs by the single total order of seq_cst operations (the sleeper's
 //   W1 and W2 are seq_cst, and heavy() adds a full fence between them).
 // The sleeper count's line is only read here, never written, so
