@@ -6,11 +6,9 @@
 // Producers never lock: push is D. Vyukov's intrusive MPSC queue ("Intrusive
 // MPSC node-based queue", 1024cores.net): one exchange on head_, then one
 // store linking the predecessor. Consumers (the pool's workers) are
-// serialized by a small spin lock that producers never touch, which turns
-// the MPSC queue into an MPMC one without slowing submitters down. A spin
-// lock rather than std::mutex: the critical section is a few loads and
-// stores, a contended mutex puts the loser to sleep in the kernel for far
-// longer than that, and its unlock is one more locked instruction per task.
+// serialized by a small lock that producers never touch (consumer_guard),
+// which turns the MPSC queue into an MPMC one without slowing submitters
+// down.
 //
 // Caveat of the algorithm: between a producer's exchange (P1) and its link
 // store (P2) the items behind it are unreachable; pop() then returns nullptr
@@ -18,10 +16,11 @@
 #pragma once
 
 #include <weft/detail/config.hpp>
+#include <weft/detail/wait.hpp>
 
 #include <atomic>
 #include <cstddef>
-#include <thread>
+#include <cstdint>
 
 namespace weft::detail {
 
@@ -72,26 +71,41 @@ class injection_queue {
   }
 
  private:
-  // Test-and-test-and-set. After a short spin the waiter yields rather than
-  // sleeps: the holder is never blocked inside (the section makes no call),
-  // so it is only ever preempted, and yielding lets it run.
+  // A three-state futex lock (0 free, 1 held, 2 held and someone may
+  // sleep), which spins briefly before it sleeps: std::mutex sleeps at
+  // once, and a contended pop (a few loads and stores) is far shorter than
+  // a sleep and a wake-up. A pure spin lock was tried: with hundreds of
+  // workers on two cores a preempted holder left every other taker spinning
+  // and yielding, so the waiter does sleep, and the holder's unlock wakes
+  // one sleeper only when state 2 says there may be one.
   class consumer_guard {
    public:
-    explicit consumer_guard(std::atomic<bool>& locked) noexcept : locked_(locked) {
-      // acquire: the previous holder's tail_/popped_ writes are visible.
-      for (int spins = 0; locked_.exchange(true, std::memory_order_acquire); ) {
-        while (locked_.load(std::memory_order_relaxed)) {
-          if (++spins < spin_before_yield) cpu_relax(); else std::this_thread::yield();
-        }
+    explicit consumer_guard(std::atomic<std::uint32_t>& state) noexcept : state_(state) {
+      // acquire (every successful take below): the previous holder's
+      // tail_/popped_ writes are visible.
+      std::uint32_t seen = 0;
+      if (state_.compare_exchange_strong(seen, 1, std::memory_order_acquire, std::memory_order_relaxed)) return;
+      for (int spins = 0; spins < spin_limit; ++spins) {
+        cpu_relax();
+        seen = 0;
+        if (state_.load(std::memory_order_relaxed) == 0 &&
+            state_.compare_exchange_strong(seen, 1, std::memory_order_acquire, std::memory_order_relaxed))
+          return;
       }
+      // Taking it as 2 is conservative: the unlock then wakes one sleeper
+      // that may not exist (never the reverse, which would strand one).
+      while (state_.exchange(2, std::memory_order_acquire) != 0)
+        futex_wait(state_, 2, wait_policy::forever(), futex_scope::process_private);
     }
-    ~consumer_guard() { locked_.store(false, std::memory_order_release); }  // release: pairs with the acquire above
+    ~consumer_guard() {
+      // release: pairs with the acquire above.
+      if (state_.exchange(0, std::memory_order_release) == 2) futex_wake(state_, 1, futex_scope::process_private);
+    }
     consumer_guard(const consumer_guard&) = delete;
     consumer_guard& operator=(const consumer_guard&) = delete;
 
    private:
-    static constexpr int spin_before_yield = 64;
-    std::atomic<bool>& locked_;
+    std::atomic<std::uint32_t>& state_;
   };
 
   void link(queue_node* node) noexcept {
@@ -130,7 +144,7 @@ class injection_queue {
 
   alignas(false_sharing_range) std::atomic<queue_node*> head_{&stub_};  // producers exchange it
   alignas(false_sharing_range) queue_node* tail_ = &stub_;              // guarded by consumer_lock_
-  std::atomic<bool> consumer_lock_{false};
+  std::atomic<std::uint32_t> consumer_lock_{0};  // consumer_guard's futex word
   queue_node stub_;                                                     // the algorithm's dummy node
   // Two counters rather than one RMW'd by both sides: producers and
   // consumers would bounce one line on every task. size() = pushed_ - popped_.
