@@ -791,6 +791,8 @@ inline void process_pool::build_poll_set(std::vector<pollfd>& fds) const {
 inline void process_pool::dispatcher_main() {
   detail::activity_window window(detail::message_window);
   std::vector<pollfd> fds;  // keeps its capacity while spinning
+  constexpr int socket_poll_every = 8;
+  int turns_unpolled = 0;
   for (;;) {
     if (should_stop()) break;
     keep_full_strength();
@@ -802,7 +804,17 @@ inline void process_pool::dispatcher_main() {
     const bool spinning = window.open();  // a reply is probably on its way: poll, do not sleep
     // S1/S2 for the doorbell and for every reply ring (see shm_ring.hpp).
     const bool sleep = !spinning && wake_.may_sleep() && rings_may_sleep();
-    int ready = ::poll(fds.data(), fds.size(), sleep ? poll_timeout_ms(now) : 0);
+    // A turn that spinning started for news in memory (a reply in a ring,
+    // a submit) skips the poll(0), a system call, unless the sockets went
+    // unpolled for socket_poll_every turns: big frames, wake-ups and the
+    // fork server's reports wait at most that many turns.
+    int ready = 0;
+    if (sleep || !spinning || ++turns_unpolled >= socket_poll_every || !(wake_.rang() || any_ring_record())) {
+      turns_unpolled = 0;
+      ready = ::poll(fds.data(), fds.size(), sleep ? poll_timeout_ms(now) : 0);
+    } else {
+      for (auto& p : fds) p.revents = 0;
+    }
     wake_.awake();
     if (sleep) rings_awake();  // S4
     if (ready < 0 && errno != EINTR) {
