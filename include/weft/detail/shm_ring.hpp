@@ -202,15 +202,18 @@ class shm_ring {
                 "weft: shm_ring must hold a full pipeline of inline frames");
 
  public:
-  static void layout_check() noexcept;
+  // Where the tail word and the first data byte sit (layout checks, and
+  // the [detail] tests that scribble on a ring).
+  static constexpr std::size_t tail_offset() noexcept;
+  static constexpr std::size_t data_offset() noexcept;
 };
 
-inline void shm_ring::layout_check() noexcept {
-  static_assert(offsetof(shm_ring, tail_) - offsetof(shm_ring, head_) >= ring_line,
-                "weft: shm_ring's head and tail must sit a cache line apart (no false sharing)");
-  static_assert(offsetof(shm_ring, sleeping_) - offsetof(shm_ring, tail_) >= ring_line,
-                "weft: shm_ring's sleeping word must not share the tail's cache line");
-}
+constexpr std::size_t shm_ring::tail_offset() noexcept { return offsetof(shm_ring, tail_); }
+constexpr std::size_t shm_ring::data_offset() noexcept { return offsetof(shm_ring, data_); }
+static_assert(shm_ring::tail_offset() >= ring_line,
+              "weft: shm_ring's head and tail must sit a false-sharing range apart");
+static_assert(shm_ring::data_offset() - shm_ring::tail_offset() >= 2 * ring_line,
+              "weft: shm_ring's sleeping word and data must not share the tail's range");
 
 // One worker's pair of rings.
 struct worker_channel {
