@@ -264,7 +264,7 @@ class process_pool : public detail::remote_pool_core<process_pool> {
   bool rings_may_sleep();
   void rings_awake();
   bool any_ring_record() const;
-  void spin_for_news(const detail::activity_window& window);
+  void spin_for_news(detail::activity_window& window);
   bool request_spawn();
   void free_slot_of(pid_t pid);
   void on_reply_too_big(worker& w);
@@ -650,8 +650,8 @@ inline void process_pool::on_worker_frame(worker& w, std::span<const std::byte> 
 
 inline void process_pool::on_worker_readable(std::size_t i) {
   worker& w = workers_[i];
+  bool anomaly = !drain_ring(w);  // also once its socket closed: a reply may still come through the ring
   if (w.fd < 0) return;
-  bool anomaly = !drain_ring(w);
   detail::frame_reader::status status;
   try {
     status = w.in.read(w.fd, [&](std::span<const std::byte> frame) {
@@ -725,9 +725,10 @@ inline bool process_pool::any_ring_record() const {
 
 // While the activity window is open and nothing happened: waits for a
 // reply in a ring or a submit()'s ring of the doorbell, without a system
-// call but a sched_yield() now and then, for a bounded number of turns
+// call but a sched_yield() now and then (one that lost the core for long
+// closes the window), for a bounded number of turns
 // (the sockets and the fork server are polled between two such waits).
-inline void process_pool::spin_for_news(const detail::activity_window& window) {
+inline void process_pool::spin_for_news(detail::activity_window& window) {
   for (int turn = 1; turn <= 256; ++turn) {
     if (wake_.rang() || any_ring_record()) return;
     if (turn % 16 != 0) {
@@ -735,7 +736,7 @@ inline void process_pool::spin_for_news(const detail::activity_window& window) {
       continue;
     }
     if (!window.open()) return;  // the clock every 16th turn only: it cost more than the rings
-    std::this_thread::yield();
+    window.yield();              // closes the window on a contended machine
   }
 }
 

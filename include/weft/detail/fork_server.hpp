@@ -205,7 +205,7 @@ inline bool send_initializer_outcome(int fd, void (*initializer)()) {
 // on the socket (protocol S1-S4). False: stop (asked, end of stream, a
 // revoked or corrupt ring, a broken protocol).
 inline constexpr std::size_t wake_frame_size = 1;
-inline bool worker_next_task(int fd, shm_ring& ring, const activity_window& window, std::vector<std::byte>& frame,
+inline bool worker_next_task(int fd, shm_ring& ring, activity_window& window, std::vector<std::byte>& frame,
                              std::vector<std::byte>& held, bool& have_held) {
   for (unsigned spins = 1;; ++spins) {
     bool marker = false;
@@ -231,7 +231,7 @@ inline bool worker_next_task(int fd, shm_ring& ring, const activity_window& wind
       continue;
     }
     if (window.open()) {
-      std::this_thread::yield();
+      window.yield();  // closes the window on a contended machine
       continue;
     }
     if (!ring.may_sleep()) continue;  // S1, S2

@@ -410,6 +410,7 @@ void remote_pool_core<Pool>::requeue_behind_front(remote_peer& p) {
 
 template <class Pool>
 void remote_pool_core<Pool>::requeue_last(remote_peer& p, std::size_t n) {
+  WEFT_ASSERT(n <= p.running.size(), "requeue_last: more tasks than the peer holds");
   std::lock_guard lock(mutex_);
   for (; n != 0 && !p.running.empty(); --n) {
     task& t = p.running.back();
