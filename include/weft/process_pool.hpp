@@ -260,7 +260,6 @@ class process_pool : public detail::remote_pool_core<process_pool> {
   void on_worker_closed(worker& w);
   bool drain_ring(worker& w);
   void on_worker_ring(worker& w);
-  bool wake_if_asleep(worker& w);
   bool rings_may_sleep();
   void rings_awake();
   bool any_ring_record() const;
@@ -411,9 +410,10 @@ inline void process_pool::break_pool(const std::string& why) {
 // frame matters when a fork()ed copy of the program still holds the socket:
 // the end of stream then never comes. A worker that is busy reads it after
 // its task; if the socket is full, the fork server's kill (broken pool) or
-// the end of stream has to do.
+// the end of stream has to do. One asleep on its ring is woken to see it.
 inline void process_pool::stop_worker(worker& w) {
   if (w.out.send(w.fd, {})) w.out.flush(w.fd);
+  if (w.channel != nullptr) w.channel->to_worker.wake_consumer();
   detail::pool_descriptors::instance().close(w.fd);
   w.fd = -1;
 }
@@ -677,9 +677,9 @@ inline void process_pool::on_worker_readable(std::size_t i) {
 // path that frees it earlier reclaims first (on_worker_frame, break_pool)
 // or drops the writer (on_worker_closed).
 //
-// A frame of up to shm_ring::inline_max bytes goes into w's ring (and a
-// sleeping worker gets a wake-up); a bigger one goes on the socket behind
-// a marker record in the ring, which keeps the order. The ring always has
+// A frame of up to shm_ring::inline_max bytes goes into w's ring; a bigger
+// one goes on the socket behind a marker record in the ring, which keeps
+// the order; a worker asleep on its ring is woken (futex). The ring always has
 // room (see shm_ring::inline_max); if it had not, the worker takes nothing
 // more and is closed (its tasks given back or failed, never lost).
 inline bool process_pool::send_task(worker& w, task& t) {
@@ -690,16 +690,9 @@ inline bool process_pool::send_task(worker& w, task& t) {
     w.ring_full = true;
     return false;
   }
-  if (on_socket) return w.out.send(w.fd, t.payload, /*lent=*/true);  // its bytes wake a sleeping worker
-  return wake_if_asleep(w);
-}
-
-// P4 of the ring protocol: a worker that announced its sleep gets a
-// one-byte frame (which it skips). False: the peer is gone.
-inline bool process_pool::wake_if_asleep(worker& w) {
-  if (!w.channel->to_worker.consumer_sleeping()) return true;
-  static constexpr std::byte wake_byte[detail::wake_frame_size] = {};
-  return w.out.send(w.fd, wake_byte);
+  const bool sent = !on_socket || w.out.send(w.fd, t.payload, /*lent=*/true);
+  w.channel->to_worker.wake_consumer();  // P4: a worker asleep on its ring's futex
+  return sent;
 }
 
 // S1/S2 of the ring protocol for every worker's reply ring, before the

@@ -198,29 +198,22 @@ inline bool send_initializer_outcome(int fd, void (*initializer)()) {
 }
 
 // The worker's tasks, in the order the pool sent them: from its ring
-// (shm_ring.hpp), a marker record meaning the next data frame on the
-// socket. On the socket a 1-byte frame is a wake-up (skipped) and an empty
-// frame asks the worker to stop. Spins on the ring while `window` is open
-// (no system call but a sched_yield() now and then), then sleeps in poll()
-// on the socket (protocol S1-S4). False: stop (asked, end of stream, a
-// revoked or corrupt ring, a broken protocol).
-inline constexpr std::size_t wake_frame_size = 1;
-inline bool worker_next_task(int fd, shm_ring& ring, activity_window& window, std::vector<std::byte>& frame,
-                             std::vector<std::byte>& held, bool& have_held) {
+// (shm_ring.hpp), a marker record meaning the next frame on the socket. On
+// the socket an empty frame asks the worker to stop. Spins on the ring
+// while `window` is open (no system call but a sched_yield() now and then;
+// one that lost the core for long closes the window), then sleeps on the
+// ring's futex (S0-S4), looking at its socket every worker_sleep_check for
+// a stop request or end of stream (the pool also wakes it when it stops
+// it). False: stop (asked, end of stream, a revoked or corrupt ring, a
+// broken protocol).
+inline constexpr auto worker_sleep_check = std::chrono::milliseconds(100);
+inline bool worker_next_task(int fd, shm_ring& ring, activity_window& window, std::vector<std::byte>& frame) {
   for (unsigned spins = 1;; ++spins) {
     bool marker = false;
     switch (ring.try_pop(frame, marker)) {
       case shm_ring::status::record:
         if (!marker) return true;
-        if (have_held) {  // read off the socket before its marker was seen
-          frame.swap(held);
-          have_held = false;
-          return true;
-        }
-        for (;;) {  // the frame follows on the socket, perhaps behind wake-ups
-          if (!recv_frame_into(fd, frame)) return false;
-          if (frame.size() != wake_frame_size) return !frame.empty();
-        }
+        return recv_frame_into(fd, frame) && !frame.empty();  // the frame follows on the socket
       case shm_ring::status::empty:
         break;
       default:  // corrupt, or revoked: the pool gave the task to another worker
@@ -234,18 +227,17 @@ inline bool worker_next_task(int fd, shm_ring& ring, activity_window& window, st
       window.yield();  // closes the window on a contended machine
       continue;
     }
-    if (!ring.may_sleep()) continue;  // S1, S2
+    ring.sleep_for(worker_sleep_check);
+    if (ring.has_record()) continue;
     pollfd p{fd, POLLIN, 0};
-    const int k = ::poll(&p, 1, -1);  // S3: a wake-up, a stop request or end of stream ends it
-    ring.awake();                     // S4
+    const int k = ::poll(&p, 1, 0);
     if (k < 0 && errno == EINTR) continue;
     if (k < 0 || (p.revents & POLLNVAL) != 0) return false;
-    if (ring.has_record()) continue;  // records first: a data frame's marker precedes it
-    if (!recv_frame_into(fd, frame) || frame.empty()) return false;
-    if (frame.size() == wake_frame_size) continue;
-    if (have_held) return false;  // two data frames ahead of their markers: not weft's pool
-    held.swap(frame);             // its marker was published before it was sent: the ring has it
-    have_held = true;
+    if (k == 0) continue;
+    // Readable: a stop request or end of stream. A task frame follows its
+    // marker, published before the frame was sent: look at the ring first.
+    if (ring.has_record()) continue;
+    return false;  // the empty frame, end of stream, or bytes that are not weft's: stop either way
   }
 }
 
@@ -255,7 +247,7 @@ inline bool worker_next_task(int fd, shm_ring& ring, activity_window& window, st
 // is gone.
 inline bool worker_send_reply(int fd, shm_ring& ring, std::span<const std::byte> reply) {
   if (reply.size() <= shm_ring::inline_max && ring.try_push(reply, false)) {  // P1-P3
-    if (ring.consumer_sleeping()) return send_frame(fd, {});                  // P4: an empty frame wakes it
+    if (ring.consumer_sleeping()) return send_frame(fd, {});                  // P4: an empty frame wakes the dispatcher
     return true;
   }
   return send_frame(fd, reply);
@@ -278,10 +270,9 @@ inline bool worker_send_reply(int fd, shm_ring& ring, std::span<const std::byte>
     ::_exit(1);
   }
   activity_window window(message_window);
-  std::vector<std::byte> frame, reply, held;  // reused: a task costs no allocation for its frames
-  bool have_held = false;
+  std::vector<std::byte> frame, reply;  // reused: a task costs no allocation for its frames
   for (std::size_t done = 0; max_tasks == 0 || done < max_tasks; ++done) {
-    if (!worker_next_task(fd, channel.to_worker, window, frame, held, have_held)) break;
+    if (!worker_next_task(fd, channel.to_worker, window, frame)) break;
     // Forks of one process share its code addresses: code words are addresses.
     run_task_frame_into(frame, code_resolver{}, reply);
     flush_standard_streams();  // the task's output is out before its future completes

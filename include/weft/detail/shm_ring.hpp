@@ -33,21 +33,32 @@
 //             socket closed must not start a task the pool gives to
 //             another worker). C3 and R race on head; exactly one wins
 //             each record, so a task runs at most once.
-//   sleeping: (S1) seq_cst store sleeping = 1; (S2) seq_cst load tail: a
-//             record published meanwhile cancels the sleep; (S3) block in
-//             poll() on the socket; (S4) sleeping = 0.
+//   sleeping: (S0) the worker reads `wakes` (its ticket); (S1) seq_cst
+//             store sleeping = 1; (S2) seq_cst load tail: a record
+//             published meanwhile cancels the sleep; (S3) block: the worker
+//             in futex_wait on `wakes` while it still equals the ticket (a
+//             process-shared futex, with a timeout after which it looks at
+//             its socket for a stop request or end of stream), the
+//             dispatcher in poll() on all its sockets; (S4) sleeping = 0.
+//   wake-up:  (P4) after P3, seq_cst load of sleeping: if set, the
+//             dispatcher bumps `wakes` and futex-wakes the worker; the
+//             worker writes an empty frame to its socket (the dispatcher
+//             skips it). No wake-up byte ever sits in the worker's socket,
+//             which carries only big task frames and the stop request.
 // No lost wake-up: P3/P4 and S1/S2 are all seq_cst, so either S2 sees P3's
-// record, or P4 sees S1 and the producer writes a wake-up to the socket.
+// record, or P4 sees S1 and wakes; a bump of `wakes` after S0 makes S3's
+// futex_wait return at once (the kernel compares the word with the ticket).
 // A producer that dies between P2 and P3 leaves no record: the consumer
 // never sees a half-written one. A peer that dies never makes the other
 // wait on the ring: nobody blocks on a ring, only in poll() on the socket,
-// whose end of stream (and the fork server's death report) ends the wait.
+// whose end of stream (and the fork server's death report) ends the wait,
+// or in a futex_wait bounded by a timeout.
 // A consumer trusts nothing it reads: a tail more than `capacity` ahead
 // of head, or a record longer than what was published, reads as corrupt.
 //
 // The words are lock-free atomics in MAP_SHARED memory (static_asserts
-// below), so both processes see one object; no futex is used (the socket
-// is the sleeping primitive, and it already tells of the peer's death).
+// below), so both processes see one object; `wakes` is a process-shared
+// futex word (on other systems futex_wait polls: see wait.hpp).
 #pragma once
 
 #if !defined(__unix__) && !defined(__APPLE__)
@@ -56,8 +67,10 @@
 
 #include <weft/detail/config.hpp>  // false_sharing_range
 #include <weft/detail/shm.hpp>
+#include <weft/detail/wait.hpp>  // futex_wait, futex_wake
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -90,6 +103,7 @@ class shm_ring {
     head_.store(0, std::memory_order_relaxed);  // relaxed: published by the fork that follows (a syscall)
     tail_.store(0, std::memory_order_relaxed);
     sleeping_.store(0, std::memory_order_relaxed);
+    wakes_.store(0, std::memory_order_relaxed);
   }
 
   // ---- producer ----
@@ -134,6 +148,14 @@ class shm_ring {
   }
   // P4: the consumer announced it sleeps (S1): the producer wakes it.
   bool consumer_sleeping() const noexcept { return sleeping_.load(std::memory_order_seq_cst) != 0; }
+  // P4 for a consumer that sleeps on the futex (the worker): bumps `wakes`
+  // and wakes it, if it announced its sleep. One system call then, none
+  // otherwise.
+  void wake_consumer() noexcept {
+    if (!consumer_sleeping()) return;
+    wakes_.fetch_add(1, std::memory_order_seq_cst);
+    futex_wake(wakes_, 1, futex_scope::process_shared);
+  }
 
   // ---- consumer ----
   // Takes the next record: its bytes into `frame` (resized; capacity kept),
@@ -175,6 +197,14 @@ class shm_ring {
   }
   // S4. relaxed: a producer that still reads 1 only sends a wake-up too many.
   void awake() noexcept { sleeping_.store(0, std::memory_order_relaxed); }
+  // S0-S4 on the futex, for at most `timeout`: returns when a record may
+  // have come (or the timeout passed); the caller looks again.
+  void sleep_for(std::chrono::milliseconds timeout) noexcept {
+    const std::uint32_t ticket = wakes_.load(std::memory_order_seq_cst);  // S0
+    if (!may_sleep()) return;                                              // S1, S2
+    futex_wait(wakes_, ticket, wait_policy::for_(timeout), futex_scope::process_shared);  // S3
+    awake();                                                               // S4
+  }
 
  private:
   static constexpr std::size_t padded(std::size_t n) noexcept { return (n + 7) & ~std::size_t{7}; }
@@ -194,6 +224,7 @@ class shm_ring {
   alignas(ring_line) std::atomic<std::uint64_t> head_{0};      // consumer writes: bytes consumed
   alignas(ring_line) std::atomic<std::uint64_t> tail_{0};      // producer writes: bytes published
   alignas(ring_line) std::atomic<std::uint32_t> sleeping_{0};  // consumer writes: 1 between S1 and S4
+  std::atomic<std::uint32_t> wakes_{0};                          // producer bumps (P4); the futex word of S3
   alignas(ring_line) std::byte data_[capacity];
 
   static_assert(std::atomic<std::uint64_t>::is_always_lock_free && std::atomic<std::uint32_t>::is_always_lock_free,
