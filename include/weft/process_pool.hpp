@@ -115,11 +115,17 @@ struct process_pool_options {
 //   detail::remote_pool_core, the client side both remote pools share), one
 //   definition for both; their contracts are written there.
 // Ordering: map() keeps input order; tasks start in submission order.
-// Cost: per task one frame each way over a socketpair (one system call per
-//   side when the socket has room); map() sends chunks of `chunksize` items
-//   as one task. After each message the worker and the dispatcher poll for
-//   200 us, yielding the core, before they block: back-to-back tasks cost no
-//   process wake-up.
+// Cost: a task and its reply of up to 16 KiB each are copied through a
+//   shared-memory ring per worker (detail/shm_ring.hpp): no system call
+//   while both sides are awake; bigger ones travel over the worker's
+//   socketpair (a system call per side when the socket has room). map()
+//   sends chunks of `chunksize` items as one task. After each message the
+//   worker and the dispatcher spin for 200 us, yielding the core now and
+//   then, before they sleep (a yield that lost the core for over 100 us
+//   means more runnable threads than cores: they then sleep at once for
+//   the next 50 ms); waking a sleeping side costs it one system call.
+//   Memory: 128 KiB of shared mapping per worker slot (2 x workers + 2
+//   slots), touched as used.
 // Lifetime: the destructor calls shutdown(drain), which runs every
 //   submitted task, stops the workers and waits for the fork server to
 //   exit. In a fork()ed copy of the program (another pid than the pool's
