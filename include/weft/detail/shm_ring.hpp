@@ -274,12 +274,9 @@ class channel_region {
   // Maps `slots` channels. Throws std::system_error.
   void create(std::size_t slots) {
     const std::size_t n = slots * sizeof(worker_channel);
-#if defined(MAP_NORESERVE)
-    constexpr int no_reserve = MAP_NORESERVE;  // pages come as a ring first reaches them
-#else
-    constexpr int no_reserve = 0;
-#endif
-    void* p = ::mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | no_reserve, -1, 0);
+    // Accounted (no MAP_NORESERVE): a machine short of memory refuses the
+    // mapping here, as ENOMEM, rather than a ring's first touch later.
+    void* p = ::mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) throw_errno(errno, "weft::process_pool: mmap of the worker channels");
     base_ = static_cast<worker_channel*>(p);
     slots_ = slots;
