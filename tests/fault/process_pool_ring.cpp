@@ -208,3 +208,25 @@ TEST_CASE("process_pool: workers and dispatcher asleep on their rings wake for e
     for (int i = 0; i < 150; ++i) CHECK(count[i] == 1);
   });
 }
+
+// Every worker leaves after one task (max_tasks_per_child = 1): its channel
+// slot is reset and given to its replacement only once its death was
+// reported, round after round; no task sees another worker's records.
+TEST_CASE("process_pool: workers recycled after every task reuse their channel slots, many rounds",
+          "[process_pool][fault][fork]") {
+  counters count;
+  weft_test::finishes("recycled workers on reused slots", [&] {
+    weft::process_pool_options o;
+    o.workers = 2;
+    o.max_tasks_per_child = 1;
+    process_pool pool(o);
+    constexpr int n = 120;
+    std::vector<weft::future<int>> futures;
+    for (int i = 0; i < n; ++i) futures.push_back(pool.submit(counted, i));
+    for (int i = 0; i < n; ++i) {
+      REQUIRE(finishes(futures[static_cast<std::size_t>(i)]));
+      CHECK(futures[static_cast<std::size_t>(i)].get() == i);
+      CHECK(count[i] == 1);
+    }
+  });
+}
