@@ -65,7 +65,7 @@ static void print_usage() {
       "  shm/queue/<P>p<C>c       items/s through shared_queue between processes\n"
       "  shm/pipe/1p1c            the same items through a pipe (baseline)\n"
       "  serialize/<type>         bytes/s of a serialize + deserialize round trip\n"
-      "  process/weft/<case>      process_pool: roundtrip, map_chunked, imap_unordered, shared_array, by_value\n"
+      "  process/weft/<case>      process_pool: roundtrip, roundtrip_batch, map_chunked, imap_unordered, shared_array, by_value\n"
       "  sweep/<cpu|io>/<threads|processes>/<workers>  worker-count sweeps\n"
       "  async/<impl>/sleep_semaphore  10,000 100 ms sleeps under a semaphore(1000): wall_s vs 1.0 s, peak RSS\n"
       "  async/<impl>/spawn_await      tasks/s: spawn 200,000 trivial coroutines, await each\n"

@@ -1,5 +1,7 @@
 // weft — MIT licence. See LICENSE.
 // process/weft/roundtrip — submit + get of a trivial task on a process_pool;
+// process/weft/roundtrip_batch — submit 5000 trivial tasks, then get each,
+// on 2 workers (issue 27's shape; Python's twin in bench/python_pool.py);
 // process/weft/roundtrip_1MiB — the same with a 1 MiB argument and result,
 // beside process/pipe/roundtrip_1MiB: the same bytes echoed by a forked
 // child over two plain pipes, the floor for the ratio;
@@ -51,6 +53,20 @@ void bm_roundtrip(benchmark::State& state) {
     ++i;
   }
   state.SetItemsProcessed(state.iterations());
+}
+
+void bm_roundtrip_batch(benchmark::State& state) {
+  constexpr int batch = 5000;
+  weft::process_pool pool(2);
+  std::vector<weft::future<int>> futures;
+  futures.reserve(batch);
+  for (auto _ : state) {
+    futures.clear();
+    for (int i = 0; i < batch; ++i) futures.push_back(pool.submit(identity, i));
+    for (int i = 0; i < batch; ++i)
+      if (futures[static_cast<std::size_t>(i)].get() != i) state.SkipWithError("wrong result");
+  }
+  state.SetItemsProcessed(state.iterations() * batch);
 }
 
 void bm_roundtrip_1MiB(benchmark::State& state) {
@@ -191,6 +207,7 @@ void bm_by_value(benchmark::State& state) {
 
 void register_process() {
   add("process/weft/roundtrip", bm_roundtrip)->Unit(benchmark::kMicrosecond);
+  add("process/weft/roundtrip_batch", bm_roundtrip_batch);
   add("process/weft/roundtrip_1MiB", bm_roundtrip_1MiB)->Unit(benchmark::kMicrosecond);
   add("process/pipe/roundtrip_1MiB", bm_pipe_roundtrip_1MiB)->Unit(benchmark::kMicrosecond);
   add("process/weft/map_chunked", bm_map_chunked);

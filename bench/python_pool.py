@@ -4,7 +4,8 @@
     python3 bench/python_pool.py
 
 Prints the rates of ProcessPoolExecutor.submit().result() (compare with
-process/weft/roundtrip) and multiprocessing.Pool.map(chunksize=256) over
+process/weft/roundtrip), of 5000 submits then .result() of each on 2 workers
+(compare with process/weft/roundtrip_batch) and multiprocessing.Pool.map(chunksize=256) over
 100k ints (compare with process/weft/map_chunked), in the same units as
 weft-bench's items_per_second.
 """
@@ -38,6 +39,16 @@ def main():
         ex.submit(identity, 0).result()  # warm up the worker
         rt = rate(lambda: ex.submit(identity, 1).result(), 1)
     print(f"python/ProcessPoolExecutor/roundtrip  items_per_second={rt:,.0f}")
+
+    def batch(ex, n=5000):
+        futures = [ex.submit(identity, i) for i in range(n)]
+        for f in futures:
+            f.result()
+
+    with concurrent.futures.ProcessPoolExecutor(max_workers=2) as ex:
+        batch(ex, 100)  # warm up the workers
+        rb = rate(lambda: batch(ex), 5000)
+    print(f"python/ProcessPoolExecutor/roundtrip_batch  items_per_second={rb:,.0f}")
     items = list(range(100_000))
     with multiprocessing.Pool(workers) as pool:
         pool.map(double, items, chunksize=256)

@@ -8,6 +8,7 @@
 #include <weft/detail/work_stealing_deque.hpp>
 #if defined(__unix__) || defined(__APPLE__)
 #include <weft/detail/ipc.hpp>
+#include <weft/detail/shm_ring.hpp>
 
 #include <fcntl.h>
 #include <poll.h>
@@ -20,6 +21,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -306,6 +308,137 @@ TEST_CASE("self_pipe: a notify from another thread wakes a poll that blocks", "[
   const int limit_ms = static_cast<int>(std::chrono::milliseconds(weft_test::hang_limit).count());
   CHECK(readable(pipe.read_end(), limit_ms));  // the limit only turns a hang into a failure
   notifier.join();
+}
+
+
+// ---- shm_ring (process_pool's shared-memory channel) ----
+
+namespace {
+using weft::detail::shm_ring;
+std::vector<std::byte> pattern(std::size_t n, std::uint32_t seed) {
+  std::vector<std::byte> v(n);
+  for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<std::byte>((seed * 131 + i * 7) & 0xff);
+  return v;
+}
+}  // namespace
+
+TEST_CASE("shm_ring: records of every size and markers cross in order through many wraparounds", "[detail]") {
+  auto ring = std::make_unique<shm_ring>();
+  std::vector<std::byte> got;
+  std::uint32_t pushed = 0, popped = 0;
+  for (int round = 0; round < 2000; ++round) {
+    // A few records in flight, sizes 0..inline_max, every 5th a marker.
+    for (int k = 0; k < 3; ++k, ++pushed) {
+      const bool marker = pushed % 5 == 4;
+      const std::size_t n = (pushed * 2654435761u) % (shm_ring::inline_max + 1);
+      REQUIRE(ring->try_push(pattern(marker ? 0 : n, pushed), marker));
+    }
+    while (popped < pushed) {
+      bool marker = false;
+      REQUIRE(ring->try_pop(got, marker) == shm_ring::status::record);
+      const bool want_marker = popped % 5 == 4;
+      CHECK(marker == want_marker);
+      const std::size_t n = want_marker ? 0 : (popped * 2654435761u) % (shm_ring::inline_max + 1);
+      REQUIRE(got == pattern(n, popped));
+      ++popped;
+    }
+    bool marker = false;
+    CHECK(ring->try_pop(got, marker) == shm_ring::status::empty);
+  }
+}
+
+TEST_CASE("shm_ring: a full ring refuses a record and writes nothing", "[detail]") {
+  auto ring = std::make_unique<shm_ring>();
+  int accepted = 0;
+  while (ring->try_push(pattern(shm_ring::inline_max, 1), false)) ++accepted;
+  CHECK(accepted == static_cast<int>(shm_ring::capacity / (shm_ring::inline_max + 8)));
+  std::vector<std::byte> got;
+  bool marker = false;
+  for (int i = 0; i < accepted; ++i) REQUIRE(ring->try_pop(got, marker) == shm_ring::status::record);
+  CHECK(ring->try_pop(got, marker) == shm_ring::status::empty);
+}
+
+TEST_CASE("shm_ring: a producer and a consumer thread exchange every record once, in order", "[detail]") {
+  auto ring = std::make_unique<shm_ring>();
+  constexpr std::uint32_t n = 100'000;
+  std::atomic<bool> ok{true};
+  std::thread consumer([&] {
+    std::vector<std::byte> got;
+    for (std::uint32_t i = 0; i < n;) {
+      bool marker = false;
+      const auto s = ring->try_pop(got, marker);
+      if (s == shm_ring::status::empty) {
+        std::this_thread::yield();
+        continue;
+      }
+      if (s != shm_ring::status::record || got != pattern(i % 97, i)) ok = false;
+      ++i;
+    }
+  });
+  for (std::uint32_t i = 0; i < n;)
+    if (ring->try_push(pattern(i % 97, i), false)) {
+      ++i;
+    } else {
+      std::this_thread::yield();
+    }
+  consumer.join();
+  CHECK(ok.load());
+}
+
+TEST_CASE("shm_ring: revoke takes back exactly the records the consumer has not taken", "[detail]") {
+  auto ring = std::make_unique<shm_ring>();
+  std::vector<std::byte> got;
+  bool marker = false;
+  for (std::uint32_t i = 0; i < 3; ++i) REQUIRE(ring->try_push(pattern(10 + i, i), i == 1));
+  REQUIRE(ring->try_pop(got, marker) == shm_ring::status::record);
+  auto revoked = ring->revoke();
+  REQUIRE(revoked.has_value());
+  CHECK(*revoked == 2);
+  CHECK(ring->try_pop(got, marker) == shm_ring::status::empty);
+  CHECK(ring->revoke() == std::optional<std::size_t>(0));
+  // Racing: whatever the consumer takes is never also revoked, and nothing is lost.
+  for (int round = 0; round < 200; ++round) {
+    auto r = std::make_unique<shm_ring>();
+    constexpr std::size_t records = 40;
+    for (std::uint32_t i = 0; i < records; ++i) REQUIRE(r->try_push(pattern(i, i), false));
+    std::atomic<std::size_t> taken{0};
+    std::thread consumer([&] {
+      std::vector<std::byte> frame;
+      bool m = false;
+      for (;;) {
+        const auto s = r->try_pop(frame, m);
+        if (s == shm_ring::status::record) {
+          taken.fetch_add(1);
+          continue;
+        }
+        if (s == shm_ring::status::revoked) continue;  // lost the race for this one: try the next
+        return;                                        // empty: revoked or all taken
+      }
+    });
+    auto back = r->revoke();
+    consumer.join();
+    REQUIRE(back.has_value());
+    CHECK(taken.load() + *back == records);
+  }
+}
+
+TEST_CASE("shm_ring: a scribbled ring reads as corrupt, never out of bounds", "[detail]") {
+  auto ring = std::make_unique<shm_ring>();
+  REQUIRE(ring->try_push(pattern(24, 3), false));
+  auto* raw = reinterpret_cast<unsigned char*>(ring.get());
+  std::vector<std::byte> got;
+  bool marker = false;
+  SECTION("a record longer than the ring may carry") {
+    const std::uint64_t huge = std::uint64_t{1} << 40;
+    std::memcpy(raw + shm_ring::data_offset(), &huge, sizeof huge);  // the first record's length word
+    CHECK(ring->try_pop(got, marker) == shm_ring::status::corrupt);
+    CHECK_FALSE(ring->revoke().has_value());
+  }
+  SECTION("a tail further ahead than the ring holds") {
+    const std::uint64_t tail = shm_ring::capacity * 3;
+    std::memcpy(raw + shm_ring::tail_offset(), &tail, sizeof tail);
+    CHECK(ring->try_pop(got, marker) == shm_ring::status::corrupt);
+  }
 }
 
 #endif

@@ -15,6 +15,7 @@
 #include <weft/detail/ipc.hpp>
 #include <weft/detail/remote_pool_core.hpp>
 #include <weft/detail/remote_task.hpp>
+#include <weft/detail/shm_ring.hpp>
 #include <weft/error.hpp>
 #include <weft/future.hpp>
 #include <weft/serialize.hpp>
@@ -25,6 +26,7 @@
 #include <csignal>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <exception>
 #include <map>
@@ -113,11 +115,17 @@ struct process_pool_options {
 //   detail::remote_pool_core, the client side both remote pools share), one
 //   definition for both; their contracts are written there.
 // Ordering: map() keeps input order; tasks start in submission order.
-// Cost: per task one frame each way over a socketpair (one system call per
-//   side when the socket has room); map() sends chunks of `chunksize` items
-//   as one task. After each message the worker and the dispatcher poll for
-//   200 us, yielding the core, before they block: back-to-back tasks cost no
-//   process wake-up.
+// Cost: a task and its reply of up to 16 KiB each are copied through a
+//   shared-memory ring per worker (detail/shm_ring.hpp): no system call
+//   while both sides are awake; bigger ones travel over the worker's
+//   socketpair (a system call per side when the socket has room). map()
+//   sends chunks of `chunksize` items as one task. After each message the
+//   worker and the dispatcher spin for 200 us, yielding the core now and
+//   then, before they sleep (a yield that lost the core for over 100 us
+//   means more runnable threads than cores: they then sleep at once for
+//   the next 50 ms); waking a sleeping side costs it one system call.
+//   Memory: 128 KiB of shared mapping per worker slot (2 x workers + 2
+//   slots), touched as used.
 // Lifetime: the destructor calls shutdown(drain), which runs every
 //   submitted task, stops the workers and waits for the fork server to
 //   exit. In a fork()ed copy of the program (another pid than the pool's
@@ -210,6 +218,14 @@ class process_pool : public detail::remote_pool_core<process_pool> {
     clock::time_point reply_moved{};
     detail::frame_reader in;     // replies, reassembled
     detail::frame_writer out;    // tasks the socket could not take yet (may lend from running: see send_task)
+    // Its shared-memory channel (detail/shm_ring.hpp): small tasks and
+    // replies travel there, the rest on the socket.
+    std::size_t slot = 0;                       // in channels_; freed at its death report
+    detail::worker_channel* channel = nullptr;
+    std::vector<std::byte> ring_reply;          // a reply taken from the ring, held while ring_held
+    bool ring_held = false;                     // ring_reply waits for the front's reply, still on the socket
+    bool ring_broken = false;                   // a malformed record: the ring is not read again
+    bool ring_full = false;                     // a task found no room (never in a correct run): the worker is closed
   };
   using peer = worker;
   // A worker that is given no more tasks: recycled after max_tasks_per_child,
@@ -226,7 +242,7 @@ class process_pool : public detail::remote_pool_core<process_pool> {
 
   // Transport hooks (remote_pool_core).
   bool accepts_tasks(const worker& w, std::size_t planned) const noexcept {
-    return w.ready && w.fd >= 0 && !retiring(w, planned);
+    return w.ready && w.fd >= 0 && !w.ring_full && !retiring(w, planned);
   }
   bool send_task(worker& w, task& t);
   void wake_dispatcher() noexcept { wake_.ring(); }
@@ -248,6 +264,14 @@ class process_pool : public detail::remote_pool_core<process_pool> {
   void on_worker_readable(std::size_t i);
   void on_worker_frame(worker& w, std::span<const std::byte> frame, bool& anomaly);
   void on_worker_closed(worker& w);
+  bool drain_ring(worker& w);
+  void on_worker_ring(worker& w);
+  bool rings_may_sleep();
+  void rings_awake();
+  bool any_ring_record() const;
+  void spin_for_news(detail::activity_window& window);
+  bool request_spawn();
+  void free_slot_of(pid_t pid);
   void on_reply_too_big(worker& w);
   void fail_lost_tasks(std::deque<task>& tasks, int status);
   void refuse_in_copy(const char* operation) const;
@@ -264,6 +288,7 @@ class process_pool : public detail::remote_pool_core<process_pool> {
   const pid_t owner_pid_;            // the process that built the pool
   const unsigned generation_;        // detail::fork_generation() there
   detail::doorbell wake_;            // submit()/shutdown() -> dispatcher
+  detail::channel_region channels_;  // one shared-memory channel per worker slot (before server_: it forks with them)
   detail::fork_server server_;
   int kill_signal_ = 0;              // guarded by mutex_ (the core's); terminate_workers()/kill_workers()'s signal
 
@@ -277,6 +302,11 @@ class process_pool : public detail::remote_pool_core<process_pool> {
   bool workers_signalled_ = false;          // kill_signal_ was sent to every worker
   std::optional<clock::time_point> kill_at_;  // after a SIGTERM: when the survivors get SIGKILL
   std::string break_request_;               // a break found while serving a worker, applied after
+  // Channel slots: 0 free, -1 asked of the fork server, else the pid of the
+  // worker using it until its death report (listed or not). A slot is
+  // reset only while free, so no process ever shares it with another.
+  std::vector<pid_t> slot_owner_;
+  std::deque<std::size_t> requested_slots_;  // the slots of unanswered spawn requests, in request order
 };
 
 // ---- implementation ----
@@ -291,7 +321,13 @@ inline process_pool::process_pool(process_pool_options options)
   registry.add(wake_.read_end());
   registry.add(wake_.write_end());
   try {
-    server_.start(options_.initializer, options_.max_tasks_per_child);
+    // Room for every worker, its replacement while the old one's death
+    // report is on its way, and two more: keep_full_strength waits for a
+    // free slot in the rare case none is.
+    channels_.create(2 * options_.workers + 2);
+    slot_owner_.assign(channels_.slots(), 0);
+    server_.start(options_.initializer, options_.max_tasks_per_child, channels_);
+    channels_.keep_from_forks();  // after the fork server has its copy
     start_dispatcher([this] { dispatcher_main(); });
   } catch (...) {
     server_.stop(true);  // kills what the fork server started and waits for it to exit
@@ -318,6 +354,7 @@ inline process_pool::~process_pool() {
 // thread may have held one at the fork).
 inline void process_pool::release_in_copy() noexcept {
   server_.abandon_in_copy();
+  channels_.abandon_in_copy();
   for (auto& w : workers_) ::close(w.fd);
   workers_.clear();
   if (dispatcher_.joinable()) dispatcher_.detach();
@@ -379,9 +416,10 @@ inline void process_pool::break_pool(const std::string& why) {
 // frame matters when a fork()ed copy of the program still holds the socket:
 // the end of stream then never comes. A worker that is busy reads it after
 // its task; if the socket is full, the fork server's kill (broken pool) or
-// the end of stream has to do.
+// the end of stream has to do. One asleep on its ring is woken to see it.
 inline void process_pool::stop_worker(worker& w) {
   if (w.out.send(w.fd, {})) w.out.flush(w.fd);
+  if (w.channel != nullptr) w.channel->to_worker.wake_consumer();
   detail::pool_descriptors::instance().close(w.fd);
   w.fd = -1;
 }
@@ -407,15 +445,25 @@ inline void process_pool::on_zygote_readable() {
     if (got == detail::receive_status::malformed) report_anomaly("a malformed message from the fork server");
     server_alive_ = false;  // its answers and death reports end here
     spawning_ = 0;
+    requested_slots_.clear();  // no slot is reused from here on
     break_pool("weft::process_pool: the fork server died (killed from outside?); the pool cannot replace workers");
     return;
   }
 }
 
 inline void process_pool::on_zygote_message(const detail::zygote_message& m, int fd) {
+  std::size_t slot = 0;
   switch (m.kind) {
     case 'S':
       --spawning_;
+      if (requested_slots_.empty()) {
+        report_anomaly("a spawn answer without a request");
+        if (fd >= 0) detail::pool_descriptors::instance().close(fd);
+        return;
+      }
+      slot = requested_slots_.front();
+      requested_slots_.pop_front();
+      slot_owner_[slot] = m.pid;  // until its death report, listed or not
       // No socket attached: this process is out of descriptors (the kernel
       // dropped it). Its worker sees end of stream and leaves; its death
       // report names no listed worker.
@@ -426,14 +474,21 @@ inline void process_pool::on_zygote_message(const detail::zygote_message& m, int
         worker w;
         w.pid = m.pid;
         w.fd = fd;
+        w.slot = slot;
+        w.channel = &channels_[slot];
         workers_.push_back(std::move(w));
       }
       return;
     case 'E':
       --spawning_;
+      if (!requested_slots_.empty()) {  // no process took it
+        slot_owner_[requested_slots_.front()] = 0;
+        requested_slots_.pop_front();
+      }
       return on_spawn_failed(m.status);
     case 'D':
       on_worker_dead(m.pid, m.status);
+      free_slot_of(m.pid);  // dead and reaped: nothing writes its channel any more
       return;
     default:
       report_anomaly("an unknown message from the fork server");
@@ -463,6 +518,7 @@ inline void process_pool::on_worker_dead(pid_t pid, int status) {
   if (it == workers_.end()) return;
   const auto index = static_cast<std::size_t>(it - workers_.begin());
   on_worker_readable(index);  // replies that arrived before it died; closes its socket at end of stream
+  if (!drain_ring(workers_[index])) report_anomaly("a dead worker's reply ring is malformed");  // its last replies
   if (workers_[index].fd >= 0) on_worker_closed(workers_[index]);  // a helper holds it open
   worker w = std::move(workers_[index]);
   workers_.erase(workers_.begin() + static_cast<std::ptrdiff_t>(index));
@@ -485,15 +541,64 @@ inline void process_pool::on_worker_dead(pid_t pid, int status) {
 }
 
 // End of stream on w's socket (or a protocol it broke): its socket is
-// closed, and the tasks behind the one it runs, still in the socket and
-// never started, go back to the queue. The worker stays listed, with its
-// deadline, until the fork server reports its death (on_worker_dead).
+// closed, and the tasks it never took go back to the queue: the ones its
+// ring still held, taken back (revoke) so that it never takes them. The
+// worker may still run the one it took, and replies in its ring are still
+// read; it stays listed, with its deadline, until the fork server reports
+// its death (on_worker_dead). A task it took and never answered then
+// fails with worker_lost: none runs twice.
 inline void process_pool::on_worker_closed(worker& w) {
   detail::pool_descriptors::instance().close(w.fd);
   w.fd = -1;
   w.out = detail::frame_writer{};  // nothing more is written: drops what it lent, copies nothing
   w.in = detail::frame_reader{};   // a frame cut short never arrives (and is no reply "arriving")
-  requeue_behind_front(w);
+  if (w.channel == nullptr) return;
+  (void)drain_ring(w);  // the replies it sent, so that the front is the task it runs
+  // Taken back: the last `revoked` tasks it holds (its ring is in send
+  // order). Not parsable: nothing is known; they fail at its death.
+  if (auto revoked = w.channel->to_worker.revoke()) requeue_last(w, std::min(*revoked, w.running.size()));
+}
+
+// Replies from w's ring, in order, each completing the task it names, which
+// must be the front (replies come in task order). One that names a later
+// task waits (ring_held): the front's own reply, bigger, is still on the
+// socket. False: a malformed record (the ring is not read again; the
+// caller closes the worker).
+inline bool process_pool::drain_ring(worker& w) {
+  if (w.channel == nullptr || w.ring_broken) return !w.ring_broken;
+  for (;;) {
+    if (!w.ring_held) {
+      bool marker = false;
+      const auto got = w.channel->to_pool.try_pop(w.ring_reply, marker);
+      if (got == detail::shm_ring::status::empty) return true;
+      if (got != detail::shm_ring::status::record || marker || !w.ready ||
+          w.ring_reply.size() < sizeof(std::uint64_t)) {
+        report_anomaly("a malformed record in a worker's reply ring");
+        w.ring_broken = true;
+        return false;
+      }
+      w.ring_held = true;
+    }
+    std::uint64_t id;
+    std::memcpy(&id, w.ring_reply.data(), sizeof id);
+    if (w.running.empty() || w.running.front().id != id) {
+      if (std::none_of(w.running.begin(), w.running.end(), [id](const task& t) { return t.id == id; })) {
+        report_anomaly("a reply in a worker's ring for a task it does not hold");
+        w.ring_held = false;
+        w.ring_broken = true;
+        return false;
+      }
+      return true;
+    }
+    w.ring_held = false;
+    w.out.reclaim(w.running.front().payload);  // (a marker's frame left whole before its reply came)
+    complete_front(w, w.ring_reply);
+  }
+}
+
+// News in w's ring only (its socket was quiet).
+inline void process_pool::on_worker_ring(worker& w) {
+  if (!drain_ring(w) && w.fd >= 0) on_worker_closed(w);
 }
 
 // A reply bigger than this process can hold (the reader's buffer for its
@@ -511,8 +616,7 @@ inline void process_pool::on_reply_too_big(worker& w) {
     w.running.pop_front();
     fail_all(front, std::make_exception_ptr(std::bad_alloc()));
   }
-  requeue_all(w);  // never started: the worker was still sending the reply
-  on_worker_closed(w);
+  on_worker_closed(w);  // gives back what its ring held: the worker was still sending the reply
 }
 
 inline void process_pool::on_worker_writable(std::size_t i) {
@@ -536,16 +640,24 @@ inline void process_pool::on_worker_frame(worker& w, std::span<const std::byte> 
     }
     return;
   }
+  // Replies in the ring left before this one (an empty frame is only a
+  // wake-up: the worker put a reply in the ring while we slept).
+  if (!drain_ring(w)) {
+    anomaly = true;
+    return;
+  }
+  if (frame.empty()) return;
   // The task's frame left whole before its reply came; if a broken worker
   // replied early, the writer copies the rest before the task is freed.
   if (!w.running.empty()) w.out.reclaim(w.running.front().payload);
   if (!complete_front(w, frame)) anomaly = true;
+  if (!drain_ring(w)) anomaly = true;  // one that waited for this reply
 }
 
 inline void process_pool::on_worker_readable(std::size_t i) {
   worker& w = workers_[i];
+  bool anomaly = !drain_ring(w);  // also once its socket closed: a reply may still come through the ring
   if (w.fd < 0) return;
-  bool anomaly = false;
   detail::frame_reader::status status;
   try {
     status = w.in.read(w.fd, [&](std::span<const std::byte> frame) {
@@ -555,6 +667,9 @@ inline void process_pool::on_worker_readable(std::size_t i) {
     return on_reply_too_big(w);
   }
   if (status == detail::frame_reader::status::corrupt) report_anomaly("an oversized frame from a worker");
+  // At end of stream every reply it put in its ring is there (written
+  // before it closed): read them before its tasks are given back.
+  if (status == detail::frame_reader::status::closed && !anomaly && !drain_ring(w)) anomaly = true;
   // A worker that broke the protocol is dropped: closing its socket makes it
   // leave, and its task fails with worker_lost once its status arrives.
   if (status != detail::frame_reader::status::open || anomaly) on_worker_closed(w);
@@ -567,9 +682,80 @@ inline void process_pool::on_worker_readable(std::size_t i) {
 // t's payload stays in w.running, unchanged, until its reply, and every
 // path that frees it earlier reclaims first (on_worker_frame, break_pool)
 // or drops the writer (on_worker_closed).
+//
+// A frame of up to shm_ring::inline_max bytes goes into w's ring; a bigger
+// one goes on the socket behind a marker record in the ring, which keeps
+// the order; a worker asleep on its ring is woken (futex). The ring always has
+// room (see shm_ring::inline_max); if it had not, the worker takes nothing
+// more and is closed (its tasks given back or failed, never lost).
 inline bool process_pool::send_task(worker& w, task& t) {
   ++w.tasks_sent;
-  return w.out.send(w.fd, t.payload, /*lent=*/true);
+  const bool on_socket = t.payload.size() > detail::shm_ring::inline_max;
+  if (!w.channel->to_worker.try_push(t.payload, on_socket)) {
+    report_anomaly("a worker's task ring is full");
+    w.ring_full = true;
+    return false;
+  }
+  const bool sent = !on_socket || w.out.send(w.fd, t.payload, /*lent=*/true);
+  w.channel->to_worker.wake_consumer();  // P4: a worker asleep on its ring's futex
+  return sent;
+}
+
+// S1/S2 of the ring protocol for every worker's reply ring, before the
+// dispatcher sleeps in poll(): false (and every flag cleared) when a
+// reply came meanwhile.
+inline bool process_pool::rings_may_sleep() {
+  for (auto& w : workers_)
+    if (w.channel != nullptr && !w.ring_broken && !w.channel->to_pool.may_sleep()) {
+      rings_awake();
+      return false;
+    }
+  return true;
+}
+inline void process_pool::rings_awake() {
+  for (auto& w : workers_)
+    if (w.channel != nullptr) w.channel->to_pool.awake();
+}
+inline bool process_pool::any_ring_record() const {
+  return std::any_of(workers_.begin(), workers_.end(), [](const worker& w) {
+    return w.channel != nullptr && !w.ring_broken && w.channel->to_pool.has_record();
+  });
+}
+
+// While the activity window is open and nothing happened: waits for a
+// reply in a ring or a submit()'s ring of the doorbell, without a system
+// call but a sched_yield() now and then (one that lost the core for long
+// closes the window), for a bounded number of turns
+// (the sockets and the fork server are polled between two such waits).
+inline void process_pool::spin_for_news(detail::activity_window& window) {
+  for (int turn = 1; turn <= 256; ++turn) {
+    if (wake_.rang() || any_ring_record()) return;
+    if (turn % 16 != 0) {
+      detail::cpu_relax();
+      continue;
+    }
+    if (!window.open()) return;  // the clock every 16th turn only: it cost more than the rings
+    window.yield();              // closes the window on a contended machine
+  }
+}
+
+// Asks the fork server for a worker on a free channel slot, reset first
+// (its last user's death was reported: nothing writes it). False: no free
+// slot now (a death report frees one), or the socket refused the request.
+inline bool process_pool::request_spawn() {
+  auto free = std::find(slot_owner_.begin(), slot_owner_.end(), 0);
+  if (free == slot_owner_.end()) return false;
+  const auto slot = static_cast<std::size_t>(free - slot_owner_.begin());
+  channels_[slot].reset();
+  if (!server_.request('S', static_cast<int>(slot))) return false;
+  slot_owner_[slot] = -1;
+  requested_slots_.push_back(slot);
+  return true;
+}
+
+inline void process_pool::free_slot_of(pid_t pid) {
+  auto it = std::find(slot_owner_.begin(), slot_owner_.end(), pid);
+  if (it != slot_owner_.end()) *it = 0;
 }
 
 // True once shutdown() began and nothing is left: no queued or running task
@@ -593,7 +779,7 @@ inline void process_pool::keep_full_strength() {
   // initializer then breaks the pool instead).
   auto serving = static_cast<std::size_t>(std::count_if(
       workers_.begin(), workers_.end(), [this](const worker& w) { return !retiring(w) || !w.running.empty(); }));
-  while (serving + spawning_ < options_.workers && server_.request('S')) ++spawning_;
+  while (serving + spawning_ < options_.workers && request_spawn()) ++spawning_;
 }
 
 inline void process_pool::build_poll_set(std::vector<pollfd>& fds) const {
@@ -605,6 +791,8 @@ inline void process_pool::build_poll_set(std::vector<pollfd>& fds) const {
 inline void process_pool::dispatcher_main() {
   detail::activity_window window(detail::message_window);
   std::vector<pollfd> fds;  // keeps its capacity while spinning
+  constexpr int socket_poll_every = 8;
+  int turns_unpolled = 0;
   for (;;) {
     if (should_stop()) break;
     keep_full_strength();
@@ -614,9 +802,21 @@ inline void process_pool::dispatcher_main() {
     kill_survivors_if_due(now);
     build_poll_set(fds);
     const bool spinning = window.open();  // a reply is probably on its way: poll, do not sleep
-    const bool sleep = !spinning && wake_.may_sleep();
-    int ready = ::poll(fds.data(), fds.size(), sleep ? poll_timeout_ms(now) : 0);
+    // S1/S2 for the doorbell and for every reply ring (see shm_ring.hpp).
+    const bool sleep = !spinning && wake_.may_sleep() && rings_may_sleep();
+    // A turn that spinning started for news in memory (a reply in a ring,
+    // a submit) skips the poll(0), a system call, unless the sockets went
+    // unpolled for socket_poll_every turns: big frames, wake-ups and the
+    // fork server's reports wait at most that many turns.
+    int ready = 0;
+    if (sleep || !spinning || ++turns_unpolled >= socket_poll_every || !(wake_.rang() || any_ring_record())) {
+      turns_unpolled = 0;
+      ready = ::poll(fds.data(), fds.size(), sleep ? poll_timeout_ms(now) : 0);
+    } else {
+      for (auto& p : fds) p.revents = 0;
+    }
     wake_.awake();
+    if (sleep) rings_awake();  // S4
     if (ready < 0 && errno != EINTR) {
       // EINVAL: more descriptors than RLIMIT_NOFILE (lowered after the pool
       // was built); ENOMEM. Never silent: the tasks fail. Broken, the pool
@@ -627,10 +827,11 @@ inline void process_pool::dispatcher_main() {
       break_pool("weft::process_pool: poll() failed in the dispatcher: " + std::system_category().message(err));
       continue;
     }
-    if (ready > 0) {
+    const bool replies = any_ring_record();
+    if (ready > 0 || replies) {
       window.mark();
     } else if (spinning && !wake_.rang()) {  // while spinning, a ring writes no byte
-      std::this_thread::yield();
+      spin_for_news(window);
       continue;
     }
     if (fds[0].revents & POLLIN) wake_.drain();
@@ -640,6 +841,8 @@ inline void process_pool::dispatcher_main() {
       if (fds[i].revents & POLLOUT) on_worker_writable(i - 2);
       if (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) on_worker_readable(i - 2);
     }
+    for (auto& w : workers_)  // replies in rings whose sockets were quiet
+      if (!is_broken_ && w.channel != nullptr && !w.ring_broken && w.channel->to_pool.has_record()) on_worker_ring(w);
     if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) on_zygote_readable();
     if (!break_request_.empty()) break_pool(std::exchange(break_request_, {}));
     // Every ring before this look is served by what follows and by the
@@ -647,6 +850,8 @@ inline void process_pool::dispatcher_main() {
     wake_.look();
     keep_full_strength();  // a worker that died this turn is being replaced: no pipelining yet
     if (assign_tasks(workers_, spawning_ == 0)) window.mark();
+    for (auto& w : workers_)  // a task found its ring full (never in a correct run): the worker is closed
+      if (w.ring_full && w.fd >= 0) on_worker_closed(w);
   }
   // Stop the workers; shutdown() then stops the fork server.
   for (auto& w : workers_) stop_worker(w);

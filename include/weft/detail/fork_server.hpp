@@ -15,8 +15,10 @@
 #error "weft's process components need POSIX"
 #endif
 
+#include <weft/detail/config.hpp>  // cpu_relax
 #include <weft/detail/ipc.hpp>
 #include <weft/detail/remote_task.hpp>
+#include <weft/detail/shm_ring.hpp>
 #include <weft/serialize.hpp>
 
 #include <algorithm>
@@ -30,6 +32,7 @@
 #include <iostream>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <typeinfo>
 #include <vector>
 
@@ -56,7 +59,8 @@ namespace weft::detail {
 // 20 ms, for 50 wake-ups a second of an otherwise idle process.
 inline constexpr int fork_server_poll_ms = 20;
 
-// Requests from the pool to the fork server: 'S' spawn a worker, 'Q' quit
+// Requests from the pool to the fork server: 'S' spawn a worker on the
+// channel slot `pid` names (the pool's; see process_pool), 'Q' quit
 // once the workers left, 'K' send `signal` to worker `pid` (0: to every
 // worker). The fork server signals only its own children that it has not
 // reaped yet, so a pid is never reused under it. End of stream means the
@@ -193,14 +197,74 @@ inline bool send_initializer_outcome(int fd, void (*initializer)()) {
   return send_frame(fd, hello) && ok;
 }
 
+// The worker's tasks, in the order the pool sent them: from its ring
+// (shm_ring.hpp), a marker record meaning the next frame on the socket. On
+// the socket an empty frame asks the worker to stop. Spins on the ring
+// while `window` is open (no system call but a sched_yield() now and then;
+// one that lost the core for long closes the window), then sleeps on the
+// ring's futex (S0-S4), looking at its socket every worker_sleep_check for
+// a stop request or end of stream (the pool also wakes it when it stops
+// it). False: stop (asked, end of stream, a revoked or corrupt ring, a
+// broken protocol).
+inline constexpr auto worker_sleep_check = std::chrono::milliseconds(100);
+inline bool worker_next_task(int fd, shm_ring& ring, activity_window& window, std::vector<std::byte>& frame) {
+  for (unsigned spins = 1;; ++spins) {
+    bool marker = false;
+    switch (ring.try_pop(frame, marker)) {
+      case shm_ring::status::record:
+        if (!marker) return true;
+        return recv_frame_into(fd, frame) && !frame.empty();  // the frame follows on the socket
+      case shm_ring::status::empty:
+        break;
+      default:  // corrupt, or revoked: the pool gave the task to another worker
+        return false;
+    }
+    if (spins % 16 != 0) {  // the clock is read every 16th turn only: it cost more than the ring
+      cpu_relax();
+      continue;
+    }
+    if (window.open()) {
+      window.yield();  // closes the window on a contended machine
+      continue;
+    }
+    ring.sleep_for(worker_sleep_check);
+    if (ring.has_record()) continue;
+    pollfd p{fd, POLLIN, 0};
+    const int k = ::poll(&p, 1, 0);
+    if (k < 0 && errno == EINTR) continue;
+    if (k < 0 || (p.revents & POLLNVAL) != 0) return false;
+    if (k == 0) continue;
+    // Readable: a stop request or end of stream. A task frame follows its
+    // marker, published before the frame was sent: look at the ring first.
+    if (ring.has_record()) continue;
+    return false;  // the empty frame, end of stream, or bytes that are not weft's: stop either way
+  }
+}
+
+// The worker's reply: through the ring when it fits (then a wake-up on the
+// socket if the dispatcher sleeps), else on the socket. The pool matches
+// replies to tasks by id, so the two paths need no marker. False: the pool
+// is gone.
+inline bool worker_send_reply(int fd, shm_ring& ring, std::span<const std::byte> reply) {
+  if (reply.size() <= shm_ring::inline_max && ring.try_push(reply, false)) {  // P1-P3
+    if (ring.consumer_sleeping()) return send_frame(fd, {});                  // P4: an empty frame wakes the dispatcher
+    return true;
+  }
+  return send_frame(fd, reply);
+}
+
 // The worker process: run the initializer, then serve tasks until told to
 // stop, the pool goes away, or max_tasks tasks were run. Never returns.
-// It reads a whole task before it writes its reply, and the dispatcher
-// always reads, so blocking I/O here cannot deadlock with it.
-[[noreturn]] inline void worker_main(int fd, void (*initializer)(), std::size_t max_tasks) {
+// It reads a whole task before it writes its reply, replies before it takes
+// the next task, and the dispatcher always reads, so blocking I/O here
+// cannot deadlock with it. `channels`/`bytes`: the pool's channel region
+// (the worker marks it MADV_DONTFORK: a task's fork() does not carry it).
+[[noreturn]] inline void worker_main(int fd, void (*initializer)(), std::size_t max_tasks, worker_channel& channel,
+                                     void* channels, std::size_t bytes) {
   // The program's SIGTERM handler (copied by fork) acts on the program's
   // state, not the worker's: terminate_workers() must end a worker.
   ::signal(SIGTERM, SIG_DFL);
+  channel_region::keep_from_forks(channels, bytes);
   if (!send_initializer_outcome(fd, initializer)) {
     flush_worker_streams();
     ::_exit(1);
@@ -208,12 +272,11 @@ inline bool send_initializer_outcome(int fd, void (*initializer)()) {
   activity_window window(message_window);
   std::vector<std::byte> frame, reply;  // reused: a task costs no allocation for its frames
   for (std::size_t done = 0; max_tasks == 0 || done < max_tasks; ++done) {
-    poll_while_open(fd, window);  // the next task of a batch comes within microseconds
-    if (!recv_frame_into(fd, frame) || frame.empty()) break;  // pool gone, or asked to stop
+    if (!worker_next_task(fd, channel.to_worker, window, frame)) break;
     // Forks of one process share its code addresses: code words are addresses.
     run_task_frame_into(frame, code_resolver{}, reply);
     flush_standard_streams();  // the task's output is out before its future completes
-    if (!send_frame(fd, reply)) break;
+    if (!worker_send_reply(fd, channel.to_pool, reply)) break;
     window.mark();
   }
   flush_worker_streams();
@@ -223,11 +286,13 @@ inline bool send_initializer_outcome(int fd, void (*initializer)()) {
 // The fork server (below): forks one worker and reports it, or the error.
 // `program_sigchld`: the program's SIGCHLD action, which the worker gets back.
 inline void zygote_spawn(int control, std::vector<pid_t>& children, const struct sigaction& program_sigchld,
-                         void (*initializer)(), std::size_t max_tasks) {
+                         void (*initializer)(), std::size_t max_tasks, const channel_region& channels,
+                         std::size_t slot) {
   auto refuse = [&](int err) {
     zygote_message m{'E', -1, err};
     ::send(control, &m, sizeof m, MSG_NOSIGNAL);
   };
+  if (slot >= channels.slots()) return refuse(EINVAL);  // not weft's pool
   int pair[2];
   if (make_socketpair(SOCK_STREAM, pair) != 0) return refuse(errno);  // one thread here: no fork lock needed
   const pid_t server = ::getpid();
@@ -244,7 +309,7 @@ inline void zygote_spawn(int control, std::vector<pid_t>& children, const struct
 #else
     (void)server;  // portable: the pool's end of stream on pair[1] tells the worker to leave
 #endif
-    worker_main(pair[1], initializer, max_tasks);
+    worker_main(pair[1], initializer, max_tasks, channels[slot], channels.base(), channels.bytes());
   }
   int err = errno;
   ::close(pair[1]);
@@ -269,7 +334,8 @@ inline void signal_children(const std::vector<pid_t>& children, int pid, int sig
 // and reports its children's deaths until the pool asks it to quit (then it
 // waits for the workers to leave) or the pool's process dies (then it kills
 // them). Never returns.
-[[noreturn]] inline void zygote_main(int control, void (*initializer)(), std::size_t max_tasks) {
+[[noreturn]] inline void zygote_main(int control, void (*initializer)(), std::size_t max_tasks,
+                                     const channel_region& channels) {
   // The program's signal mask and dispositions stay as they are (a program
   // that blocks SIGINT keeps its pool through a Ctrl-C to its group), except
   // SIGCHLD here: SIG_IGN would reap our children unseen, and a handler of
@@ -297,7 +363,8 @@ inline void signal_children(const std::vector<pid_t>& children, int pid, int sig
       ssize_t k = ::recv(control, &r, sizeof r, 0);  // SOCK_SEQPACKET: one request per recv
       bool whole = k == static_cast<ssize_t>(sizeof r);
       if (whole && r.kind == 'S') {
-        zygote_spawn(control, children, program_sigchld, initializer, max_tasks);
+        zygote_spawn(control, children, program_sigchld, initializer, max_tasks, channels,
+                     static_cast<std::size_t>(static_cast<unsigned>(r.pid)));
       } else if (whole && r.kind == 'K') {
         signal_children(children, r.pid, r.signal);
       } else if (!(k < 0 && errno == EINTR)) {
@@ -330,11 +397,12 @@ inline void signal_children(const std::vector<pid_t>& children, int pid, int sig
 // is a subreaper (or PID 1) adopts the fork server and sees it in wait()
 // while the pool lives (README "Limits"); the pool reaps it (stop()), so it
 // never stays a zombie.
-[[noreturn]] inline void middle_main(int control, void (*initializer)(), std::size_t max_tasks) {
+[[noreturn]] inline void middle_main(int control, void (*initializer)(), std::size_t max_tasks,
+                                     const channel_region& channels) {
   neutralize_inherited_descriptors(control);
   discard_inherited_output();
   pid_t server = ::fork();
-  if (server == 0) zygote_main(control, initializer, max_tasks);
+  if (server == 0) zygote_main(control, initializer, max_tasks, channels);
   ::_exit(server < 0 ? 1 : 0);
 }
 
@@ -370,7 +438,9 @@ class fork_server {
 
   // Starts the fork server; returns once it said hello. Throws
   // std::system_error if it cannot be started.
-  void start(void (*initializer)(), std::size_t max_tasks);
+  // `channels`: the pool's worker channels, mapped already (the fork
+  // server and its workers inherit them).
+  void start(void (*initializer)(), std::size_t max_tasks, const channel_region& channels);
   int fd() const noexcept { return fd_; }
   // Sends a request; false if the socket refused it now or the fork server
   // is gone.
@@ -395,7 +465,7 @@ class fork_server {
   pid_t adopted_pid_ = -1;  // the fork server, if this process adopts orphans: stop() reaps it
 };
 
-inline void fork_server::start(void (*initializer)(), std::size_t max_tasks) {
+inline void fork_server::start(void (*initializer)(), std::size_t max_tasks, const channel_region& channels) {
   auto& registry = pool_descriptors::instance();
   int control[2];
   if (make_socketpair(SOCK_SEQPACKET, control) != 0)
@@ -410,7 +480,7 @@ inline void fork_server::start(void (*initializer)(), std::size_t max_tasks) {
   fd_ = control[0];
   flush_standard_streams();  // no buffered output is written twice
   pid_t middle = ::fork();   // no weft lock held: the pool's processes inherit none locked
-  if (middle == 0) middle_main(control[1], initializer, max_tasks);
+  if (middle == 0) middle_main(control[1], initializer, max_tasks, channels);
   int fork_error = errno;
   ::close(control[1]);
   if (middle < 0) throw_errno(fork_error, "weft::process_pool: fork of the fork server");

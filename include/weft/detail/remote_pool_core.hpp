@@ -175,7 +175,10 @@ class remote_pool_core : public remote_maps<Pool> {
   void requeue_behind_front(remote_peer& p);
   // Gives every task of p back to the queue's front, in order, counted by
   // pending() again: p's worker was stopped for no fault of theirs.
-  void requeue_all(remote_peer& p);
+  void requeue_all(remote_peer& p) { requeue_last(p, p.running.size()); }
+  // The same for the last n tasks of p (n <= p.running.size()): the
+  // transport proved that its worker never took them (process_pool's ring).
+  void requeue_last(remote_peer& p, std::size_t n);
   // Fails every task of `tasks` with e.
   void fail_all(std::deque<task>& tasks, const std::exception_ptr& e);
   // Marks the pool broken (later submits throw pool_broken(why)) and fails
@@ -406,9 +409,10 @@ void remote_pool_core<Pool>::requeue_behind_front(remote_peer& p) {
 }
 
 template <class Pool>
-void remote_pool_core<Pool>::requeue_all(remote_peer& p) {
+void remote_pool_core<Pool>::requeue_last(remote_peer& p, std::size_t n) {
+  WEFT_ASSERT(n <= p.running.size(), "requeue_last: more tasks than the peer holds");
   std::lock_guard lock(mutex_);
-  while (!p.running.empty()) {
+  for (; n != 0 && !p.running.empty(); --n) {
     task& t = p.running.back();
     if (!std::exchange(t.waiting, true)) waiting_.fetch_add(1, std::memory_order_relaxed);  // relaxed: see waiting()
     queue_.push_front(std::move(t));

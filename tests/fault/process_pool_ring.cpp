@@ -1,0 +1,232 @@
+// weft — MIT licence. See LICENSE.
+// Robustness tests for process_pool's shared-memory channel
+// (detail/shm_ring.hpp): small tasks and replies travel through a ring per
+// worker, big ones on the socket behind a marker. A worker that dies, or
+// closes its socket, while tasks wait in its ring must never make a task run
+// twice, lose one or hang the pool. Every task counts its runs in shared
+// memory made before the pool forks. Labels `fault;fork`.
+#include <weft/process_pool.hpp>
+#include <weft/shared_memory.hpp>
+
+#include "remote_tasks.hpp"
+#include "support.hpp"
+
+#include <csignal>
+#include <cstdint>
+#include <thread>
+#include <vector>
+
+#include <unistd.h>
+
+using weft::process_pool;
+using weft_test::hang_limit;
+
+namespace {
+
+constexpr std::size_t max_tasks = 4096;
+weft::shared_array<std::int32_t>* runs = nullptr;  // runs of task i; made before the pool forks
+weft::shared_value<int>* gate = nullptr;           // 0 holds gated tasks back
+weft::shared_value<int>* running_pid = nullptr;    // the worker that runs the gated task
+
+void count_run(int i) { runs->atomic(static_cast<std::size_t>(i)).fetch_add(1); }
+
+// Dies (SIGKILL) for every 9th index, after counting its run.
+int count_or_die(int i) {
+  count_run(i);
+  if (i % 9 == 4) ::raise(SIGKILL);
+  return i;
+}
+int counted(int i) {
+  count_run(i);
+  return i;
+}
+// Publishes its worker's pid, then waits for the gate.
+int gated(int i) {
+  count_run(i);
+  running_pid->store(static_cast<int>(::getpid()));
+  while (gate->load() == 0) ::usleep(1000);  // the task's own wait, not the test's synchronization
+  return i;
+}
+// Closes every descriptor it inherited (its worker's socket too), then
+// returns: its reply can still travel through the ring.
+int close_descriptors_then_return(int i) {
+  count_run(i);
+  for (int fd = 3; fd < 1024; ++fd) ::close(fd);
+  return i;
+}
+// Argument and result of chosen sizes: some fit the ring, some go on the socket.
+std::vector<std::uint8_t> resized(std::vector<std::uint8_t> in, std::size_t out_size, int i) {
+  count_run(i);
+  std::vector<std::uint8_t> out(out_size, static_cast<std::uint8_t>(i));
+  if (!in.empty()) out.push_back(in.back());
+  return out;
+}
+
+template <class T>
+bool finishes(const weft::future<T>& f) {
+  return f.wait_for(hang_limit) == std::future_status::ready;
+}
+
+// The shared counters, cleared.
+struct counters {
+  weft::shared_array<std::int32_t> array{max_tasks, 0};
+  counters() { runs = &array; }
+  ~counters() { runs = nullptr; }
+  int operator[](int i) const { return array.atomic(static_cast<std::size_t>(i)).load(); }
+};
+
+}  // namespace
+
+TEST_CASE("process_pool: tasks that kill their worker, many rounds: each task runs once, none is lost",
+          "[process_pool][fault][fork]") {
+  counters count;
+  weft_test::finishes("tasks killing their workers", [&] {
+    process_pool pool(2);
+    constexpr int rounds = 12, per_round = 96;
+    int base = 0;
+    for (int round = 0; round < rounds; ++round, base += per_round) {
+      std::vector<weft::future<int>> futures;
+      for (int i = 0; i < per_round; ++i) futures.push_back(pool.submit(count_or_die, base + i));
+      for (int i = 0; i < per_round; ++i) {
+        const int id = base + i;
+        REQUIRE(finishes(futures[static_cast<std::size_t>(i)]));
+        INFO("task " << id);
+        if (id % 9 == 4) {
+          CHECK_THROWS_AS(futures[static_cast<std::size_t>(i)].get(), weft::worker_lost);
+        } else {
+          CHECK(futures[static_cast<std::size_t>(i)].get() == id);  // a task behind a dying one is never lost
+        }
+        CHECK(count[id] == 1);  // and never run twice
+      }
+    }
+  });
+}
+
+TEST_CASE("process_pool: a worker SIGKILLed from outside while a task waits in its ring",
+          "[process_pool][fault][fork]") {
+  counters count;
+  weft::shared_value<int> open_gate(0), pid(0);
+  gate = &open_gate;
+  running_pid = &pid;
+  weft_test::finishes("a kill with a task in the ring", [&] {
+    for (int round = 0; round < 4; ++round) {
+      pid.store(0);
+      process_pool pool(1);
+      const int base = round * 8;
+      auto first = pool.submit(gated, base);
+      std::vector<weft::future<int>> behind;  // the first of them sits in the worker's ring
+      for (int i = 1; i < 4; ++i) behind.push_back(pool.submit(counted, base + i));
+      REQUIRE(weft_test::eventually([&] { return pid.load() != 0; }));
+      ::kill(pid.load(), SIGKILL);
+      REQUIRE(finishes(first));
+      CHECK_THROWS_AS(first.get(), weft::worker_lost);
+      for (int i = 1; i < 4; ++i) {
+        auto& f = behind[static_cast<std::size_t>(i - 1)];
+        REQUIRE(finishes(f));
+        CHECK(f.get() == base + i);
+        CHECK(count[base + i] == 1);
+      }
+      CHECK(count[base] == 1);
+    }
+  });
+  gate = nullptr;
+  running_pid = nullptr;
+}
+
+TEST_CASE("process_pool: a task that closes its worker's socket, with tasks behind it in the ring, runs each once",
+          "[process_pool][fault][fork]") {
+  counters count;
+  weft_test::finishes("a socket closed under the ring", [&] {
+    process_pool pool(1);
+    constexpr int rounds = 24;
+    for (int round = 0; round < rounds; ++round) {
+      const int base = round * 4;
+      auto closer = pool.submit(close_descriptors_then_return, base);
+      std::vector<weft::future<int>> behind;
+      for (int i = 1; i < 4; ++i) behind.push_back(pool.submit(counted, base + i));
+      REQUIRE(finishes(closer));
+      try {
+        CHECK(closer.get() == base);  // its reply came through the ring
+      } catch (const weft::worker_lost&) {  // or its worker left before replying
+      }
+      CHECK(count[base] == 1);
+      for (int i = 1; i < 4; ++i) {
+        auto& f = behind[static_cast<std::size_t>(i - 1)];
+        REQUIRE(finishes(f));
+        INFO("round " << round << ", task " << i);
+        try {
+          CHECK(f.get() == base + i);
+          CHECK(count[base + i] == 1);
+        } catch (const weft::worker_lost&) {  // taken by the closing worker, which then left
+          CHECK(count[base + i] <= 1);
+        }
+      }
+    }
+  });
+}
+
+TEST_CASE("process_pool: small and big tasks and replies interleave in order through ring and socket",
+          "[process_pool][fault][fork]") {
+  counters count;
+  weft_test::finishes("ring and socket interleaved", [&] {
+    process_pool pool(2);
+    constexpr int n = 300;
+    auto arg_size = [](int i) -> std::size_t { return i % 3 == 0 ? 40000 : static_cast<std::size_t>(i % 7); };
+    auto out_size = [](int i) -> std::size_t { return i % 5 == 0 ? 50000 : static_cast<std::size_t>(i % 4); };
+    std::vector<weft::future<std::vector<std::uint8_t>>> futures;
+    for (int i = 0; i < n; ++i)
+      futures.push_back(
+          pool.submit(resized, std::vector<std::uint8_t>(arg_size(i), static_cast<std::uint8_t>(i + 1)), out_size(i), i));
+    for (int i = 0; i < n; ++i) {
+      auto& f = futures[static_cast<std::size_t>(i)];
+      REQUIRE(finishes(f));
+      auto v = f.get();
+      INFO("task " << i);
+      REQUIRE(v.size() == out_size(i) + (arg_size(i) != 0 ? 1 : 0));
+      if (out_size(i) != 0) CHECK(v.front() == static_cast<std::uint8_t>(i));
+      if (arg_size(i) != 0) CHECK(v.back() == static_cast<std::uint8_t>(i + 1));
+      CHECK(count[i] == 1);
+    }
+  });
+}
+
+// The workload shape, not a synchronization: pauses longer than the pools'
+// activity window (200 us) make both sides go to sleep between tasks, so each
+// task needs the ring's wake-up path (a lost wake-up hangs, and the watchdog
+// names it).
+TEST_CASE("process_pool: workers and dispatcher asleep on their rings wake for every task, many rounds",
+          "[process_pool][fault][fork]") {
+  counters count;
+  weft_test::finishes("wake-ups after idle", [&] {
+    process_pool pool(2);
+    for (int i = 0; i < 150; ++i) {
+      auto f = pool.submit(counted, i);
+      REQUIRE(finishes(f));
+      CHECK(f.get() == i);
+      std::this_thread::sleep_for(std::chrono::microseconds(i % 2 == 0 ? 300 : 1500));
+    }
+    for (int i = 0; i < 150; ++i) CHECK(count[i] == 1);
+  });
+}
+
+// Every worker leaves after one task (max_tasks_per_child = 1): its channel
+// slot is reset and given to its replacement only once its death was
+// reported, round after round; no task sees another worker's records.
+TEST_CASE("process_pool: workers recycled after every task reuse their channel slots, many rounds",
+          "[process_pool][fault][fork]") {
+  counters count;
+  weft_test::finishes("recycled workers on reused slots", [&] {
+    weft::process_pool_options o;
+    o.workers = 2;
+    o.max_tasks_per_child = 1;
+    process_pool pool(o);
+    constexpr int n = 120;
+    std::vector<weft::future<int>> futures;
+    for (int i = 0; i < n; ++i) futures.push_back(pool.submit(counted, i));
+    for (int i = 0; i < n; ++i) {
+      REQUIRE(finishes(futures[static_cast<std::size_t>(i)]));
+      CHECK(futures[static_cast<std::size_t>(i)].get() == i);
+      CHECK(count[i] == 1);
+    }
+  });
+}
