@@ -317,6 +317,8 @@ inline process_pool::process_pool(process_pool_options options)
       owner_pid_((detail::open_standard_descriptors(), ::getpid())),  // before wake_, the first descriptor
       generation_(detail::fork_generation().load(std::memory_order_relaxed)) {  // relaxed: see fork_generation
   if (options_.workers == 0) throw std::invalid_argument("weft::process_pool: needs at least one worker");
+  if (options_.workers > (detail::channel_region::max_slots() - 2) / 2)
+    throw std::invalid_argument("weft::process_pool: too many workers (their channels would not fit in memory)");
   auto& registry = detail::pool_descriptors::instance();
   registry.add(wake_.read_end());
   registry.add(wake_.write_end());
@@ -324,6 +326,10 @@ inline process_pool::process_pool(process_pool_options options)
     // Room for every worker, its replacement while the old one's death
     // report is on its way, and two more: keep_full_strength waits for a
     // free slot in the rare case none is.
+    // One pool at a time between mapping its channels and keeping them from
+    // forks: another pool's fork server started in between would carry
+    // this region into all of its workers.
+    detail::channel_region::fork_guard serialize_channel_forks;
     channels_.create(2 * options_.workers + 2);
     slot_owner_.assign(channels_.slots(), 0);
     server_.start(options_.initializer, options_.max_tasks_per_child, channels_);

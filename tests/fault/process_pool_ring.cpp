@@ -13,6 +13,9 @@
 
 #include <csignal>
 #include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -229,4 +232,71 @@ TEST_CASE("process_pool: workers recycled after every task reuse their channel s
       CHECK(count[i] == 1);
     }
   });
+}
+
+namespace {
+// The channel regions this process maps: shared anonymous mappings (shown
+// as /dev/zero) of at least 512 KiB. The test program maps no other.
+int channel_regions_mapped() {
+  std::FILE* maps = std::fopen("/proc/self/maps", "r");
+  if (maps == nullptr) return -1;
+  int regions = 0;
+  char line[512];
+  while (std::fgets(line, sizeof line, maps) != nullptr) {
+    unsigned long first = 0, last = 0;
+    char perms[5] = {};
+    if (std::sscanf(line, "%lx-%lx %4s", &first, &last, perms) == 3 && perms[3] == 's' &&
+        std::strstr(line, "/dev/zero") != nullptr && last - first >= (1ul << 19))
+      ++regions;
+  }
+  std::fclose(maps);
+  return regions;
+}
+}  // namespace
+
+#if defined(__linux__)
+TEST_CASE("process_pool: two pools built at once on two threads: each pool's workers map only their own channels",
+          "[process_pool][fork]") {
+  // Before the fix: one pool's fork server started while the other's
+  // region was not yet kept from forks, and its workers mapped both (39 of
+  // 40 rounds in review).
+  for (int round = 0; round < 10; ++round) {
+    std::unique_ptr<process_pool> first, second;
+    std::thread builder([&] { first = std::make_unique<process_pool>(2); });
+    second = std::make_unique<process_pool>(2);
+    builder.join();
+    CHECK(first->submit(channel_regions_mapped).get() == 1);
+    CHECK(second->submit(channel_regions_mapped).get() == 1);
+  }
+}
+#endif
+
+TEST_CASE("process_pool: a worker count too large for the channel region throws, never writes past it",
+          "[process_pool][fork]") {
+  // Before the fix: (2 x workers + 2) x the channel size wrapped around, the
+  // mapping came out small and building the channels wrote past it (SIGSEGV).
+  for (std::size_t workers : {std::size_t{1} << 62, SIZE_MAX / 2, SIZE_MAX})
+    CHECK_THROWS_AS(process_pool(workers), std::invalid_argument);
+}
+
+namespace {
+int doubled(int x) { return 2 * x; }
+// Builds a pool inside a worker, which copied the pool-building guard
+// while its own pool held it.
+int through_a_nested_pool(int x) {
+  process_pool inner(1);
+  return inner.submit(doubled, x).get();
+}
+}  // namespace
+
+TEST_CASE("process_pool: a task builds and uses a process_pool of its own", "[process_pool][fork]") {
+  // With the guard as a std::mutex (held across the fork server's fork), the
+  // inner pool's constructor waited forever for a thread the worker does not have.
+  process_pool pool(2);
+  std::vector<weft::future<int>> results;
+  for (int i = 0; i < 4; ++i) results.push_back(pool.submit(through_a_nested_pool, i));
+  for (int i = 0; i < 4; ++i) {
+    REQUIRE(results[static_cast<std::size_t>(i)].wait_for(hang_limit) == std::future_status::ready);
+    CHECK(results[static_cast<std::size_t>(i)].get() == 2 * i);
+  }
 }

@@ -77,6 +77,8 @@
 #include <new>
 #include <optional>
 #include <span>
+#include <stdexcept>
+#include <thread>
 #include <vector>
 
 #include <sys/mman.h>
@@ -271,8 +273,42 @@ class channel_region {
   ~channel_region() {
     if (base_ != nullptr) ::munmap(base_, bytes());
   }
-  // Maps `slots` channels. Throws std::system_error.
+  // The most slots whose size in bytes fits in a size_t.
+  static constexpr std::size_t max_slots() noexcept { return SIZE_MAX / sizeof(worker_channel); }
+  // Held by a pool from mapping its region until keep_from_forks() (see
+  // process_pool's constructor), so that no other pool's fork server is
+  // forked in between. Not a std::mutex: it is held across fork(), and the
+  // fork server, its workers (a task may build a pool) and a user's fork()
+  // all copy it locked by a thread they do not have. So the word holds the
+  // holder's pid, and a process that reads another pid there is such a copy
+  // and takes it over. Pools are built rarely: a waiter naps.
+  class fork_guard {
+   public:
+    fork_guard() : me_(::getpid()) {
+      for (;;) {
+        pid_t seen = 0;
+        // acquire: the previous holder's mapping and madvise come first.
+        if (holder().compare_exchange_strong(seen, me_, std::memory_order_acquire)) return;
+        if (seen != me_ && holder().compare_exchange_strong(seen, me_, std::memory_order_acquire)) return;
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+      }
+    }
+    ~fork_guard() { holder().store(0, std::memory_order_release); }
+    fork_guard(const fork_guard&) = delete;
+    fork_guard& operator=(const fork_guard&) = delete;
+
+   private:
+    static std::atomic<pid_t>& holder() {
+      static std::atomic<pid_t> word{0};  // 0: free
+      return word;
+    }
+    pid_t me_;
+  };
+
+  // Maps `slots` channels. Throws std::invalid_argument for no slots or
+  // more than max_slots(), std::system_error when the mapping fails.
   void create(std::size_t slots) {
+    if (slots == 0 || slots > max_slots()) throw std::invalid_argument("weft::process_pool: no room for the worker channels");
     const std::size_t n = slots * sizeof(worker_channel);
     // Accounted (no MAP_NORESERVE): a machine short of memory refuses the
     // mapping here, as ENOMEM, rather than a ring's first touch later.
