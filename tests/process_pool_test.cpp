@@ -350,12 +350,25 @@ TEST_CASE("process_pool: pending() counts the tasks not yet started, as thread_p
 }
 
 TEST_CASE("process_pool: a future cancelled before dispatch never runs", "[process_pool][fork]") {
+  // The worker holds a running task and one pipelined behind it (the
+  // dispatcher hands out two per worker), so the third stays in the pool
+  // until the first is released. (With a busy task that merely slept, the
+  // ring transport's quicker dispatcher sometimes sent the victim before
+  // cancel() ran, and cancel() rightly said false.)
+  const auto dir = std::filesystem::temp_directory_path() / ("weft_cancel_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directory(dir);
   process_pool pool(1);
-  auto busy = pool.submit(slow_identity, 0);
+  auto busy = pool.submit(held_identity, dir.string(), 0);
+  auto queued = pool.submit(square, 2);
   auto victim = pool.submit(square, 3);
+  REQUIRE(weft_test::eventually([&] { return std::filesystem::exists(dir / "started"); }));
   CHECK(victim.cancel());
+  std::ofstream(dir / "release") << "go";
   CHECK_THROWS_AS(victim.get(), weft::cancelled);
   CHECK(busy.get() == 0);
+  CHECK(queued.get() == 4);
+  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("process_pool: shared memory created before the pool is visible to workers",
