@@ -228,6 +228,63 @@ TEST_CASE("shutdown(cancel_pending) cancels waiting tasks at once and waits for 
   CHECK(ran == 0);
 }
 
+TEST_CASE("parallel_for and map waiting behind a blocker end with cancelled when shutdown(cancel_pending) "
+          "cancels their queued work, and never hang",
+          "[thread_pool]") {
+  for (bool use_map : {false, true}) {
+    thread_pool pool(1);
+    weft_test::gate gate;
+    pool.post([&] { gate.wait(); });
+    REQUIRE(weft_test::eventually([&] { return pool.running() == 1; }));
+    std::atomic<int> ran{0};
+    std::exception_ptr outcome;
+    std::thread caller([&] {
+      try {
+        if (use_map)
+          (void)pool.map([&](int x) { ran++; return x; }, std::vector<int>(100, 1));
+        else
+          pool.parallel_for(0, 100, [&](int) { ran++; });
+      } catch (...) {
+        outcome = std::current_exception();
+      }
+    });
+    REQUIRE(weft_test::eventually([&] { return pool.pending() >= 1; }));  // its work is queued
+    std::thread closer([&] { pool.shutdown(weft::shutdown_mode::cancel_pending); });
+    caller.join();  // woken by the cancellation while the blocker still runs
+    gate.open();
+    closer.join();
+    REQUIRE(outcome);
+    CHECK_THROWS_AS(std::rethrow_exception(outcome), weft::cancelled);
+    CHECK(ran == 0);
+  }
+}
+
+TEST_CASE("parallel_for inside a task runs every part even when the other workers are blocked",
+          "[thread_pool]") {
+  thread_pool pool(3);
+  weft_test::gate gate;
+  std::atomic<int> blocked{0};
+  for (int i = 0; i < 2; ++i) pool.post([&] { blocked++; gate.wait(); });
+  REQUIRE(weft_test::eventually([&] { return blocked == 2; }));
+  constexpr int n = 1000;
+  std::vector<std::atomic<int>> hits(n);
+  auto outer = pool.submit([&] { pool.parallel_for(0, n, [&](int i) { hits[i]++; }, 7); });
+  outer.get();  // the calling worker claimed every part itself
+  gate.open();
+  int wrong = 0;
+  for (auto& h : hits) wrong += h != 1;
+  CHECK(wrong == 0);
+}
+
+TEST_CASE("parallel_for and map after shutdown throw pool_closed and run nothing", "[thread_pool]") {
+  thread_pool pool(2);
+  pool.shutdown();
+  std::atomic<int> ran{0};
+  CHECK_THROWS_AS(pool.parallel_for(0, 10, [&](int) { ran++; }), weft::pool_closed);
+  CHECK_THROWS_AS(pool.map([&](int x) { ran++; return x; }, std::vector<int>{1, 2}), weft::pool_closed);
+  CHECK(ran == 0);
+}
+
 TEST_CASE("the destructor drains pending work", "[thread_pool]") {
   std::atomic<int> ran{0};
   {

@@ -10,6 +10,7 @@
 #include <weft/detail/asymmetric_fence.hpp>
 #include <weft/detail/imap.hpp>
 #include <weft/detail/injection_queue.hpp>
+#include <weft/detail/part_claims.hpp>
 #include <weft/detail/range_access.hpp>
 #include <weft/detail/shared_state.hpp>
 #include <weft/detail/stack_bounds.hpp>
@@ -131,9 +132,11 @@ class thread_pool final : private detail::executor_hooks {
   template <class F, class... Args>
   void post(F&& f, Args&&... args);
 
-  // Applies f to every element of `items` in parallel, `chunk` elements per
-  // task (0: about four tasks per worker), and returns the results in input
-  // order. Rethrows the first exception (in input order) after every item
+  // Applies f to every element of `items` in parallel, in parts of `chunk`
+  // elements (0: about four parts per worker), and returns the results in
+  // input order. Up to size() tasks claim the parts in turn; a caller that
+  // is one of this pool's workers claims parts too (f runs on the pool's
+  // workers and, then, on the calling worker; never on an outside caller). Rethrows the first exception (in input order) after every item
   // finished. Blocks. Throws weft::pool_closed.
   template <std::ranges::forward_range Range, class F>
   auto map(F&& f, const Range& items, std::size_t chunk = 0)
@@ -158,8 +161,8 @@ class thread_pool final : private detail::executor_hooks {
   template <class F, std::ranges::input_range Range>
   auto imap_unordered(F f, Range&& input, map_options options = {});
 
-  // Calls f(i) for every i in [first, last), `grain` indices per task (0:
-  // about four tasks per worker). Blocks until done; rethrows the first
+  // Calls f(i) for every i in [first, last), in parts of `grain` indices
+  // (0: about four parts per worker), claimed as map's are. Blocks until done; rethrows the first
   // exception (lowest index range) after every task finished.
   template <std::integral Index, class F>
   void parallel_for(Index first, Index last, F&& f, std::size_t grain = 0);
@@ -280,8 +283,8 @@ class thread_pool final : private detail::executor_hooks {
   void cancel_all_pending();
   void report(std::exception_ptr error) noexcept;
   void mark_broken(std::exception_ptr initializer_error) noexcept;
-  template <class MakePart>
-  auto run_parts(std::size_t parts, MakePart make_part);
+  template <class RunPart>
+  void run_parts(std::size_t parts, RunPart run_part);
   template <bool Ordered, class F, class Range>
   auto streaming_map(F f, Range&& input, map_options options);
   static std::string thread_name(const std::string& name, std::size_t index);
@@ -863,24 +866,48 @@ inline void thread_pool::report(std::exception_ptr error) noexcept {
   std::terminate();
 }
 
-// Submits make_part(k) for k in [0, parts) and waits for all of them (helping
-// when on a worker) before returning or rethrowing, so that no part can
-// outlive the caller's frame, which the parts reference. Rethrows the first
-// failure in part order, or pool_closed if submission was cut short.
-template <class MakePart>
-auto thread_pool::run_parts(std::size_t parts, MakePart make_part) {
-  using part_future = decltype(submit(make_part(std::size_t{0})));
-  std::vector<part_future> futures;
-  futures.reserve(parts);
+// Runs run_part(k) for every k in [0, parts) and returns once all have
+// finished. The parts are claimed one at a time, in order, from a shared
+// counter by up to size() helper tasks (one submission and at most one
+// wake-up per worker, not one per part), and by the caller itself when it is
+// one of this pool's workers. A caller outside the pool sleeps instead: it
+// would be one thread more than the workers the pool was sized for. Nothing
+// here outlives the call: it waits for every helper that started and
+// cancels the rest. Rethrows the failure of the lowest failing part after
+// every part finished; throws pool_closed (nothing ran) after shutdown(),
+// and weft::cancelled if shutdown(cancel_pending) cancelled the helpers
+// before they claimed every part.
+template <class RunPart>
+void thread_pool::run_parts(std::size_t parts, RunPart run_part) {
+  if (parts == 0) return;
+  if (closed_.load(std::memory_order_acquire)) throw pool_closed("weft::thread_pool: parallel_for/map after shutdown()");
+  detail::part_claims claims(parts);
+  const bool caller_claims = on_worker_thread();
+  const std::size_t helpers = std::min(caller_claims ? parts - 1 : parts, caller_claims ? size() - 1 : size());
+  std::vector<future<void>> helping;
+  helping.reserve(helpers);
   std::exception_ptr submit_error;
   try {
-    for (std::size_t k = 0; k < parts; ++k) futures.push_back(submit(make_part(k)));
+    for (std::size_t h = 0; h < helpers; ++h) helping.push_back(submit([&claims, &run_part] { claims.work(run_part); }));
   } catch (...) {
     submit_error = std::current_exception();
   }
-  for (auto& f : futures) f.wait();
+  if (helping.empty() && submit_error) std::rethrow_exception(submit_error);  // nothing was claimed
+  if (caller_claims) claims.work(run_part);
+  // Every part is claimed now unless a shutdown cancelled queued helpers.
+  // A helper that has not started would only find nothing left: cancel it
+  // rather than wait for a worker to reach it.
+  if (caller_claims)
+    for (auto& helper : helping) helper.cancel();
+  for (auto& helper : helping) helper.wait();
+  claims.rethrow_first_failure();
   if (submit_error) std::rethrow_exception(submit_error);
-  return futures;
+  if (!claims.all_claimed()) {
+    // A helper's future holds no part's exception (work() keeps those):
+    // only the pool's own verdict on it, pool_broken or cancelled.
+    for (auto& helper : helping) helper.get();
+    throw cancelled("weft::thread_pool: shutdown(cancel_pending) cancelled parallel_for/map");
+  }
 }
 
 template <std::integral Index, class F>
@@ -894,15 +921,12 @@ void thread_pool::parallel_for(Index first, Index last, F&& f, std::size_t grain
   if (grain == 0) grain = default_chunk(static_cast<std::size_t>(count));
   const auto chunk = static_cast<offset>(std::min<std::uintmax_t>(grain, count));
   const auto parts = static_cast<std::size_t>(count / chunk + (count % chunk != 0 ? 1 : 0));
-  auto futures = run_parts(parts, [&f, first, count, chunk](std::size_t k) {
+  run_parts(parts, [&f, first, count, chunk](std::size_t k) {
     const offset begin = static_cast<offset>(k) * chunk;
     const offset end = count - begin > chunk ? begin + chunk : count;
-    return [&f, first, begin, end] {
-      // Index + offset, wrapped in the unsigned type, is the exact index.
-      for (offset i = begin; i != end; ++i) f(static_cast<Index>(static_cast<offset>(first) + i));
-    };
+    // Index + offset, wrapped in the unsigned type, is the exact index.
+    for (offset i = begin; i != end; ++i) f(static_cast<Index>(static_cast<offset>(first) + i));
   });
-  for (auto& part : futures) part.get();  // rethrows the first failure
 }
 
 template <bool Ordered, class F, class Range>
@@ -956,17 +980,16 @@ auto thread_pool::map(F&& f, const Range& items, std::size_t chunk)
       it = detail::advanced(it, static_cast<std::iter_difference_t<iterator>>(std::min(chunk, count - begin)));
     }
     bounds.push_back(it);
-    auto parts = run_parts(bounds.size() - 1, [&f, &bounds](std::size_t k) {
-      return [&f, from = bounds[k], to = bounds[k + 1]] {
-        std::vector<R> out;
-        for (iterator i = from; i != to; ++i) out.push_back(f(*i));
-        return out;
-      };
+    // One output per part, each written by the part's claimer only.
+    std::vector<std::vector<R>> outputs(bounds.size() - 1);
+    run_parts(outputs.size(), [&f, &bounds, &outputs](std::size_t k) {
+      std::vector<R>& out = outputs[k];
+      for (iterator i = bounds[k]; i != bounds[k + 1]; ++i) out.push_back(f(*i));
     });
     std::vector<R> results;
     results.reserve(count);
-    for (auto& part : parts)
-      for (auto&& r : part.get()) results.push_back(std::move(r));  // auto&&: vector<bool>'s proxy
+    for (auto& out : outputs)
+      for (auto&& r : out) results.push_back(std::move(r));  // auto&&: vector<bool>'s proxy
     return results;
   }
 }
