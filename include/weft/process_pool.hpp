@@ -115,6 +115,10 @@ struct process_pool_options {
 //   detail::remote_pool_core, the client side both remote pools share), one
 //   definition for both; their contracts are written there.
 // Ordering: map() keeps input order; tasks start in submission order.
+//   The dispatcher hands each worker its next task before the current one
+//   ends (2 in flight per worker; up to 8 frames of at most 4 KiB each for
+//   a worker whose last task took under 100 us). A task handed out is
+//   started: future::cancel() then returns false, as for a running one.
 // Cost: a task and its reply of up to 16 KiB each are copied through a
 //   shared-memory ring per worker (detail/shm_ring.hpp): no system call
 //   while both sides are awake; bigger ones travel over the worker's
@@ -695,6 +699,10 @@ inline void process_pool::on_worker_readable(std::size_t i) {
 // room (see shm_ring::inline_max); if it had not, the worker takes nothing
 // more and is closed (its tasks given back or failed, never lost).
 inline bool process_pool::send_task(worker& w, task& t) {
+  static_assert(pipeline_depth * (detail::shm_ring::inline_max + 16) +
+                        (quick_depth - pipeline_depth) * (quick_payload + 16) <=
+                    detail::shm_ring::capacity,
+                "weft: a worker's task ring must hold every task the dispatcher keeps in flight");
   ++w.tasks_sent;
   const bool on_socket = t.payload.size() > detail::shm_ring::inline_max;
   if (!w.channel->to_worker.try_push(t.payload, on_socket)) {

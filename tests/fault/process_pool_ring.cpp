@@ -136,6 +136,70 @@ TEST_CASE("process_pool: a worker SIGKILLed from outside while a task waits in i
   running_pid = nullptr;
 }
 
+TEST_CASE("process_pool: a worker of quick tasks SIGKILLed with a deep pipeline in its ring: each task behind runs "
+          "once, on the replacement",
+          "[process_pool][fault][fork]") {
+  // After quick tasks the dispatcher keeps up to 8 small tasks in a
+  // worker's ring (remote_pool_core::quick_depth), not 2: all of them must
+  // be taken back when the worker dies.
+  counters count;
+  weft::shared_value<int> open_gate(0), pid(0);
+  gate = &open_gate;
+  running_pid = &pid;
+  weft_test::finishes("a kill with a deep pipeline", [&] {
+    for (int round = 0; round < 4; ++round) {
+      pid.store(0);
+      process_pool pool(1);
+      const int base = round * 64;
+      for (int i = 0; i < 8; ++i) REQUIRE(pool.submit(counted, base + 40 + i).get() == base + 40 + i);  // quick now
+      auto first = pool.submit(gated, base);
+      std::vector<weft::future<int>> behind;
+      for (int i = 1; i < 16; ++i) behind.push_back(pool.submit(counted, base + i));
+      REQUIRE(weft_test::eventually([&] { return pid.load() != 0; }));
+      ::kill(pid.load(), SIGKILL);
+      REQUIRE(finishes(first));
+      CHECK_THROWS_AS(first.get(), weft::worker_lost);
+      for (int i = 1; i < 16; ++i) {
+        auto& f = behind[static_cast<std::size_t>(i - 1)];
+        REQUIRE(finishes(f));
+        INFO("round " << round << ", task " << i);
+        CHECK(f.get() == base + i);
+        CHECK(count[base + i] == 1);
+      }
+      CHECK(count[base] == 1);
+    }
+  });
+  gate = nullptr;
+  running_pid = nullptr;
+}
+
+TEST_CASE("process_pool: quick tasks near the small-frame limit with replies that fill the reply ring",
+          "[process_pool][fault][fork]") {
+  // Task frames around quick_payload (4 KiB), so some are pipelined deep
+  // and some are not; 16 KiB replies, so a worker 8 tasks ahead finds its
+  // reply ring full and sends the rest on the socket.
+  counters count;
+  weft_test::finishes("deep pipeline, full reply ring", [&] {
+    process_pool pool(2);
+    constexpr int n = 800;
+    auto arg_size = [](int i) -> std::size_t { return 3900 + static_cast<std::size_t>(i % 400); };
+    std::vector<weft::future<std::vector<std::uint8_t>>> futures;
+    for (int i = 0; i < n; ++i)
+      futures.push_back(pool.submit(resized, std::vector<std::uint8_t>(arg_size(i), static_cast<std::uint8_t>(i + 1)),
+                                    std::size_t{16000}, i));
+    for (int i = 0; i < n; ++i) {
+      auto& f = futures[static_cast<std::size_t>(i)];
+      REQUIRE(finishes(f));
+      auto v = f.get();
+      INFO("task " << i);
+      REQUIRE(v.size() == 16001);
+      CHECK(v.front() == static_cast<std::uint8_t>(i));
+      CHECK(v.back() == static_cast<std::uint8_t>(i + 1));
+      CHECK(count[i] == 1);
+    }
+  });
+}
+
 TEST_CASE("process_pool: a task that closes its worker's socket, with tasks behind it in the ring, runs each once",
           "[process_pool][fault][fork]") {
   counters count;

@@ -91,10 +91,11 @@ class shm_ring {
  public:
   static constexpr std::size_t capacity = std::size_t{64} << 10;
   // Frames up to this size travel through the ring; bigger ones on the
-  // socket. The pool keeps at most pipeline_depth (2) tasks, and a worker
-  // at most as many replies, unread in a ring: 2 x (inline_max + 16) bytes
-  // fit with room to spare, so a producer never finds the ring full in a
-  // correct run (it then uses the socket, never waits).
+  // socket. The pool keeps at most pipeline_depth (2) tasks of any size
+  // and a few more small ones (quick_depth, quick_payload: see
+  // remote_pool_core) unread in a worker's ring, which fit with room to
+  // spare (process_pool.hpp checks), so the pool never finds the ring full
+  // in a correct run. A worker's replies that find no room take the socket.
   static constexpr std::size_t inline_max = std::size_t{16} << 10;
   static constexpr std::uint64_t on_socket = std::uint64_t{1} << 63;
   enum class status { empty, record, corrupt, revoked };
