@@ -276,6 +276,42 @@ TEST_CASE("parallel_for inside a task runs every part even when the other worker
   CHECK(wrong == 0);
 }
 
+TEST_CASE("parallel_for inside a task: a part that waits never runs its sibling parts nested inside it",
+          "[thread_pool]") {
+  // Review of the claimed parts: the calling worker ran part 0 in its own
+  // frame, and part 0's wait (for a task on the other worker) helped with
+  // the parallel_for's own helper left in the deque, so parts 1-3 ran
+  // inside part 0 on the same thread; with a lock held across the wait,
+  // that hung. A part's wait may help only with what lies above its mark.
+  thread_pool pool(2);
+  weft_test::gate gate;
+  std::atomic<bool> x_started{false}, part0_waiting{false};
+  std::atomic<int> reentered{0};
+  auto x = pool.submit([&] {
+    x_started = true;
+    gate.wait();
+  });
+  REQUIRE(weft_test::eventually([&] { return x_started.load(); }));  // the other worker is busy with x
+  auto outer = pool.submit([&] {
+    pool.parallel_for(0, 4, [&](int i) {
+      thread_local int depth = 0;
+      if (++depth > 1) reentered++;
+      if (i == 0) {
+        part0_waiting = true;
+        x.wait();
+      }
+      --depth;
+    }, 1);
+  });
+  REQUIRE(weft_test::eventually([&] { return part0_waiting.load(); }));
+  // Give a wrong helper the chance to run parts 1-3 while x still waits
+  // (it did at once before the fix); correct code runs nothing here.
+  for (int i = 0; i < 20000 && reentered == 0; ++i) std::this_thread::yield();
+  gate.open();
+  outer.get();
+  CHECK(reentered == 0);
+}
+
 TEST_CASE("parallel_for and map after shutdown throw pool_closed and run nothing", "[thread_pool]") {
   thread_pool pool(2);
   pool.shutdown();

@@ -892,7 +892,9 @@ inline void thread_pool::report(std::exception_ptr error) noexcept {
 // would be one thread more than the workers the pool was sized for. Nothing
 // here outlives the call: it waits for every helper that started and
 // cancels the rest. Rethrows the failure of the lowest failing part after
-// every part finished; throws pool_closed (nothing ran) after shutdown(),
+// every part finished; throws pool_closed after shutdown() (at once when
+// it began before the call; when it began during the call, once the
+// helpers submitted before it finished, which may have run every part),
 // and weft::cancelled if shutdown(cancel_pending) cancelled the helpers
 // before they claimed every part.
 template <class RunPart>
@@ -911,7 +913,21 @@ void thread_pool::run_parts(std::size_t parts, RunPart run_part) {
     submit_error = std::current_exception();
   }
   if (helping.empty() && submit_error) std::rethrow_exception(submit_error);  // nothing was claimed
-  if (caller_claims) claims.work(run_part);
+  if (caller_claims) {
+    // Each part runs one level up, as a nested task would (run_nested): a
+    // part that waits helps only with what lies above its own mark, never
+    // with the helpers pushed below it, which would run sibling parts
+    // nested inside it on this thread (a part holding a lock while it
+    // waits would then deadlock against itself).
+    worker_context& ctx = *current();
+    const std::int64_t outer_floor = ctx.floor;
+    auto run_part_above = [&](std::size_t k) {
+      ctx.floor = workers_[ctx.index]->deque.bottom_index();
+      run_part(k);
+    };
+    claims.work(run_part_above);
+    ctx.floor = outer_floor;
+  }
   // Every part is claimed now unless a shutdown cancelled queued helpers.
   // A helper that has not started would only find nothing left: cancel it
   // rather than wait for a worker to reach it.
