@@ -989,6 +989,29 @@ TEST_CASE("parallel_for over ~2^64 indices splits into a few tasks, not length_e
   CHECK(started.load() <= 4 * 2 + 1);  // about four parts per worker
 }
 
+#if defined(__SIZEOF_INT128__)
+__extension__ typedef __int128 int128;  // __extension__: no -Wpedantic warning
+
+TEST_CASE("parallel_for over an __int128 range of more than 2^64 indices (gnu++20)", "[thread_pool]") {
+  if constexpr (std::integral<int128>) {  // an integral type only with GNU extensions on
+    // Review: the grain was clamped to the count truncated to 64 bits
+    // (2^64 + 3 -> 3), so a grain of 2^62 became 3: ~6e18 parts, a hang.
+    thread_pool pool(2);
+    const int128 first = static_cast<int128>(1) << 70;
+    const int128 last = first + (static_cast<int128>(1) << 64) + 3;
+    std::atomic<int> started{0};
+    weft_test::finishes("parallel_for over 2^64 + 3 indices", [&] {
+      CHECK_THROWS_AS(pool.parallel_for(first, last, [&](int128) {
+        started++;
+        throw std::runtime_error("stop here");  // each part stops at its first index
+      }, std::size_t{1} << 62), std::runtime_error);
+    });
+    CHECK(started == 5);  // 4 parts of 2^62 and one of 3
+    CHECK_THROWS_AS(pool.parallel_for(first, last, [](int128) {}, 1), std::length_error);  // 2^64 + 3 parts
+  }
+}
+#endif
+
 TEST_CASE("imap reads its input ahead of the results it yields (documented limit: no feedback input)",
           "[thread_pool][imap]") {
   // README "Limits": the input is read on the consuming thread, up to

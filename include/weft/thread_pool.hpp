@@ -952,10 +952,17 @@ void thread_pool::parallel_for(Index first, Index last, F&& f, std::size_t grain
   // overflow for a signed range wider than its maximum).
   using offset = std::make_unsigned_t<std::common_type_t<Index, int>>;
   const auto count = static_cast<offset>(static_cast<offset>(last) - static_cast<offset>(first));
-  if (grain == 0) grain = default_chunk(static_cast<std::size_t>(count));
-  const auto chunk = static_cast<offset>(std::min<std::uintmax_t>(grain, count));
-  const auto parts = static_cast<std::size_t>(count / chunk + (count % chunk != 0 ? 1 : 0));
-  run_parts(parts, [&f, first, count, chunk](std::size_t k) {
+  // Sizes in the wider of offset and size_t: an __int128 range (gnu++20)
+  // may hold more than 2^64 indices, a grain more than a short's range.
+  using wide = std::common_type_t<offset, std::size_t>;
+  const wide default_parts = 4 * size();
+  const wide want = grain != 0 ? wide{grain} : count / default_parts + (count % default_parts != 0 ? 1 : 0);
+  const auto chunk = static_cast<offset>(std::min<wide>(want, count));
+  const wide parts = count / chunk + (count % chunk != 0 ? 1 : 0);
+  if constexpr (sizeof(wide) > sizeof(std::size_t))
+    if (parts > std::numeric_limits<std::size_t>::max())
+      throw std::length_error("weft::thread_pool::parallel_for: more than SIZE_MAX parts; pass a larger grain");
+  run_parts(static_cast<std::size_t>(parts), [&f, first, count, chunk](std::size_t k) {
     const offset begin = static_cast<offset>(k) * chunk;
     const offset end = count - begin > chunk ? begin + chunk : count;
     // Index + offset, wrapped in the unsigned type, is the exact index.
