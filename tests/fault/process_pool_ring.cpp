@@ -105,72 +105,69 @@ TEST_CASE("process_pool: tasks that kill their worker, many rounds: each task ru
   });
 }
 
+// The gate and pid of gated tasks, installed for one test.
+struct gated_tasks {
+  weft::shared_value<int> open_gate{0}, pid{0};
+  gated_tasks() {
+    gate = &open_gate;
+    running_pid = &pid;
+  }
+  ~gated_tasks() {
+    gate = nullptr;
+    running_pid = nullptr;
+  }
+};
+
+// Submits gated(base), then `behind` counted tasks, and SIGKILLs the worker
+// running the gated one from outside: it fails with worker_lost, and each
+// task behind it (some in the dead worker's ring) runs once.
+void kill_with_tasks_behind(process_pool& pool, gated_tasks& gated_run, const counters& count, int base, int behind) {
+  gated_run.pid.store(0);
+  auto first = pool.submit(gated, base);
+  std::vector<weft::future<int>> after;
+  for (int i = 1; i <= behind; ++i) after.push_back(pool.submit(counted, base + i));
+  REQUIRE(weft_test::eventually([&] { return gated_run.pid.load() != 0; }));
+  ::kill(gated_run.pid.load(), SIGKILL);
+  REQUIRE(finishes(first));
+  CHECK_THROWS_AS(first.get(), weft::worker_lost);
+  for (int i = 1; i <= behind; ++i) {
+    auto& f = after[static_cast<std::size_t>(i - 1)];
+    REQUIRE(finishes(f));
+    INFO("task " << base + i);
+    CHECK(f.get() == base + i);
+    CHECK(count[base + i] == 1);
+  }
+  CHECK(count[base] == 1);
+}
+
 TEST_CASE("process_pool: a worker SIGKILLed from outside while a task waits in its ring",
           "[process_pool][fault][fork]") {
   counters count;
-  weft::shared_value<int> open_gate(0), pid(0);
-  gate = &open_gate;
-  running_pid = &pid;
+  gated_tasks gated_run;
   weft_test::finishes("a kill with a task in the ring", [&] {
     for (int round = 0; round < 4; ++round) {
-      pid.store(0);
       process_pool pool(1);
-      const int base = round * 8;
-      auto first = pool.submit(gated, base);
-      std::vector<weft::future<int>> behind;  // the first of them sits in the worker's ring
-      for (int i = 1; i < 4; ++i) behind.push_back(pool.submit(counted, base + i));
-      REQUIRE(weft_test::eventually([&] { return pid.load() != 0; }));
-      ::kill(pid.load(), SIGKILL);
-      REQUIRE(finishes(first));
-      CHECK_THROWS_AS(first.get(), weft::worker_lost);
-      for (int i = 1; i < 4; ++i) {
-        auto& f = behind[static_cast<std::size_t>(i - 1)];
-        REQUIRE(finishes(f));
-        CHECK(f.get() == base + i);
-        CHECK(count[base + i] == 1);
-      }
-      CHECK(count[base] == 1);
+      kill_with_tasks_behind(pool, gated_run, count, round * 8, 3);  // the first behind sits in the ring
     }
   });
-  gate = nullptr;
-  running_pid = nullptr;
 }
 
 TEST_CASE("process_pool: a worker of quick tasks SIGKILLed with a deep pipeline in its ring: each task behind runs "
           "once, on the replacement",
           "[process_pool][fault][fork]") {
-  // After quick tasks the dispatcher keeps up to 8 small tasks in a
-  // worker's ring (remote_pool_core::quick_depth), not 2: all of them must
-  // be taken back when the worker dies.
+  // After quick tasks, with a backlog, the dispatcher keeps up to 8 small
+  // tasks in a worker's ring (remote_pool_core::quick_depth), not 2: all
+  // of them must be taken back when the worker dies.
   counters count;
-  weft::shared_value<int> open_gate(0), pid(0);
-  gate = &open_gate;
-  running_pid = &pid;
+  gated_tasks gated_run;
   weft_test::finishes("a kill with a deep pipeline", [&] {
     for (int round = 0; round < 4; ++round) {
-      pid.store(0);
       process_pool pool(1);
       const int base = round * 64;
       for (int i = 0; i < 8; ++i) REQUIRE(pool.submit(counted, base + 40 + i).get() == base + 40 + i);  // quick now
-      auto first = pool.submit(gated, base);
-      std::vector<weft::future<int>> behind;
-      for (int i = 1; i < 16; ++i) behind.push_back(pool.submit(counted, base + i));
-      REQUIRE(weft_test::eventually([&] { return pid.load() != 0; }));
-      ::kill(pid.load(), SIGKILL);
-      REQUIRE(finishes(first));
-      CHECK_THROWS_AS(first.get(), weft::worker_lost);
-      for (int i = 1; i < 16; ++i) {
-        auto& f = behind[static_cast<std::size_t>(i - 1)];
-        REQUIRE(finishes(f));
-        INFO("round " << round << ", task " << i);
-        CHECK(f.get() == base + i);
-        CHECK(count[base + i] == 1);
-      }
-      CHECK(count[base] == 1);
+      kill_with_tasks_behind(pool, gated_run, count, base, 15);
     }
   });
-  gate = nullptr;
-  running_pid = nullptr;
 }
 
 TEST_CASE("process_pool: a short burst after quick tasks is spread two per worker, not piled on one",
@@ -181,9 +178,7 @@ TEST_CASE("process_pool: a short burst after quick tasks is spread two per worke
   // workers hold a gated task, only 2 per worker were handed out, so the
   // other 6 are still in the pool and can be cancelled.
   counters count;
-  weft::shared_value<int> open_gate(0), pid(0);
-  gate = &open_gate;
-  running_pid = &pid;
+  gated_tasks gated_run;
   weft_test::finishes("a burst after quick tasks", [&] {
     process_pool pool(2);
     std::vector<weft::future<int>> warm;
@@ -194,15 +189,34 @@ TEST_CASE("process_pool: a short burst after quick tasks is spread two per worke
     REQUIRE(weft_test::eventually([&] { return count[0] + count[1] + count[2] + count[3] == 2; }));  // both busy
     int cancelled = 0;
     for (auto& f : burst) cancelled += f.cancel() ? 1 : 0;
-    open_gate.store(1);
+    gated_run.open_gate.store(1);
     for (auto& f : burst) REQUIRE(finishes(f));
     CHECK(cancelled == 6);  // before the fix: 0 (8 + 2 handed out)
     int ran = 0;
     for (int i = 0; i < 10; ++i) ran += count[i];
     CHECK(ran == 4);
   });
-  gate = nullptr;
-  running_pid = nullptr;
+}
+
+// Submits tasks 0..n-1 through resized() with arguments of arg_size(i)
+// bytes and results of out_size(i) bytes, then checks each result's size,
+// contents and single run.
+template <class ArgSize, class OutSize>
+void check_resized_round_trips(process_pool& pool, const counters& count, int n, ArgSize arg_size, OutSize out_size) {
+  std::vector<weft::future<std::vector<std::uint8_t>>> futures;
+  for (int i = 0; i < n; ++i)
+    futures.push_back(
+        pool.submit(resized, std::vector<std::uint8_t>(arg_size(i), static_cast<std::uint8_t>(i + 1)), out_size(i), i));
+  for (int i = 0; i < n; ++i) {
+    auto& f = futures[static_cast<std::size_t>(i)];
+    REQUIRE(finishes(f));
+    auto v = f.get();
+    INFO("task " << i);
+    REQUIRE(v.size() == out_size(i) + (arg_size(i) != 0 ? 1 : 0));
+    if (out_size(i) != 0) CHECK(v.front() == static_cast<std::uint8_t>(i));
+    if (arg_size(i) != 0) CHECK(v.back() == static_cast<std::uint8_t>(i + 1));
+    CHECK(count[i] == 1);
+  }
 }
 
 TEST_CASE("process_pool: quick tasks near the small-frame limit with replies that fill the reply ring",
@@ -213,22 +227,9 @@ TEST_CASE("process_pool: quick tasks near the small-frame limit with replies tha
   counters count;
   weft_test::finishes("deep pipeline, full reply ring", [&] {
     process_pool pool(2);
-    constexpr int n = 800;
-    auto arg_size = [](int i) -> std::size_t { return 3900 + static_cast<std::size_t>(i % 400); };
-    std::vector<weft::future<std::vector<std::uint8_t>>> futures;
-    for (int i = 0; i < n; ++i)
-      futures.push_back(pool.submit(resized, std::vector<std::uint8_t>(arg_size(i), static_cast<std::uint8_t>(i + 1)),
-                                    std::size_t{16000}, i));
-    for (int i = 0; i < n; ++i) {
-      auto& f = futures[static_cast<std::size_t>(i)];
-      REQUIRE(finishes(f));
-      auto v = f.get();
-      INFO("task " << i);
-      REQUIRE(v.size() == 16001);
-      CHECK(v.front() == static_cast<std::uint8_t>(i));
-      CHECK(v.back() == static_cast<std::uint8_t>(i + 1));
-      CHECK(count[i] == 1);
-    }
+    check_resized_round_trips(
+        pool, count, 800, [](int i) { return 3900 + static_cast<std::size_t>(i % 400); },
+        [](int) { return std::size_t{16000}; });
   });
 }
 
@@ -269,23 +270,9 @@ TEST_CASE("process_pool: small and big tasks and replies interleave in order thr
   counters count;
   weft_test::finishes("ring and socket interleaved", [&] {
     process_pool pool(2);
-    constexpr int n = 300;
-    auto arg_size = [](int i) -> std::size_t { return i % 3 == 0 ? 40000 : static_cast<std::size_t>(i % 7); };
-    auto out_size = [](int i) -> std::size_t { return i % 5 == 0 ? 50000 : static_cast<std::size_t>(i % 4); };
-    std::vector<weft::future<std::vector<std::uint8_t>>> futures;
-    for (int i = 0; i < n; ++i)
-      futures.push_back(
-          pool.submit(resized, std::vector<std::uint8_t>(arg_size(i), static_cast<std::uint8_t>(i + 1)), out_size(i), i));
-    for (int i = 0; i < n; ++i) {
-      auto& f = futures[static_cast<std::size_t>(i)];
-      REQUIRE(finishes(f));
-      auto v = f.get();
-      INFO("task " << i);
-      REQUIRE(v.size() == out_size(i) + (arg_size(i) != 0 ? 1 : 0));
-      if (out_size(i) != 0) CHECK(v.front() == static_cast<std::uint8_t>(i));
-      if (arg_size(i) != 0) CHECK(v.back() == static_cast<std::uint8_t>(i + 1));
-      CHECK(count[i] == 1);
-    }
+    check_resized_round_trips(
+        pool, count, 300, [](int i) -> std::size_t { return i % 3 == 0 ? 40000 : static_cast<std::size_t>(i % 7); },
+        [](int i) -> std::size_t { return i % 5 == 0 ? 50000 : static_cast<std::size_t>(i % 4); });
   });
 }
 
