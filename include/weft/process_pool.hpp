@@ -126,7 +126,7 @@ struct process_pool_options {
 //   socketpair (a system call per side when the socket has room). map()
 //   sends chunks of `chunksize` items as one task. After each message the
 //   worker and the dispatcher spin for 200 us, yielding the core now and
-//   then, before they sleep (a yield that lost the core for over 100 us
+//   then, before they sleep (a yield that lost the core for over 1 ms
 //   means more runnable threads than cores: they then sleep at once for
 //   the next 50 ms); waking a sleeping side costs it one system call.
 //   Memory: 128 KiB of shared mapping per worker slot (2 x workers + 2
