@@ -136,8 +136,9 @@ class thread_pool final : private detail::executor_hooks {
   // elements (0: about four parts per worker), and returns the results in
   // input order. Up to size() tasks claim the parts in turn; a caller that
   // is one of this pool's workers claims parts too (f runs on the pool's
-  // workers and, then, on the calling worker; never on an outside caller). Rethrows the first exception (in input order) after every item
-  // finished. Blocks. Throws weft::pool_closed.
+  // workers only, never on an outside caller). Rethrows the first exception
+  // (in input order) after every item finished. Blocks. Throws
+  // weft::pool_closed.
   template <std::ranges::forward_range Range, class F>
   auto map(F&& f, const Range& items, std::size_t chunk = 0)
       -> detail::map_result_t<std::invoke_result_t<F&, std::ranges::range_reference_t<const Range>>>;
@@ -162,8 +163,10 @@ class thread_pool final : private detail::executor_hooks {
   auto imap_unordered(F f, Range&& input, map_options options = {});
 
   // Calls f(i) for every i in [first, last), in parts of `grain` indices
-  // (0: about four parts per worker), claimed as map's are. Blocks until done; rethrows the first
-  // exception (lowest index range) after every task finished.
+  // (0: about four parts per worker), claimed as map's are. Blocks until
+  // done; rethrows the first exception (lowest index range) after every
+  // part finished. Throws std::length_error for a range (__int128) that
+  // would need more than SIZE_MAX parts.
   template <std::integral Index, class F>
   void parallel_for(Index first, Index last, F&& f, std::size_t grain = 0);
 
@@ -288,12 +291,14 @@ class thread_pool final : private detail::executor_hooks {
   template <bool Ordered, class F, class Range>
   auto streaming_map(F f, Range&& input, map_options options);
   static std::string thread_name(const std::string& name, std::size_t index);
-  // About four tasks per worker: enough slack for stealing to balance.
+  // About four parts per worker: enough slack for claiming to balance.
   // Rounded up without count + parts - 1, which overflows for a count near
-  // 2^64 (parallel_for over a whole uint64_t range).
-  std::size_t default_chunk(std::size_t count) const noexcept {
-    const std::size_t parts = 4 * size();
-    return std::max<std::size_t>(1, count / parts + (count % parts != 0 ? 1 : 0));
+  // 2^64 (parallel_for over a whole uint64_t range). Count: size_t, or a
+  // wider unsigned type for an __int128 range.
+  template <class Count>
+  Count default_chunk(Count count) const noexcept {
+    const Count parts = 4 * size();
+    return std::max<Count>(1, count / parts + (count % parts != 0 ? 1 : 0));
   }
 
   thread_pool_options options_;
@@ -903,7 +908,7 @@ void thread_pool::run_parts(std::size_t parts, RunPart run_part) {
   if (closed_.load(std::memory_order_acquire)) throw pool_closed("weft::thread_pool: parallel_for/map after shutdown()");
   detail::part_claims claims(parts);
   const bool caller_claims = on_worker_thread();
-  const std::size_t helpers = std::min(caller_claims ? parts - 1 : parts, caller_claims ? size() - 1 : size());
+  const std::size_t helpers = std::min(parts, size()) - (caller_claims ? 1 : 0);  // the caller is one of both
   std::vector<future<void>> helping;
   helping.reserve(helpers);
   std::exception_ptr submit_error;
@@ -927,12 +932,10 @@ void thread_pool::run_parts(std::size_t parts, RunPart run_part) {
     };
     claims.work(run_part_above);
     ctx.floor = outer_floor;
-  }
-  // Every part is claimed now unless a shutdown cancelled queued helpers.
-  // A helper that has not started would only find nothing left: cancel it
-  // rather than wait for a worker to reach it.
-  if (caller_claims)
+    // Every part is claimed now. A helper that has not started would only
+    // find nothing left: cancel it rather than wait for a worker to reach it.
     for (auto& helper : helping) helper.cancel();
+  }
   for (auto& helper : helping) helper.wait();
   claims.rethrow_first_failure();
   if (submit_error) std::rethrow_exception(submit_error);
@@ -955,8 +958,7 @@ void thread_pool::parallel_for(Index first, Index last, F&& f, std::size_t grain
   // Sizes in the wider of offset and size_t: an __int128 range (gnu++20)
   // may hold more than 2^64 indices, a grain more than a short's range.
   using wide = std::common_type_t<offset, std::size_t>;
-  const wide default_parts = 4 * size();
-  const wide want = grain != 0 ? wide{grain} : count / default_parts + (count % default_parts != 0 ? 1 : 0);
+  const wide want = grain != 0 ? wide{grain} : default_chunk(wide{count});
   const auto chunk = static_cast<offset>(std::min<wide>(want, count));
   const wide parts = count / chunk + (count % chunk != 0 ? 1 : 0);
   if constexpr (sizeof(wide) > sizeof(std::size_t))
