@@ -116,13 +116,11 @@ class remote_pool_core : public remote_maps<Pool> {
   // two, a worker that finishes its tasks in microseconds sleeps before the
   // dispatcher's next turn and costs a futex wake-up per task (map over
   // 100k ints in chunks of 256: 36-40M items/s at depth 2, 47-63M at 6).
-  // Never more than its fair share of the tasks outstanding (queued, planned
-  // and running, over the workers): the past says nothing of the tasks to
-  // come, and a burst of slow tasks after quick ones (10 x 100 ms on 2 warm
-  // workers: 801 ms at depth 8, 500 ms at 2 or at the fair share) or a
-  // batch's tail must spread over every worker. The share lets a bounded
-  // stream deepen too: imap's window of 4 x workers chunks gives each
-  // worker 4 (a rule asking for a backlog of 8 per worker never fired there).
+  // Only while the queue holds a backlog of quick_depth tasks per worker:
+  // the past says nothing of the tasks to come, and a burst of slow tasks
+  // after quick ones (10 x 100 ms on 2 warm workers: 801 ms at depth 8,
+  // 500 ms at 2) or a batch's tail must spread over every worker. A
+  // backlog keeps every worker busy anyway; the tail goes out 2 at a time.
   static constexpr std::size_t quick_depth = 8;
   static constexpr auto quick_task = std::chrono::microseconds(100);
   static constexpr std::size_t quick_payload = std::size_t{4} << 10;
@@ -242,15 +240,6 @@ class remote_pool_core : public remote_maps<Pool> {
   template <class Peer>
   bool send_planned(std::vector<Peer>& peers);
   void push_running(remote_peer& p, task t);
-  // Every task queued, planned or running, spread evenly over the workers
-  // (rounded up): what each would hold if all were handed out now.
-  template <class Peer>
-  std::size_t fair_share(const std::vector<Peer>& peers) const noexcept {
-    if (peers.empty()) return 0;
-    std::size_t outstanding = queue_.size();
-    for (std::size_t i = 0; i < peers.size(); ++i) outstanding += peers[i].running.size() + planned_[i];
-    return (outstanding + peers.size() - 1) / peers.size();
-  }
   // t leaves pending()'s count (it runs at its worker, or ends unrun).
   void stop_counting(task& t) noexcept {
     if (!std::exchange(t.waiting, false)) return;
@@ -377,10 +366,9 @@ bool remote_pool_core<Pool>::assign_tasks(std::vector<Peer>& peers, bool none_st
     for (std::size_t i = 0; i < peers.size(); ++i) all_up = all_up && self().accepts_tasks(peers[i], planned_[i]);
     if (all_up) {
       for (std::size_t i = 0; i < peers.size(); ++i) plan_for(peers[i], i, pipeline_depth);
-      const std::size_t share = fair_share(peers);
       for (std::size_t i = 0; i < peers.size(); ++i)
-        if (peers[i].last_run < quick_task && share > pipeline_depth)
-          plan_for(peers[i], i, std::min(share, quick_depth), quick_payload);
+        if (peers[i].last_run < quick_task && queue_.size() >= peers.size() * quick_depth)
+          plan_for(peers[i], i, quick_depth, quick_payload);
     }
   }
   for (task& t : unstartable_) cancel_unstarted(t);
