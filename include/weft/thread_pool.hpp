@@ -235,7 +235,10 @@ class thread_pool final : private detail::executor_hooks {
   bool on_worker_thread() const noexcept { return current() != nullptr && current()->pool == this; }
 
   // executor_hooks
-  bool help_while_waiting(const detail::wait_request& request) override;
+  static bool help_hook(detail::executor_hooks* self, const detail::wait_request& request) {
+    return static_cast<thread_pool*>(self)->help_while_waiting(request);
+  }
+  bool help_while_waiting(const detail::wait_request& request);
   bool help_once(worker_context& ctx, std::span<detail::state_base* const> awaited);
   // Whether the task running on `worker` at deque mark `mark` depends on
   // `task` (taken from above that mark): `task` was joined by a waiter on
@@ -340,7 +343,8 @@ class thread_pool final : private detail::executor_hooks {
 
 // ---- implementation ----
 
-inline thread_pool::thread_pool(thread_pool_options options) : options_(std::move(options)) {
+inline thread_pool::thread_pool(thread_pool_options options)
+    : executor_hooks(&thread_pool::help_hook), options_(std::move(options)) {
   if (options_.threads == 0)
     throw std::invalid_argument("weft::thread_pool: needs at least one thread");
   workers_.reserve(options_.threads);
