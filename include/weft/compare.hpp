@@ -20,7 +20,7 @@
 #include <weft/thread_pool.hpp>
 
 #include <algorithm>
-#include <chrono>
+#include <weft/detail/chrono.hpp>  // <chrono> without the calendar and its formatting
 #include <concepts>
 #include <cstddef>
 #include <cstdio>

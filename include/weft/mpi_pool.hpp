@@ -18,7 +18,7 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
+#include <weft/detail/chrono.hpp>  // <chrono> without the calendar and its formatting
 #include <climits>
 #include <condition_variable>
 #include <cstddef>

@@ -22,7 +22,7 @@
 #include <weft/pool_options.hpp>  // default_workers, workload, shutdown_mode
 
 #include <algorithm>
-#include <chrono>
+#include <weft/detail/chrono.hpp>  // <chrono> without the calendar and its formatting
 #include <csignal>
 #include <cstddef>
 #include <cstdint>

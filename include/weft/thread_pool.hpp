@@ -24,7 +24,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <chrono>
+#include <weft/detail/chrono.hpp>  // <chrono> without the calendar and its formatting
 #include <concepts>
 #include <cstddef>
 #include <cstdio>

@@ -23,7 +23,7 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <chrono>
+#include <weft/detail/chrono.hpp>  // <chrono> without the calendar and its formatting
 #include <csignal>
 #include <cstddef>
 #include <cstdio>

@@ -5,7 +5,7 @@
 #pragma once
 
 #include <algorithm>
-#include <chrono>
+#include <weft/detail/chrono.hpp>  // <chrono> without the calendar and its formatting
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>

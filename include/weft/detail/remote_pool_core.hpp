@@ -54,7 +54,7 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
+#include <weft/detail/chrono.hpp>  // <chrono> without the calendar and its formatting
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>

@@ -26,7 +26,7 @@
 #include <algorithm>
 #include <array>
 #include <bit>
-#include <chrono>
+#include <weft/detail/chrono.hpp>  // <chrono> without the calendar and its formatting
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>

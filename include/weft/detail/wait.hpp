@@ -27,7 +27,7 @@
 #include <algorithm>
 #include <atomic>
 #include <bit>
-#include <chrono>
+#include <weft/detail/chrono.hpp>  // <chrono> without the calendar and its formatting
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
