@@ -29,7 +29,6 @@
 #include <cstring>
 #include <deque>
 #include <exception>
-#include <map>
 #include <new>
 #include <optional>
 #include <span>
