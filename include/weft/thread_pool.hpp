@@ -29,7 +29,7 @@
 #include <cstddef>
 #include <cstdio>
 #include <exception>
-#include <functional>
+#include <weft/detail/function.hpp>  // std::function, detail::invoke; not all of <functional>
 #include <iterator>
 #include <limits>
 #include <memory>
@@ -381,14 +381,14 @@ auto thread_pool::submit(F&& f, Args&&... args) -> future<detail::task_result_t<
   if constexpr (detail::task_call<std::decay_t<F>, std::decay_t<Args>...>::with_token) {
     return enqueue_task<R>(
         [fn = std::forward<F>(f), ... bound = std::forward<Args>(args)](std::stop_token token) mutable -> R {
-          return std::invoke(std::move(fn), std::move(token), std::move(bound)...);
+          return detail::invoke(std::move(fn), std::move(token), std::move(bound)...);
         });
   } else
 #endif
   {
     return enqueue_task<R>(
         [fn = std::forward<F>(f), ... bound = std::forward<Args>(args)]() mutable -> R {
-          return std::invoke(std::move(fn), std::move(bound)...);
+          return detail::invoke(std::move(fn), std::move(bound)...);
         });
   }
 }
@@ -406,13 +406,13 @@ void thread_pool::post(F&& f, Args&&... args) {
   if constexpr (detail::task_call<std::decay_t<F>, std::decay_t<Args>...>::with_token) {
     post_state([report_escape, fn = std::forward<F>(f),
                 ... bound = std::forward<Args>(args)](std::stop_token token) mutable {
-      report_escape([&] { std::invoke(std::move(fn), std::move(token), std::move(bound)...); });
+      report_escape([&] { detail::invoke(std::move(fn), std::move(token), std::move(bound)...); });
     });
   } else
 #endif
   {
     post_state([report_escape, fn = std::forward<F>(f), ... bound = std::forward<Args>(args)]() mutable {
-      report_escape([&] { std::invoke(std::move(fn), std::move(bound)...); });
+      report_escape([&] { detail::invoke(std::move(fn), std::move(bound)...); });
     });
   }
 }
