@@ -16,7 +16,7 @@
 #include <weft/future.hpp>
 #include <weft/pool_options.hpp>  // shutdown_mode, default_workers
 
-#include <algorithm>
+#include <weft/detail/algorithm.hpp>  // <algorithm> without the std::ranges algorithms
 #include <atomic>
 #include <weft/detail/chrono.hpp>  // <chrono> without the calendar and its formatting
 #include <climits>

@@ -21,7 +21,7 @@
 #include <weft/future.hpp>
 #include <weft/pool_options.hpp>
 
-#include <algorithm>
+#include <weft/detail/algorithm.hpp>  // <algorithm> without the std::ranges algorithms
 #include <array>
 #include <atomic>
 #include <weft/detail/chrono.hpp>  // <chrono> without the calendar and its formatting

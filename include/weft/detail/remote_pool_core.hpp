@@ -52,7 +52,7 @@
 #include <weft/error.hpp>
 #include <weft/pool_options.hpp>  // shutdown_mode
 
-#include <algorithm>
+#include <weft/detail/algorithm.hpp>  // <algorithm> without the std::ranges algorithms
 #include <atomic>
 #include <weft/detail/chrono.hpp>  // <chrono> without the calendar and its formatting
 #include <cstddef>

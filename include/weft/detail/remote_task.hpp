@@ -23,7 +23,7 @@
 #include <weft/pool_options.hpp>
 #include <weft/serialize.hpp>
 
-#include <algorithm>
+#include <weft/detail/algorithm.hpp>  // <algorithm> without the std::ranges algorithms
 #include <array>
 #include <bit>
 #include <weft/detail/chrono.hpp>  // <chrono> without the calendar and its formatting

@@ -24,7 +24,7 @@
 
 #include <weft/detail/config.hpp>
 
-#include <algorithm>
+#include <weft/detail/algorithm.hpp>  // <algorithm> without the std::ranges algorithms
 #include <atomic>
 #include <bit>
 #include <weft/detail/chrono.hpp>  // <chrono> without the calendar and its formatting
