@@ -18,5 +18,5 @@
 #if defined(__GLIBCXX__) && __has_include(<bits/stl_algo.h>)
 #include <bits/stl_algo.h>
 #else
-#include <weft/detail/algorithm.hpp>  // <algorithm> without the std::ranges algorithms
+#include <algorithm>
 #endif
