@@ -16,7 +16,16 @@ ratio), times --slack; or --budget otherwise. The slack (default 1.3)
 absorbs the remaining noise, so the test catches a regression (a heavy
 standard header pulled in) rather than timing jitter. A header found over
 the budget is measured once more, compiled alternately with oneTBB's pair
-itself (five runs each), and fails only if it is over --slack times that.
+itself (five runs each), and fails only if it is over --slack times that
+twice in a row (two such confirmations, the lesser ratio): a header whose
+cost sits near the budget does not fail on one slow minute of the VM, and
+a real regression is over in both.
+
+Every component header is held to the budget, <weft/compare.hpp> included
+(issue 24). Only <weft/weft.hpp> is exempt (--aggregate): it includes every
+other public header, so its cost is the sum of theirs, each of which is
+held to the budget here, and its own comment sends users who care about
+compile time to the single components.
 """
 import argparse
 import os
@@ -71,8 +80,8 @@ def main():
     ap.add_argument("--budget", type=float, default=3.5, help="ratio to <thread> without oneTBB")
     ap.add_argument("--slack", type=float, default=1.3, help="factor on oneTBB's ratio (noise)")
     ap.add_argument("--skip", nargs="*", default=[], help="headers not to measure (e.g. mpi_pool)")
-    ap.add_argument("--aggregate", nargs="*", default=["weft", "compare"],
-                    help="headers that bundle others (reported, not held to the budget)")
+    ap.add_argument("--aggregate", nargs="*", default=["weft"],
+                    help="headers that only bundle others (reported, not held to the budget)")
     args = ap.parse_args()
 
     def tbb_ratio():
@@ -109,6 +118,9 @@ def main():
             # apart from this header's, and a VM's speed drifts that much
             # (oneTBB's pair measured 2.4x and 3.3x <thread> in one run).
             _, to_tbb = ratio_to(args.cxx, args.include_dir, [f"weft/{name}"], TBB_PAIR, runs=5)
+            if to_tbb > args.slack:  # once more: fails only if over twice in a row
+                _, again = ratio_to(args.cxx, args.include_dir, [f"weft/{name}"], TBB_PAIR, runs=5)
+                to_tbb = min(to_tbb, again)
             over_budget = to_tbb > args.slack
             mark = f"  ({to_tbb:.2f}x oneTBB's pair, compiled alternately with it)"
         if over_budget:

@@ -42,7 +42,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/system/system_error.hpp>
 
-#include <chrono>
+#include <weft/detail/chrono.hpp>  // <chrono> without the calendar and its formatting
 #include <memory>
 #include <optional>
 #include <stdexcept>

@@ -13,7 +13,7 @@
 
 #include <atomic>
 #include <bit>
-#include <chrono>
+#include <weft/detail/chrono.hpp>  // <chrono> without the calendar and its formatting
 #include <cstddef>
 #include <cstdint>
 #include <iterator>

@@ -19,8 +19,8 @@
 #include <weft/process_pool.hpp>
 #include <weft/thread_pool.hpp>
 
-#include <algorithm>
-#include <chrono>
+#include <weft/detail/algorithm.hpp>  // <algorithm> without the std::ranges algorithms
+#include <weft/detail/chrono.hpp>  // <chrono> without the calendar and its formatting
 #include <concepts>
 #include <cstddef>
 #include <cstdio>

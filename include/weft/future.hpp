@@ -14,7 +14,7 @@
 #include <weft/detail/wait.hpp>
 #include <weft/error.hpp>
 
-#include <chrono>
+#include <weft/detail/chrono.hpp>  // <chrono> without the calendar and its formatting
 #include <cstddef>
 #include <exception>
 #include <future>

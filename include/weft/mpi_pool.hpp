@@ -16,9 +16,9 @@
 #include <weft/future.hpp>
 #include <weft/pool_options.hpp>  // shutdown_mode, default_workers
 
-#include <algorithm>
+#include <weft/detail/algorithm.hpp>  // <algorithm> without the std::ranges algorithms
 #include <atomic>
-#include <chrono>
+#include <weft/detail/chrono.hpp>  // <chrono> without the calendar and its formatting
 #include <climits>
 #include <condition_variable>
 #include <cstddef>

@@ -12,7 +12,7 @@
 
 #include <weft/detail/cpu_count.hpp>
 
-#include <chrono>
+#include <weft/detail/chrono.hpp>  // <chrono> without the calendar and its formatting
 #include <cstddef>
 
 namespace weft {

@@ -21,15 +21,14 @@
 #include <weft/serialize.hpp>
 #include <weft/pool_options.hpp>  // default_workers, workload, shutdown_mode
 
-#include <algorithm>
-#include <chrono>
+#include <weft/detail/algorithm.hpp>  // <algorithm> without the std::ranges algorithms
+#include <weft/detail/chrono.hpp>  // <chrono> without the calendar and its formatting
 #include <csignal>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <deque>
 #include <exception>
-#include <map>
 #include <new>
 #include <optional>
 #include <span>

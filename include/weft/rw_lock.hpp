@@ -11,7 +11,7 @@
 
 #include <array>
 #include <atomic>
-#include <chrono>
+#include <weft/detail/chrono.hpp>  // <chrono> without the calendar and its formatting
 #include <cstdint>
 #include <mutex>
 #include <optional>

@@ -11,7 +11,7 @@
 #include <weft/detail/serialize_traits.hpp>
 #include <weft/error.hpp>
 
-#include <algorithm>
+#include <weft/detail/algorithm.hpp>  // <algorithm> without the std::ranges algorithms
 #include <array>
 #include <cstddef>
 #include <cstdint>

@@ -17,7 +17,7 @@
 #include <weft/detail/segment_header.hpp>
 #include <weft/detail/shm.hpp>
 
-#include <algorithm>
+#include <weft/detail/algorithm.hpp>  // <algorithm> without the std::ranges algorithms
 #include <atomic>
 #include <cerrno>
 #include <cstddef>

@@ -18,7 +18,7 @@
 #include <atomic>
 #include <bit>
 #include <cerrno>
-#include <chrono>
+#include <weft/detail/chrono.hpp>  // <chrono> without the calendar and its formatting
 #include <climits>
 #include <cstddef>
 #include <cstdint>

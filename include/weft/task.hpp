@@ -32,7 +32,7 @@
 #include <weft/future.hpp>
 
 #include <array>
-#include <chrono>
+#include <weft/detail/chrono.hpp>  // <chrono> without the calendar and its formatting
 #include <concepts>
 #include <coroutine>
 #include <cstddef>

@@ -21,15 +21,15 @@
 #include <weft/future.hpp>
 #include <weft/pool_options.hpp>
 
-#include <algorithm>
+#include <weft/detail/algorithm.hpp>  // <algorithm> without the std::ranges algorithms
 #include <array>
 #include <atomic>
-#include <chrono>
+#include <weft/detail/chrono.hpp>  // <chrono> without the calendar and its formatting
 #include <concepts>
 #include <cstddef>
 #include <cstdio>
 #include <exception>
-#include <functional>
+#include <weft/detail/function.hpp>  // std::function, detail::invoke; not all of <functional>
 #include <iterator>
 #include <limits>
 #include <memory>
@@ -235,7 +235,10 @@ class thread_pool final : private detail::executor_hooks {
   bool on_worker_thread() const noexcept { return current() != nullptr && current()->pool == this; }
 
   // executor_hooks
-  bool help_while_waiting(const detail::wait_request& request) override;
+  static bool help_hook(detail::executor_hooks* self, const detail::wait_request& request) {
+    return static_cast<thread_pool*>(self)->help_while_waiting(request);
+  }
+  bool help_while_waiting(const detail::wait_request& request);
   bool help_once(worker_context& ctx, std::span<detail::state_base* const> awaited);
   // Whether the task running on `worker` at deque mark `mark` depends on
   // `task` (taken from above that mark): `task` was joined by a waiter on
@@ -340,7 +343,8 @@ class thread_pool final : private detail::executor_hooks {
 
 // ---- implementation ----
 
-inline thread_pool::thread_pool(thread_pool_options options) : options_(std::move(options)) {
+inline thread_pool::thread_pool(thread_pool_options options)
+    : executor_hooks(&thread_pool::help_hook), options_(std::move(options)) {
   if (options_.threads == 0)
     throw std::invalid_argument("weft::thread_pool: needs at least one thread");
   workers_.reserve(options_.threads);
@@ -377,14 +381,14 @@ auto thread_pool::submit(F&& f, Args&&... args) -> future<detail::task_result_t<
   if constexpr (detail::task_call<std::decay_t<F>, std::decay_t<Args>...>::with_token) {
     return enqueue_task<R>(
         [fn = std::forward<F>(f), ... bound = std::forward<Args>(args)](std::stop_token token) mutable -> R {
-          return std::invoke(std::move(fn), std::move(token), std::move(bound)...);
+          return detail::invoke(std::move(fn), std::move(token), std::move(bound)...);
         });
   } else
 #endif
   {
     return enqueue_task<R>(
         [fn = std::forward<F>(f), ... bound = std::forward<Args>(args)]() mutable -> R {
-          return std::invoke(std::move(fn), std::move(bound)...);
+          return detail::invoke(std::move(fn), std::move(bound)...);
         });
   }
 }
@@ -402,13 +406,13 @@ void thread_pool::post(F&& f, Args&&... args) {
   if constexpr (detail::task_call<std::decay_t<F>, std::decay_t<Args>...>::with_token) {
     post_state([report_escape, fn = std::forward<F>(f),
                 ... bound = std::forward<Args>(args)](std::stop_token token) mutable {
-      report_escape([&] { std::invoke(std::move(fn), std::move(token), std::move(bound)...); });
+      report_escape([&] { detail::invoke(std::move(fn), std::move(token), std::move(bound)...); });
     });
   } else
 #endif
   {
     post_state([report_escape, fn = std::forward<F>(f), ... bound = std::forward<Args>(args)]() mutable {
-      report_escape([&] { std::invoke(std::move(fn), std::move(bound)...); });
+      report_escape([&] { detail::invoke(std::move(fn), std::move(bound)...); });
     });
   }
 }

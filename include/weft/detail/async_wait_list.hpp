@@ -27,7 +27,7 @@
 #include <weft/detail/asymmetric_fence.hpp>
 #include <weft/detail/coro_core.hpp>
 
-#include <algorithm>
+#include <weft/detail/algorithm.hpp>  // <algorithm> without the std::ranges algorithms
 #include <atomic>
 #include <cstddef>
 #include <cstdint>

@@ -38,7 +38,7 @@
 #include <weft/serialize.hpp>
 
 #include <array>
-#include <chrono>
+#include <weft/detail/chrono.hpp>  // <chrono> without the calendar and its formatting
 #include <cstddef>
 #include <map>
 #include <optional>

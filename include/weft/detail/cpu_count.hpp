@@ -5,7 +5,7 @@
 // std::thread::hardware_concurrency(). Not API.
 #pragma once
 
-#include <algorithm>
+#include <weft/detail/algorithm.hpp>  // <algorithm> without the std::ranges algorithms
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>

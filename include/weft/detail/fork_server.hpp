@@ -21,9 +21,9 @@
 #include <weft/detail/shm_ring.hpp>
 #include <weft/serialize.hpp>
 
-#include <algorithm>
+#include <weft/detail/algorithm.hpp>  // <algorithm> without the std::ranges algorithms
 #include <cerrno>
-#include <chrono>
+#include <weft/detail/chrono.hpp>  // <chrono> without the calendar and its formatting
 #include <csignal>
 #include <cstddef>
 #include <cstdio>

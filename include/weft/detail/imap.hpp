@@ -22,7 +22,7 @@
 
 #include <weft/future.hpp>
 
-#include <algorithm>
+#include <weft/detail/algorithm.hpp>  // <algorithm> without the std::ranges algorithms
 #include <cstddef>
 #include <cstdint>
 #include <deque>

@@ -15,7 +15,7 @@
 #include <weft/detail/shm.hpp>
 #include <weft/detail/wait.hpp>
 
-#include <algorithm>
+#include <weft/detail/algorithm.hpp>  // <algorithm> without the std::ranges algorithms
 #include <atomic>
 #include <cerrno>
 #include <cstddef>

@@ -4,8 +4,8 @@
 // weft::progress. Not API.
 #pragma once
 
-#include <algorithm>
-#include <chrono>
+#include <weft/detail/algorithm.hpp>  // <algorithm> without the std::ranges algorithms
+#include <weft/detail/chrono.hpp>  // <chrono> without the calendar and its formatting
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>

@@ -52,9 +52,9 @@
 #include <weft/error.hpp>
 #include <weft/pool_options.hpp>  // shutdown_mode
 
-#include <algorithm>
+#include <weft/detail/algorithm.hpp>  // <algorithm> without the std::ranges algorithms
 #include <atomic>
-#include <chrono>
+#include <weft/detail/chrono.hpp>  // <chrono> without the calendar and its formatting
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>

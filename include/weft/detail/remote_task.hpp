@@ -23,10 +23,10 @@
 #include <weft/pool_options.hpp>
 #include <weft/serialize.hpp>
 
-#include <algorithm>
+#include <weft/detail/algorithm.hpp>  // <algorithm> without the std::ranges algorithms
 #include <array>
 #include <bit>
-#include <chrono>
+#include <weft/detail/chrono.hpp>  // <chrono> without the calendar and its formatting
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>

@@ -6,7 +6,7 @@
 
 #include <weft/detail/shm.hpp>  // throw_errno
 
-#include <algorithm>
+#include <weft/detail/algorithm.hpp>  // <algorithm> without the std::ranges algorithms
 #include <atomic>
 #include <cerrno>
 #include <cstddef>

@@ -7,7 +7,7 @@
 
 #include <weft/detail/aggregate_fields.hpp>
 
-#include <algorithm>
+#include <weft/detail/algorithm.hpp>  // <algorithm> without the std::ranges algorithms
 #include <array>
 #include <cstddef>
 #include <cstdint>

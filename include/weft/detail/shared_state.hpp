@@ -45,12 +45,18 @@ struct wait_request {
 // on it (the awaited tasks, the tasks they spawned, the tasks the waiter
 // spawned), so that waiting inside a task neither deadlocks nor nests
 // without bound.
+//
+// The hook is a function pointer the executor's constructor sets, not a
+// virtual function: a class whose virtual functions are all inline has its
+// vtable, and so every function it names, compiled in each translation unit
+// that includes its header; a pointer stored by an inline constructor costs
+// code only where that constructor is used.
 class executor_hooks {
  public:
   // Called on a worker of this executor with a policy that has no deadline
   // (timed waits never run other tasks: they sleep, so they end on time).
   // Returns when request.satisfied(); true.
-  virtual bool help_while_waiting(const wait_request& request) = 0;
+  bool help_while_waiting(const wait_request& request) { return help_(this, request); }
   // A race (a wait that ends at the first of several completions:
   // first_completed, first_exception, as_completed, when_any) never calls
   // help_while_waiting: helping would run a racer (or a subtask) on the
@@ -61,7 +67,12 @@ class executor_hooks {
   // FIFO pool's waiter does, on every pool size.
 
  protected:
+  using help_function = bool (*)(executor_hooks* self, const wait_request& request);
+  explicit executor_hooks(help_function help) noexcept : help_(help) {}
   ~executor_hooks() = default;
+
+ private:
+  help_function help_;  // set once by the executor's constructor
 };
 
 // The executor whose worker the calling thread is; null on other threads.

@@ -70,7 +70,7 @@
 #include <weft/detail/wait.hpp>  // futex_wait, futex_wake
 
 #include <atomic>
-#include <chrono>
+#include <weft/detail/chrono.hpp>  // <chrono> without the calendar and its formatting
 #include <cstddef>
 #include <cstdint>
 #include <cstring>

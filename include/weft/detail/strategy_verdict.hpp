@@ -24,7 +24,7 @@
 //   - anything else is "verdict: inconclusive — <why, what to do>".
 #pragma once
 
-#include <algorithm>
+#include <weft/detail/algorithm.hpp>  // <algorithm> without the std::ranges algorithms
 #include <cstddef>
 #include <cstdio>
 #include <string>

@@ -4,7 +4,7 @@
 // of timings, for compare_strategies. Not API.
 #pragma once
 
-#include <algorithm>
+#include <weft/detail/algorithm.hpp>  // <algorithm> without the std::ranges algorithms
 #include <cstddef>
 #include <vector>
 

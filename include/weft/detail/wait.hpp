@@ -24,10 +24,10 @@
 
 #include <weft/detail/config.hpp>
 
-#include <algorithm>
+#include <weft/detail/algorithm.hpp>  // <algorithm> without the std::ranges algorithms
 #include <atomic>
 #include <bit>
-#include <chrono>
+#include <weft/detail/chrono.hpp>  // <chrono> without the calendar and its formatting
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
