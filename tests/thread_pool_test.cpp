@@ -1047,3 +1047,14 @@ TEST_CASE("a thread_local may change across get() on a worker: helping runs a su
   });
   CHECK(seen.get() == 2);
 }
+
+// A user's unqualified invoke on a pool: argument-dependent lookup searches
+// the pool's base classes' namespace (weft::detail), where weft's own
+// invoke helper lives; as a function it made this call ambiguous with
+// std::invoke (review of issue 24's include-cost changes: did not compile).
+TEST_CASE("thread_pool: a user's `using std::invoke; invoke(f, pool)` means std::invoke", "[thread_pool]") {
+  weft::thread_pool pool(1);
+  auto size_of = [](weft::thread_pool& p) { return p.size(); };
+  using std::invoke;
+  CHECK(invoke(size_of, pool) == 1);
+}

@@ -25,9 +25,16 @@ namespace weft::detail {
 // std::invoke(f, args...): std::apply is specified as INVOKE over the
 // tuple's elements, and forward_as_tuple passes each argument on with its
 // value category (pointers to members and reference_wrapper included).
-template <class F, class... Args>
-constexpr decltype(auto) invoke(F&& f, Args&&... args) {
-  return std::apply(std::forward<F>(f), std::forward_as_tuple(std::forward<Args>(args)...));
-}
+// A function object, not a function: argument-dependent lookup ignores
+// objects, and it would otherwise search weft::detail for any weft pool
+// (their bases live here), so a user's `using std::invoke; invoke(f, pool);`
+// was ambiguous.
+struct invoke_fn {
+  template <class F, class... Args>
+  constexpr decltype(auto) operator()(F&& f, Args&&... args) const {
+    return std::apply(std::forward<F>(f), std::forward_as_tuple(std::forward<Args>(args)...));
+  }
+};
+inline constexpr invoke_fn invoke{};
 
 }  // namespace weft::detail
