@@ -15,7 +15,9 @@
 
 #include <version>  // defines __GLIBCXX__ with libstdc++
 
-#if defined(__GLIBCXX__) && __has_include(<bits/stl_algo.h>)
+// libstdc++'s parallel mode (_GLIBCXX_PARALLEL) only declares the
+// algorithms in <bits/stl_algo.h>; <algorithm> brings their definitions.
+#if defined(__GLIBCXX__) && !defined(_GLIBCXX_PARALLEL) && __has_include(<bits/stl_algo.h>)
 #include <bits/stl_algo.h>
 #else
 #include <algorithm>
