@@ -16,8 +16,8 @@ ratio), times --slack; or --budget otherwise. The slack (default 1.3)
 absorbs the remaining noise, so the test catches a regression (a heavy
 standard header pulled in) rather than timing jitter. A header found over
 the budget is measured once more, compiled alternately with oneTBB's pair
-itself (five runs each), and fails only if it is over --slack times that
-twice in a row (two such confirmations, the lesser ratio): a header whose
+itself (five runs each; without oneTBB, with <thread> against --budget),
+and fails only if it is over --slack times that twice in a row (two such confirmations, the lesser ratio): a header whose
 cost sits near the budget does not fail on one slow minute of the VM, and
 a real regression is over in both.
 
@@ -77,7 +77,9 @@ def main():
     ap.add_argument("cxx")
     ap.add_argument("include_dir")
     ap.add_argument("--tbb", action="store_true", help="budget = oneTBB's pair, when installed")
-    ap.add_argument("--budget", type=float, default=3.5, help="ratio to <thread> without oneTBB")
+    # Without oneTBB: its pair measured 2.78-2.86x <thread> (g++ 12 -O2, the
+    # 2-core dev VM), times the same slack.
+    ap.add_argument("--budget", type=float, default=3.7, help="ratio to <thread> without oneTBB")
     ap.add_argument("--slack", type=float, default=1.3, help="factor on oneTBB's ratio (noise)")
     ap.add_argument("--skip", nargs="*", default=[], help="headers not to measure (e.g. mpi_pool)")
     ap.add_argument("--aggregate", nargs="*", default=["weft"],
@@ -113,16 +115,22 @@ def main():
         bundled = pathlib.Path(name).stem in args.aggregate
         over_budget = ratio > budget and not bundled
         mark = "  (bundles other headers)" if bundled else ""
-        if over_budget and tbb_before is not None:
-            # Confirm head to head: the budget's oneTBB compiles ran a minute
-            # apart from this header's, and a VM's speed drifts that much
-            # (oneTBB's pair measured 2.4x and 3.3x <thread> in one run).
-            _, to_tbb = ratio_to(args.cxx, args.include_dir, [f"weft/{name}"], TBB_PAIR, runs=5)
-            if to_tbb > args.slack:  # once more: fails only if over twice in a row
-                _, again = ratio_to(args.cxx, args.include_dir, [f"weft/{name}"], TBB_PAIR, runs=5)
-                to_tbb = min(to_tbb, again)
-            over_budget = to_tbb > args.slack
-            mark = f"  ({to_tbb:.2f}x oneTBB's pair, compiled alternately with it)"
+        if over_budget:
+            # Confirm: the budget's compiles ran a minute apart from this
+            # header's, and a VM's speed drifts that much (oneTBB's pair
+            # measured 2.4x and 3.3x <thread> in one run). Measured again,
+            # five compiles each, head to head with oneTBB's pair when there
+            # is one; over only if over twice in a row.
+            reference, limit = (TBB_PAIR, args.slack) if tbb_before is not None else (["thread"], budget)
+            confirmed = None
+            for _ in range(2):
+                _, again = ratio_to(args.cxx, args.include_dir, [f"weft/{name}"], reference, runs=5)
+                confirmed = again if confirmed is None else min(confirmed, again)
+                if confirmed <= limit:
+                    break
+            over_budget = confirmed > limit
+            against = "oneTBB's pair" if tbb_before is not None else "<thread>"
+            mark = f"  ({confirmed:.2f}x {against}, compiled alternately with it)"
         if over_budget:
             mark += "  OVER BUDGET"
             over.append(name)
