@@ -320,13 +320,15 @@ def paired_ratios(rows, a, b):
 
 
 def readme_table(table, verdict, rows, machine, stem):
+    result = os.path.relpath(stem, os.path.dirname(os.path.abspath(machine["readme"])))  # as README links it
     lines = [README_BEGIN, "",
              f"Run {machine['date']} on `{machine['host']}` ({machine['cpu']}, {machine['cores_usable']} usable cores, "
              f"{machine['compiler']}; load average {machine['strategy_load']} at start) by `scripts/bench --readme`. "
              "Each figure is the median of interleaved rounds, with the lowest and highest round in brackets; "
-             f"raw data: [`{os.path.relpath(stem, os.path.dirname(os.path.abspath(machine['readme'])))}.json`]"
-             f"({os.path.relpath(stem, os.path.dirname(os.path.abspath(machine['readme'])))}.json).", "",
-             "| strategy (CPU-bound job) | workers | median | rounds | speedup |", "|---|---:|---:|---:|---:|"]
+             f"raw data: [`{result}.json`]({result}.json).", ""]
+    if os.path.exists(stem + ".svg"):  # the chart of this run (no matplotlib: no chart)
+        lines += [f"![The strategy comparison of this run: speedup over serial, median with min-max bars]({result}.svg)", ""]
+    lines += ["| strategy (CPU-bound job) | workers | median | rounds | speedup |", "|---|---:|---:|---:|---:|"]
     for r in table:
         name = r["name"] + (" (reference)" if r.get("reference") else "")
         base = table[0]["median"]

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Tests for bench/report.py's bookkeeping (the verdict itself is C++:
 tests/strategy_verdict_test.cpp): result files never overwrite each other,
-and --readme rewrites only the block between the weft-bench markers.
+and --readme rewrites only the block between the weft-bench markers, linking
+the run's result file and (when one was drawn) its chart.
 
     bench_report_test.py <weft source dir>
 """
@@ -39,7 +40,25 @@ def test_readme_block_is_replaced_between_the_markers():
         assert open(path).read() == "no markers\n"
 
 
+def test_readme_block_links_the_result_and_its_chart():
+    table = [{"name": "serial", "workers": 1, "median": 400.0, "min": 390.0, "max": 410.0, "speedup": 1.0},
+             {"name": "threads", "workers": 2, "median": 200.0, "min": 195.0, "max": 205.0, "speedup": 2.0}]
+    machine = {"date": "2026-12-07", "host": "vm", "cpu": "cpu", "cores_usable": 2, "compiler": "g++",
+               "strategy_load": 0.1}
+    with tempfile.TemporaryDirectory() as d:
+        machine["readme"] = os.path.join(d, "README.md")
+        stem = os.path.join(d, "bench", "results", "2026-12-07-vm")
+        os.makedirs(os.path.dirname(stem))
+        text = report.readme_table(table, "verdict: threads", {}, machine, stem)
+        assert "(bench/results/2026-12-07-vm.json)" in text and ".svg" not in text, text
+        open(stem + ".svg", "w").close()
+        text = report.readme_table(table, "verdict: threads", {}, machine, stem)
+        assert "](bench/results/2026-12-07-vm.svg)" in text, text
+        assert text.startswith(report.README_BEGIN) and text.endswith(report.README_END), text
+
+
 if __name__ == "__main__":
     test_result_files_never_overwrite()
     test_readme_block_is_replaced_between_the_markers()
+    test_readme_block_links_the_result_and_its_chart()
     print("bench_report_test: ok")
