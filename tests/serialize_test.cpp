@@ -458,3 +458,32 @@ TEST_CASE("a user's partial specialization wins over the built-in rules for aggr
   CHECK(weft::serialize(boxed<std::string>{"ab"}).size() == 1 + sizeof(std::size_t) + 2);
   CHECK(round_trip(boxed<std::string>{"ab"}).v == "ab");
 }
+
+// ---- fields a structured binding names but a reference cannot bind to ----
+namespace {
+struct packed_flags {  // trivially copyable, with bit-fields: its own bytes
+  unsigned kind : 3;
+  unsigned level : 5;
+  int count;
+};
+struct tagged_line {  // bit-fields beside a std::string: field by field
+  std::string text;
+  unsigned kind : 3;
+  int number : 12;
+};
+}  // namespace
+
+TEST_CASE("an aggregate with bit-fields round-trips, trivially copyable or not", "[serialize]") {
+  // Listing the fields bound each to a non-const reference: a bit-field
+  // stopped the build ("cannot bind bit-field to int&").
+  static_assert(weft::serializable<packed_flags> && weft::detail::crossable<packed_flags>);
+  static_assert(weft::serializable<tagged_line> && weft::detail::crossable<tagged_line>);
+  auto flags = round_trip(packed_flags{5, 17, -3});
+  CHECK(flags.kind == 5);
+  CHECK(flags.level == 17);
+  CHECK(flags.count == -3);
+  auto line = round_trip(tagged_line{"header", 6, -100});
+  CHECK(line.text == "header");
+  CHECK(line.kind == 6);
+  CHECK(line.number == -100);
+}

@@ -340,8 +340,8 @@ constexpr decltype(auto) visit_fields(T& object, Visit&& visit) {
 
 struct field_list_only {
   template <class List, class... Fields>
-  List operator()(List list, Fields&...) const {  // defined: see any_field
-    return list;
+  List operator()(List list, const Fields&...) const {  // defined: see any_field; const&: a bit-field
+    return list;                                         // binds only to a const reference
   }
 };
 // field_list<declared field types...> of a listable T.
