@@ -324,6 +324,32 @@ static_assert(refusal_of<std::tuple<int, std::pair<int, std::span<int>>>> == ref
 static_assert(refusal_of<std::variant<int, void (*)()>> == refusal::function_pointer);
 static_assert(refusal_of<std::array<holds_pointer, 2>> == refusal::pointer);
 static_assert(refusal_of<not_serializable> == refusal::not_aggregate);
+// A base class with fields, and a reference that is not the first field,
+// were taken for a listable aggregate: the first failed in the structured
+// binding (errors from weft's internals), the second was listed with no
+// fields at all, so its reference was never seen.
+struct base_with_fields {
+  int id;
+};
+struct derived_pod : base_with_fields {
+  int extra;
+};
+struct derived_holding_pointer : base_with_fields {
+  const char* name;
+};
+struct reference_after_value {
+  int size;
+  const int& limit;
+};
+struct pointer_after_reference {
+  int size;
+  int& count;
+  const char* name;
+};
+static_assert(refusal_of<derived_pod> == refusal::base_class);
+static_assert(refusal_of<derived_holding_pointer> == refusal::base_class);
+static_assert(refusal_of<reference_after_value> == refusal::fields_unlisted);
+static_assert(refusal_of<pointer_after_reference> == refusal::fields_unlisted);
 struct strings_in_c_array {  // pointer-free, but a C array of strings has no serializer
   std::string names[2];
 };

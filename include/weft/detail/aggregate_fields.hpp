@@ -69,10 +69,13 @@ template <class T, class Last, std::size_t... I>
 constexpr bool initializable_braced_then(std::index_sequence<I...>) {
   return requires { T{{any_field_at<I>{}}..., Last{}}; };
 }
-// T{{base}, {b}, ...}: the first of the N initializers is a base class.
+// T{base, {b}, ...}: the first of the N initializers is a base class. The
+// base's initializer is not braced: {base} would aggregate-initialize an
+// aggregate base's first member from it, which it refuses, so a base with
+// fields went unnoticed until the structured binding failed.
 template <class T, std::size_t First, std::size_t... I>
 constexpr bool first_initializer_is_base(std::index_sequence<First, I...>) {
-  return requires { T{{any_base_of<T>{}}, {any_field_at<I>{}}...}; };
+  return requires { T{any_base_of<T>{}, {any_field_at<I>{}}...}; };
 }
 template <class T>
 constexpr bool first_initializer_is_base(std::index_sequence<>) {
@@ -108,6 +111,11 @@ constexpr field_listing listing_of() {
       return field_listing::unlisted_member;
     } else if constexpr (first_initializer_is_base<T>(first_fields{})) {
       return field_listing::base_class;
+    } else if constexpr (count == 0 && !std::is_empty_v<T>) {
+      // Fields, but not even T{{a}} compiles: a field the count never
+      // reached cannot be left out (a reference without a default member
+      // initializer), so the count says nothing about the fields.
+      return field_listing::unlisted_member;
     } else {
       return field_listing::listed;
     }

@@ -24,8 +24,8 @@
 //     initializable from that type (a std::string_view field, whose
 //     constructors make that ambiguous, is recognized and refused as a
 //     view; an empty-class member is not); both are readable errors asking
-//     for a serializer. An aggregate with a base class that has fields fails
-//     in the structured binding (the compiler's message, not weft's).
+//     for a serializer. An aggregate with a base class is refused with its
+//     own message (make the base a member, or write a serializer).
 // The callable f itself crosses as a function pointer (a code word) or as an
 // empty class (a captureless lambda): a capture cannot be checked for
 // addresses, so state travels as arguments.
@@ -73,6 +73,7 @@ enum class refusal {
   not_aggregate,
   union_type,
   fields_unlisted,
+  base_class,
   too_many_fields,
   capturing_callable,
   not_callable,
@@ -120,6 +121,8 @@ constexpr auto judge_fields() {
     return verdict<T, refusal::too_many_fields>{};
   } else if constexpr (listing == field_listing::string_view_member) {
     return verdict<std::string_view, refusal::view>{};
+  } else if constexpr (listing == field_listing::base_class) {
+    return verdict<T, refusal::base_class>{};
   } else if constexpr (listing != field_listing::listed) {
     return verdict<T, refusal::fields_unlisted>{};
   } else {
@@ -277,6 +280,10 @@ constexpr void refuse() {
                 "weft: cannot list the fields of this aggregate to check them for addresses (a member is "
                 "an empty class, a reference, or a class whose constructors weft cannot probe): "
                 "specialize weft::serializer<T>, or make its members plain values");
+  static_assert(Why != refusal::base_class,
+                "weft: an aggregate with a base class cannot be checked field by field for addresses (a "
+                "structured binding cannot name fields spread over a base and T): make the base a member, "
+                "or specialize weft::serializer<T>");
   static_assert(Why != refusal::too_many_fields,
                 "weft: an aggregate with more than weft::detail::max_checked_fields (32) fields cannot be "
                 "checked for addresses: group its fields into nested structs, or specialize "
