@@ -353,7 +353,12 @@ static_assert(refusal_of<pointer_after_reference> == refusal::fields_unlisted);
 struct strings_in_c_array {  // pointer-free, but a C array of strings has no serializer
   std::string names[2];
 };
-static_assert(refusal_of<strings_in_c_array> == refusal::not_serializable);
+static_assert(refusal_of<strings_in_c_array> == refusal::c_array_field);
+struct counts_beside_a_string {  // int[4] is pointer-free, but the struct travels field by field
+  std::string name;
+  int counts[4];
+};
+static_assert(refusal_of<counts_beside_a_string> == refusal::c_array_field);
 
 TEST_CASE("nothing that carries an address crosses; pointer-free values still do", "[serialize][detail]") {
   // The checks above are compile-time; this case keeps them in the test list

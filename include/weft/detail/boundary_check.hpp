@@ -70,6 +70,7 @@ enum class refusal {
   function_pointer,
   view,
   not_serializable,
+  c_array_field,
   not_aggregate,
   union_type,
   fields_unlisted,
@@ -175,6 +176,22 @@ inline constexpr bool is_chrono_value<std::chrono::duration<Rep, Period>> = true
 template <class Clock, class Duration>
 inline constexpr bool is_chrono_value<std::chrono::time_point<Clock, Duration>> = true;
 
+// The field that makes a listable, address-free aggregate unserializable:
+// a C array in a struct that is not copied as its bytes (fields are read back
+// by aggregate initialization, which cannot take an array).
+template <class T, class... Fields>
+constexpr auto unserializable_field(std::type_identity<std::tuple<Fields...>>) {
+  constexpr auto field = first_refusal(
+      verdict<Fields, serializable<Fields> ? refusal::none
+                      : std::is_array_v<Fields> ? refusal::c_array_field
+                                                : refusal::not_serializable>{}...);
+  if constexpr (field.why == refusal::none) {
+    return verdict<T, refusal::not_serializable>{};
+  } else {
+    return field;
+  }
+}
+
 template <class T>
 constexpr auto judge_class() {
   if constexpr (std::is_union_v<T>) {
@@ -184,7 +201,7 @@ constexpr auto judge_class() {
   } else if constexpr (constexpr auto fields = judge_fields<T>(); fields.why != refusal::none) {
     return fields;
   } else if constexpr (!serializable<T>) {
-    return verdict<T, refusal::not_serializable>{};  // e.g. a C array of strings
+    return unserializable_field<T>(field_types_t<T>{});  // e.g. { std::string name; int counts[4]; }
   } else {
     return crosses{};
   }
@@ -269,6 +286,10 @@ constexpr void refuse() {
                 "const T&) and read(weft::reader&) -> T, or use a supported type (arithmetic, enum, "
                 "trivially copyable aggregate, string, vector, array, pair, tuple, optional, map, "
                 "unordered_map, variant)");
+  static_assert(Why != refusal::c_array_field,
+                "weft: a C array field (the compiler names it as Offender) crosses only in a trivially "
+                "copyable struct, which travels as its bytes: use std::array<T, N> for the field, or "
+                "specialize weft::serializer<T> for the struct");
   static_assert(Why != refusal::not_aggregate,
                 "weft: a class that is not an aggregate crosses a process boundary only through a "
                 "weft::serializer<T> specialization (its fields cannot be checked for addresses): "
