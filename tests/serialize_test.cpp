@@ -518,3 +518,19 @@ TEST_CASE("an aggregate with bit-fields round-trips, trivially copyable or not",
   CHECK(line.kind == 6);
   CHECK(line.number == -100);
 }
+
+// ---- a std::chrono field, with libstdc++ and libc++ alike ----
+namespace {
+struct timed_job {  // libc++'s duration(const Rep2&) is explicit and took the probe: "cannot list the fields"
+  std::string name;
+  std::chrono::milliseconds timeout;
+};
+}  // namespace
+
+TEST_CASE("an aggregate with a std::chrono::duration field crosses field by field", "[serialize]") {
+  static_assert(weft::detail::fields_listable<timed_job>);
+  static_assert(weft::serializable<timed_job> && weft::detail::crossable<timed_job>);
+  auto back = round_trip(timed_job{"resize", std::chrono::milliseconds(250)});
+  CHECK(back.name == "resize");
+  CHECK(back.timeout == std::chrono::milliseconds(250));
+}

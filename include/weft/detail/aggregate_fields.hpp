@@ -29,11 +29,14 @@ namespace weft::detail {
 inline constexpr std::size_t max_listed_fields = 32;
 
 // Converts to (a reference to) anything; only ever named in unevaluated
-// operands. Defined all the same: clang with libc++ counts a declared-only
+// operands. Only a non-const any_field converts: a field's constructor
+// template constrained on is_convertible<const U&, ...> (libc++'s explicit
+// duration(const Rep2&)) must not take it, or {any_field} picks that
+// explicit constructor and a std::chrono::duration field is not listed. Defined all the same: clang with libc++ counts a declared-only
 // member of a type without linkage (a local struct) as used and refuses it.
 struct any_field {
   template <class U>
-  [[noreturn]] operator U&() const {
+  [[noreturn]] operator U&() {
     std::terminate();
   }
 };
