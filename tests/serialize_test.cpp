@@ -324,10 +324,41 @@ static_assert(refusal_of<std::tuple<int, std::pair<int, std::span<int>>>> == ref
 static_assert(refusal_of<std::variant<int, void (*)()>> == refusal::function_pointer);
 static_assert(refusal_of<std::array<holds_pointer, 2>> == refusal::pointer);
 static_assert(refusal_of<not_serializable> == refusal::not_aggregate);
+// A base class with fields, and a reference that is not the first field,
+// were taken for a listable aggregate: the first failed in the structured
+// binding (errors from weft's internals), the second was listed with no
+// fields at all, so its reference was never seen.
+struct base_with_fields {
+  int id;
+};
+struct derived_pod : base_with_fields {
+  int extra;
+};
+struct derived_holding_pointer : base_with_fields {
+  const char* name;
+};
+struct reference_after_value {
+  int size;
+  const int& limit;
+};
+struct pointer_after_reference {
+  int size;
+  int& count;
+  const char* name;
+};
+static_assert(refusal_of<derived_pod> == refusal::base_class);
+static_assert(refusal_of<derived_holding_pointer> == refusal::base_class);
+static_assert(refusal_of<reference_after_value> == refusal::fields_unlisted);
+static_assert(refusal_of<pointer_after_reference> == refusal::fields_unlisted);
 struct strings_in_c_array {  // pointer-free, but a C array of strings has no serializer
   std::string names[2];
 };
-static_assert(refusal_of<strings_in_c_array> == refusal::not_serializable);
+static_assert(refusal_of<strings_in_c_array> == refusal::c_array_field);
+struct counts_beside_a_string {  // int[4] is pointer-free, but the struct travels field by field
+  std::string name;
+  int counts[4];
+};
+static_assert(refusal_of<counts_beside_a_string> == refusal::c_array_field);
 
 TEST_CASE("nothing that carries an address crosses; pointer-free values still do", "[serialize][detail]") {
   // The checks above are compile-time; this case keeps them in the test list
@@ -457,4 +488,49 @@ TEST_CASE("a user's partial specialization wins over the built-in rules for aggr
   CHECK(weft::serialize(boxed<int>{1}).size() == 1 + sizeof(int));
   CHECK(weft::serialize(boxed<std::string>{"ab"}).size() == 1 + sizeof(std::size_t) + 2);
   CHECK(round_trip(boxed<std::string>{"ab"}).v == "ab");
+}
+
+// ---- fields a structured binding names but a reference cannot bind to ----
+namespace {
+struct packed_flags {  // trivially copyable, with bit-fields: its own bytes
+  unsigned kind : 3;
+  unsigned level : 5;
+  int count;
+};
+struct tagged_line {  // bit-fields beside a std::string: field by field
+  std::string text;
+  unsigned kind : 3;
+  int number : 12;
+};
+}  // namespace
+
+TEST_CASE("an aggregate with bit-fields round-trips, trivially copyable or not", "[serialize]") {
+  // Listing the fields bound each to a non-const reference: a bit-field
+  // stopped the build ("cannot bind bit-field to int&").
+  static_assert(weft::serializable<packed_flags> && weft::detail::crossable<packed_flags>);
+  static_assert(weft::serializable<tagged_line> && weft::detail::crossable<tagged_line>);
+  auto flags = round_trip(packed_flags{5, 17, -3});
+  CHECK(flags.kind == 5);
+  CHECK(flags.level == 17);
+  CHECK(flags.count == -3);
+  auto line = round_trip(tagged_line{"header", 6, -100});
+  CHECK(line.text == "header");
+  CHECK(line.kind == 6);
+  CHECK(line.number == -100);
+}
+
+// ---- a std::chrono field, with libstdc++ and libc++ alike ----
+namespace {
+struct timed_job {  // libc++'s duration(const Rep2&) is explicit and took the probe: "cannot list the fields"
+  std::string name;
+  std::chrono::milliseconds timeout;
+};
+}  // namespace
+
+TEST_CASE("an aggregate with a std::chrono::duration field crosses field by field", "[serialize]") {
+  static_assert(weft::detail::fields_listable<timed_job>);
+  static_assert(weft::serializable<timed_job> && weft::detail::crossable<timed_job>);
+  auto back = round_trip(timed_job{"resize", std::chrono::milliseconds(250)});
+  CHECK(back.name == "resize");
+  CHECK(back.timeout == std::chrono::milliseconds(250));
 }

@@ -983,14 +983,18 @@ auto thread_pool::streaming_map(F f, Range&& input, map_options options) {
   static_assert(!std::is_void_v<R>,
                 "weft::thread_pool::imap: use parallel_for or submit for an f that returns void (imap yields "
                 "f's results)");
-  if (closed_.load(std::memory_order_acquire)) throw pool_closed("weft::thread_pool::imap: after shutdown()");
-  auto submit_chunk = [this, fn = std::make_shared<F>(std::move(f))](std::vector<item>&& chunk) {
-    return submit([fn, items = std::move(chunk)]() mutable { return detail::run_chunk<R>(*fn, items); });
-  };
-  const std::size_t chunksize = options.chunksize != 0 ? options.chunksize : 1;
-  const std::size_t buffersize = options.buffersize != 0 ? options.buffersize : 2 * size();
-  return detail::imap_range<Range, R, decltype(submit_chunk), Ordered>(std::forward<Range>(input),
-                                                                      std::move(submit_chunk), chunksize, buffersize);
+  if constexpr (std::is_void_v<R>) {
+    return std::vector<int>{};  // the static_assert above is the one error (no imap_range<void>)
+  } else {
+    if (closed_.load(std::memory_order_acquire)) throw pool_closed("weft::thread_pool::imap: after shutdown()");
+    auto submit_chunk = [this, fn = std::make_shared<F>(std::move(f))](std::vector<item>&& chunk) {
+      return submit([fn, items = std::move(chunk)]() mutable { return detail::run_chunk<R>(*fn, items); });
+    };
+    const std::size_t chunksize = options.chunksize != 0 ? options.chunksize : 1;
+    const std::size_t buffersize = options.buffersize != 0 ? options.buffersize : 2 * size();
+    return detail::imap_range<Range, R, decltype(submit_chunk), Ordered>(
+        std::forward<Range>(input), std::move(submit_chunk), chunksize, buffersize);
+  }
 }
 
 template <class F, std::ranges::input_range Range>

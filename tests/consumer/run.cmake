@@ -4,8 +4,7 @@
 #                      machine without Catch2 and Google Benchmark, then find_package(weft)
 #   add_subdirectory : the consumer vendors weft's source tree
 #   fetch_content    : FetchContent_Declare(GIT_REPOSITORY <this checkout> GIT_TAG HEAD)
-#   pkg_config       : compile by hand with `pkg-config --cflags --libs weft`, with
-#                      PKG_CONFIG_PATH=<prefix>/lib/pkgconfig as the README says
+#   pkg_config       : compile by hand with the README's pkg-config command, as written
 #   copy             : copy include/weft into the consumer's tree, compile by hand
 #   vcpkg_port       : run ports/weft/portfile.cmake with stand-in vcpkg helpers,
 #                      then find_package(weft) from the port's package directory
@@ -63,15 +62,23 @@ elseif(MODE STREQUAL "fetch_content")
   set(exe ${WORK_DIR}/build/consumer)
 elseif(MODE STREQUAL "pkg_config")
   install_weft(${prefix})
-  set(ENV{PKG_CONFIG_PATH} ${prefix}/lib/pkgconfig)  # README: PKG_CONFIG_PATH=/opt/weft/lib/pkgconfig
-  execute_process(COMMAND pkg-config --cflags --libs weft OUTPUT_VARIABLE flags
-                  RESULT_VARIABLE rc OUTPUT_STRIP_TRAILING_WHITESPACE)
-  if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "pkg-config does not know weft")
+  # The README's command as written, run by sh: /opt/weft becomes the prefix,
+  # app.cpp the consumer, c++ the compiler under test. (Written as
+  # `PKG_CONFIG_PATH=... c++ app.cpp $(pkg-config ...)`, the variable reached
+  # the compiler but not the $(pkg-config ...) the shell expands first.)
+  file(READ ${WEFT_SOURCE_DIR}/README.md readme)
+  string(REGEX MATCH "`([^`]*pkg-config --cflags --libs weft[^`]*)`" command "${readme}")
+  if(NOT command)
+    message(FATAL_ERROR "README.md: no `... pkg-config --cflags --libs weft ...` command")
   endif()
-  separate_arguments(flags UNIX_COMMAND "${flags}")
+  set(command "${CMAKE_MATCH_1}")
+  string(REPLACE "/opt/weft" "${prefix}" command "${command}")
+  string(REPLACE "app.cpp" "${consumer_src}/main.cpp" command "${command}")
+  string(REGEX REPLACE "(^| )c\\+\\+ " "\\1${CXX} " command "${command}")
   set(exe ${WORK_DIR}/consumer)
-  run(${CXX} ${consumer_src}/main.cpp ${flags} -o ${exe})
+  unset(ENV{PKG_CONFIG_PATH})
+  message(STATUS "README: ${command}")
+  run(sh -c "${command} -o ${exe}")
 elseif(MODE STREQUAL "copy")
   file(COPY ${WEFT_SOURCE_DIR}/include/weft DESTINATION ${WORK_DIR}/vendor)
   set(exe ${WORK_DIR}/consumer)

@@ -29,11 +29,14 @@ namespace weft::detail {
 inline constexpr std::size_t max_listed_fields = 32;
 
 // Converts to (a reference to) anything; only ever named in unevaluated
-// operands. Defined all the same: clang with libc++ counts a declared-only
+// operands. Only a non-const any_field converts: a field's constructor
+// template constrained on is_convertible<const U&, ...> (libc++'s explicit
+// duration(const Rep2&)) must not take it, or {any_field} picks that
+// explicit constructor and a std::chrono::duration field is not listed. Defined all the same: clang with libc++ counts a declared-only
 // member of a type without linkage (a local struct) as used and refuses it.
 struct any_field {
   template <class U>
-  [[noreturn]] operator U&() const {
+  [[noreturn]] operator U&() {
     std::terminate();
   }
 };
@@ -69,10 +72,13 @@ template <class T, class Last, std::size_t... I>
 constexpr bool initializable_braced_then(std::index_sequence<I...>) {
   return requires { T{{any_field_at<I>{}}..., Last{}}; };
 }
-// T{{base}, {b}, ...}: the first of the N initializers is a base class.
+// T{base, {b}, ...}: the first of the N initializers is a base class. The
+// base's initializer is not braced: {base} would aggregate-initialize an
+// aggregate base's first member from it, which it refuses, so a base with
+// fields went unnoticed until the structured binding failed.
 template <class T, std::size_t First, std::size_t... I>
 constexpr bool first_initializer_is_base(std::index_sequence<First, I...>) {
-  return requires { T{{any_base_of<T>{}}, {any_field_at<I>{}}...}; };
+  return requires { T{any_base_of<T>{}, {any_field_at<I>{}}...}; };
 }
 template <class T>
 constexpr bool first_initializer_is_base(std::index_sequence<>) {
@@ -108,6 +114,11 @@ constexpr field_listing listing_of() {
       return field_listing::unlisted_member;
     } else if constexpr (first_initializer_is_base<T>(first_fields{})) {
       return field_listing::base_class;
+    } else if constexpr (count == 0 && !std::is_empty_v<T>) {
+      // Fields, but not even T{{a}} compiles: a field the count never
+      // reached cannot be left out (a reference without a default member
+      // initializer), so the count says nothing about the fields.
+      return field_listing::unlisted_member;
     } else {
       return field_listing::listed;
     }
@@ -340,8 +351,8 @@ constexpr decltype(auto) visit_fields(T& object, Visit&& visit) {
 
 struct field_list_only {
   template <class List, class... Fields>
-  List operator()(List list, Fields&...) const {  // defined: see any_field
-    return list;
+  List operator()(List list, const Fields&...) const {  // defined: see any_field; const&: a bit-field
+    return list;                                         // binds only to a const reference
   }
 };
 // field_list<declared field types...> of a listable T.

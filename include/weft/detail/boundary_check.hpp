@@ -24,8 +24,8 @@
 //     initializable from that type (a std::string_view field, whose
 //     constructors make that ambiguous, is recognized and refused as a
 //     view; an empty-class member is not); both are readable errors asking
-//     for a serializer. An aggregate with a base class that has fields fails
-//     in the structured binding (the compiler's message, not weft's).
+//     for a serializer. An aggregate with a base class is refused with its
+//     own message (make the base a member, or write a serializer).
 // The callable f itself crosses as a function pointer (a code word) or as an
 // empty class (a captureless lambda): a capture cannot be checked for
 // addresses, so state travels as arguments.
@@ -70,9 +70,11 @@ enum class refusal {
   function_pointer,
   view,
   not_serializable,
+  c_array_field,
   not_aggregate,
   union_type,
   fields_unlisted,
+  base_class,
   too_many_fields,
   capturing_callable,
   not_callable,
@@ -120,6 +122,8 @@ constexpr auto judge_fields() {
     return verdict<T, refusal::too_many_fields>{};
   } else if constexpr (listing == field_listing::string_view_member) {
     return verdict<std::string_view, refusal::view>{};
+  } else if constexpr (listing == field_listing::base_class) {
+    return verdict<T, refusal::base_class>{};
   } else if constexpr (listing != field_listing::listed) {
     return verdict<T, refusal::fields_unlisted>{};
   } else {
@@ -172,6 +176,22 @@ inline constexpr bool is_chrono_value<std::chrono::duration<Rep, Period>> = true
 template <class Clock, class Duration>
 inline constexpr bool is_chrono_value<std::chrono::time_point<Clock, Duration>> = true;
 
+// The field that makes a listable, address-free aggregate unserializable:
+// a C array in a struct that is not copied as its bytes (fields are read back
+// by aggregate initialization, which cannot take an array).
+template <class T, class... Fields>
+constexpr auto unserializable_field(std::type_identity<std::tuple<Fields...>>) {
+  constexpr auto field = first_refusal(
+      verdict<Fields, serializable<Fields> ? refusal::none
+                      : std::is_array_v<Fields> ? refusal::c_array_field
+                                                : refusal::not_serializable>{}...);
+  if constexpr (field.why == refusal::none) {
+    return verdict<T, refusal::not_serializable>{};
+  } else {
+    return field;
+  }
+}
+
 template <class T>
 constexpr auto judge_class() {
   if constexpr (std::is_union_v<T>) {
@@ -181,7 +201,7 @@ constexpr auto judge_class() {
   } else if constexpr (constexpr auto fields = judge_fields<T>(); fields.why != refusal::none) {
     return fields;
   } else if constexpr (!serializable<T>) {
-    return verdict<T, refusal::not_serializable>{};  // e.g. a C array of strings
+    return unserializable_field<T>(field_types_t<T>{});  // e.g. { std::string name; int counts[4]; }
   } else {
     return crosses{};
   }
@@ -266,6 +286,10 @@ constexpr void refuse() {
                 "const T&) and read(weft::reader&) -> T, or use a supported type (arithmetic, enum, "
                 "trivially copyable aggregate, string, vector, array, pair, tuple, optional, map, "
                 "unordered_map, variant)");
+  static_assert(Why != refusal::c_array_field,
+                "weft: a C array field (the compiler names it as Offender) crosses only in a trivially "
+                "copyable struct, which travels as its bytes: use std::array<T, N> for the field, or "
+                "specialize weft::serializer<T> for the struct");
   static_assert(Why != refusal::not_aggregate,
                 "weft: a class that is not an aggregate crosses a process boundary only through a "
                 "weft::serializer<T> specialization (its fields cannot be checked for addresses): "
@@ -277,6 +301,10 @@ constexpr void refuse() {
                 "weft: cannot list the fields of this aggregate to check them for addresses (a member is "
                 "an empty class, a reference, or a class whose constructors weft cannot probe): "
                 "specialize weft::serializer<T>, or make its members plain values");
+  static_assert(Why != refusal::base_class,
+                "weft: an aggregate with a base class cannot be checked field by field for addresses (a "
+                "structured binding cannot name fields spread over a base and T): make the base a member, "
+                "or specialize weft::serializer<T>");
   static_assert(Why != refusal::too_many_fields,
                 "weft: an aggregate with more than weft::detail::max_checked_fields (32) fields cannot be "
                 "checked for addresses: group its fields into nested structs, or specialize "

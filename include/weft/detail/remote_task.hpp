@@ -462,16 +462,20 @@ auto remote_imap(Pool& pool, F f, Range&& input, map_options options) {
   static_assert(!std::is_void_v<R>,
                 "weft: imap over a process or MPI pool: use submit for an f that returns void (imap yields f's "
                 "results)");
-  require_crossable<F, R, T>();  // the chunk's own types hide the user's from make_remote_task's check
-  std::size_t chunksize = options.chunksize;
-  if constexpr (std::ranges::sized_range<Range>) {
-    if (chunksize == 0) chunksize = default_chunksize(static_cast<std::size_t>(std::ranges::size(input)), pool.size());
+  if constexpr (std::is_void_v<R>) {
+    return std::vector<int>{};  // the static_assert above is the one error (no imap_range<void>)
+  } else {
+    require_crossable<F, R, T>();  // the chunk's own types hide the user's from make_remote_task's check
+    std::size_t chunksize = options.chunksize;
+    if constexpr (std::ranges::sized_range<Range>) {
+      if (chunksize == 0) chunksize = default_chunksize(static_cast<std::size_t>(std::ranges::size(input)), pool.size());
+    }
+    chunksize = std::max<std::size_t>(1, chunksize);
+    const std::size_t buffersize = options.buffersize != 0 ? options.buffersize : default_remote_buffersize(pool.size());
+    auto submit_chunk = [&pool, f](std::vector<T>&& chunk) { return pool.submit(imap_chunk<F, T>{f}, std::move(chunk)); };
+    return imap_range<Range, R, decltype(submit_chunk), Ordered>(std::forward<Range>(input), std::move(submit_chunk),
+                                                                chunksize, buffersize);
   }
-  chunksize = std::max<std::size_t>(1, chunksize);
-  const std::size_t buffersize = options.buffersize != 0 ? options.buffersize : default_remote_buffersize(pool.size());
-  auto submit_chunk = [&pool, f](std::vector<T>&& chunk) { return pool.submit(imap_chunk<F, T>{f}, std::move(chunk)); };
-  return imap_range<Range, R, decltype(submit_chunk), Ordered>(std::forward<Range>(input), std::move(submit_chunk),
-                                                              chunksize, buffersize);
 }
 
 // map(), imap() and imap_unordered() of a remote pool (process_pool,
