@@ -261,7 +261,7 @@ struct holds_view_later {
   std::string_view name;
   int after;
 };
-struct holds_empty {  // an empty member refuses the braced probe
+struct holds_empty {  // an empty member refuses the braced probe, takes a plain one
   int x;
   std::monostate nothing;
 };
@@ -313,7 +313,7 @@ static_assert(refusal_of<holds_view> == refusal::view);
 static_assert(refusal_of<holds_view_later> == refusal::view);
 static_assert(crossable<holds_c_array>);
 static_assert(refusal_of<holds_pointer_array> == refusal::pointer);
-static_assert(refusal_of<holds_empty> == refusal::fields_unlisted);
+static_assert(crossable<holds_empty> && weft::detail::fields_listable<holds_empty>);
 static_assert(refusal_of<fields_32> == refusal::pointer);  // the 32nd field is still checked
 static_assert(refusal_of<fields_33> == refusal::too_many_fields);
 static_assert(refusal_of<private_fields> == refusal::not_aggregate);
@@ -533,4 +533,57 @@ TEST_CASE("an aggregate with a std::chrono::duration field crosses field by fiel
   auto back = round_trip(timed_job{"resize", std::chrono::milliseconds(250)});
   CHECK(back.name == "resize");
   CHECK(back.timeout == std::chrono::milliseconds(250));
+}
+
+// A std::chrono::time_point refuses a braced probe ({any_field} finds both
+// its copy constructor and its explicit time_point(const duration&)), but
+// takes an unbraced one: such a field is counted all the same.
+namespace {
+using steady_time = std::chrono::steady_clock::time_point;
+struct deadline {  // trivially copyable: crosses as its bytes once its fields are checked
+  steady_time at;
+  int id;
+};
+struct stamped {  // the time point after another field
+  int id;
+  std::chrono::system_clock::time_point when;
+};
+struct window {  // two of them, around a string: travels field by field
+  steady_time start;
+  std::string label;
+  steady_time end;
+  int count;
+};
+struct spans_three {  // three: more than the lister follows; refused, not mislisted
+  steady_time a, b, c;
+};
+struct stamped_base {
+  int id;
+};
+struct stamped_derived : stamped_base {  // a base, then a field that takes only a plain initializer
+  steady_time at;
+};
+}  // namespace
+static_assert(refusal_of<spans_three> == refusal::fields_unlisted);
+static_assert(refusal_of<stamped_derived> == refusal::base_class);
+
+TEST_CASE("an aggregate with std::chrono::time_point fields crosses", "[serialize]") {
+  static_assert(weft::detail::fields_listable<deadline> && weft::detail::crossable<deadline>);
+  static_assert(weft::detail::fields_listable<stamped> && weft::detail::crossable<stamped>);
+  static_assert(weft::detail::fields_listable<window> && weft::detail::crossable<window>);
+  static_assert(!weft::detail::fields_listable<spans_three>);
+  const steady_time t0 = std::chrono::steady_clock::now();
+  const auto t1 = t0 + std::chrono::milliseconds(1500);
+  auto d = round_trip(deadline{t0, 7});
+  CHECK(d.at == t0);
+  CHECK(d.id == 7);
+  const auto now = std::chrono::system_clock::now();
+  auto s = round_trip(stamped{-2, now});
+  CHECK(s.id == -2);
+  CHECK(s.when == now);
+  auto w = round_trip(window{t0, "build", t1, 3});
+  CHECK(w.start == t0);
+  CHECK(w.label == "build");
+  CHECK(w.end == t1);
+  CHECK(w.count == 3);
 }

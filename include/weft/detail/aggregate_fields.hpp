@@ -10,10 +10,10 @@
 // converts to anything, then named with a structured binding of that many
 // names. Limits (each leaves T "not listable", so the callers fall back to
 // a readable error or to T's bytes): at most max_listed_fields fields; every
-// field brace-initializable from that type (a std::string_view field, whose
-// constructors make that ambiguous, is told apart, see string_view_field;
-// an empty-class member is not); no base class (a structured binding cannot
-// name fields spread over a base and T).
+// field initializable from that type, braced or (for at most
+// max_plain_fields of them, such as a std::chrono::time_point) plain; a
+// std::string_view field is told apart (see string_view_field); no base
+// class (a structured binding cannot name fields spread over a base and T).
 #pragma once
 
 #include <exception>
@@ -32,8 +32,9 @@ inline constexpr std::size_t max_listed_fields = 32;
 // operands. Only a non-const any_field converts: a field's constructor
 // template constrained on is_convertible<const U&, ...> (libc++'s explicit
 // duration(const Rep2&)) must not take it, or {any_field} picks that
-// explicit constructor and a std::chrono::duration field is not listed. Defined all the same: clang with libc++ counts a declared-only
-// member of a type without linkage (a local struct) as used and refuses it.
+// explicit constructor and a std::chrono::duration field is not listed.
+// Defined all the same: clang with libc++ counts a declared-only member of a
+// type without linkage (a local struct) as used and refuses it.
 struct any_field {
   template <class U>
   [[noreturn]] operator U&() {
@@ -59,70 +60,115 @@ struct string_view_field {
   operator std::basic_string_view<C, Tr>&() const;
 };
 
-// T{{a}, {b}, ...}: N braced initializers, one per field. Braces stop C
-// array members from taking several initializers (brace elision), but a
-// member of a class whose constructors make {a} ambiguous (std::string_view)
-// or an empty class refuses them.
-template <class T, std::size_t... I>
-constexpr bool initializable_braced(std::index_sequence<I...>) {
-  return requires { T{{any_field_at<I>{}}...}; };
+// The probes. Each field gets a braced initializer {a}: braces stop a C
+// array member from taking several initializers (brace elision). A field
+// that refuses {a} but takes a plain a is initialized by copy: a class with
+// an explicit constructor from another type beside its copy constructor
+// (std::chrono::time_point: {a} finds both and is ambiguous; a plain a
+// considers only conversions to the field's own type). A probe holds up to
+// two such plain initializers (max_plain_fields), then Tail... (plain too).
+inline constexpr std::size_t max_plain_fields = 2;
+
+// T{{a}..., Tail...}
+template <class T, class... Tail, std::size_t... I>
+constexpr bool initializable(std::index_sequence<I...>) {
+  return requires { T{{any_field_at<I>{}}..., Tail{}...}; };
 }
-// T{{a}, {b}, ..., Last{}}: N braced initializers, then a plain one.
-template <class T, class Last, std::size_t... I>
-constexpr bool initializable_braced_then(std::index_sequence<I...>) {
-  return requires { T{{any_field_at<I>{}}..., Last{}}; };
+// T{{a}..., a, {a}..., Tail...}
+template <class T, class... Tail, std::size_t... I, std::size_t... J>
+constexpr bool initializable(std::index_sequence<I...>, std::index_sequence<J...>) {
+  return requires { T{{any_field_at<I>{}}..., any_field{}, {any_field_at<J>{}}..., Tail{}...}; };
 }
+// T{{a}..., a, {a}..., a, {a}..., Tail...}
+template <class T, class... Tail, std::size_t... I, std::size_t... J, std::size_t... K>
+constexpr bool initializable(std::index_sequence<I...>, std::index_sequence<J...>, std::index_sequence<K...>) {
+  return requires { T{{any_field_at<I>{}}..., any_field{}, {any_field_at<J>{}}..., any_field{}, {any_field_at<K>{}}...,
+                      Tail{}...}; };
+}
+
+// The probe of a layout: Plain plain initializers (0 to max_plain_fields),
+// with runs of R0, R1, R2 braced ones before, between and after them, then
+// Tail... (plain).
+template <class T, std::size_t Plain, std::size_t R0, std::size_t R1, std::size_t R2, class... Tail>
+constexpr bool takes_layout() {
+  using std::make_index_sequence;
+  if constexpr (Plain == 0) {
+    return initializable<T, Tail...>(make_index_sequence<R0>{});
+  } else if constexpr (Plain == 1) {
+    return initializable<T, Tail...>(make_index_sequence<R0>{}, make_index_sequence<R1>{});
+  } else {
+    return initializable<T, Tail...>(make_index_sequence<R0>{}, make_index_sequence<R1>{}, make_index_sequence<R2>{});
+  }
+}
+
+// Why T's fields cannot be listed; `listed` when they can.
+enum class field_listing { listed, not_aggregate, too_many, string_view_member, unlisted_member, base_class };
+struct field_layout {
+  field_listing listing;
+  std::size_t fields;  // the fields counted (all of them when listed)
+};
+
+// Grows the last run of braced initializers while T takes one more, then
+// looks past it: the end of T; a std::string_view field; or a field that
+// takes only a plain initializer, which starts the next run (one more than
+// max_plain_fields of those: not listed).
+template <class T, std::size_t Plain = 0, std::size_t R0 = 0, std::size_t R1 = 0, std::size_t R2 = 0>
+constexpr field_layout layout_from() {
+  constexpr std::size_t fields = Plain + R0 + R1 + R2;
+  constexpr std::size_t grown0 = R0 + (Plain == 0), grown1 = R1 + (Plain == 1), grown2 = R2 + (Plain == 2);
+  if constexpr (fields > max_listed_fields) {
+    return {field_listing::too_many, fields};
+  } else if constexpr (takes_layout<T, Plain, grown0, grown1, grown2>()) {
+    return layout_from<T, Plain, grown0, grown1, grown2>();
+  } else if constexpr (takes_layout<T, Plain, R0, R1, R2, string_view_field>()) {
+    return {field_listing::string_view_member, fields};
+  } else if constexpr (!takes_layout<T, Plain, R0, R1, R2, any_field>()) {
+    return {field_listing::listed, fields};
+  } else if constexpr (Plain == max_plain_fields) {
+    return {field_listing::unlisted_member, fields};
+  } else {
+    return layout_from<T, Plain + 1, R0, R1, R2>();
+  }
+}
+
 // T{base, {b}, ...}: the first of the N initializers is a base class. The
 // base's initializer is not braced: {base} would aggregate-initialize an
 // aggregate base's first member from it, which it refuses, so a base with
 // fields went unnoticed until the structured binding failed.
+// T{base} alone, the other fields left to their defaults, catches a base
+// followed by fields that take only plain initializers.
 template <class T, std::size_t First, std::size_t... I>
 constexpr bool first_initializer_is_base(std::index_sequence<First, I...>) {
-  return requires { T{any_base_of<T>{}, {any_field_at<I>{}}...}; };
+  return requires { T{any_base_of<T>{}, {any_field_at<I>{}}...}; } || requires { T{any_base_of<T>{}}; };
 }
 template <class T>
 constexpr bool first_initializer_is_base(std::index_sequence<>) {
   return false;
 }
 
-// The number of leading fields of T that take a braced initializer, at most
-// max_listed_fields + 1.
-template <class T, std::size_t N = 0>
-constexpr std::size_t braced_field_count() {
-  if constexpr (N > max_listed_fields || !initializable_braced<T>(std::make_index_sequence<N + 1>{})) {
-    return N;
-  } else {
-    return braced_field_count<T, N + 1>();
-  }
-}
-
-// Why T's fields cannot be listed; `listed` when they can.
-enum class field_listing { listed, not_aggregate, too_many, string_view_member, unlisted_member, base_class };
-
 template <class T>
-constexpr field_listing listing_of() {
+constexpr field_layout layout_of() {
   if constexpr (!std::is_class_v<T> || std::is_union_v<T> || !std::is_aggregate_v<T>) {
-    return field_listing::not_aggregate;
+    return {field_listing::not_aggregate, 0};
   } else {
-    constexpr std::size_t count = braced_field_count<T>();
-    using first_fields = std::make_index_sequence<count>;
-    if constexpr (count > max_listed_fields) {
-      return field_listing::too_many;
-    } else if constexpr (initializable_braced_then<T, string_view_field>(first_fields{})) {
-      return field_listing::string_view_member;
-    } else if constexpr (initializable_braced_then<T, any_field>(first_fields{})) {
-      return field_listing::unlisted_member;
-    } else if constexpr (first_initializer_is_base<T>(first_fields{})) {
-      return field_listing::base_class;
-    } else if constexpr (count == 0 && !std::is_empty_v<T>) {
-      // Fields, but not even T{{a}} compiles: a field the count never
+    constexpr field_layout layout = layout_from<T>();
+    if constexpr (layout.listing != field_listing::listed) {
+      return layout;
+    } else if constexpr (first_initializer_is_base<T>(std::make_index_sequence<layout.fields>{})) {
+      return {field_listing::base_class, layout.fields};
+    } else if constexpr (layout.fields == 0 && !std::is_empty_v<T>) {
+      // Fields, but not even T{{a}} or T{a} compiles: a field the count never
       // reached cannot be left out (a reference without a default member
       // initializer), so the count says nothing about the fields.
-      return field_listing::unlisted_member;
+      return {field_listing::unlisted_member, 0};
     } else {
-      return field_listing::listed;
+      return layout;
     }
   }
+}
+template <class T>
+constexpr field_listing listing_of() {
+  return layout_of<T>().listing;
 }
 template <class T>
 inline constexpr bool fields_listable = listing_of<T>() == field_listing::listed;
@@ -346,7 +392,7 @@ constexpr decltype(auto) visit_fields(T& object, Visit&& visit) {
 // Calls visit(field_list<...>{}, fields...) for every field of a listable T.
 template <class T, class Visit>
 constexpr decltype(auto) visit_fields(T& object, Visit&& visit) {
-  return visit_fields<braced_field_count<std::remove_cv_t<T>>()>(object, std::forward<Visit>(visit));
+  return visit_fields<layout_of<std::remove_cv_t<T>>().fields>(object, std::forward<Visit>(visit));
 }
 
 struct field_list_only {

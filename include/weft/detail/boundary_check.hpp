@@ -18,14 +18,14 @@
 //     user's serializer is trusted to send values, not addresses);
 //   - any other class: it must be an aggregate copied bitwise by the
 //     built-in serializer, and it is checked field by field (recursively).
-//     Fields are counted by brace-initializing T with a type that converts
-//     to anything, then named with structured bindings. Limits: at most
-//     max_checked_fields (32) fields, and every field must be brace-
-//     initializable from that type (a std::string_view field, whose
-//     constructors make that ambiguous, is recognized and refused as a
-//     view; an empty-class member is not); both are readable errors asking
-//     for a serializer. An aggregate with a base class is refused with its
-//     own message (make the base a member, or write a serializer).
+//     Fields are counted by initializing T with a type that converts to
+//     anything, then named with structured bindings (aggregate_fields.hpp).
+//     Limits: at most max_checked_fields (32) fields, and every field must
+//     take that type, braced or (at most two fields, such as a
+//     std::chrono::time_point) plain; a std::string_view field is recognized
+//     and refused as a view. Both are readable errors asking for a
+//     serializer. An aggregate with a base class is refused with its own
+//     message (make the base a member, or write a serializer).
 // The callable f itself crosses as a function pointer (a code word) or as an
 // empty class (a captureless lambda): a capture cannot be checked for
 // addresses, so state travels as arguments.
@@ -299,7 +299,8 @@ constexpr void refuse() {
                 "weft::serializer<T>");
   static_assert(Why != refusal::fields_unlisted,
                 "weft: cannot list the fields of this aggregate to check them for addresses (a member is "
-                "an empty class, a reference, or a class whose constructors weft cannot probe): "
+                "a reference, or a class whose constructors weft cannot probe, or more than two are like "
+                "std::chrono::time_point): "
                 "specialize weft::serializer<T>, or make its members plain values");
   static_assert(Why != refusal::base_class,
                 "weft: an aggregate with a base class cannot be checked field by field for addresses (a "
