@@ -587,3 +587,37 @@ TEST_CASE("an aggregate with std::chrono::time_point fields crosses", "[serializ
   CHECK(w.end == t1);
   CHECK(w.count == 3);
 }
+
+// A struct whose first member is a std::optional (a converting constructor
+// template, optional(U&&)) took the braced probe until any_field's
+// conversion became non-const: a plain any_field then found both
+// optional(U&&) and the conversion operator, ambiguous, so {a} failed for
+// the struct and each such field used up one of the two plain initializers.
+// Three of them were refused ("cannot list the fields"); they crossed before.
+namespace {
+struct bounds {
+  std::optional<double> lo, hi;
+  bool operator==(const bounds&) const = default;
+};
+struct box_query {
+  bounds x, y, z;
+  std::string name;
+  bool operator==(const box_query&) const = default;
+};
+struct bounded_window {  // two time points besides: the plain initializers are theirs
+  std::chrono::steady_clock::time_point start;
+  bounds size;
+  std::chrono::steady_clock::time_point end;
+  bool operator==(const bounded_window&) const = default;
+};
+}  // namespace
+
+TEST_CASE("an aggregate of structs that begin with std::optional crosses field by field", "[serialize]") {
+  static_assert(weft::detail::fields_listable<box_query> && weft::detail::crossable<box_query>);
+  static_assert(weft::detail::fields_listable<bounded_window> && weft::detail::crossable<bounded_window>);
+  const box_query q{{1.0, std::nullopt}, {std::nullopt, 2.5}, {-3.0, 4.0}, "q"};
+  CHECK(round_trip(q) == q);
+  const auto t0 = std::chrono::steady_clock::now();
+  const bounded_window w{t0, {0.5, std::nullopt}, t0 + std::chrono::seconds(2)};
+  CHECK(round_trip(w) == w);
+}

@@ -29,15 +29,20 @@ namespace weft::detail {
 inline constexpr std::size_t max_listed_fields = 32;
 
 // Converts to (a reference to) anything; only ever named in unevaluated
-// operands. Only a non-const any_field converts: a field's constructor
+// operands. Only an rvalue any_field converts: a field's constructor
 // template constrained on is_convertible<const U&, ...> (libc++'s explicit
 // duration(const Rep2&)) must not take it, or {any_field} picks that
 // explicit constructor and a std::chrono::duration field is not listed.
+// const&&, not a plain non-const member: a field with a converting
+// constructor template (std::optional's optional(U&&)) must win over this
+// conversion (its U&& binds less cv-qualified), or copy-initializing the
+// field from any_field is ambiguous and a struct that begins with one
+// refuses {any_field}.
 // Defined all the same: clang with libc++ counts a declared-only member of a
 // type without linkage (a local struct) as used and refuses it.
 struct any_field {
   template <class U>
-  [[noreturn]] operator U&() {
+  [[noreturn]] operator U&() const&& {
     std::terminate();
   }
 };
