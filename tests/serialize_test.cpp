@@ -621,3 +621,20 @@ TEST_CASE("an aggregate of structs that begin with std::optional crosses field b
   const bounded_window w{t0, {0.5, std::nullopt}, t0 + std::chrono::seconds(2)};
   CHECK(round_trip(w) == w);
 }
+
+// A union is not a class to std::is_class, so judge() never reached its
+// refusal: a trivially copyable union crossed as its bytes, a pointer member
+// and all.
+namespace {
+union handle_or_id {
+  int* pointer;
+  long id;
+};
+struct holds_union {
+  handle_or_id target;
+  int size;
+};
+}  // namespace
+static_assert(refusal_of<handle_or_id> == refusal::union_type);
+static_assert(refusal_of<holds_union> == refusal::union_type);
+static_assert(refusal_of<std::vector<handle_or_id>> == refusal::union_type);

@@ -11,7 +11,8 @@
 // The verdict for a type T:
 //   - arithmetic, enum, std::nullptr_t, std::basic_string, std::chrono
 //     durations and time points: crosses;
-//   - pointer, member pointer, reference, string_view, span: refused;
+//   - pointer, member pointer, reference, string_view, span, union: refused
+//     (a union's live member is unknown, so its pointers cannot be seen);
 //   - vector, array, optional, pair, tuple, variant, map, unordered_map:
 //     cross when every element type does (recursively);
 //   - a class with its own weft::serializer specialization: crosses (the
@@ -194,9 +195,7 @@ constexpr auto unserializable_field(std::type_identity<std::tuple<Fields...>>) {
 
 template <class T>
 constexpr auto judge_class() {
-  if constexpr (std::is_union_v<T>) {
-    return verdict<T, refusal::union_type>{};
-  } else if constexpr (!std::is_aggregate_v<T>) {
+  if constexpr (!std::is_aggregate_v<T>) {
     return verdict<T, refusal::not_aggregate>{};
   } else if constexpr (constexpr auto fields = judge_fields<T>(); fields.why != refusal::none) {
     return fields;
@@ -229,6 +228,8 @@ constexpr auto judge() {
     return judge<typename U::rep>();  // a count of ticks (a time_point's clock is only a tag)
   } else if constexpr (serialized_by_user<U>) {
     return crosses{};  // the user's serializer decides what travels
+  } else if constexpr (std::is_union_v<U>) {  // not a class to std::is_class_v: refused here, not as bytes
+    return verdict<U, refusal::union_type>{};
   } else if constexpr (std::is_class_v<U>) {
     return judge_class<U>();
   } else if constexpr (!serializable<U>) {
