@@ -58,6 +58,14 @@ struct any_base_of {
   operator U&() const;
 };
 
+// Converts to anything by value: a field that refuses both any_field probes
+// but takes this one (std::unique_ptr: it binds no lvalue) ends the count
+// early; T is then not listed, rather than listed short.
+struct any_value {
+  template <class U>
+  operator U() const;
+};
+
 // A string view only; tells a std::string_view field from other fields
 // that refuse a braced any_field.
 struct string_view_field {
@@ -114,9 +122,10 @@ struct field_layout {
 };
 
 // Grows the last run of braced initializers while T takes one more, then
-// looks past it: the end of T; a std::string_view field; or a field that
-// takes only a plain initializer, which starts the next run (one more than
-// max_plain_fields of those: not listed).
+// looks past it: the end of T; a std::string_view field; a field that takes
+// only a plain initializer, which starts the next run (one more than
+// max_plain_fields of those: not listed); or a field that takes neither
+// probe but a value (not listed).
 template <class T, std::size_t Plain = 0, std::size_t R0 = 0, std::size_t R1 = 0, std::size_t R2 = 0>
 constexpr field_layout layout_from() {
   constexpr std::size_t fields = Plain + R0 + R1 + R2;
@@ -128,7 +137,11 @@ constexpr field_layout layout_from() {
   } else if constexpr (takes_layout<T, Plain, R0, R1, R2, string_view_field>()) {
     return {field_listing::string_view_member, fields};
   } else if constexpr (!takes_layout<T, Plain, R0, R1, R2, any_field>()) {
-    return {field_listing::listed, fields};
+    if constexpr (takes_layout<T, Plain, R0, R1, R2, any_value>()) {
+      return {field_listing::unlisted_member, fields};  // a field that only a value initializes
+    } else {
+      return {field_listing::listed, fields};
+    }
   } else if constexpr (Plain == max_plain_fields) {
     return {field_listing::unlisted_member, fields};
   } else {
