@@ -343,10 +343,19 @@ struct fields_serializer {
   static T read(reader& r) { return read_fields(r, field_types_t<T>{}); }
 
  private:
+  // A bit-field is read as its declared type: -Wconversion would warn that
+  // the value may not fit, but it was written from that very bit-field.
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wconversion"
+#endif
   template <class... Fields>
   static T read_fields(reader& r, std::type_identity<std::tuple<Fields...>>) {
     return T{r.read<std::remove_cv_t<Fields>>()...};  // braced: read left to right
   }
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
 };
 }  // namespace detail
 
