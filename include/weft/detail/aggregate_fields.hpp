@@ -29,17 +29,14 @@ namespace weft::detail {
 inline constexpr std::size_t max_listed_fields = 32;
 
 // Converts to (a reference to) anything; only ever named in unevaluated
-// operands. Only an rvalue any_field converts: a field's constructor
-// template constrained on is_convertible<const U&, ...> (libc++'s explicit
-// duration(const Rep2&)) must not take it, or {any_field} picks that
-// explicit constructor and a std::chrono::duration field is not listed.
-// const&&, not a plain non-const member: a field with a converting
-// constructor template (std::optional's optional(U&&)) must win over this
-// conversion (its U&& binds less cv-qualified), or copy-initializing the
-// field from any_field is ambiguous and a struct that begins with one
-// refuses {any_field}.
-// Defined all the same: clang with libc++ counts a declared-only member of a
-// type without linkage (a local struct) as used and refuses it.
+// operands. Only as an rvalue (const&&): a const lvalue must not convert, or
+// libc++'s explicit duration(const Rep2&) (constrained on
+// is_convertible<const Rep2&, rep>) takes {any_field} and a duration field
+// is not listed; and a plain non-const conversion would tie with
+// std::optional's optional(U&&), which must win (its U&& binds the less
+// cv-qualified argument), or a struct that begins with an optional is not
+// listed. Defined all the same: clang with libc++ counts a declared-only
+// member of a type without linkage (a local struct) as used and refuses it.
 struct any_field {
   template <class U>
   [[noreturn]] operator U&() const&& {
