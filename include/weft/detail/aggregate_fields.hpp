@@ -163,7 +163,7 @@ constexpr bool first_initializer_is_base(std::index_sequence<>) {
 
 template <class T>
 constexpr field_layout layout_of() {
-  if constexpr (!std::is_class_v<T> || std::is_union_v<T> || !std::is_aggregate_v<T>) {
+  if constexpr (!std::is_class_v<T> || !std::is_aggregate_v<T>) {  // a union is not a class to is_class_v
     return {field_listing::not_aggregate, 0};
   } else {
     constexpr field_layout layout = layout_from<T>();
@@ -412,8 +412,9 @@ constexpr decltype(auto) visit_fields(T& object, Visit&& visit) {
 
 struct field_list_only {
   template <class List, class... Fields>
-  List operator()(List list, const Fields&...) const {  // defined: see any_field; const&: a bit-field
-    return list;                                         // binds only to a const reference
+  // Defined: see any_field. const&: a bit-field binds only to a const reference.
+  List operator()(List list, const Fields&...) const {
+    return list;
   }
 };
 // field_list<declared field types...> of a listable T.
