@@ -612,6 +612,25 @@ TEST_CASE("process_pool: imap over an unbounded input with early exit keeps at m
   CHECK(pool.submit(square, 4).get() == 16);  // the pool serves on after the early exit
 }
 
+TEST_CASE("process_pool: imap and imap_unordered take a single-pass input whose iterator is move-only",
+          "[process_pool][fork]") {
+  process_pool pool(2);
+  std::vector<int> in_order;
+  for (int r : pool.imap(negated, weft_test::one_pass<int>(0, 1000), weft::map_options{.chunksize = 7}))
+    in_order.push_back(r);
+  REQUIRE(in_order.size() == 1000);
+  for (std::size_t i = 0; i < in_order.size(); ++i) CHECK(in_order[i] == -static_cast<int>(i));
+
+  weft_test::one_pass<int> lvalue(0, 1000);
+  long sum = 0, count = 0;
+  for (int r : pool.imap_unordered(negated, lvalue, weft::map_options{.chunksize = 7})) {
+    sum += r;
+    ++count;
+  }
+  CHECK(count == 1000);
+  CHECK(sum == -999 * 1000 / 2);
+}
+
 TEST_CASE("process_pool: imap keeps input order; imap_unordered yields a fast item before a slow earlier one",
           "[process_pool][fork]") {
   process_pool pool(2);

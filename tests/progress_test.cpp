@@ -56,6 +56,18 @@ TEST_CASE("progress draws count and total on stderr under WEFT_PROGRESS=1", "[pr
   CHECK(out.back() == '\n');  // the line ends with the loop
 }
 
+TEST_CASE("progress wraps a single-pass input whose iterator is move-only, without a default constructor",
+          "[progress]") {
+  ::setenv("WEFT_PROGRESS", "1", 1);
+  long sum = 0;
+  std::string out = stderr_of([&] {
+    for (int x : weft::progress(weft_test::one_pass<int>(0, 100), 100)) sum += x;
+  });
+  ::unsetenv("WEFT_PROGRESS");
+  CHECK(sum == 99 * 100 / 2);
+  CHECK(out.find("100/100") != std::string::npos);
+}
+
 TEST_CASE("progress prints nothing when stderr is not a terminal and WEFT_PROGRESS is unset",
           "[progress]") {
   ::unsetenv("WEFT_PROGRESS");

@@ -133,6 +133,40 @@ class counting {
   bool bounded_ = false, fails_ = false;
 };
 
+// The strictest input range C++20 allows: first, first + 1, ..., last - 1
+// through one iterator that is move-only and has no default constructor
+// (std::views::istream's is of this kind). What imap must accept too.
+template <class T>
+class one_pass {
+ public:
+  class iterator {
+   public:
+    using value_type = T;
+    using difference_type = std::ptrdiff_t;
+    iterator(T v, T last) : v_(v), last_(last) {}
+    iterator(iterator&&) = default;
+    iterator& operator=(iterator&&) = default;
+    T operator*() const { return v_; }
+    iterator& operator++() {
+      ++v_;
+      return *this;
+    }
+    void operator++(int) { ++v_; }
+    bool operator==(std::default_sentinel_t) const { return v_ >= last_; }
+
+   private:
+    T v_, last_;
+  };
+  one_pass(T first, T last) : first_(first), last_(last) {}
+  iterator begin() { return iterator(first_, last_); }
+  std::default_sentinel_t end() const { return {}; }
+
+ private:
+  T first_, last_;
+};
+static_assert(std::input_iterator<one_pass<int>::iterator> && !std::default_initializable<one_pass<int>::iterator> &&
+              !std::copyable<one_pass<int>::iterator>);
+
 // Lets other threads run for a while without being a synchronization point:
 // assertions made after it hold whatever the scheduler did.
 inline void let_others_run() {

@@ -656,6 +656,26 @@ TEST_CASE("imap yields results in input order, lazily, over an unbounded range",
   CHECK(calls.load() <= 10'000 + 16 * 5);
 }
 
+TEST_CASE("imap and imap_unordered take a single-pass input whose iterator is move-only, without a default constructor",
+          "[thread_pool][imap]") {
+  thread_pool pool(2);
+  std::vector<long> in_order;
+  for (long sq : pool.imap([](int x) { return long{x} * x; }, weft_test::one_pass<int>(0, 1000),
+                           weft::map_options{.chunksize = 7}))
+    in_order.push_back(sq);
+  REQUIRE(in_order.size() == 1000);
+  for (std::size_t i = 0; i < in_order.size(); ++i) CHECK(in_order[i] == long(i * i));
+
+  weft_test::one_pass<int> lvalue(0, 1000);
+  long sum = 0, count = 0;
+  for (int v : pool.imap_unordered([](int x) { return x; }, lvalue, weft::map_options{.chunksize = 7})) {
+    sum += v;
+    ++count;
+  }
+  CHECK(count == 1000);
+  CHECK(sum == 999 * 1000 / 2);
+}
+
 TEST_CASE("imap_unordered yields a fast item before a slow earlier one", "[thread_pool][imap]") {
   thread_pool pool(2);
   weft_test::gate slow_may_finish;

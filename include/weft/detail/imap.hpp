@@ -29,6 +29,7 @@
 #include <exception>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -178,7 +179,7 @@ class imap_range {
     }
 
     void start() {
-      next = std::ranges::begin(input);
+      next.emplace(std::ranges::begin(input));
       fill();
       settle();
     }
@@ -191,7 +192,7 @@ class imap_range {
         std::vector<item_type> chunk;
         try {
           read_chunk(chunk);
-          if (next == std::ranges::end(input)) input_done = true;
+          if (cursor() == std::ranges::end(input)) input_done = true;
         } catch (...) {
           stopped = std::current_exception();  // the items read before it still go
         }
@@ -233,15 +234,15 @@ class imap_range {
       if constexpr (std::sized_sentinel_for<std::ranges::sentinel_t<Input>, input_iterator> &&
                     std::random_access_iterator<input_iterator> &&
                     std::is_nothrow_constructible_v<item_type, std::iter_reference_t<input_iterator>>) {
-        const auto left = static_cast<std::size_t>(std::ranges::end(input) - next);
+        const auto left = static_cast<std::size_t>(std::ranges::end(input) - cursor());
         const auto n = static_cast<std::ptrdiff_t>(std::min(chunksize, left));
-        chunk = std::vector<item_type>(next, next + n);  // constructs only: items need not be assignable
-        next += n;
+        chunk = std::vector<item_type>(cursor(), cursor() + n);  // constructs only: items need not be assignable
+        cursor() += n;
       } else {
         chunk.reserve(std::min<std::size_t>(chunksize, 1024));  // the input may be shorter than a huge chunksize
-        while (chunk.size() < chunksize && next != std::ranges::end(input)) {
-          chunk.push_back(*next);
-          ++next;
+        while (chunk.size() < chunksize && cursor() != std::ranges::end(input)) {
+          chunk.push_back(*cursor());
+          ++cursor();
         }
       }
     }
@@ -352,7 +353,10 @@ class imap_range {
     }
 
     Input input;  // a reference for an lvalue input
-    input_iterator next{};
+    // Set by start(). Optional: a C++20 input iterator need not be default
+    // constructible (std::views::istream's is not), nor copyable.
+    std::optional<input_iterator> next;
+    input_iterator& cursor() noexcept { return *next; }
     Submit submit;
     std::size_t chunksize, buffersize;
     std::deque<chunk_future> in_flight;      // ordered by submission
