@@ -155,6 +155,16 @@ TEST_CASE("compare_strategies: a captureless lambda is accepted", "[compare]") {
   check_rows(c, 2);
 }
 
+TEST_CASE("compare_strategies: inputs that cannot be read through const (as std::views::filter) are accepted",
+          "[compare]") {
+  weft::compare_options options;
+  options.repeats = 1;
+  options.workers = 2;
+  weft_test::non_const_begin<int> inputs({1, 2, 3});
+  auto c = weft::compare_strategies([](int x) { return x * x; }, inputs, options);
+  check_rows(c, 2);
+}
+
 TEST_CASE("compare_strategies: bad input throws std::invalid_argument", "[compare]") {
   const std::vector<int> none;
   CHECK_THROWS_AS(weft::compare_strategies(nap, none), std::invalid_argument);

@@ -165,6 +165,14 @@ TEST_CASE("process_pool: map keeps order over 100k items for several chunk sizes
   CHECK(pool.map(square, small, 1) == std::vector<int>{1, 4, 9});
 }
 
+TEST_CASE("process_pool: map takes a range that cannot be read through const (as std::views::filter)",
+          "[process_pool][fork]") {
+  process_pool pool(2);
+  weft_test::non_const_begin<int> items({1, 2, 3, 4});
+  CHECK(pool.map(square, items) == std::vector<int>{1, 4, 9, 16});
+  CHECK(pool.map(square, weft_test::non_const_begin<int>({5, 6}), 1) == std::vector<int>{25, 36});
+}
+
 TEST_CASE("process_pool: a task's exception arrives as remote_error", "[process_pool][fork]") {
   process_pool pool(1);
   auto f = pool.submit(throws_range, 7);

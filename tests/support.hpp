@@ -167,6 +167,22 @@ class one_pass {
 static_assert(std::input_iterator<one_pass<int>::iterator> && !std::default_initializable<one_pass<int>::iterator> &&
               !std::copyable<one_pass<int>::iterator>);
 
+// A forward range with only non-const begin() and end(), as
+// std::views::filter (which caches its begin) and drop_while are: what the
+// maps must accept. Written here because libc++ 14 lacks those views.
+template <class T>
+class non_const_begin {
+ public:
+  explicit non_const_begin(std::vector<T> items) : items_(std::move(items)) {}
+  typename std::vector<T>::iterator begin() { return items_.begin(); }
+  typename std::vector<T>::iterator end() { return items_.end(); }
+
+ private:
+  std::vector<T> items_;
+};
+static_assert(std::ranges::forward_range<non_const_begin<int>> &&
+              !std::ranges::range<const non_const_begin<int>>);
+
 // Lets other threads run for a while without being a synchronization point:
 // assertions made after it hold whatever the scheduler did.
 inline void let_others_run() {

@@ -89,6 +89,14 @@ TEST_CASE("map keeps input order", "[thread_pool]") {
   CHECK(pool.map([](int x) { return x; }, std::vector<int>{}).empty());
 }
 
+TEST_CASE("map takes a range that cannot be read through const (as std::views::filter), lvalue or rvalue",
+          "[thread_pool]") {
+  thread_pool pool(2);
+  weft_test::non_const_begin<int> items({1, 2, 3, 4});
+  CHECK(pool.map([](int x) { return x * 10; }, items) == std::vector<int>{10, 20, 30, 40});
+  CHECK(pool.map([](int x) { return x + 1; }, weft_test::non_const_begin<int>({5, 6}), 1) == std::vector<int>{6, 7});
+}
+
 TEST_CASE("map rethrows the first exception after every item finished", "[thread_pool]") {
   thread_pool pool(2);
   std::vector<int> input(100);

@@ -14,6 +14,7 @@
 #error "<weft/compare.hpp> needs POSIX processes (Linux, macOS); it is not available on this platform"
 #endif
 
+#include <weft/detail/range_access.hpp>
 #include <weft/detail/strategy_verdict.hpp>
 #include <weft/detail/time_summary.hpp>
 #include <weft/process_pool.hpp>
@@ -113,7 +114,7 @@ class comparison {
 // Blocks. Throws std::invalid_argument for empty inputs, repeats == 0 or
 // workers == 0; rethrows what f or the pools throw.
 template <class F, std::ranges::forward_range Range>
-comparison compare_strategies(F f, const Range& inputs, compare_options options = {});
+comparison compare_strategies(F f, Range&& inputs, compare_options options = {});
 
 // ---- implementation ----
 
@@ -193,8 +194,9 @@ inline void comparison::print(std::ostream& out) const {
 }
 
 template <class F, std::ranges::forward_range Range>
-comparison compare_strategies(F f, const Range& inputs, compare_options options) {
-  using R = std::invoke_result_t<F&, std::ranges::range_reference_t<const Range>>;
+comparison compare_strategies(F f, Range&& items, compare_options options) {
+  detail::map_input_t<Range> inputs = items;  // read as map reads it
+  using R = std::invoke_result_t<F&, std::ranges::range_reference_t<detail::map_input_t<Range>>>;
   static_assert(!std::is_void_v<R>, "weft::compare_strategies: f returns void; return a value (e.g. a checksum)");
   if (std::ranges::begin(inputs) == std::ranges::end(inputs))
     throw std::invalid_argument("weft::compare_strategies: inputs is empty");

@@ -140,8 +140,8 @@ class thread_pool final : private detail::executor_hooks {
   // (in input order) after every item finished. Blocks. Throws
   // weft::pool_closed.
   template <std::ranges::forward_range Range, class F>
-  auto map(F&& f, const Range& items, std::size_t chunk = 0)
-      -> detail::map_result_t<std::invoke_result_t<F&, std::ranges::range_reference_t<const Range>>>;
+  auto map(F&& f, Range&& items, std::size_t chunk = 0)
+      -> detail::map_result_t<std::invoke_result_t<F&, std::ranges::range_reference_t<detail::map_input_t<Range>>>>;
 
   // Lazy map (Python's Pool.imap): a single-pass range of f(item) in input
   // order. Reads `input` (single-pass or unbounded, e.g. std::views::iota(0))
@@ -1008,24 +1008,26 @@ auto thread_pool::imap_unordered(F f, Range&& input, map_options options) {
 }
 
 template <std::ranges::forward_range Range, class F>
-auto thread_pool::map(F&& f, const Range& items, std::size_t chunk)
-    -> detail::map_result_t<std::invoke_result_t<F&, std::ranges::range_reference_t<const Range>>> {
-  using R = std::invoke_result_t<F&, std::ranges::range_reference_t<const Range>>;
+auto thread_pool::map(F&& f, Range&& items, std::size_t chunk)
+    -> detail::map_result_t<std::invoke_result_t<F&, std::ranges::range_reference_t<detail::map_input_t<Range>>>> {
+  using input_t = detail::map_input_t<Range>;
+  using R = std::invoke_result_t<F&, std::ranges::range_reference_t<input_t>>;
   static_assert(!std::is_void_v<R>,
                 "weft::thread_pool::map: use parallel_for or submit for an f that returns void (map collects "
                 "f's results)");
-  static_assert(!detail::endless_range<const Range>,
+  static_assert(!detail::endless_range<input_t>,
                 "weft::thread_pool::map: the range never ends; stream it with imap or imap_unordered");
-  if constexpr (std::is_void_v<R> || detail::endless_range<const Range>) {
+  if constexpr (std::is_void_v<R> || detail::endless_range<input_t>) {
     return {};  // the static_assert above is the one error
   } else {
-    using iterator = std::ranges::iterator_t<const Range>;
-    const std::size_t count = detail::range_length(items);
+    input_t input = items;
+    using iterator = std::ranges::iterator_t<input_t>;
+    const std::size_t count = detail::range_length(input);
     if (chunk == 0) chunk = default_chunk(count);
     // Chunk boundaries up front (a forward range is walked once).
     std::vector<iterator> bounds;
     bounds.reserve(count / chunk + 2);
-    iterator it = std::ranges::begin(items);
+    iterator it = std::ranges::begin(input);
     for (std::size_t begin = 0; begin < count; begin += chunk) {
       bounds.push_back(it);
       it = detail::advanced(it, static_cast<std::iter_difference_t<iterator>>(std::min(chunk, count - begin)));

@@ -50,6 +50,13 @@ I advanced(I it, std::iter_difference_t<I> n) {
   }
 }
 
+// How the eager maps read their input: through const when the range can be
+// read so (a container: f sees its elements as const), else as it is
+// (std::views::filter caches its begin, so only a non-const one iterates).
+template <class Range>
+using map_input_t = std::conditional_t<std::ranges::forward_range<const std::remove_reference_t<Range>>,
+                                       const std::remove_reference_t<Range>&, std::remove_reference_t<Range>&>;
+
 // What map() returns for results of type R: std::vector<R>. For an f that
 // returns void it names a placeholder instead of std::vector<void>, so that
 // the one error the user sees is map's static_assert with the fix, not a

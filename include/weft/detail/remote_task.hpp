@@ -415,16 +415,17 @@ using remote_map_result_t = map_result_t<std::invoke_result_t<F&, std::ranges::r
 // map() for any pool with submit() and size(): sends `chunksize` items per
 // task (0: about four chunks per worker), waits for every chunk, then
 // rethrows the first failure in input order or returns the results in order.
+// Range may be const (items is read as map_input_t says).
 template <class Pool, class F, class Range>
-remote_map_result_t<F, Range> remote_map(Pool& pool, F f, const Range& items, std::size_t chunksize) {
+remote_map_result_t<F, Range> remote_map(Pool& pool, F f, Range& items, std::size_t chunksize) {
   using T = std::ranges::range_value_t<Range>;
   using R = std::invoke_result_t<F&, T>;
   static_assert(!std::is_void_v<R>,
                 "weft: map over a process or MPI pool: use submit for an f that returns void (map collects f's "
                 "results)");
-  static_assert(!detail::endless_range<const Range>,
+  static_assert(!detail::endless_range<Range>,
                 "weft: map over a process or MPI pool: the range never ends; stream it with imap or imap_unordered");
-  if constexpr (std::is_void_v<R> || detail::endless_range<const Range>) {
+  if constexpr (std::is_void_v<R> || detail::endless_range<Range>) {
     return {};  // the static_assert above is the one error
   } else {
     const auto count = detail::range_length(items);
@@ -489,8 +490,9 @@ class remote_maps {
   // Rethrows the first failure (input order) after every chunk finished.
   // Blocks. Throws weft::pool_closed.
   template <class F, std::ranges::forward_range Range>
-  auto map(F f, const Range& items, std::size_t chunksize = 0) -> remote_map_result_t<F, Range> {
-    return remote_map(self(), f, items, chunksize);
+  auto map(F f, Range&& items, std::size_t chunksize = 0) -> remote_map_result_t<F, Range> {
+    map_input_t<Range> input = items;
+    return remote_map(self(), f, input, chunksize);
   }
 
   // Lazy map (Python's Pool.imap): a single-pass range of f(item) in input
