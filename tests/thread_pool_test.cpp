@@ -124,6 +124,30 @@ TEST_CASE("parallel_for visits every index exactly once", "[thread_pool]") {
   CHECK(wrong == 0);
 }
 
+TEST_CASE("parallel_for takes first and last of different integer types, as parallel_for(0, v.size(), f)",
+          "[thread_pool]") {
+  thread_pool pool(2);
+  std::vector<std::atomic<int>> hits(1000);
+  pool.parallel_for(0, hits.size(), [&](std::size_t i) { hits[i]++; });
+  for (auto& h : hits) CHECK(h.load() == 1);
+  std::atomic<long> sum{0};
+  pool.parallel_for(std::int8_t{-3}, 3L, [&](auto i) {
+    static_assert(std::is_same_v<decltype(i), long>);  // the common type
+    sum += i;
+  });
+  CHECK(sum.load() == -3);
+  // A negative first cannot become an unsigned index: one clear error, nothing runs.
+  std::atomic<int> calls{0};
+  CHECK_THROWS_AS(pool.parallel_for(-1, 5u, [&](unsigned) { calls++; }), std::invalid_argument);
+  try {
+    pool.parallel_for(-1, std::size_t{5}, [&](std::size_t) { calls++; });
+    FAIL("no exception");
+  } catch (const std::invalid_argument& e) {
+    CHECK(std::string(e.what()).find("first") != std::string::npos);
+  }
+  CHECK(calls.load() == 0);
+}
+
 TEST_CASE("parallel_for rethrows after every task finished", "[thread_pool]") {
   thread_pool pool(2);
   std::atomic<int> visited{0};

@@ -165,10 +165,13 @@ class thread_pool final : private detail::executor_hooks {
   // Calls f(i) for every i in [first, last), in parts of `grain` indices
   // (0: about four parts per worker), claimed as map's are. Blocks until
   // done; rethrows the first exception (lowest index range) after every
-  // part finished. Throws std::length_error for a range (__int128) that
-  // would need more than SIZE_MAX parts.
-  template <std::integral Index, class F>
-  void parallel_for(Index first, Index last, F&& f, std::size_t grain = 0);
+  // part finished. first and last may differ in type (parallel_for(0,
+  // v.size(), f)): i has their common type. Throws std::invalid_argument
+  // if first or last is negative and that type is unsigned (the index would
+  // wrap), std::length_error for a range (__int128) that would need more
+  // than SIZE_MAX parts.
+  template <std::integral First, std::integral Last, class F>
+  void parallel_for(First first, Last last, F&& f, std::size_t grain = 0);
 
   // Blocks until the pool is idle: every task submitted before the call,
   // and every task submitted while it waits (by tasks or by other threads),
@@ -951,8 +954,16 @@ void thread_pool::run_parts(std::size_t parts, RunPart run_part) {
   }
 }
 
-template <std::integral Index, class F>
-void thread_pool::parallel_for(Index first, Index last, F&& f, std::size_t grain) {
+template <std::integral First, std::integral Last, class F>
+void thread_pool::parallel_for(First first_given, Last last_given, F&& f, std::size_t grain) {
+  using Index = std::common_type_t<First, Last>;  // at least as wide as both: only a sign can be lost
+  if constexpr (std::is_unsigned_v<Index>) {
+    if (detail::negative(first_given) || detail::negative(last_given))
+      throw std::invalid_argument(
+          "weft::thread_pool::parallel_for: first or last is negative, but the common type of first and last is "
+          "unsigned; pass both as one signed type");
+  }
+  const auto first = static_cast<Index>(first_given), last = static_cast<Index>(last_given);
   if (!(first < last)) return;
   // Offsets from `first` in the unsigned type of the index's width: the
   // distance of any valid range fits there (last - first in Index would

@@ -39,6 +39,13 @@ std::size_t range_length(R& r) {
   }
 }
 
+// v < 0, without comparing an unsigned v to 0 (a warning).
+template <std::integral T>
+constexpr bool negative(T v) noexcept {
+  if constexpr (std::is_signed_v<T>) return v < 0;
+  else return false;
+}
+
 // `it` advanced by n >= 0 steps: O(1) for random access, else n steps.
 template <std::input_or_output_iterator I>
 I advanced(I it, std::iter_difference_t<I> n) {
