@@ -5,6 +5,8 @@
 
 #include "support.hpp"
 
+#include <forward_list>
+#include <list>
 #include <set>
 #include <string>
 
@@ -225,6 +227,51 @@ TEST_CASE("wait: first_completed, first_exception, all_completed, timeout", "[fu
   auto all = weft::wait(futures, weft::return_when::all_completed);
   CHECK(all.done == std::vector<std::size_t>{0, 1, 2});
   CHECK(all.not_done.empty());
+}
+
+TEST_CASE("as_completed, wait and when_any take any forward range of futures (std::list, std::forward_list)",
+          "[future]") {
+  thread_pool pool(2);
+  std::list<future<int>> futures;
+  for (int i = 0; i < 5; ++i) futures.push_back(pool.submit([i] { return i; }));
+  int sum = 0;
+  std::set<std::size_t> indices;
+  auto completed = weft::as_completed(futures);
+  for (auto it = completed.begin(); it != completed.end(); ++it) {
+    indices.insert(it.index());
+    sum += it->get();
+  }
+  CHECK(sum == 10);
+  CHECK(indices.size() == 5);
+
+  std::forward_list<future<int>> more;
+  for (int i = 0; i < 3; ++i) more.push_front(pool.submit([i] { return i; }));
+  auto all = weft::wait(more);
+  CHECK(all.done == std::vector<std::size_t>{0, 1, 2});
+  CHECK(weft::when_any(more).get() < 3);
+  sum = 0;
+  for (auto& f : weft::as_completed(more, 10s)) sum += f.get();
+  CHECK(sum == 3);
+}
+
+TEST_CASE("wait's done and not_done answer as index sets do, and compare to vectors and sets", "[future]") {
+  thread_pool pool(2);
+  weft_test::gate slow;
+  std::vector<future<int>> futures;
+  futures.push_back(pool.submit([] { return 0; }));
+  futures.push_back(pool.submit([&] { slow.wait(); return 1; }));
+  futures[0].wait();
+  auto r = weft::wait(futures, weft::return_when::first_completed);
+  CHECK(r.done.contains(0));
+  CHECK(r.done.count(0) == 1);
+  CHECK(r.done.count(1) == 0);
+  CHECK(r.not_done.contains(1));
+  CHECK(r.done == std::vector<std::size_t>{0});
+  CHECK(r.not_done == std::set<std::size_t>{1});
+  CHECK_FALSE(r.not_done == std::set<std::size_t>{0});
+  std::vector<std::size_t> copied = r.done;  // still a vector of indices
+  CHECK(copied.size() == 1);
+  slow.open();
 }
 
 TEST_CASE("wait first_exception treats a cancelled future as done, not failed", "[future]") {

@@ -14,7 +14,9 @@
 #include <weft/detail/wait.hpp>
 #include <weft/error.hpp>
 
+#include <weft/detail/algorithm.hpp>  // <algorithm> without the std::ranges algorithms
 #include <weft/detail/chrono.hpp>  // <chrono> without the calendar and its formatting
+#include <concepts>
 #include <cstddef>
 #include <exception>
 #include <future>
@@ -159,10 +161,36 @@ class future {
 // What wait() waits for, as in concurrent.futures.
 enum class return_when { first_completed, first_exception, all_completed };
 
-// The outcome of wait(): indices into the range, in ascending order.
+// Indices into a range of futures, in ascending order: a vector that also
+// answers as a set does (contains, count), for the "index sets" of
+// concurrent.futures.wait, and compares equal to a vector or a std::set of
+// the same indices.
+class index_set : public std::vector<std::size_t> {
+ public:
+  using std::vector<std::size_t>::vector;
+  bool contains(std::size_t i) const noexcept { return std::binary_search(begin(), end(), i); }
+  std::size_t count(std::size_t i) const noexcept { return contains(i) ? 1 : 0; }
+};
+// Equal to any other range of indices holding the same ones in the same
+// (ascending) order, e.g. a std::set<std::size_t>. (A vector compares as
+// vectors do.)
+template <std::ranges::input_range Indices>
+  requires(!std::derived_from<Indices, std::vector<std::size_t>> &&
+           std::equality_comparable_with<std::ranges::range_reference_t<const Indices>, std::size_t>)
+bool operator==(const index_set& set, const Indices& other) {
+  auto it = std::ranges::begin(other);
+  const auto end = std::ranges::end(other);
+  for (std::size_t i : set) {
+    if (it == end || !(*it == i)) return false;
+    ++it;
+  }
+  return it == end;
+}
+
+// The outcome of wait().
 struct wait_result {
-  std::vector<std::size_t> done;
-  std::vector<std::size_t> not_done;
+  index_set done;
+  index_set not_done;
 };
 
 // Yields the futures of a range in the order they complete (as Python's
@@ -180,7 +208,7 @@ class as_completed_range {
     using value_type = std::ranges::range_value_t<Range>;
     using difference_type = std::ptrdiff_t;
     iterator() = default;
-    value_type& operator*() const { return std::ranges::begin(*owner_->futures_)[index()]; }
+    value_type& operator*() const { return *owner_->by_position_[index()]; }
     value_type* operator->() const { return &**this; }
     // Position of the current future in the input range.
     std::size_t index() const { return owner_->log_->at(position_); }
@@ -190,7 +218,7 @@ class as_completed_range {
       return *this;
     }
     void operator++(int) { ++*this; }
-    bool operator==(std::default_sentinel_t) const noexcept { return position_ >= owner_->size_; }
+    bool operator==(std::default_sentinel_t) const noexcept { return position_ >= owner_->by_position_.size(); }
 
    private:
     friend class as_completed_range;
@@ -200,15 +228,16 @@ class as_completed_range {
   };
 
   as_completed_range(Range& futures, detail::wait_policy policy)
-      : futures_(&futures), size_(std::ranges::size(futures)), policy_(policy),
-        log_(detail::watch_all(futures)) {}
+      : futures_(&futures), policy_(policy), log_(detail::watch_all(futures)) {
+    for (auto& f : futures) by_position_.push_back(&f);  // any forward range: a std::list has no [i]
+  }
 
   iterator begin() { return iterator(this); }
   std::default_sentinel_t end() const noexcept { return {}; }
 
  private:
   void await(std::size_t position) {
-    if (position >= size_) return;
+    if (position >= by_position_.size()) return;
     auto satisfied = [&] { return log_->beyond(position); };
     auto park = [&](const detail::wait_policy& p) { return log_->wait_beyond(position, p); };
     if (!detail::await_futures(*futures_, policy_, /*race=*/true, satisfied, park))
@@ -216,7 +245,7 @@ class as_completed_range {
   }
 
   Range* futures_;
-  std::size_t size_;
+  std::vector<std::ranges::range_value_t<Range>*> by_position_;  // the futures, by their position in the range
   detail::wait_policy policy_;
   std::shared_ptr<detail::completion_log> log_;
 };

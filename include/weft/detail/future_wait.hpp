@@ -5,6 +5,7 @@
 #pragma once
 
 #include <weft/detail/future_access.hpp>
+#include <weft/detail/range_access.hpp>
 #include <weft/detail/shared_state.hpp>
 #include <weft/detail/wait.hpp>
 
@@ -15,12 +16,15 @@
 #include <iterator>
 #include <memory>
 #include <mutex>
+#include <type_traits>
 #include <vector>
 
 namespace weft::detail {
 
+// A range of weft futures that can be walked more than once (a vector, a
+// std::list, ...); its elements are lvalues (they get done callbacks).
 template <class R>
-concept future_range = std::ranges::random_access_range<R> &&
+concept future_range = std::ranges::forward_range<R> && std::is_lvalue_reference_v<std::ranges::range_reference_t<R>> &&
     requires(std::ranges::range_reference_t<R> f) {
       { f.ready() } -> std::same_as<bool>;
       detail::future_access::state(f);
@@ -117,7 +121,7 @@ bool any_failed(Range& futures) {
 // (public types, declared in <weft/future.hpp> after this header).
 template <class Result, class Range, class When>
 Result wait_impl(Range& futures, When when, const wait_policy& policy) {
-  const std::size_t n = std::ranges::size(futures);
+  const std::size_t n = range_length(futures);
   auto log = watch_all(futures);
   // `seen` is read once per check and is what park() waits beyond: a
   // completion that lands after the check always ends the sleep.
