@@ -379,6 +379,39 @@ TEST_CASE("process_pool: a future cancelled before dispatch never runs", "[proce
   std::filesystem::remove_all(dir);
 }
 
+TEST_CASE("process_pool: the task right behind a long-running one has not started: cancel() and "
+          "shutdown(cancel_pending) cancel it",
+          "[process_pool][fork]") {
+  // Nothing waits at a worker behind a task that has run for a millisecond
+  // or whose length is unknown (a fresh worker's first), so the second task
+  // stays in the pool, where it can be cancelled (and another worker could
+  // take it). Before: it was pipelined behind the first and cancel() was false.
+  const auto dir = std::filesystem::temp_directory_path() / ("weft_cancel2_" + std::to_string(::getpid()));
+  for (bool by_shutdown : {false, true}) {
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directory(dir);
+    process_pool pool(1);
+    auto busy = pool.submit(held_identity, dir.string(), 0);
+    auto second = pool.submit(square, 2);
+    REQUIRE(weft_test::eventually([&] { return std::filesystem::exists(dir / "started"); }));
+    if (by_shutdown) {
+      std::thread release([&] {
+        weft_test::eventually([&] { return second.ready(); });  // cancelled (else: after hang_limit)
+        std::ofstream(dir / "release") << "go";
+      });
+      pool.shutdown(weft::shutdown_mode::cancel_pending);
+      release.join();
+    } else {
+      CHECK(second.cancel());
+      std::ofstream(dir / "release") << "go";
+    }
+    CHECK(second.cancelled());
+    CHECK_THROWS_AS(second.get(), weft::cancelled);
+    CHECK(busy.get() == 0);
+  }
+  std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("process_pool: shared memory created before the pool is visible to workers",
           "[process_pool][fork]") {
   weft::shared_array<long> results(100, 0);

@@ -115,10 +115,12 @@ struct process_pool_options {
 //   definition for both; their contracts are written there.
 // Ordering: map() keeps input order; tasks start in submission order.
 //   The dispatcher hands each worker its next task before the current one
-//   ends (2 in flight per worker; while 8 tasks per worker wait, up to 8
-//   frames of at most 4 KiB each for a worker whose last task took under
-//   100 us). A task handed out is started: future::cancel() then returns
-//   false, as for a running one.
+//   ends while the worker's tasks are short (remote_pool_core's
+//   pipeline_task: 2 in flight per worker; while 8 tasks per worker wait,
+//   up to 8 frames of at most 4 KiB each for a worker whose last task took
+//   under 100 us). A task handed out is started: future::cancel() then
+//   returns false, as for a running one. Behind a long task (or a fresh
+//   worker's first) the next one waits in the pool, cancellable.
 // Cost: a task and its reply of up to 16 KiB each are copied through a
 //   shared-memory ring per worker (detail/shm_ring.hpp): no system call
 //   while both sides are awake; bigger ones travel over the worker's

@@ -111,6 +111,14 @@ class remote_pool_core : public remote_maps<Pool> {
   // Tasks in flight per worker: the next one already waits at the worker
   // when the current one finishes, so it never idles for a round trip.
   static constexpr std::size_t pipeline_depth = 2;
+  // ...but only behind short tasks: a worker whose last task took longer
+  // than pipeline_task, whose current one has run that long, or that has
+  // run none yet (its tasks' length is unknown) holds one task at a time.
+  // A task sent to a worker has started as far as its future knows, so the
+  // one behind a long task could neither be cancelled (cancel(),
+  // shutdown(cancel_pending)) nor taken by a worker that frees up first;
+  // and a round trip (tens of microseconds) is little next to a millisecond.
+  static constexpr auto pipeline_task = std::chrono::milliseconds(1);
   // A worker whose last task ran under quick_task also takes small tasks
   // (frames up to quick_payload bytes) until quick_depth are in flight: with
   // two, a worker that finishes its tasks in microseconds sleeps before the
@@ -240,6 +248,10 @@ class remote_pool_core : public remote_maps<Pool> {
   template <class Peer>
   bool send_planned(std::vector<Peer>& peers);
   void push_running(remote_peer& p, task t);
+  // p's tasks are short (see pipeline_task): it may hold one behind another.
+  static bool runs_short_tasks(const remote_peer& p, clock::time_point now) noexcept {
+    return p.last_run < pipeline_task && (p.running.empty() || now - p.front_since < pipeline_task);
+  }
   // t leaves pending()'s count (it runs at its worker, or ends unrun).
   void stop_counting(task& t) noexcept {
     if (!std::exchange(t.waiting, false)) return;
@@ -365,9 +377,12 @@ bool remote_pool_core<Pool>::assign_tasks(std::vector<Peer>& peers, bool none_st
     bool all_up = none_starting;
     for (std::size_t i = 0; i < peers.size(); ++i) all_up = all_up && self().accepts_tasks(peers[i], planned_[i]);
     if (all_up) {
-      for (std::size_t i = 0; i < peers.size(); ++i) plan_for(peers[i], i, pipeline_depth);
+      const auto now = clock::now();
       for (std::size_t i = 0; i < peers.size(); ++i)
-        if (peers[i].last_run < quick_task && queue_.size() >= peers.size() * quick_depth)
+        if (runs_short_tasks(peers[i], now)) plan_for(peers[i], i, pipeline_depth);
+      for (std::size_t i = 0; i < peers.size(); ++i)
+        if (peers[i].last_run < quick_task && runs_short_tasks(peers[i], now) &&
+            queue_.size() >= peers.size() * quick_depth)
           plan_for(peers[i], i, quick_depth, quick_payload);
     }
   }
