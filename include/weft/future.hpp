@@ -14,7 +14,6 @@
 #include <weft/detail/wait.hpp>
 #include <weft/error.hpp>
 
-#include <weft/detail/algorithm.hpp>  // <algorithm> without the std::ranges algorithms
 #include <weft/detail/chrono.hpp>  // <chrono> without the calendar and its formatting
 #include <concepts>
 #include <cstddef>
@@ -168,7 +167,11 @@ enum class return_when { first_completed, first_exception, all_completed };
 class index_set : public std::vector<std::size_t> {
  public:
   using std::vector<std::size_t>::vector;
-  bool contains(std::size_t i) const noexcept { return std::binary_search(begin(), end(), i); }
+  bool contains(std::size_t i) const noexcept {
+    for (std::size_t x : *this)
+      if (x >= i) return x == i;  // ascending
+    return false;
+  }
   std::size_t count(std::size_t i) const noexcept { return contains(i) ? 1 : 0; }
 };
 // Equal to any other range of indices holding the same ones in the same

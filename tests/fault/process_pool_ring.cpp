@@ -191,10 +191,12 @@ TEST_CASE("process_pool: a short burst after quick tasks is spread two per worke
     for (auto& f : burst) cancelled += f.cancel() ? 1 : 0;
     gated_run.open_gate.store(1);
     for (auto& f : burst) REQUIRE(finishes(f));
-    CHECK(cancelled == 6);  // before the fix: 0 (8 + 2 handed out)
+    // At most 2 per worker were handed out (fewer once a gated task had run
+    // for pipeline_task: then the next waits in the pool).
+    CHECK(cancelled >= 6);  // before the fix: 0 (8 + 2 handed out)
     int ran = 0;
     for (int i = 0; i < 10; ++i) ran += count[i];
-    CHECK(ran == 4);
+    CHECK(ran == 10 - cancelled);
   });
 }
 
