@@ -254,6 +254,36 @@ TEST_CASE("as_completed, wait and when_any take any forward range of futures (st
   CHECK(sum == 3);
 }
 
+TEST_CASE("as_completed: futures pushed onto the vector during the loop leave the futures it visits intact",
+          "[future]") {
+  // The new ones are not visited (the range's size was taken at the call);
+  // a vector that reallocates must not leave the loop reading moved-from memory.
+  thread_pool pool(2);
+  std::vector<future<int>> futures;
+  for (int i = 0; i < 4; ++i) futures.push_back(pool.submit([i] { return i; }));
+  int sum = 0, visited = 0;
+  for (auto& f : weft::as_completed(futures)) {
+    sum += f.get();
+    ++visited;
+    if (futures.size() < 40) futures.push_back(pool.submit([] { return 100; }));  // reallocates on the way
+  }
+  CHECK(visited == 4);
+  CHECK(sum == 6);
+  for (std::size_t i = 4; i < futures.size(); ++i) CHECK(futures[i].get() == 100);
+}
+
+TEST_CASE("wait_result's members take a std::vector of indices, as they did when they were vectors", "[future]") {
+  std::vector<std::size_t> mine{0, 1};
+  weft::wait_result r;
+  r.done = mine;
+  r.not_done = std::vector<std::size_t>{2};
+  CHECK(r.done.contains(1));
+  CHECK(r.not_done == std::vector<std::size_t>{2});
+  weft::wait_result built{mine, {}};
+  CHECK(built.done == mine);
+  CHECK(built.not_done.empty());
+}
+
 TEST_CASE("wait's done and not_done answer as index sets do, and compare to vectors and sets", "[future]") {
   thread_pool pool(2);
   weft_test::gate slow;

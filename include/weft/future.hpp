@@ -167,6 +167,9 @@ enum class return_when { first_completed, first_exception, all_completed };
 class index_set : public std::vector<std::size_t> {
  public:
   using std::vector<std::size_t>::vector;
+  index_set() = default;
+  // Implicit: wait_result's members took a plain vector before they were index sets.
+  index_set(std::vector<std::size_t> indices) noexcept : std::vector<std::size_t>(std::move(indices)) {}
   bool contains(std::size_t i) const noexcept {
     for (std::size_t x : *this)
       if (x >= i) return x == i;  // ascending
@@ -179,7 +182,7 @@ class index_set : public std::vector<std::size_t> {
 // vectors do.)
 template <std::ranges::input_range Indices>
   requires(!std::derived_from<Indices, std::vector<std::size_t>> &&
-           std::equality_comparable_with<std::ranges::range_reference_t<const Indices>, std::size_t>)
+           std::same_as<std::ranges::range_value_t<const Indices>, std::size_t>)
 bool operator==(const index_set& set, const Indices& other) {
   auto it = std::ranges::begin(other);
   const auto end = std::ranges::end(other);
@@ -211,7 +214,7 @@ class as_completed_range {
     using value_type = std::ranges::range_value_t<Range>;
     using difference_type = std::ptrdiff_t;
     iterator() = default;
-    value_type& operator*() const { return *owner_->by_position_[index()]; }
+    value_type& operator*() const { return owner_->at(index()); }
     value_type* operator->() const { return &**this; }
     // Position of the current future in the input range.
     std::size_t index() const { return owner_->log_->at(position_); }
@@ -221,7 +224,7 @@ class as_completed_range {
       return *this;
     }
     void operator++(int) { ++*this; }
-    bool operator==(std::default_sentinel_t) const noexcept { return position_ >= owner_->by_position_.size(); }
+    bool operator==(std::default_sentinel_t) const noexcept { return position_ >= owner_->size_; }
 
    private:
     friend class as_completed_range;
@@ -231,8 +234,9 @@ class as_completed_range {
   };
 
   as_completed_range(Range& futures, detail::wait_policy policy)
-      : futures_(&futures), policy_(policy), log_(detail::watch_all(futures)) {
-    for (auto& f : futures) by_position_.push_back(&f);  // any forward range: a std::list has no [i]
+      : futures_(&futures), size_(detail::range_length(futures)), policy_(policy), log_(detail::watch_all(futures)) {
+    if constexpr (!std::ranges::random_access_range<Range>)
+      for (auto& f : futures) by_position_.push_back(&f);  // a std::list has no [i]; its elements never move
   }
 
   iterator begin() { return iterator(this); }
@@ -240,15 +244,23 @@ class as_completed_range {
 
  private:
   void await(std::size_t position) {
-    if (position >= by_position_.size()) return;
+    if (position >= size_) return;
     auto satisfied = [&] { return log_->beyond(position); };
     auto park = [&](const detail::wait_policy& p) { return log_->wait_beyond(position, p); };
     if (!detail::await_futures(*futures_, policy_, /*race=*/true, satisfied, park))
       throw weft::timeout("weft::as_completed: timed out");
   }
 
+  // The future at position i of the range. A vector is indexed anew each
+  // time: futures pushed onto it during the loop (not visited) may move it.
+  std::ranges::range_value_t<Range>& at(std::size_t i) const {
+    if constexpr (std::ranges::random_access_range<Range>) return std::ranges::begin(*futures_)[i];
+    else return *by_position_[i];
+  }
+
   Range* futures_;
-  std::vector<std::ranges::range_value_t<Range>*> by_position_;  // the futures, by their position in the range
+  std::size_t size_;  // the futures visited: those in the range at the call
+  std::vector<std::ranges::range_value_t<Range>*> by_position_;  // not random access: the futures by position
   detail::wait_policy policy_;
   std::shared_ptr<detail::completion_log> log_;
 };
