@@ -412,6 +412,32 @@ TEST_CASE("process_pool: the task right behind a long-running one has not starte
   std::filesystem::remove_all(dir);
 }
 
+TEST_CASE("process_pool: shutdown(cancel_pending) cancels a task handed to a worker that has not taken it",
+          "[process_pool][fork]") {
+  // A warmed worker runs short tasks, so the task submitted right after a
+  // long one is handed to it at once (pipelined); it has not started, so
+  // cancel_pending must take it back and cancel it. Before: it ran.
+  const auto dir = std::filesystem::temp_directory_path() / ("weft_cancel3_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directory(dir);
+  process_pool pool(1);
+  for (int i = 0; i < 20; ++i) REQUIRE(pool.submit(square, i).get() == i * i);  // its tasks are short
+  auto busy = pool.submit(held_identity, dir.string(), 0);
+  auto second = pool.submit(square, 2);
+  auto third = pool.submit(square, 3);
+  REQUIRE(weft_test::eventually([&] { return std::filesystem::exists(dir / "started"); }));
+  std::thread release([&] {
+    weft_test::eventually([&] { return second.ready() && third.ready(); });  // cancelled (else: after hang_limit)
+    std::ofstream(dir / "release") << "go";
+  });
+  pool.shutdown(weft::shutdown_mode::cancel_pending);
+  release.join();
+  CHECK(second.cancelled());
+  CHECK(third.cancelled());
+  CHECK(busy.get() == 0);
+  std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("process_pool: shared memory created before the pool is visible to workers",
           "[process_pool][fork]") {
   weft::shared_array<long> results(100, 0);

@@ -270,6 +270,7 @@ class process_pool : public detail::remote_pool_core<process_pool> {
   void on_worker_readable(std::size_t i);
   void on_worker_frame(worker& w, std::span<const std::byte> frame, bool& anomaly);
   void on_worker_closed(worker& w);
+  void take_back_unstarted(worker& w);
   bool drain_ring(worker& w);
   void on_worker_ring(worker& w);
   bool rings_may_sleep();
@@ -301,6 +302,7 @@ class process_pool : public detail::remote_pool_core<process_pool> {
   // Dispatcher thread only:
   std::vector<worker> workers_;
   std::size_t spawning_ = 0;                // spawn requests not yet answered
+  bool unstarted_taken_back_ = false;       // shutdown(cancel_pending) took back what workers had not taken
   std::size_t spawn_failures_ = 0;          // consecutive 'E' answers
   clock::time_point spawn_retry_at_{};      // no spawn request before, after an 'E'
   bool server_alive_ = true;                // its socket has not reached end of stream
@@ -568,6 +570,21 @@ inline void process_pool::on_worker_closed(worker& w) {
   (void)drain_ring(w);  // the replies it sent, so that the front is the task it runs
   // Taken back: the last `revoked` tasks it holds (its ring is in send
   // order). Not parsable: nothing is known; they fail at its death.
+  if (auto revoked = w.channel->to_worker.revoke()) requeue_last(w, std::min(*revoked, w.running.size()));
+}
+
+// shutdown(cancel_pending / cancel_all): the tasks handed to w that it has
+// not taken from its ring go back to the queue (revoke: exactly one of the
+// worker and this takes each), where assign_tasks cancels them: they never
+// started. Only when every task w holds went through the ring: a frame on
+// the socket cannot be taken back. Safe once nothing more is sent to w
+// (the ring's revoke contract): cancelling sends nothing.
+inline void process_pool::take_back_unstarted(worker& w) {
+  if (w.channel == nullptr || w.ring_broken || w.fd < 0 || w.running.size() < 2) return;
+  if (std::any_of(w.running.begin(), w.running.end(),
+                  [](const task& t) { return t.payload.size() > detail::shm_ring::inline_max; }))
+    return;
+  if (!drain_ring(w)) return;  // its replies first, so that the front is the task it runs
   if (auto revoked = w.channel->to_worker.revoke()) requeue_last(w, std::min(*revoked, w.running.size()));
 }
 
@@ -865,7 +882,11 @@ inline void process_pool::dispatcher_main() {
     // next turn's checks, which come before its poll.
     wake_.look();
     keep_full_strength();  // a worker that died this turn is being replaced: no pipelining yet
-    if (assign_tasks(workers_, spawning_ == 0)) window.mark();
+    if (!unstarted_taken_back_ && cancelling()) {  // once: nothing is sent after
+      unstarted_taken_back_ = true;
+      for (auto& w : workers_) take_back_unstarted(w);
+    }
+    if (assign_tasks(workers_, spawning_ == 0)) window.mark();  // cancels what was taken back
     for (auto& w : workers_)  // a task found its ring full (never in a correct run): the worker is closed
       if (w.ring_full && w.fd >= 0) on_worker_closed(w);
   }

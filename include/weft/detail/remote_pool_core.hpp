@@ -175,6 +175,12 @@ class remote_pool_core : public remote_maps<Pool> {
   // returns after the first one finished.
   template <class Teardown>
   void shutdown_then(shutdown_mode mode, Teardown teardown);
+  // shutdown(cancel_pending / cancel_all) or terminate_workers() began.
+  bool cancelling() {
+    if (!closed_.load(std::memory_order_acquire)) return false;  // cancelling_ is set only with closed_ (cheap test first)
+    std::lock_guard lock(mutex_);
+    return cancelling_;
+  }
   // Why the pool is broken; empty while it works.
   std::string broken_reason() {
     std::lock_guard lock(mutex_);
