@@ -118,8 +118,9 @@ struct process_pool_options {
 //   ends while the worker's tasks are short (remote_pool_core's
 //   pipeline_task: 2 in flight per worker; while 8 tasks per worker wait,
 //   up to 8 frames of at most 4 KiB each for a worker whose last task took
-//   under 100 us). A task handed out is started: future::cancel() then
-//   returns false, as for a running one. Behind a long task (or a fresh
+//   under 100 us). A task handed out is started for future::cancel(), which
+//   then returns false, as for a running one (shutdown(cancel_pending)
+//   takes such tasks back: see shutdown()). Behind a long task (or a fresh
 //   worker's first) the next one waits in the pool, cancellable.
 // Cost: a task and its reply of up to 16 KiB each are copied through a
 //   shared-memory ring per worker (detail/shm_ring.hpp): no system call
@@ -164,9 +165,11 @@ class process_pool : public detail::remote_pool_core<process_pool> {
   auto submit_with(task_options options, F f, Args&&... args) -> future<detail::remote_result_t<F, Args...>>;
 
   // Stops accepting tasks, then runs (drain) or cancels (cancel_pending,
-  // cancel_all) the tasks not yet sent to a worker, waits for the running
-  // ones, stops the workers, then stops the fork server and waits for it to
-  // exit. Idempotent; a concurrent call returns once the first finished.
+  // cancel_all) the tasks not yet sent to a worker and those a worker was
+  // handed but has not taken from its ring (unless a task it holds is
+  // larger than 16 KiB: then those run), waits for the running ones, stops
+  // the workers, then stops the fork server and waits for it to exit.
+  // Idempotent; a concurrent call returns once the first finished.
   void shutdown(shutdown_mode mode = shutdown_mode::drain);
 
   // Python 3.14's terminate_workers() / kill_workers(): shuts the pool down
