@@ -193,11 +193,10 @@ inline void comparison::print(std::ostream& out) const {
   out << verdict() << '\n';
 }
 
-template <class F, std::ranges::forward_range Range>
-comparison compare_strategies(F f, Range&& items, compare_options options) {
-  detail::map_input_t<Range> inputs = items;  // read as map reads it
-  using R = std::invoke_result_t<F&, std::ranges::range_reference_t<detail::map_input_t<Range>>>;
-  static_assert(!std::is_void_v<R>, "weft::compare_strategies: f returns void; return a value (e.g. a checksum)");
+namespace detail {
+// compare_strategies for an f whose results are R (not void).
+template <class R, class F, class Inputs>
+comparison compare_strategies_of(F& f, Inputs& inputs, compare_options options) {
   if (std::ranges::begin(inputs) == std::ranges::end(inputs))
     throw std::invalid_argument("weft::compare_strategies: inputs is empty");
   if (options.repeats == 0) throw std::invalid_argument("weft::compare_strategies: repeats is 0");
@@ -264,6 +263,20 @@ comparison compare_strategies(F f, Range&& items, compare_options options) {
   rows.push_back(row("processes", processes.size(), seconds[2]));
   for (auto& r : rows) r.speedup = rows.front().median / r.median;
   return comparison(std::move(rows), options.repeats, agree, cores_obtained);
+}
+
+}  // namespace detail
+
+template <class F, std::ranges::forward_range Range>
+comparison compare_strategies(F f, Range&& items, compare_options options) {
+  detail::map_input_t<Range> inputs = items;  // read as map reads it
+  using R = std::invoke_result_t<F&, std::ranges::range_reference_t<detail::map_input_t<Range>>>;
+  static_assert(!std::is_void_v<R>, "weft::compare_strategies: f returns void; return a value (e.g. a checksum)");
+  if constexpr (std::is_void_v<R>) {
+    return comparison({}, 0, false);  // the static_assert above is the one error
+  } else {
+    return detail::compare_strategies_of<R>(f, inputs, options);
+  }
 }
 
 }  // namespace weft
