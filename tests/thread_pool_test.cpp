@@ -9,6 +9,7 @@
 #include <limits>
 #include <memory>
 #include <numeric>
+#include <ranges>
 #include <set>
 #include <string>
 
@@ -96,6 +97,38 @@ TEST_CASE("map takes a range that cannot be read through const (as std::views::f
   CHECK(pool.map([](int x) { return x * 10; }, items) == std::vector<int>{10, 20, 30, 40});
   CHECK(pool.map([](int x) { return x + 1; }, weft_test::non_const_begin<int>({5, 6}), 1) == std::vector<int>{6, 7});
 }
+
+// libc++ 14 has no views, and clang 14 cannot compile libstdc++ 12's iota.
+#if defined(__cpp_lib_ranges) && (!defined(__clang__) || __clang_major__ >= 15)
+TEST_CASE("map refuses the views of an endless range that never end, and takes the ones that bound it",
+          "[thread_pool]") {
+  using weft::detail::endless_range;
+  auto even = [](int x) { return x % 2 == 0; };
+  auto half = [](int x) { return x / 2; };
+  auto below_4 = [](int x) { return x < 4; };
+  auto endless = std::views::iota(0);
+  auto evens = endless | std::views::filter(even);  // a sentinel of its own, yet endless
+  // What the eager maps refuse at compile time (their static_assert).
+  static_assert(endless_range<decltype(endless)>);
+  static_assert(endless_range<decltype(evens)>);
+  static_assert(endless_range<decltype(evens)&>);                                   // map(f, evens)
+  static_assert(endless_range<decltype(std::views::all(evens))>);                   // a ref_view
+  static_assert(endless_range<decltype(evens | std::views::transform(half))>);
+  static_assert(endless_range<decltype(endless | std::views::drop_while(below_4))>);
+  static_assert(endless_range<decltype(endless | std::views::transform(half) | std::views::common)>);
+  // Bounded: take counts down, take_while stops; finite inputs stay finite.
+  static_assert(!endless_range<decltype(evens | std::views::take(3))>);
+  static_assert(!endless_range<decltype(endless | std::views::take(3))>);
+  static_assert(!endless_range<decltype(endless | std::views::take_while(below_4))>);
+  static_assert(!endless_range<decltype(evens | std::views::transform(half) | std::views::take_while(below_4))>);
+  static_assert(!endless_range<decltype(std::views::iota(0, 5) | std::views::filter(even))>);
+  static_assert(!endless_range<std::vector<int>&>);
+
+  thread_pool pool(2);
+  CHECK(pool.map(half, evens | std::views::take(4)) == std::vector<int>{0, 1, 2, 3});
+  CHECK(pool.map(half, endless | std::views::take_while(below_4)) == std::vector<int>{0, 0, 1, 1});
+}
+#endif
 
 TEST_CASE("map rethrows the first exception after every item finished", "[thread_pool]") {
   thread_pool pool(2);

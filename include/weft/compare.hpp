@@ -272,8 +272,10 @@ comparison compare_strategies(F f, Range&& items, compare_options options) {
   detail::map_input_t<Range> inputs = items;  // read as map reads it
   using R = std::invoke_result_t<F&, std::ranges::range_reference_t<detail::map_input_t<Range>>>;
   static_assert(!std::is_void_v<R>, "weft::compare_strategies: f returns void; return a value (e.g. a checksum)");
-  if constexpr (std::is_void_v<R>) {
-    return comparison({}, 0, false);  // the static_assert above is the one error
+  static_assert(!detail::endless_range<Range>,
+                "weft::compare_strategies: the range never ends; time a finite part of it (std::views::take)");
+  if constexpr (std::is_void_v<R> || detail::endless_range<Range>) {
+    return comparison({}, 0, false);  // a static_assert above is the one error
   } else {
     return detail::compare_strategies_of<R>(f, inputs, options);
   }

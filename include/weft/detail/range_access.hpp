@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <iterator>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace weft::detail {
@@ -23,9 +24,37 @@ bool range_empty(R& r) {
 // A range whose end can never be reached, as its type says
 // (std::views::iota(0), a subrange ending in std::unreachable_sentinel):
 // an eager algorithm would walk it forever, so the maps refuse it at
-// compile time. An endless range that hides it in its type cannot be told.
+// compile time. Also a view of one that ends where what it adapts ends:
+// filter, transform, elements, join, common, ref and owning views have
+// sentinels of their own, so they are followed through base() (without
+// naming them: <ranges> is not included for this). Not followed: a view
+// that bounds its base — take (its iterator is a std::counted_iterator)
+// and take_while (its iterator is its base's, its sentinel its own). An
+// endless range that hides it in its type cannot be told.
+template <class I>
+inline constexpr bool counts_down = false;
+template <class I>
+inline constexpr bool counts_down<std::counted_iterator<I>> = true;
 template <class R>
-concept endless_range = std::same_as<std::ranges::sentinel_t<R>, std::unreachable_sentinel_t>;
+constexpr bool endless_by_type() {
+  using sentinel = std::ranges::sentinel_t<R>;
+  if constexpr (std::same_as<sentinel, std::unreachable_sentinel_t>) {
+    return true;
+  } else if constexpr (requires(R&& r) {
+                         { std::move(r).base() } -> std::ranges::range;
+                       }) {
+    using base = std::remove_cvref_t<decltype(std::declval<R>().base())>;
+    constexpr bool bounds_base =
+        counts_down<std::ranges::iterator_t<R>> ||
+        (std::same_as<std::ranges::iterator_t<R>, std::ranges::iterator_t<base>> &&
+         !std::same_as<sentinel, std::ranges::sentinel_t<base>>);
+    return !bounds_base && endless_by_type<base>();
+  } else {
+    return false;
+  }
+}
+template <class R>
+concept endless_range = endless_by_type<std::remove_cvref_t<R>>();
 
 // Number of elements; walks the range once unless its size is known.
 template <std::ranges::range R>
