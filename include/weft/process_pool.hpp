@@ -274,6 +274,7 @@ class process_pool : public detail::remote_pool_core<process_pool> {
   void on_worker_frame(worker& w, std::span<const std::byte> frame, bool& anomaly);
   void on_worker_closed(worker& w);
   void take_back_unstarted(worker& w);
+  void revoke_untaken(worker& w);
   bool drain_ring(worker& w);
   void on_worker_ring(worker& w);
   bool rings_may_sleep();
@@ -571,9 +572,7 @@ inline void process_pool::on_worker_closed(worker& w) {
   w.in = detail::frame_reader{};   // a frame cut short never arrives (and is no reply "arriving")
   if (w.channel == nullptr) return;
   (void)drain_ring(w);  // the replies it sent, so that the front is the task it runs
-  // Taken back: the last `revoked` tasks it holds (its ring is in send
-  // order). Not parsable: nothing is known; they fail at its death.
-  if (auto revoked = w.channel->to_worker.revoke()) requeue_last(w, std::min(*revoked, w.running.size()));
+  revoke_untaken(w);    // what it never took; the rest fail at its death
 }
 
 // shutdown(cancel_pending / cancel_all): the tasks handed to w that it has
@@ -588,6 +587,14 @@ inline void process_pool::take_back_unstarted(worker& w) {
                   [](const task& t) { return t.payload.size() > detail::shm_ring::inline_max; }))
     return;
   if (!drain_ring(w)) return;  // its replies first, so that the front is the task it runs
+  revoke_untaken(w);
+}
+
+// The tasks w holds that it never took from its ring go back to the
+// queue's front, in order: the last `revoked` of w.running (the ring is in
+// send order; revoke: exactly one of the worker and this takes each). A
+// ring that cannot be parsed gives nothing back: nothing is known.
+inline void process_pool::revoke_untaken(worker& w) {
   if (auto revoked = w.channel->to_worker.revoke()) requeue_last(w, std::min(*revoked, w.running.size()));
 }
 
