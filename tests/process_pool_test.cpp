@@ -81,6 +81,14 @@ int held_identity(std::string dir, int x) {
   return x;
 }
 
+// held_identity with a payload of any size (one over 16 KiB travels on the worker's socket).
+std::size_t held_length(std::string dir, std::string payload) {
+  std::ofstream(dir + "/started") << payload.size();
+  weft_test::eventually([&] { return std::filesystem::exists(dir + "/release"); });
+  return payload.size();
+}
+std::size_t length_of(std::string payload) { return payload.size(); }
+
 int negated(int x) { return -x; }  // defined for every int the unbounded imap test reaches
 int ten_times_unless_3(int x) {
   if (x == 3) throw std::out_of_range("item 3 is out of range");
@@ -436,6 +444,35 @@ TEST_CASE("process_pool: shutdown(cancel_pending) cancels a task handed to a wor
   CHECK(third.cancelled());
   CHECK(busy.get() == 0);
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("process_pool: shutdown(cancel_pending) cancels the task behind a running one when either is over 16 KiB",
+          "[process_pool][fork]") {
+  // As above, with a task too big for the worker's ring (it goes on the
+  // socket, and cannot be taken back from there) behind the running one, or
+  // as the running one. Before: the task behind it was handed to the worker
+  // anyway, the take-back skipped that worker, and the task ran.
+  constexpr std::size_t big = 20 << 10, small = 8;
+  for (auto [running_size, behind_size] : {std::pair{small, big}, std::pair{big, small}}) {
+    CAPTURE(running_size, behind_size);
+    const auto dir = std::filesystem::temp_directory_path() / ("weft_cancel4_" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directory(dir);
+    process_pool pool(1);
+    for (int i = 0; i < 20; ++i) REQUIRE(pool.submit(square, i).get() == i * i);  // its tasks are short
+    auto busy = pool.submit(held_length, dir.string(), std::string(running_size, 'r'));
+    auto behind = pool.submit(length_of, std::string(behind_size, 'b'));
+    REQUIRE(weft_test::eventually([&] { return std::filesystem::exists(dir / "started"); }));
+    std::thread release([&] {
+      weft_test::eventually([&] { return behind.ready(); });  // cancelled (else: after hang_limit)
+      std::ofstream(dir / "release") << "go";
+    });
+    pool.shutdown(weft::shutdown_mode::cancel_pending);
+    release.join();
+    CHECK(behind.cancelled());
+    CHECK(busy.get() == running_size);
+    std::filesystem::remove_all(dir);
+  }
 }
 
 TEST_CASE("process_pool: shared memory created before the pool is visible to workers",

@@ -183,6 +183,44 @@ class non_const_begin {
 static_assert(std::ranges::forward_range<non_const_begin<int>> &&
               !std::ranges::range<const non_const_begin<int>>);
 
+// A range of the user's own over an int range, with a base(), that bounds
+// it: the items below `limit` (a take_while written by hand).
+template <class V>
+class below {
+ public:
+  class iterator {
+   public:
+    using value_type = int;
+    using difference_type = std::ptrdiff_t;
+    iterator() = default;
+    iterator(std::ranges::iterator_t<const V> it, int limit) : it_(it), limit_(limit) {}
+    int operator*() const { return *it_; }
+    iterator& operator++() {
+      ++it_;
+      return *this;
+    }
+    iterator operator++(int) {
+      iterator before = *this;
+      ++it_;
+      return before;
+    }
+    bool operator==(const iterator&) const = default;
+    bool operator==(std::default_sentinel_t) const { return *it_ >= limit_; }
+
+   private:
+    std::ranges::iterator_t<const V> it_{};
+    int limit_ = 0;
+  };
+  below(V base, int limit) : base_(std::move(base)), limit_(limit) {}
+  V base() const { return base_; }
+  iterator begin() const { return {std::ranges::begin(base_), limit_}; }
+  std::default_sentinel_t end() const { return {}; }
+
+ private:
+  V base_;
+  int limit_;
+};
+
 // Lets other threads run for a while without being a synchronization point:
 // assertions made after it hold whatever the scheduler did.
 inline void let_others_run() {

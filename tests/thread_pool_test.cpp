@@ -124,11 +124,35 @@ TEST_CASE("map refuses the views of an endless range that never end, and takes t
   static_assert(!endless_range<decltype(std::views::iota(0, 5) | std::views::filter(even))>);
   static_assert(!endless_range<std::vector<int>&>);
 
+  // A range of the user's own is never followed through its base(): it may
+  // bound what it adapts (helper-25: this one was refused).
+  static_assert(!endless_range<weft_test::below<decltype(endless)>>);
+
   thread_pool pool(2);
   CHECK(pool.map(half, evens | std::views::take(4)) == std::vector<int>{0, 1, 2, 3});
   CHECK(pool.map(half, endless | std::views::take_while(below_4)) == std::vector<int>{0, 0, 1, 1});
+  CHECK(pool.map(half, weft_test::below(endless, 4)) == std::vector<int>{0, 0, 1, 1});
 }
 #endif
+
+TEST_CASE("map takes a range readable only through const", "[thread_pool]") {
+  // helper-25: the endless check asked the non-const type, which is no
+  // range here, and 8 errors came from inside weft.
+  class const_only {
+   public:
+    const int* begin() const { return items_; }
+    const int* end() const { return items_ + 3; }
+
+   private:
+    int* begin();  // never defined: the items are read through const only
+    int* end();
+    int items_[3] = {1, 2, 3};
+  };
+  static_assert(std::ranges::range<const const_only> && !std::ranges::range<const_only>);
+  thread_pool pool(2);
+  const const_only items;
+  CHECK(pool.map([](int x) { return x * 2; }, items) == std::vector<int>{2, 4, 6});
+}
 
 TEST_CASE("map rethrows the first exception after every item finished", "[thread_pool]") {
   thread_pool pool(2);
