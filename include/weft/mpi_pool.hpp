@@ -119,6 +119,7 @@ class mpi_pool : public detail::remote_pool_core<mpi_pool> {
   static bool accepts_tasks(const worker&, std::size_t) noexcept { return true; }  // a rank serves from the start
   bool send_task(worker& w, task& t);
   void wake_dispatcher();
+  static constexpr std::size_t held_payload_max = SIZE_MAX;  // nothing is taken back from a rank
 
   void start_mpi(const mpi_pool_options& options);
   void join_or_spawn_workers(const mpi_pool_options& options);

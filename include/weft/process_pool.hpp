@@ -118,10 +118,11 @@ struct process_pool_options {
 //   ends while the worker's tasks are short (remote_pool_core's
 //   pipeline_task: 2 in flight per worker; while 8 tasks per worker wait,
 //   up to 8 frames of at most 4 KiB each for a worker whose last task took
-//   under 100 us). A task handed out is started for future::cancel(), which
-//   then returns false, as for a running one (shutdown(cancel_pending)
-//   takes such tasks back: see shutdown()). Behind a long task (or a fresh
-//   worker's first) the next one waits in the pool, cancellable.
+//   under 100 us), never when either task is over 16 KiB. A task handed
+//   out is started for future::cancel(), which then returns false, as for
+//   a running one (shutdown(cancel_pending) takes such tasks back: see
+//   shutdown()). Behind a long task (or a fresh worker's first) the next
+//   one waits in the pool, cancellable.
 // Cost: a task and its reply of up to 16 KiB each are copied through a
 //   shared-memory ring per worker (detail/shm_ring.hpp): no system call
 //   while both sides are awake; bigger ones travel over the worker's
@@ -166,8 +167,7 @@ class process_pool : public detail::remote_pool_core<process_pool> {
 
   // Stops accepting tasks, then runs (drain) or cancels (cancel_pending,
   // cancel_all) the tasks not yet sent to a worker and those a worker was
-  // handed but has not taken from its ring (unless a task it holds is
-  // larger than 16 KiB: then those run), waits for the running ones, stops
+  // handed but has not taken from its ring, waits for the running ones, stops
   // the workers, then stops the fork server and waits for it to exit.
   // Idempotent; a concurrent call returns once the first finished.
   void shutdown(shutdown_mode mode = shutdown_mode::drain);
@@ -255,6 +255,9 @@ class process_pool : public detail::remote_pool_core<process_pool> {
   }
   bool send_task(worker& w, task& t);
   void wake_dispatcher() noexcept { wake_.ring(); }
+  // Only ring records can be taken back (take_back_unstarted): a frame on
+  // the socket cannot, and its bytes are lent from the task.
+  static constexpr std::size_t held_payload_max = detail::shm_ring::inline_max;
 
   static process_pool_options options_with(std::size_t workers) {
     process_pool_options o;
@@ -583,8 +586,10 @@ inline void process_pool::on_worker_closed(worker& w) {
 // (the ring's revoke contract): cancelling sends nothing.
 inline void process_pool::take_back_unstarted(worker& w) {
   if (w.channel == nullptr || w.ring_broken || w.fd < 0 || w.running.size() < 2) return;
+  // Never so (a worker holds two tasks only when both fit its ring:
+  // held_payload_max), but a frame on the socket lends the task's bytes.
   if (std::any_of(w.running.begin(), w.running.end(),
-                  [](const task& t) { return t.payload.size() > detail::shm_ring::inline_max; }))
+                  [](const task& t) { return t.payload.size() > held_payload_max; }))
     return;
   if (!drain_ring(w)) return;  // its replies first, so that the front is the task it runs
   revoke_untaken(w);

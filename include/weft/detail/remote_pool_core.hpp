@@ -26,6 +26,9 @@
 //                                  way (a failed send shows as a lost worker)
 //   void wake_dispatcher() noexcept
 //                                  submit()/shutdown() -> the dispatcher
+//   static constexpr std::size_t held_payload_max
+//                                  a worker holds a task behind another only
+//                                  when both frames are at most this big
 // A template, not a virtual interface: each pool has exactly one transport,
 // the calls sit in the dispatcher's per-message loop, and a missing hook is
 // a compile error in the pool rather than at run time. Each pool keeps its
@@ -333,17 +336,26 @@ void remote_pool_core<Pool>::shutdown_then(shutdown_mode mode, Teardown teardown
 template <class Pool>
 template <class Peer>
 void remote_pool_core<Pool>::plan_for(Peer& p, std::size_t index, std::size_t depth, std::size_t max_payload) {
+  // The last task p holds or is about to hold (null: none).
+  auto last_held = [&]() -> const task* {
+    if (planned_[index] != 0)
+      for (auto it = handout_.rbegin(); it != handout_.rend(); ++it)
+        if (it->peer == index) return &it->t;
+    return p.running.empty() ? nullptr : &p.running.back();
+  };
   // A task with a deadline (submit_with) is the last one its peer holds:
   // nothing is pipelined behind it, so a deadline's kill can only ever hit
   // its own task, never one that started after it (and would run twice).
-  auto last_has_deadline = [&] {
-    if (planned_[index] != 0)
-      for (auto it = handout_.rbegin(); it != handout_.rend(); ++it)
-        if (it->peer == index) return it->t.timeout.count() != 0;
-    return !p.running.empty() && p.running.back().timeout.count() != 0;
+  // Nor does a peer hold two tasks when either is over the transport's
+  // held_payload_max: the one behind could not be taken back unstarted.
+  auto may_hold_next = [&] {
+    const task* last = last_held();
+    if (last == nullptr) return true;
+    return last->timeout.count() == 0 && last->payload.size() <= Pool::held_payload_max &&
+           queue_.front().payload.size() <= Pool::held_payload_max;
   };
   while (!queue_.empty() && p.running.size() + planned_[index] < depth && queue_.front().payload.size() <= max_payload &&
-         !last_has_deadline() && self().accepts_tasks(p, planned_[index])) {
+         may_hold_next() && self().accepts_tasks(p, planned_[index])) {
     task t = std::move(queue_.front());
     queue_.pop_front();
     // Cancelled by its future (start fails). A task given back from a lost
