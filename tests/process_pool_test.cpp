@@ -75,17 +75,32 @@ int announce_then_sleep(int ms) {
 using namespace std::chrono_literals;
 
 // Holds its worker until `dir`/release exists, after creating `dir`/started.
-int held_identity(std::string dir, int x) {
-  std::ofstream(dir + "/started") << x;
+// In a worker: writes dir/started, then waits until dir/release exists.
+void hold_until_released(const std::string& dir) {
+  std::ofstream(dir + "/started") << "started";
   weft_test::eventually([&] { return std::filesystem::exists(dir + "/release"); });
+}
+int held_identity(std::string dir, int x) {
+  hold_until_released(dir);
   return x;
 }
-
 // held_identity with a payload of any size (one over 16 KiB travels on the worker's socket).
 std::size_t held_length(std::string dir, std::string payload) {
-  std::ofstream(dir + "/started") << payload.size();
-  weft_test::eventually([&] { return std::filesystem::exists(dir + "/release"); });
+  hold_until_released(dir);
   return payload.size();
+}
+
+// shutdown(cancel_pending) while a held task runs; the release comes once
+// `ended()` (the tasks behind it were cancelled; else after hang_limit, and
+// the test's checks fail).
+template <class Ended>
+void shutdown_cancel_pending_while_held(process_pool& pool, const std::filesystem::path& dir, Ended ended) {
+  std::thread release([&] {
+    weft_test::eventually(ended);
+    std::ofstream(dir / "release") << "go";
+  });
+  pool.shutdown(weft::shutdown_mode::cancel_pending);
+  release.join();
 }
 std::size_t length_of(std::string payload) { return payload.size(); }
 
@@ -403,12 +418,7 @@ TEST_CASE("process_pool: the task right behind a long-running one has not starte
     auto second = pool.submit(square, 2);
     REQUIRE(weft_test::eventually([&] { return std::filesystem::exists(dir / "started"); }));
     if (by_shutdown) {
-      std::thread release([&] {
-        weft_test::eventually([&] { return second.ready(); });  // cancelled (else: after hang_limit)
-        std::ofstream(dir / "release") << "go";
-      });
-      pool.shutdown(weft::shutdown_mode::cancel_pending);
-      release.join();
+      shutdown_cancel_pending_while_held(pool, dir, [&] { return second.ready(); });
     } else {
       CHECK(second.cancel());
       std::ofstream(dir / "release") << "go";
@@ -434,12 +444,7 @@ TEST_CASE("process_pool: shutdown(cancel_pending) cancels a task handed to a wor
   auto second = pool.submit(square, 2);
   auto third = pool.submit(square, 3);
   REQUIRE(weft_test::eventually([&] { return std::filesystem::exists(dir / "started"); }));
-  std::thread release([&] {
-    weft_test::eventually([&] { return second.ready() && third.ready(); });  // cancelled (else: after hang_limit)
-    std::ofstream(dir / "release") << "go";
-  });
-  pool.shutdown(weft::shutdown_mode::cancel_pending);
-  release.join();
+  shutdown_cancel_pending_while_held(pool, dir, [&] { return second.ready() && third.ready(); });
   CHECK(second.cancelled());
   CHECK(third.cancelled());
   CHECK(busy.get() == 0);
@@ -463,12 +468,7 @@ TEST_CASE("process_pool: shutdown(cancel_pending) cancels the task behind a runn
     auto busy = pool.submit(held_length, dir.string(), std::string(running_size, 'r'));
     auto behind = pool.submit(length_of, std::string(behind_size, 'b'));
     REQUIRE(weft_test::eventually([&] { return std::filesystem::exists(dir / "started"); }));
-    std::thread release([&] {
-      weft_test::eventually([&] { return behind.ready(); });  // cancelled (else: after hang_limit)
-      std::ofstream(dir / "release") << "go";
-    });
-    pool.shutdown(weft::shutdown_mode::cancel_pending);
-    release.join();
+    shutdown_cancel_pending_while_held(pool, dir, [&] { return behind.ready(); });
     CHECK(behind.cancelled());
     CHECK(busy.get() == running_size);
     std::filesystem::remove_all(dir);
