@@ -368,6 +368,47 @@ TEST_CASE("wait_for throws the other exception a child ends with while being can
   CHECK(weft::run(body()) == "cleanup failed");
 }
 
+TEST_CASE("wait_for returns a value the work produced after the deadline, before its cancellation landed",
+          "[task]") {
+  // helper-27: the child took an item from the queue after the deadline had
+  // passed but before the loop ran the timeout; wait_for threw
+  // weft::timeout and the item was gone. Python 3.12 returns the value, and
+  // DESIGN: nothing is lost to a cancellation.
+  weft::bounded_queue<int> queue(1);
+  std::atomic<bool> past_deadline{false}, pushed{false};
+  std::thread producer([&] {
+    while (!past_deadline) std::this_thread::yield();
+    queue.push(7);  // hands the item to the child's waiting pop
+    pushed = true;
+  });
+  auto take = [&]() -> task<int> { co_return *co_await queue.async_pop(); };
+  // Holds the loop's only thread until the deadline has passed and the item
+  // was pushed: the loop then sees the expired deadline and the delivered
+  // item in the same turn.
+  auto hold_loop = [&](std::chrono::steady_clock::time_point deadline) -> task<> {
+    co_await weft::sleep_for(0ms);
+    while (std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+    past_deadline = true;
+    while (!pushed) std::this_thread::yield();
+  };
+  auto body = [&]() -> task<int> {
+    const auto deadline = std::chrono::steady_clock::now() + 20ms;
+    auto holder = weft::spawn(hold_loop(deadline + 10ms));
+    int got = -1;
+    try {
+      got = co_await weft::wait_for(take(), 20ms);
+    } catch (const weft::timeout&) {
+      got = -2;  // the item must not be lost
+    }
+    co_await holder;
+    co_return got;
+  };
+  const int got = weft::run(body());
+  producer.join();
+  CHECK((got == 7 || (got == -2 && queue.size() == 1)));
+  CHECK(got == 7);  // the item reached the child: the cancellation applies at its next co_await, which never comes
+}
+
 TEST_CASE("combinators compose: a gather under a wait_for", "[task]") {
   std::atomic<bool> unwound{false};
   auto body = [&]() -> task<bool> {

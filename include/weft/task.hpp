@@ -891,8 +891,12 @@ task<T> wait_until_future(future<T> child, steady_time deadline) {
   if (set.timed_out() && !set.first()) {
     set.cancel_children();
     co_await set.wait(join_set::until::all);
+    // Only work that ended cancelled is a timeout. Work that finished anyway
+    // (an item it took from a queue reached it before the cancellation did)
+    // delivers its value, and one that ended with another exception while
+    // being cancelled raises it: Python 3.12's rules, nothing lost.
     try {
-      take_value(child);  // Python 3.12: another exception raised while cancelling wins
+      co_return child.get();
     } catch (const weft::cancelled&) {
     }
     throw weft::timeout("weft::wait_for: the awaited work did not finish in time and was cancelled");
@@ -943,7 +947,8 @@ auto first_of(A0&& first, A&&... rest) {
 // co_await wait_for(aw, d) (asyncio.wait_for): aw's result if it finishes
 // within d; otherwise aw is cancelled, has finished unwinding, and
 // weft::timeout is thrown (or the other exception aw ended with while
-// being cancelled: Python 3.12's rule).
+// being cancelled, or the value it produced before the cancellation
+// reached it: Python 3.12's rules).
 template <class A, class Rep, class Period>
   requires detail::child_awaitable<A>
 auto wait_for(A&& aw, std::chrono::duration<Rep, Period> d) {
