@@ -5,6 +5,7 @@
 
 #include "support.hpp"
 
+#include <array>
 #include <forward_list>
 #include <list>
 #include <set>
@@ -343,6 +344,38 @@ TEST_CASE("when_all gathers values in input order; the first failure wins", "[fu
   voids.push_back(pool.submit([] {}));
   weft::when_all(std::move(voids)).get();
   weft::when_all(std::vector<future<void>>{}).get();  // empty: ready at once
+}
+
+TEST_CASE("when_all takes what when_any takes: named futures, mixed, a list, an array", "[future]") {
+  // helper-27: when_all(f1, f2) with named futures, a std::list and a
+  // std::array did not compile (when_any, wait and as_completed take them).
+  // when_all consumes its inputs: named ones are left empty (not valid()).
+  thread_pool pool(2);
+  auto f1 = pool.submit([] { return 1; });
+  auto f2 = pool.submit([] { return std::string("two"); });
+  auto named = weft::when_all(f1, f2).get();
+  CHECK(std::get<0>(named) == 1);
+  CHECK(std::get<1>(named) == "two");
+  CHECK(!f1.valid());
+  CHECK(!f2.valid());
+
+  auto f3 = pool.submit([] { return 3; });
+  auto mixed = weft::when_all(f3, pool.submit([] {})).get();
+  CHECK(std::get<0>(mixed) == 3);
+
+  std::list<future<int>> list;
+  for (int i = 0; i < 5; ++i) list.push_back(pool.submit([i] { return i; }));
+  CHECK(weft::when_all(list).get() == std::vector<int>{0, 1, 2, 3, 4});
+  CHECK(!list.front().valid());
+
+  std::array<future<int>, 2> array{pool.submit([] { return 5; }), pool.submit([] { return 6; })};
+  CHECK(weft::when_all(array).get() == std::vector<int>{5, 6});
+  CHECK(weft::when_all(std::array<future<int>, 1>{pool.submit([] { return 7; })}).get() == std::vector<int>{7});
+
+  std::vector<future<int>> named_vector;
+  named_vector.push_back(pool.submit([] { return 8; }));
+  CHECK(weft::when_all(named_vector).get() == std::vector<int>{8});
+  CHECK(named_vector.empty());  // the vector form moves the whole vector out, as before
 }
 
 TEST_CASE("seed: a task with a timeout", "[future][seed]") {

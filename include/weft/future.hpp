@@ -157,6 +157,13 @@ class future {
   detail::shared_state<T>* state_ = nullptr;  // one reference owned
 };
 
+namespace detail {
+template <class A>
+struct is_future : std::false_type {};
+template <class T>
+struct is_future<future<T>> : std::true_type {};
+}  // namespace detail
+
 // What wait() waits for, as in concurrent.futures.
 enum class return_when { first_completed, first_exception, all_completed };
 
@@ -341,11 +348,20 @@ auto when_all(std::vector<future<T>>& futures) {
   return when_all(std::vector<future<T>>(std::move(futures)));
 }
 
-// Gathers futures of different types into a future of a tuple (void inputs
-// give std::monostate). Same rules as the vector form.
+// The same over any other range of futures (a std::list, a std::array),
+// named or temporary: its futures are moved out (left not valid()).
+template <detail::future_range Range>
+  requires(!std::is_const_v<std::remove_reference_t<Range>>)
+[[nodiscard]] auto when_all(Range&& futures) {
+  std::vector<std::ranges::range_value_t<Range>> owned;
+  for (auto& f : futures) owned.push_back(std::move(f));
+  return when_all(std::move(owned));
+}
+
+namespace detail {
+// when_all over futures of different types (taken by value: consumed).
 template <class... Ts>
-  requires(sizeof...(Ts) > 0)
-future<std::tuple<detail::stored_t<Ts>...>> when_all(future<Ts>... futures) {
+future<std::tuple<stored_t<Ts>...>> gather_tuple(future<Ts>... futures) {
   using result_t = std::tuple<detail::stored_t<Ts>...>;
   auto inputs = std::make_shared<std::tuple<future<Ts>...>>(std::move(futures)...);
   auto* state = new detail::promise_state<result_t>(detail::owner_of(std::get<0>(*inputs)), 1);
@@ -371,6 +387,18 @@ future<std::tuple<detail::stored_t<Ts>...>> when_all(future<Ts>... futures) {
   };
   std::apply([&](auto&... f) { (f.add_done_callback(finish), ...); }, *inputs);
   return result;
+}
+}  // namespace detail
+
+// Gathers futures of different types into a future of a tuple (void inputs
+// give std::monostate). Same rules as the vector form. Named futures are
+// consumed too (moved out, left not valid()), as the vector form consumes
+// a named vector.
+template <class... Fs>
+  requires(sizeof...(Fs) > 0 && (detail::is_future<std::remove_cvref_t<Fs>>::value && ...) &&
+           (!std::is_const_v<std::remove_reference_t<Fs>> && ...))
+[[nodiscard]] auto when_all(Fs&&... futures) {
+  return detail::gather_tuple(std::move(futures)...);
 }
 
 // A future of the index of the first future in `futures` to complete

@@ -72,10 +72,6 @@ template <class A>
 struct is_task : std::false_type {};
 template <class T>
 struct is_task<task<T>> : std::true_type {};
-template <class A>
-struct is_future : std::false_type {};
-template <class T>
-struct is_future<future<T>> : std::true_type {};
 
 // An awaitable that a stop request does not interrupt at its start: it
 // reads the token, or it owns children that must finish first.
