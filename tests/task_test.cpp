@@ -303,6 +303,27 @@ TEST_CASE("a task spawned on a pool awaits that pool's futures, also with every 
   for (std::size_t i = 0; i < workers; ++i) CHECK(spawned[i].get() == 6 + static_cast<int>(i));
 }
 
+TEST_CASE("a loop on a worker never runs a task its coroutine submitted and does not await yet", "[task]") {
+  // The consumer waits for what the coroutine pushes after its first await:
+  // run by the idle loop inside that await, it would wait forever.
+  const std::size_t workers = GENERATE(std::size_t{1}, std::size_t{2});
+  CAPTURE(workers);
+  weft::thread_pool pool(workers);
+  weft::bounded_queue<int> fed(1);
+  auto feeds_after_await = [&]() -> task<int> {
+    auto first = pool.submit([] { return 1; });
+    auto consumer = pool.submit([&fed] { return *fed.pop(); });
+    const int one = co_await std::move(first);
+    fed.push(41);
+    co_return one + co_await std::move(consumer);
+  };
+  auto spawned = weft::spawn(pool, feeds_after_await());
+  const bool finished = spawned.wait_for(weft_test::hang_limit) == std::future_status::ready;
+  CHECK(finished);
+  if (!finished) fed.push(41);  // frees the consumer
+  CHECK(spawned.get() == 42);
+}
+
 TEST_CASE("gather returns every result in argument order, over tasks and futures", "[task]") {
   weft::thread_pool pool(2);
   auto body = [&]() -> task<bool> {

@@ -290,8 +290,8 @@ class event_loop {
   }
   // The loop runs on a worker of `pool`, and its coroutines await tasks of
   // that pool: until the loop has work again, the worker runs those tasks
-  // if nobody started them (and the tasks this loop's coroutines submitted),
-  // as a worker waiting in get() does. Otherwise a pool whose every worker
+  // if nobody started them (and the subtasks they wait for), as a worker
+  // waiting in get() does. Otherwise a pool whose every worker
   // runs such a loop would wait for itself. A task run here delays the
   // loop's timers until it returns. The thread is no loop's meanwhile: a
   // task run here may call weft::run.
@@ -307,7 +307,10 @@ class event_loop {
       return true;
     };
     event_loop* const self = std::exchange(current(), nullptr);
-    pool.help_while_waiting({awaited_here_, has_work, park});  // no coroutine of ours runs meanwhile: it stays as is
+    // Not the tasks its coroutines submitted and do not await: one may wait
+    // for what a coroutine does next (a consumer fed after the await).
+    // awaited_here_ stays as is: no coroutine of this loop runs meanwhile.
+    pool.help_while_waiting({awaited_here_, has_work, park, /*joins=*/false, /*own_subtasks=*/false});
     current() = self;
   }
   // Sleeps until a post(), the first timer or `limit`, whichever comes first.
