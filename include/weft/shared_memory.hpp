@@ -14,6 +14,7 @@
 #endif
 
 #include <weft/atomic_ref.hpp>
+#include <weft/detail/boundary_check.hpp>
 #include <weft/detail/segment_header.hpp>
 #include <weft/detail/shm.hpp>
 
@@ -238,7 +239,9 @@ inline void shared_memory::unlink() {
   owns_name_ = false;
 }
 
-// A fixed-size array of T in shared memory (like multiprocessing.Array).
+// A fixed-size array of T in shared memory (like multiprocessing.Array). T
+// must be trivially copyable and hold no address (a pointer, std::string_view,
+// std::span, a struct with one): either is a compile-time error.
 //
 // Visibility: memory from the constructor is anonymous and visible to every
 //   process forked afterwards (all process_pool workers included);
@@ -257,6 +260,7 @@ class shared_array {
   static_assert(std::is_trivially_copyable_v<T>,
                 "weft::shared_array<T>: T must be trivially copyable (it is shared as raw bytes "
                 "between processes; pointers inside it would not be valid in another process)");
+  static_assert(detail::require_shareable<T>());  // nor an address: a pointer, a view, a struct holding one
 
  public:
   using value_type = T;
@@ -374,6 +378,7 @@ template <class T>
 class shared_value {
   static_assert(std::is_trivially_copyable_v<T>,
                 "weft::shared_value<T>: T must be trivially copyable (it is shared as raw bytes between processes)");
+  static_assert(detail::require_shareable<T>());  // nor an address: a pointer, a view, a struct holding one
 
  public:
   explicit shared_value(const T& init = T{}) : cell_(1, init) {}

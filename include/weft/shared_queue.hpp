@@ -10,6 +10,7 @@
 #endif
 
 #include <weft/detail/config.hpp>
+#include <weft/detail/boundary_check.hpp>
 #include <weft/detail/wait.hpp>
 #include <weft/error.hpp>
 #include <weft/shared_memory.hpp>
@@ -54,7 +55,9 @@ namespace weft {
 
 // A bounded MPMC FIFO of trivially copyable T living in shared memory, used
 // by every process that maps it: those forked after the constructor, or any
-// that open() it by name. The bounded_queue API without consume().
+// that open() it by name. The bounded_queue API without consume(). T holding
+// an address (a pointer, std::string_view, std::span, a struct with one) is
+// a compile-time error, as for a process_pool argument.
 //
 // Thread-safety: every member may be called concurrently from any thread of
 //   any process; the handle itself is move-only and unsynchronized.
@@ -111,6 +114,7 @@ class shared_queue {
   static_assert(std::is_trivially_copyable_v<T>,
                 "weft::shared_queue<T>: T must be trivially copyable (items are copied as raw "
                 "bytes between processes); send other data through weft::serializer");
+  static_assert(detail::require_shareable<T>());  // nor an address: a pointer, a view, a struct holding one
 
  public:
   using value_type = T;

@@ -3,7 +3,8 @@
 // <weft/detail/boundary_check.hpp> — internal: the compile-time check of
 // what may cross a process boundary (DESIGN "What crosses a process
 // boundary"). Not API; process_pool and mpi_pool call require_crossable from
-// make_remote_task.
+// make_remote_task; shared_queue, shared_array and shared_value call
+// require_shareable for the T they share as raw bytes.
 //
 // Nothing that carries an address crosses, because the other process would
 // read its own memory at that address: a pointer (function pointers
@@ -336,6 +337,17 @@ constexpr void require_crossable() {
   require(judge_callable<F>());
   if constexpr (!std::is_void_v<R>) require(judge<R>());
   (require(judge<Args>()), ...);
+}
+
+// Compile-time check of a T shared as raw bytes between processes
+// (shared_queue, shared_array, shared_value): the verdict a task's argument
+// gets. Only for a trivially copyable T: the caller refuses any other T with
+// its own message, so that one mistake gives one error. Returns true, for
+// use as static_assert(require_shareable<T>()) in a class body.
+template <class T>
+constexpr bool require_shareable() {
+  if constexpr (std::is_trivially_copyable_v<T>) require(judge<T>());
+  return true;
 }
 
 }  // namespace weft::detail
