@@ -25,6 +25,7 @@ namespace {
 struct point {
   int x, y;
 };
+struct empty_tag {};  // its serializer (below) writes no bytes
 using weft_test::count_words;
 using weft_test::older;
 using weft_test::person;
@@ -137,6 +138,12 @@ struct metered {
 
 }  // namespace
 
+template <>
+struct weft::serializer<empty_tag> {
+  static void write(weft::writer&, const empty_tag&) {}
+  static empty_tag read(weft::reader&) { return {}; }
+};
+
 TEST_CASE("the dispatcher's self-pipe never blocks: full, or drained at a chunk boundary", "[process_pool]") {
   weft::detail::self_pipe pipe;
   auto readable = [&] {
@@ -170,6 +177,15 @@ TEST_CASE("process_pool: round trips of ints, strings, maps and user types", "[p
   }
   CHECK(open_fds() == fds_before);
   CHECK(no_children_left());
+}
+
+// vector<empty_tag>(3) failed with protocol_error "length exceeds the input".
+TEST_CASE("process_pool: containers of a type whose serializer writes no bytes cross both ways",
+          "[process_pool][fork]") {
+  process_pool pool(1);
+  auto tags = pool.submit([](std::vector<empty_tag> v) { return std::vector<empty_tag>(v.size() * 2); },
+                          std::vector<empty_tag>(3));
+  CHECK(tags.get().size() == 6);
 }
 
 TEST_CASE("process_pool: map keeps order over 100k items for several chunk sizes",

@@ -168,7 +168,7 @@ static_assert(weft::detail::min_wire_size<std::string>() == sizeof(std::size_t))
 static_assert(weft::detail::min_wire_size<std::array<std::string, 3>>() == 3 * sizeof(std::size_t));
 static_assert(weft::detail::min_wire_size<std::tuple<bool, std::vector<int>>>() == 1 + sizeof(std::size_t));
 static_assert(weft::detail::min_wire_size<std::variant<std::string, bool>>() == 4 + 1);
-static_assert(weft::detail::min_wire_size<person>() == 1);  // a user encoding: unknown
+static_assert(weft::detail::min_wire_size<person>() == 0);  // a user encoding: unknown, maybe empty
 
 // Issue 13 item 9: 1 MB of input asked for 29 GB and threw std::bad_alloc.
 TEST_CASE("a corrupt length never reserves more than the remaining input can hold", "[serialize]") {
@@ -191,6 +191,48 @@ TEST_CASE("a corrupt length never reserves more than the remaining input can hol
   CHECK(largest_request <= body + sizeof(std::vector<int>));
   // A count the input could hold decodes: 1 MiB of zero lengths is 128 Ki empty strings.
   CHECK(weft::deserialize<strings>(length_then_zeros(body / 8, body)).size() == body / 8);
+}
+
+namespace {
+struct unit {};  // a tag whose serializer writes nothing
+struct two_units {  // an aggregate of fields that write nothing
+  unit a, b;
+};
+}  // namespace
+template <>
+struct weft::serializer<unit> {
+  static void write(weft::writer&, const unit&) {}
+  static unit read(weft::reader&) { return {}; }
+};
+static_assert(weft::detail::min_wire_size<unit>() == 0);
+static_assert(weft::detail::min_wire_size<two_units>() == 0);
+static_assert(weft::detail::min_wire_size<std::pair<unit, int>>() == sizeof(int));
+
+// A user's serializer may write zero bytes: vector<unit>(3) threw "length exceeds the input".
+TEST_CASE("containers of a type whose serializer writes no bytes round-trip", "[serialize]") {
+  CHECK(round_trip(std::vector<unit>(3)).size() == 3);
+  CHECK(round_trip(std::map<int, unit>{{1, {}}, {2, {}}}).size() == 2);
+  CHECK(round_trip(std::vector<two_units>(4)).size() == 4);
+  CHECK(round_trip(std::vector<std::vector<unit>>{std::vector<unit>(2), {}, std::vector<unit>(5)})[2].size() == 5);
+  CHECK(round_trip(std::vector<unit>(1000000)).size() == 1000000);
+}
+
+// What a corrupt count can cost when elements take no bytes: the input
+// cannot bound it, so the reader's budget does (reader::max_empty_bytes).
+TEST_CASE("a huge count of elements that take no bytes throws, without looping or allocating for ever",
+          "[serialize]") {
+  using units = std::vector<unit, capped_allocator<unit>>;
+  largest_request = 0;
+  CHECK_THROWS_AS(weft::deserialize<units>(length_then_zeros(std::size_t{1} << 60, 0)), weft::protocol_error);
+  CHECK(largest_request <= std::size_t{32} << 20);  // the 16 MiB budget, doubled by the vector's growth
+  // Nested: 1000 inner vectors, each claiming 2^40 units.
+  std::vector<std::byte> nested;
+  weft::writer w(nested);
+  w.write_size(1000);
+  for (int i = 0; i < 1000; ++i) w.write_size(std::size_t{1} << 40);
+  CHECK_THROWS_AS((weft::deserialize<std::vector<units>>(nested)), weft::protocol_error);
+  CHECK_THROWS_AS((weft::deserialize<std::map<int, unit>>(length_then_zeros(std::size_t{1} << 60, 64))),
+                  weft::protocol_error);
 }
 
 TEST_CASE("fuzz: random and mutated buffers never crash the reader", "[serialize]") {

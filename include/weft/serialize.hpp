@@ -31,6 +31,10 @@ namespace weft {
 
 class writer;
 class reader;
+namespace detail {
+template <class Element, class ReadOne>
+void read_elements(reader& r, std::size_t n, ReadOne read_one);
+}  // namespace detail
 
 // Customization point. Specialize it for your type:
 //
@@ -118,7 +122,9 @@ class reader {
     else fail("unreachable");  // the static_assert above already stopped the build
   }
   // A count of elements each at least `min_bytes` long; rejects counts the
-  // remaining input cannot hold, so corrupt lengths never allocate.
+  // remaining input cannot hold, so corrupt lengths never allocate. With
+  // min_bytes 0 the input cannot bound the count: read the elements with
+  // detail::read_elements, which does.
   std::size_t read_size(std::size_t min_bytes = 1) {
     std::size_t n = 0;
     read_bytes(&n, sizeof n);
@@ -131,8 +137,23 @@ class reader {
   }
 
  private:
+  template <class Element, class ReadOne>
+  friend void detail::read_elements(reader&, std::size_t, ReadOne);
+
+  // The bytes of decoded objects whose encodings took no input (a user's
+  // serializer may write nothing) one message may produce: a count of such
+  // elements is not bounded by the input, so a corrupt one would loop and
+  // allocate for ever. 16 MiB is 16 Mi empty tags, far beyond a sane
+  // message, and little memory.
+  static constexpr std::size_t max_empty_bytes = std::size_t{16} << 20;
+  void spend_on_empty(std::size_t object_bytes) {
+    if (object_bytes > empty_budget_) fail("too many elements that take no bytes (over 16 MiB of them)");
+    empty_budget_ -= object_bytes;
+  }
+
   std::span<const std::byte> in_;
   std::size_t pos_ = 0;
+  std::size_t empty_budget_ = max_empty_bytes;
 };
 
 // The encoding of `value` as a fresh byte vector.
@@ -167,6 +188,23 @@ constexpr bool serialized_by_fields() {
     return false;
   } else {
     return fields_serializable(field_types_t<T>{});
+  }
+}
+
+// Calls read_one() `n` times, `n` a count from the input, for elements
+// decoded as Element. When an Element may encode to no bytes
+// (min_wire_size 0), each that took none is charged to the reader's budget
+// (reader::max_empty_bytes): a corrupt count of them throws protocol_error
+// instead of looping for ever, while elements that do take bytes are bounded
+// by the input as usual (a truncated input throws).
+template <class Element, class ReadOne>
+void read_elements(reader& r, std::size_t n, ReadOne read_one) {
+  for (std::size_t i = 0; i < n; ++i) {
+    [[maybe_unused]] std::size_t before = r.remaining();
+    read_one();
+    if constexpr (min_wire_size<Element>() == 0) {
+      if (r.remaining() == before) r.spend_on_empty(sizeof(Element));
+    }
   }
 }
 
@@ -224,7 +262,7 @@ struct serializer<std::vector<T, A>, std::enable_if_t<serializable<T>>> {
       r.read_bytes(v.data(), n * sizeof(T));
     } else {
       detail::reserve_bounded(v, n, r.remaining());
-      for (std::size_t i = 0; i < n; ++i) v.push_back(r.read<T>());
+      detail::read_elements<T>(r, n, [&] { v.push_back(r.read<T>()); });
     }
     return v;
   }
@@ -296,10 +334,10 @@ struct serializer<Map, std::enable_if_t<detail::is_map<Map> && serializable<type
   static Map read(reader& r) {
     std::size_t n = r.read_size(detail::min_wire_size<K>() + detail::min_wire_size<V>());
     Map m;
-    for (std::size_t i = 0; i < n; ++i) {
+    detail::read_elements<std::pair<K, V>>(r, n, [&] {
       K k = r.read<K>();
       m.insert_or_assign(std::move(k), r.read<V>());
-    }
+    });
     return m;
   }
 };

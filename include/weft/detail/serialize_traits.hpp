@@ -113,10 +113,16 @@ inline constexpr bool bitwise_serializable = copied_as_bytes<T>();
 template <class T>
 inline constexpr bool is_map = is_specialization_of<T, std::map> || is_specialization_of<T, std::unordered_map>;
 
-// A lower bound on the bytes the encoding of any T takes, at least 1, so
-// that a count read from the input is bounded by what the input can hold
-// (reader::read_size). Exact for the built-in types; 1 for user
-// serializers, whose encodings weft cannot see.
+// True when serializer<T> is weft's field-by-field rule for an aggregate.
+template <class T>
+concept builtin_fields = requires { typename serializer<std::remove_cv_t<T>, void>::builtin_fields; };
+
+// A lower bound on the bytes the encoding of any T takes, so that a count
+// read from the input is bounded by what the input can hold
+// (reader::read_size). Exact for the built-in types; 0 for a user's
+// serializer, whose encoding weft cannot see and which may write nothing (an
+// empty tag type): a count of such elements is bounded by the reader's
+// budget instead (read_elements in serialize.hpp).
 template <class T>
 constexpr std::size_t min_wire_size() noexcept;
 
@@ -124,29 +130,35 @@ template <class... Ts>
 constexpr std::size_t min_wire_size_of_alternatives() noexcept {
   return std::min({min_wire_size<Ts>()...});
 }
+template <class... Ts>
+constexpr std::size_t min_wire_size_of_all(std::type_identity<std::tuple<Ts...>>) noexcept {
+  return (std::size_t{0} + ... + min_wire_size<std::remove_cv_t<Ts>>());
+}
 
 template <class T>
 constexpr std::size_t min_wire_size() noexcept {
-  std::size_t bytes = 1;  // a tag, a flag, or a user encoding
   if constexpr (builtin_bytes<T>) {
-    bytes = sizeof(T);
+    return sizeof(T);
+  } else if constexpr (std::is_same_v<T, bool> || is_specialization_of<T, std::optional>) {
+    return 1;  // the value or the flag
   } else if constexpr (is_specialization_of<T, std::basic_string> || is_specialization_of<T, std::vector> ||
-                       is_specialization_of<T, std::map> || is_specialization_of<T, std::unordered_map>) {
-    bytes = sizeof(std::size_t);  // the length
+                       is_map<T>) {
+    return sizeof(std::size_t);  // the length
   } else if constexpr (is_std_array<T>) {
-    bytes = std::tuple_size_v<T> * min_wire_size<typename T::value_type>();
+    return std::tuple_size_v<T> * min_wire_size<typename T::value_type>();
   } else if constexpr (is_specialization_of<T, std::pair>) {
-    bytes = min_wire_size<typename T::first_type>() + min_wire_size<typename T::second_type>();
+    return min_wire_size<typename T::first_type>() + min_wire_size<typename T::second_type>();
   } else if constexpr (is_specialization_of<T, std::tuple>) {
-    bytes = [] <class... Ts>(std::tuple<Ts...>*) {
-      return (std::size_t{0} + ... + min_wire_size<Ts>());
-    }(static_cast<T*>(nullptr));
+    return min_wire_size_of_all(std::type_identity<T>{});
   } else if constexpr (is_specialization_of<T, std::variant>) {
-    bytes = sizeof(std::uint32_t) + [] <class... Ts>(std::variant<Ts...>*) {
+    return sizeof(std::uint32_t) + [] <class... Ts>(std::variant<Ts...>*) {
       return min_wire_size_of_alternatives<Ts...>();
     }(static_cast<T*>(nullptr));
+  } else if constexpr (builtin_fields<T>) {
+    return min_wire_size_of_all(field_types_t<T>{});
+  } else {
+    return 0;  // a user's encoding: unknown, maybe empty
   }
-  return bytes == 0 ? 1 : bytes;
 }
 
 // Reserves room for `n` decoded elements, but never more bytes than the
