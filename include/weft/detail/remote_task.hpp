@@ -465,8 +465,13 @@ auto remote_imap(Pool& pool, F f, Range&& input, map_options options) {
                 "results)");
   if constexpr (std::is_void_v<R>) {
     return std::vector<int>{};  // the static_assert above is the one error (no imap_range<void>)
+  } else if constexpr (!crossable_task<F, R, T>) {
+    // The chunk's own types hide the user's from make_remote_task's check,
+    // so it is made here, and nothing is submitted: the chunk's result would
+    // be a second error. The vector only lets the caller's loop compile.
+    require_crossable<F, R, T>();
+    return std::vector<std::remove_cvref_t<R>>{};
   } else {
-    require_crossable<F, R, T>();  // the chunk's own types hide the user's from make_remote_task's check
     std::size_t chunksize = options.chunksize;
     if constexpr (std::ranges::sized_range<Range>) {
       if (chunksize == 0) chunksize = default_chunksize(static_cast<std::size_t>(std::ranges::size(input)), pool.size());
