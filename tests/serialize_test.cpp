@@ -52,6 +52,22 @@ static_assert(weft::serializable<std::map<std::string, std::vector<point>>>);
 static_assert(weft::serializable<person>);
 static_assert(!weft::serializable<not_serializable>);
 static_assert(!weft::serializable<int*>);
+// Views are trivially copyable, but their bytes are an address (they were copied as bytes).
+static_assert(!weft::serializable<std::string_view>);
+static_assert(!weft::serializable<std::span<int>>);
+static_assert(!weft::serializable<std::span<const int, 3>>);
+namespace {
+struct label_view {  // trivially copyable, with a view
+  int id;
+  std::string_view text;
+};
+struct numbers_view {
+  int id;
+  std::span<const int> values;
+};
+}  // namespace
+static_assert(!weft::serializable<label_view>);
+static_assert(!weft::serializable<numbers_view>);
 static_assert(!weft::serializable<std::vector<not_serializable>>);
 
 template <class T>

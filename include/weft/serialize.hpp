@@ -34,6 +34,8 @@ class reader;
 namespace detail {
 template <class Element, class ReadOne>
 void read_elements(reader& r, std::size_t n, ReadOne read_one);
+template <class T>
+constexpr void refuse_unserializable();  // boundary_check.hpp, included at the end
 }  // namespace detail
 
 // Customization point. Specialize it for your type:
@@ -92,8 +94,8 @@ class writer {
   }
   template <class T>
   void write(const T& value) {
-    detail::require_serializable<serializable<T>>();
     if constexpr (serializable<T>) serializer<std::remove_cv_t<T>>::write(*this, value);
+    else detail::refuse_unserializable<std::remove_cv_t<T>>();  // one error, naming T and the fix
   }
   void write_size(std::size_t n) { write_bytes(&n, sizeof n); }
 
@@ -117,9 +119,12 @@ class reader {
   }
   template <class T>
   T read() {
-    detail::require_serializable<serializable<T>>();
-    if constexpr (serializable<T>) return serializer<std::remove_cv_t<T>>::read(*this);
-    else fail("unreachable");  // the static_assert above already stopped the build
+    if constexpr (serializable<T>) {
+      return serializer<std::remove_cv_t<T>>::read(*this);
+    } else {
+      detail::refuse_unserializable<std::remove_cv_t<T>>();  // one error, naming T and the fix
+      fail("unreachable");
+    }
   }
   // A count of elements each at least `min_bytes` long; rejects counts the
   // remaining input cannot hold, so corrupt lengths never allocate. With
@@ -398,3 +403,7 @@ struct fields_serializer {
 }  // namespace detail
 
 }  // namespace weft
+
+// The compile errors for a T that cannot be serialized are the process
+// boundary's (detail::refuse_unserializable): one check, one set of messages.
+#include <weft/detail/boundary_check.hpp>

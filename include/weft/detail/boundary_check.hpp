@@ -138,13 +138,6 @@ constexpr auto judge_fields() {
 template <class T, template <class...> class Template>
 inline constexpr bool is_instance_of = is_specialization_of<std::remove_cv_t<T>, Template>;
 
-template <class T>
-inline constexpr bool is_view = false;
-template <class C, class Tr>
-inline constexpr bool is_view<std::basic_string_view<C, Tr>> = true;
-template <class T, std::size_t E>
-inline constexpr bool is_view<std::span<T, E>> = true;
-
 // True when serializer<T> is a user's specialization (not weft's bytes or fields).
 template <class T>
 concept serialized_by_user = serializable<T> && !builtin_bytes<T> &&
@@ -337,6 +330,18 @@ constexpr void require_crossable() {
   require(judge_callable<F>());
   if constexpr (!std::is_void_v<R>) require(judge<R>());
   (require(judge<Args>()), ...);
+}
+
+// The one compile error of weft::serialize / deserialize (writer::write,
+// reader::read) for a T with no serializer: a view gets the boundary's
+// message, which names the fix.
+template <class T>
+constexpr void refuse_unserializable() {
+  if constexpr (is_view<T>) {
+    refuse<T, refusal::view>();
+  } else {
+    refuse<T, refusal::not_serializable>();
+  }
 }
 
 // Compile-time check of a T shared as raw bytes between processes

@@ -13,7 +13,9 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <type_traits>
 #include <unordered_map>
@@ -28,18 +30,6 @@ struct serializer;  // serialize.hpp (the default Enable = void is given there)
 
 namespace weft::detail {
 
-// Called as require_serializable<serializable<T>>() where T is encoded or
-// decoded: the one place that says what to do about an unsupported T.
-template <bool Serializable>
-constexpr void require_serializable() {
-  static_assert(Serializable,
-                "weft::serializer<T> is not specialized for this T (the compiler names T in the "
-                "instantiation context): specialize weft::serializer<T> with static write(weft::writer&, "
-                "const T&) and read(weft::reader&) -> T, or use a supported type (arithmetic, enum, "
-                "aggregate of such fields, string, vector, array, pair, tuple, optional, map, "
-                "unordered_map, variant)");
-}
-
 template <class T, template <class...> class Template>
 inline constexpr bool is_specialization_of = false;
 template <template <class...> class Template, class... Args>
@@ -49,6 +39,14 @@ template <class T>
 inline constexpr bool is_std_array = false;
 template <class T, std::size_t N>
 inline constexpr bool is_std_array<std::array<T, N>> = true;
+
+// A view: its bytes are an address into this process.
+template <class T>
+inline constexpr bool is_view = false;
+template <class C, class Tr>
+inline constexpr bool is_view<std::basic_string_view<C, Tr>> = true;
+template <class T, std::size_t E>
+inline constexpr bool is_view<std::span<T, E>> = true;
 
 // True when serializer<T> is weft's built-in byte copy, not a user's
 // specialization (which always wins, also for a trivially copyable T).
@@ -73,7 +71,7 @@ constexpr bool parts_copied_as_bytes(std::type_identity<std::tuple<Parts...>>) {
 // The parts of a trivially copyable T that could have serializers of their
 // own: std::array's elements, pair's and tuple's members, an aggregate's
 // fields. A class whose fields cannot be listed (not an aggregate, a base
-// class, ...) is its own bytes.
+// class, ...) is its own bytes, unless a std::string_view stopped the listing.
 template <class T>
 constexpr bool parts_of_copied_as_bytes() {
   if constexpr (is_std_array<T>) {
@@ -84,13 +82,16 @@ constexpr bool parts_of_copied_as_bytes() {
     return parts_copied_as_bytes(std::type_identity<T>{});
   } else if constexpr (fields_listable<T>) {
     return parts_copied_as_bytes(field_types_t<T>{});
+  } else if constexpr (listing_of<T>() == field_listing::string_view_member) {
+    return false;  // a view's bytes are an address (the listing stops at it)
   } else {
     return true;
   }
 }
 
 // Types copied as raw bytes: arithmetic, enums and other trivially copyable
-// types, except pointers (an address means nothing in another process),
+// types, except pointers and views (an address means nothing in another
+// process),
 // types whose bytes carry an invariant a corrupt message could break (bool,
 // std::optional and std::variant are encoded with a validated tag instead),
 // and types with a part that is one of those or has a user's serializer
@@ -100,7 +101,7 @@ constexpr bool parts_of_copied_as_bytes() {
 template <class T>
 constexpr bool copied_as_bytes() {
   if constexpr (!std::is_trivially_copyable_v<T> || std::is_pointer_v<T> || std::is_member_pointer_v<T> ||
-                std::is_same_v<T, bool> || std::is_array_v<T> || is_specialization_of<T, std::optional> ||
+                is_view<T> || std::is_same_v<T, bool> || std::is_array_v<T> || is_specialization_of<T, std::optional> ||
                 is_specialization_of<T, std::variant>) {
     return false;
   } else {
