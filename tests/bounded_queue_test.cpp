@@ -82,6 +82,33 @@ TEST_CASE("move-only items pass through push, emplace and pop", "[bounded_queue]
   CHECK(**b == "b");
 }
 
+namespace {
+struct sample {  // an aggregate: no constructor from its fields
+  double x;
+  int y;
+};
+struct named_sample {  // an aggregate whose field's construction may throw
+  std::string name;
+  int y;
+};
+}  // namespace
+
+// clang 14 has no parenthesized aggregate initialization: emplace(2.0, 2) did not compile.
+TEST_CASE("emplace builds an aggregate from its fields", "[bounded_queue]") {
+  bounded_queue<sample> q(2);
+  q.emplace(2.5, 2);
+  auto s = q.pop();
+  REQUIRE(s);
+  CHECK(s->x == 2.5);
+  CHECK(s->y == 2);
+  bounded_queue<named_sample> named(2);
+  named.emplace("ada", 3);
+  auto n = named.pop();
+  REQUIRE(n);
+  CHECK(n->name == "ada");
+  CHECK(n->y == 3);
+}
+
 TEST_CASE("pop blocks until an item arrives", "[bounded_queue]") {
   bounded_queue<int> q(4);
   std::atomic<bool> popped{false};

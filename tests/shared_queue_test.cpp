@@ -42,6 +42,23 @@ TEST_CASE("shared_queue: FIFO, try_* and timeouts in one process", "[shared_queu
   CHECK(q.size() == 0);
 }
 
+namespace {
+struct sample {  // an aggregate: no constructor from its fields
+  double x;
+  int y;
+};
+}  // namespace
+
+// clang 14 has no parenthesized aggregate initialization: emplace(2.0, 2) did not compile.
+TEST_CASE("shared_queue: emplace builds an aggregate from its fields", "[shared_queue]") {
+  shared_queue<sample> q(2);
+  q.emplace(2.5, 2);
+  auto s = q.pop();
+  REQUIRE(s);
+  CHECK(s->x == 2.5);
+  CHECK(s->y == 2);
+}
+
 TEST_CASE("shared_queue: close delivers queued items, then nullopt; producers refused",
           "[shared_queue]") {
   shared_queue<int> q(4);

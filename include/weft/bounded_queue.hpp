@@ -8,6 +8,7 @@
 #include <weft/detail/async_wait_list.hpp>
 #include <weft/detail/asymmetric_fence.hpp>
 #include <weft/detail/config.hpp>
+#include <weft/detail/initialize.hpp>
 #include <weft/detail/wait.hpp>
 #include <weft/error.hpp>
 
@@ -504,11 +505,11 @@ template <class T>
 template <class... Args>
 void bounded_queue<T>::emplace(Args&&... args) {
   if (closed()) throw queue_closed();  // early out: spare a wasted ticket
-  if constexpr (!std::is_nothrow_constructible_v<T, Args...> &&
+  if constexpr (!detail::nothrow_initializable<T, Args...>() &&
                 std::is_nothrow_move_constructible_v<T>) {
     // Build the item before taking a ticket, so that a throwing constructor
     // leaves no trace in the ring; the move into the slot cannot throw.
-    T item(std::forward<Args>(args)...);
+    T item = detail::initialize<T>(std::forward<Args>(args)...);
     produce(take_producer_ticket(), std::move(item));
   } else {
     produce(take_producer_ticket(), std::forward<Args>(args)...);
@@ -555,7 +556,7 @@ void bounded_queue<T>::produce(std::uint64_t ticket, Args&&... args) {
   // Only this producer moves the slot out of 'writing' (1 -> 2, or 1 -> 8).
   assert_turn(s, base + writing, "bounded_queue: a slot this producer claimed is not 'writing'");
   try {
-    ::new (static_cast<void*>(s.storage)) T(std::forward<Args>(args)...);
+    detail::initialize_at<T>(static_cast<void*>(s.storage), std::forward<Args>(args)...);
   } catch (...) {
     assert_turn(s, base + writing, "bounded_queue: slot left 'writing' while its producer constructed");
     voided_.fetch_add(1, std::memory_order_relaxed);  // relaxed: see voided_

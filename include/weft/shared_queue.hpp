@@ -11,6 +11,7 @@
 
 #include <weft/detail/config.hpp>
 #include <weft/detail/boundary_check.hpp>
+#include <weft/detail/initialize.hpp>
 #include <weft/detail/wait.hpp>
 #include <weft/error.hpp>
 #include <weft/shared_memory.hpp>
@@ -134,7 +135,7 @@ class shared_queue {
   // Throw weft::queue_closed after close().
   void push(const T& item) { push_with(item, detail::wait_policy::forever()); }
   template <class... Args>
-  void emplace(Args&&... args) { push(T(std::forward<Args>(args)...)); }
+  void emplace(Args&&... args) { push(detail::initialize<T>(std::forward<Args>(args)...)); }
   bool try_push(const T& item) { return push_with(item, detail::wait_policy::never()); }
   template <class Rep, class Period>
   bool try_push_for(const T& item, std::chrono::duration<Rep, Period> timeout) {
