@@ -333,12 +333,13 @@ constexpr void require_crossable() {
 }
 
 // The one compile error of weft::serialize / deserialize (writer::write,
-// reader::read) for a T with no serializer: a view gets the boundary's
-// message, which names the fix.
+// reader::read) for a T with no serializer: the verdict submit() would give
+// (it names the offending type, for an aggregate its field's, and the fix),
+// else the plain "not specialized" one.
 template <class T>
 constexpr void refuse_unserializable() {
-  if constexpr (is_view<T>) {
-    refuse<T, refusal::view>();
+  if constexpr (constexpr auto found = judge<T>(); found.why != refusal::none) {
+    require(found);
   } else {
     refuse<T, refusal::not_serializable>();
   }
