@@ -2,6 +2,7 @@
 // Tests for <weft/shared_queue.hpp>: single-process API, then forked
 // producers and consumers with exact accounting, and processes SIGKILLed
 // mid-stream. Label `fork`.
+#include <weft/shared_memory.hpp>
 #include <weft/shared_queue.hpp>
 
 #include "support.hpp"
@@ -9,6 +10,7 @@
 #include <csignal>
 #include <cstring>
 #include <filesystem>
+#include <string>
 #include <sys/wait.h>
 #if defined(__linux__)
 #include <sys/prctl.h>
@@ -57,6 +59,56 @@ TEST_CASE("shared_queue: emplace builds an aggregate from its fields", "[shared_
   REQUIRE(s);
   CHECK(s->x == 2.5);
   CHECK(s->y == 2);
+}
+
+namespace {
+// Trivially copyable records that hold no address but that the field-by-
+// field check of a task's argument cannot list: a C array field (the usual
+// way to carry a name through shared memory), a class with private state, a
+// record of more than 32 fields.
+struct named_record {
+  char name[32];
+  int id;
+};
+class private_pair {
+ public:
+  private_pair() = default;
+  private_pair(int a, int b) : a_(a), b_(b) {}
+  int sum() const { return a_ + b_; }
+
+ private:
+  int a_ = 0, b_ = 0;
+};
+struct wide_record {
+  int f[5];
+  double d0, d1, d2, d3, d4, d5, d6, d7, d8, d9, d10, d11, d12, d13, d14, d15, d16, d17, d18, d19, d20, d21, d22, d23,
+      d24, d25, d26, d27, d28, d29, d30, d31, d32, d33, d34;
+};
+}  // namespace
+
+TEST_CASE("shared memory takes every trivially copyable type that holds no visible address", "[shared_queue]") {
+  // Review of aba53ca: refusing addresses reused the check of a task's
+  // argument, which also refuses what it cannot list (C arrays, private
+  // state, more than 32 fields): these records did not compile.
+  weft::shared_queue<named_record> names(2);
+  named_record r{};
+  std::strcpy(r.name, "alpha");
+  r.id = 7;
+  names.push(r);
+  auto got = names.pop();
+  REQUIRE(got);
+  CHECK(std::string(got->name) == "alpha");
+  CHECK(got->id == 7);
+
+  weft::shared_queue<private_pair> pairs(1);
+  pairs.push(private_pair(2, 3));
+  CHECK(pairs.pop()->sum() == 5);
+
+  weft::shared_array<wide_record> wide(1);
+  wide[0].d34 = 1.5;
+  CHECK(wide[0].d34 == 1.5);
+  weft::shared_array<private_pair> pair_array(1, private_pair(4, 5));
+  CHECK(pair_array[0].sum() == 9);
 }
 
 TEST_CASE("shared_queue: close delivers queued items, then nullopt; producers refused",

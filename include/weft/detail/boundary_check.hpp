@@ -345,14 +345,27 @@ constexpr void refuse_unserializable() {
   }
 }
 
+// Whether a refusal is an address seen in the type (rather than a type the
+// field-by-field check cannot list).
+constexpr bool is_visible_address(refusal why) {
+  return why == refusal::reference || why == refusal::pointer || why == refusal::view;
+}
+
 // Compile-time check of a T shared as raw bytes between processes
-// (shared_queue, shared_array, shared_value): the verdict a task's argument
-// gets. Only for a trivially copyable T: the caller refuses any other T with
-// its own message, so that one mistake gives one error. Returns true, for
-// use as static_assert(require_shareable<T>()) in a class body.
+// (shared_queue, shared_array, shared_value): a task argument's verdict,
+// when it found an address (a pointer, a reference, a view, a struct
+// holding one). Bytes are all these classes copy, so a record the check
+// cannot list (a class with private state, more than 32 fields) is taken on
+// trust, as DESIGN's "trivially copyable T" promises; so is a function
+// pointer (valid in the forked processes that share an anonymous mapping).
+// Only for a trivially copyable T: the caller refuses any other T with its
+// own message, so that one mistake gives one error. Returns true, for use
+// as static_assert(require_shareable<T>()) in a class body.
 template <class T>
 constexpr bool require_shareable() {
-  if constexpr (std::is_trivially_copyable_v<T>) require(judge<T>());
+  if constexpr (std::is_trivially_copyable_v<T>) {
+    if constexpr (constexpr auto found = judge<T>(); is_visible_address(found.why)) require(found);
+  }
   return true;
 }
 
