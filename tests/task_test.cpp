@@ -276,54 +276,6 @@ TEST_CASE("spawn on a thread_pool runs the task on a worker, on a loop of its ow
   CHECK(f.get());
 }
 
-TEST_CASE("a task spawned on a pool awaits that pool's futures, also with every worker running such a task",
-          "[task]") {
-  // helper-27: every worker ran a spawned task's loop, each loop slept while
-  // its task awaited pool.submit(...), and nobody was left to run what they
-  // awaited. A loop on a worker runs what its tasks await (and the tasks
-  // they submitted) while it has nothing else to do, as a waiting get() does.
-  const std::size_t workers = GENERATE(std::size_t{1}, std::size_t{2});
-  CAPTURE(workers);
-  weft::thread_pool pool(workers);
-  auto submits_and_awaits = [&pool](int depth) -> task<int> {
-    int sum = co_await pool.submit([] { return 1; });
-    auto [a, b] = co_await weft::gather(pool.submit([] { return 2; }), pool.submit([] { return 3; }));
-    co_await weft::sleep_for(0ms);
-    co_return sum + a + b + depth;
-  };
-  std::vector<weft::future<int>> spawned;
-  for (std::size_t i = 0; i < workers; ++i) spawned.push_back(weft::spawn(pool, submits_and_awaits(static_cast<int>(i))));
-  bool all_done = true;
-  for (auto& f : spawned) all_done = f.wait_for(weft_test::hang_limit) == std::future_status::ready && all_done;
-  CHECK(all_done);
-  if (!all_done) {
-    pool.shutdown(weft::shutdown_mode::cancel_pending);  // fails the awaited tasks: the loops end
-    return;
-  }
-  for (std::size_t i = 0; i < workers; ++i) CHECK(spawned[i].get() == 6 + static_cast<int>(i));
-}
-
-TEST_CASE("a loop on a worker never runs a task its coroutine submitted and does not await yet", "[task]") {
-  // The consumer waits for what the coroutine pushes after its first await:
-  // run by the idle loop inside that await, it would wait forever.
-  const std::size_t workers = GENERATE(std::size_t{1}, std::size_t{2});
-  CAPTURE(workers);
-  weft::thread_pool pool(workers);
-  weft::bounded_queue<int> fed(1);
-  auto feeds_after_await = [&]() -> task<int> {
-    auto first = pool.submit([] { return 1; });
-    auto consumer = pool.submit([&fed] { return *fed.pop(); });
-    const int one = co_await std::move(first);
-    fed.push(41);
-    co_return one + co_await std::move(consumer);
-  };
-  auto spawned = weft::spawn(pool, feeds_after_await());
-  const bool finished = spawned.wait_for(weft_test::hang_limit) == std::future_status::ready;
-  CHECK(finished);
-  if (!finished) fed.push(41);  // frees the consumer
-  CHECK(spawned.get() == 42);
-}
-
 TEST_CASE("gather returns every result in argument order, over tasks and futures", "[task]") {
   weft::thread_pool pool(2);
   auto body = [&]() -> task<bool> {

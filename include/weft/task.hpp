@@ -355,11 +355,6 @@ class future_awaiter final : public suspension {
   future_awaiter(task_context& ctx, future<T>& f) : suspension(ctx), future_(&f) {
     if (!f.valid()) throw std::future_error(std::future_errc::no_state);
   }
-  future_awaiter(const future_awaiter&) = delete;
-  future_awaiter& operator=(const future_awaiter&) = delete;
-  ~future_awaiter() {
-    if (awaited_ != nullptr) context().loop().stops_awaiting(awaited_);
-  }
   bool await_ready() const { return future_->ready(); }
   void await_suspend(std::coroutine_handle<> h) {
     refuse_self_await();
@@ -370,8 +365,6 @@ class future_awaiter final : public suspension {
       context().woken(this);
       throw;
     }
-    awaited_ = future_access::state(*future_);
-    context().loop().awaits(awaited_);  // may run it while idle (a loop on its pool's worker)
   }
   T await_resume() { return future_->get(); }
   void on_cancel() noexcept override {
@@ -389,7 +382,6 @@ class future_awaiter final : public suspension {
   }
 
   future<T>* future_;
-  state_base* awaited_ = nullptr;  // told to the loop (awaits) while suspended here
 };
 
 template <class T>
@@ -738,13 +730,9 @@ class join_set final : public suspension, private loop_timer {
     for (std::size_t i = 0; i < children_.size(); ++i) {
       arrival* a = &arrivals_[i];
       children_[i]->add_done_callback([a] { a->loop->post(a); });  // any thread: the completer's
-      ctx.loop().awaits(children_[i]);  // may run it while idle (a loop on its pool's worker)
     }
   }
-  ~join_set() {
-    WEFT_ASSERT(arrived_ == children_.size(), "join_set destroyed before its children finished");
-    for (auto it = children_.rbegin(); it != children_.rend(); ++it) context().loop().stops_awaiting(*it);
-  }
+  ~join_set() { WEFT_ASSERT(arrived_ == children_.size(), "join_set destroyed before its children finished"); }
   join_set(const join_set&) = delete;
   join_set& operator=(const join_set&) = delete;
 

@@ -242,7 +242,7 @@ class thread_pool final : private detail::executor_hooks {
     return static_cast<thread_pool*>(self)->help_while_waiting(request);
   }
   bool help_while_waiting(const detail::wait_request& request);
-  bool help_once(worker_context& ctx, const detail::wait_request& request);
+  bool help_once(worker_context& ctx, std::span<detail::state_base* const> awaited);
   // Whether the task running on `worker` at deque mark `mark` depends on
   // `task` (taken from above that mark): `task` was joined by a waiter on
   // that worker whose frame's mark is at or above `mark`. Such a frame runs
@@ -725,7 +725,7 @@ inline bool thread_pool::help_while_waiting(const detail::wait_request& request)
   auto nap = min_help_nap;
   for (;;) {
     if (request.satisfied()) return true;
-    if (may_nest(ctx) && help_once(ctx, request)) {
+    if (may_nest(ctx) && help_once(ctx, request.awaited)) {
       nap = min_help_nap;
       continue;
     }
@@ -748,17 +748,14 @@ inline bool thread_pool::may_nest(const worker_context& ctx) const noexcept {
 }
 
 // Runs one task that cannot wait on the waiter; false when there is none.
-inline bool thread_pool::help_once(worker_context& ctx, const detail::wait_request& request) {
-  const std::span<detail::state_base* const> awaited = request.awaited;
+inline bool thread_pool::help_once(worker_context& ctx, std::span<detail::state_base* const> awaited) {
   // (1) The waiting task's own subtasks (and theirs): above its deque mark,
   // newest first. In fork-join code the awaited task is usually the newest:
   // popping it (rather than claiming it in place) leaves no stale entry
   // behind to keep its state alive.
-  if (request.own_subtasks) {
-    if (auto* task = workers_[ctx.index]->deque.pop_above(ctx.floor)) {
-      execute(task, ctx);
-      return true;
-    }
+  if (auto* task = workers_[ctx.index]->deque.pop_above(ctx.floor)) {
+    execute(task, ctx);
+    return true;
   }
   // (2) An awaited task nobody started, queued elsewhere: run it here. Its
   // queue entry is retired (not run again) by whichever worker pops it.

@@ -18,7 +18,6 @@
 #pragma once
 
 #include <weft/detail/config.hpp>
-#include <weft/detail/shared_state.hpp>  // state_base, executor_hooks: a loop on a pool's worker helps it
 #include <weft/detail/wait.hpp>
 
 #include <atomic>
@@ -29,7 +28,6 @@
 #include <thread>
 #include <stdexcept>
 #include <utility>
-#include <vector>
 #include <vector>
 
 namespace weft::detail {
@@ -188,25 +186,6 @@ class event_loop {
   }
   loop_driver* driver() const noexcept { return driver_.load(std::memory_order_relaxed); }
 
-  // A coroutine of this loop awaits `task`'s state. When the loop runs on a
-  // worker of the pool that owns it (weft::spawn(pool, ...)), the loop
-  // remembers it until stops_awaiting(task): see help_pool_while_idle().
-  void awaits(state_base* task) noexcept {
-    if (task->owner() == nullptr || task->owner() != current_executor()) return;
-    try {
-      awaited_here_.push_back(task);
-    } catch (...) {  // no memory to remember it: the loop sleeps while idle, as on any other thread
-    }
-  }
-  void stops_awaiting(state_base* task) noexcept {
-    // From the back: a gather's children leave in reverse order, each then the last.
-    for (auto it = awaited_here_.rbegin(); it != awaited_here_.rend(); ++it)
-      if (*it == task) {
-        awaited_here_.erase(std::next(it).base());
-        return;
-      }
-  }
-
   // Runs ready coroutines, timers and posted wake-ups until done() holds
   // when nothing is ready. done() is checked on the loop thread.
   template <class Done>
@@ -280,43 +259,7 @@ class event_loop {
     }
   }
   void sleep() {
-    if (!awaited_here_.empty() && driver() == nullptr) {
-      if (executor_hooks* pool = current_executor()) {
-        help_pool_while_idle(*pool);
-        return;
-      }
-    }
-    sleep_until_woken(steady_time::max());
-  }
-  // The loop runs on a worker of `pool`, and its coroutines await tasks of
-  // that pool: until the loop has work again, the worker runs those tasks
-  // if nobody started them (and the subtasks they wait for), as a worker
-  // waiting in get() does. Otherwise a pool whose every worker
-  // runs such a loop would wait for itself. A task run here delays the
-  // loop's timers until it returns. The thread is no loop's meanwhile: a
-  // task run here may call weft::run.
-  void help_pool_while_idle(executor_hooks& pool) {
-    // A quick look: park() is sleep_until_woken, whose (S1)/(S2) re-check
-    // of the inbox loses no post, and whose deadline is the first timer's.
-    auto has_work = [this] {
-      return inbox_.load(std::memory_order_acquire) != nullptr ||
-             (!timers_.empty() && timers_.front()->deadline <= std::chrono::steady_clock::now());
-    };
-    auto park = [this](const wait_policy& p) {
-      sleep_until_woken(p.has_deadline() ? p.deadline() : steady_time::max());
-      return true;
-    };
-    event_loop* const self = std::exchange(current(), nullptr);
-    // Not the tasks its coroutines submitted and do not await: one may wait
-    // for what a coroutine does next (a consumer fed after the await).
-    // awaited_here_ stays as is: no coroutine of this loop runs meanwhile.
-    pool.help_while_waiting({awaited_here_, has_work, park, /*joins=*/false, /*own_subtasks=*/false});
-    current() = self;
-  }
-  // Sleeps until a post(), the first timer or `limit`, whichever comes first.
-  void sleep_until_woken(steady_time limit) {
-    const steady_time first_timer = timers_.empty() ? steady_time::max() : timers_.front()->deadline;
-    const steady_time deadline = first_timer < limit ? first_timer : limit;
+    const steady_time deadline = timers_.empty() ? steady_time::max() : timers_.front()->deadline;
     const std::uint32_t seen = wake_word_.load(std::memory_order_seq_cst);
     sleeping_.store(true, std::memory_order_seq_cst);  // (S1)
     // (S2) seq_cst: see (P2).
@@ -379,7 +322,6 @@ class event_loop {
   std::atomic<bool> sleeping_{false};              // protocol (S1)/(S2)/(P2)
   std::atomic<std::uint32_t> wake_word_{0};        // futex word; bumped by wake()
   std::atomic<int> posting_{0};                    // posters inside post(): protocol (P0)/(P3)
-  std::vector<state_base*> awaited_here_;          // loop thread only; see awaits()
 };
 
 template <class Done>

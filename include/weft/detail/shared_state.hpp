@@ -38,10 +38,6 @@ struct wait_request {
   // future's get()/wait() without deadline): then the waiter depends on
   // each of them, which the executor may record (state_base::mark_joined).
   bool joins = false;
-  // False: run only the awaited tasks (and what they wait for), not the
-  // waiter's own queued subtasks. An event loop waiting for its coroutines'
-  // pool tasks: its other submits may wait for what a coroutine does next.
-  bool own_subtasks = true;
 };
 
 // What a future needs from the executor that runs its task: a worker of that
