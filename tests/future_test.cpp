@@ -340,6 +340,13 @@ TEST_CASE("when_all gathers values in input order; the first failure wins", "[fu
   CHECK(std::get<0>(tuple) == 1);
   CHECK(std::get<1>(tuple) == "a");
 
+  // helper-30: the tuple form rethrew the last failure (its results were
+  // taken in an unspecified order, right to left with GCC).
+  CHECK_THROWS_AS(weft::when_all(pool.submit([]() -> int { throw std::invalid_argument("first"); }),
+                                 pool.submit([]() -> std::string { throw std::out_of_range("second"); }))
+                      .get(),
+                  std::invalid_argument);
+
   std::vector<future<void>> voids;
   voids.push_back(pool.submit([] {}));
   weft::when_all(std::move(voids)).get();

@@ -380,7 +380,9 @@ future<std::tuple<stored_t<Ts>...>> gather_tuple(future<Ts>... futures) {
           return f.get();
         }
       };
-      out->set_value(std::apply([&](auto&... f) { return result_t(take(f)...); }, *inputs));
+      // Braces: the results are taken in input order, so the first failure in
+      // input order is the one rethrown (parentheses leave the order unspecified).
+      out->set_value(std::apply([&](auto&... f) { return result_t{take(f)...}; }, *inputs));
     } catch (...) {
       out->set_exception(std::current_exception());
     }
