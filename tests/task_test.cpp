@@ -409,6 +409,74 @@ TEST_CASE("wait_for returns a value the work produced after the deadline, before
   CHECK(got == 7);  // the item reached the child: the cancellation applies at its next co_await, which never comes
 }
 
+TEST_CASE("wait_for whose own waiting is cancelled still returns a value its work already produced",
+          "[task]") {
+  // helper-30: an outer wait_for's deadline (or a request_stop on the task
+  // running wait_for) cancelled the inner wait while its child took an item
+  // from the queue; the child returned it, but wait_for threw cancelled and
+  // the item was gone. The cancellation applies at the task's next co_await.
+  const int mode = GENERATE(0, 1);  // 0: wait_for(wait_for(take)), 1: request_stop on wait_for's task
+  CAPTURE(mode);
+  using clock = std::chrono::steady_clock;
+  weft::bounded_queue<int> queue(1);
+  std::atomic<bool> may_push{false}, pushed{false};
+  std::thread producer([&] {
+    while (!may_push) std::this_thread::yield();
+    queue.push(7);  // hands the item to the child's waiting pop
+    pushed = true;
+  });
+  auto take = [&]() -> task<int> { co_return *co_await queue.async_pop(); };
+  // Holds the loop's thread until `until`: the deadline, the stop request
+  // and the pusher's timer all come due meanwhile and run in one turn.
+  auto hold_loop = [&](clock::time_point until) -> task<> {
+    co_await weft::sleep_for(0ms);
+    while (clock::now() < until) std::this_thread::yield();
+  };
+  // Runs after the cancellation was asked for, before it reached the child:
+  // the item reaches the child's pop first.
+  auto push_now = [&](clock::time_point at) -> task<> {
+    co_await weft::sleep_until(at);
+    may_push = true;
+    while (!pushed) std::this_thread::yield();
+  };
+  auto body = [&]() -> task<int> {
+    const auto deadline = clock::now() + 20ms;
+    int got = -1;
+    try {
+      if (mode == 0) {
+        auto waiting = weft::spawn(weft::wait_for(weft::wait_for(take(), 1h), 20ms));
+        auto pusher = weft::spawn(push_now(deadline + 1ms));
+        auto holder = weft::spawn(hold_loop(deadline + 5ms));
+        co_await holder;
+        co_await pusher;
+        got = co_await waiting;
+      } else {
+        auto waiting = weft::spawn(weft::wait_for(take(), 1h));
+        auto stopper = [&]() -> task<> {
+          co_await weft::sleep_until(deadline);
+          waiting.request_stop();
+        };
+        auto stop = weft::spawn(stopper());
+        auto pusher = weft::spawn(push_now(deadline + 1ms));
+        auto holder = weft::spawn(hold_loop(deadline + 5ms));
+        co_await stop;
+        co_await holder;
+        co_await pusher;
+        got = co_await waiting;
+      }
+    } catch (const weft::timeout&) {
+      got = -2;
+    } catch (const weft::cancelled&) {
+      got = -3;
+    }
+    co_return got;
+  };
+  const int got = weft::run(body());
+  producer.join();
+  CHECK((got == 7 || queue.size() == 1));  // never lost
+  CHECK(got == 7);
+}
+
 TEST_CASE("combinators compose: a gather under a wait_for", "[task]") {
   std::atomic<bool> unwound{false};
   auto body = [&]() -> task<bool> {

@@ -883,7 +883,16 @@ template <class T>
 task<T> wait_until_future(future<T> child, steady_time deadline) {
   task_context& ctx = co_await context_request{};
   join_set set(ctx, {state_of(child)});
-  co_await set.wait(join_set::until::first, deadline);
+  try {
+    co_await set.wait(join_set::until::first, deadline);
+  } catch (const weft::cancelled&) {
+    // This task was cancelled (an outer wait_for's deadline, request_stop):
+    // the child was asked to stop and has finished. One that produced its
+    // value anyway (it took an item from a queue first) delivers it; the
+    // cancellation, which stays requested, applies at the next co_await.
+    if (state_of(child)->load_status() != state_base::succeeded) throw;
+    co_return child.get();
+  }
   if (set.timed_out() && !set.first()) {
     set.cancel_children();
     co_await set.wait(join_set::until::all);
