@@ -79,6 +79,13 @@ class private_pair {
  private:
   int a_ = 0, b_ = 0;
 };
+struct tagged_message {  // the classic tagged union of an IPC message
+  int kind;
+  union {
+    int count;
+    float ratio;
+  };
+};
 struct wide_record {
   int f[5];
   double d0, d1, d2, d3, d4, d5, d6, d7, d8, d9, d10, d11, d12, d13, d14, d15, d16, d17, d18, d19, d20, d21, d22, d23,
@@ -103,6 +110,17 @@ TEST_CASE("shared memory takes every trivially copyable type that holds no visib
   weft::shared_queue<private_pair> pairs(1);
   pairs.push(private_pair(2, 3));
   CHECK(pairs.pop()->sum() == 5);
+
+  // helper-31: a struct with an anonymous union (a structured binding
+  // cannot name its fields) gave three errors from inside weft.
+  weft::shared_queue<tagged_message> messages(1);
+  tagged_message m{};
+  m.kind = 2;
+  m.ratio = 0.5f;
+  messages.push(m);
+  const auto read = messages.pop();
+  CHECK(read->kind == 2);
+  CHECK(read->ratio == 0.5f);
 
   weft::shared_array<wide_record> wide(1);
   wide[0].d34 = 1.5;

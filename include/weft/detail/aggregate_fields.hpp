@@ -63,6 +63,13 @@ struct any_value {
   operator U() const;
 };
 
+// A union only (by a plain initializer): finds a union-typed field.
+struct any_union {
+  template <class U>
+    requires std::is_union_v<U>
+  operator U&() const;
+};
+
 // A string view only; tells a std::string_view field from other fields
 // that refuse a braced any_field.
 struct string_view_field {
@@ -112,7 +119,15 @@ constexpr bool takes_layout() {
 }
 
 // Why T's fields cannot be listed; `listed` when they can.
-enum class field_listing { listed, not_aggregate, too_many, string_view_member, unlisted_member, base_class };
+enum class field_listing {
+  listed,
+  not_aggregate,
+  too_many,
+  string_view_member,
+  unlisted_member,
+  base_class,
+  union_member,  // a union field (see union_at)
+};
 struct field_layout {
   field_listing listing;
   std::size_t fields;  // the fields counted (all of them when listed)
@@ -161,6 +176,24 @@ constexpr bool first_initializer_is_base(std::index_sequence<>) {
   return false;
 }
 
+// A union field, named or anonymous: its live member is unknown, and no
+// structured binding can name T's fields beside an anonymous one. Clang
+// lets a union-only conversion initialize either kind; GCC only a named
+// one, and tells an anonymous one as the field that takes a braced {a}
+// (its first member does) but no plain a (no accessible copy). Probed
+// after braced initializers only (later fields left to their defaults), so
+// a union after a field that takes only a plain initializer
+// (std::chrono::time_point) goes unseen.
+template <class T, std::size_t... I>
+constexpr bool union_at(std::index_sequence<I...>) {
+  return requires { T{{any_field_at<I>{}}..., any_union{}}; } ||
+         (requires { T{{any_field_at<I>{}}..., {any_field{}}}; } && !requires { T{{any_field_at<I>{}}..., any_field{}}; });
+}
+template <class T, std::size_t... Position>
+constexpr bool has_union_field(std::index_sequence<Position...>) {
+  return (union_at<T>(std::make_index_sequence<Position>{}) || ...);
+}
+
 template <class T>
 constexpr field_layout layout_of() {
   if constexpr (!std::is_class_v<T> || !std::is_aggregate_v<T>) {  // a union is not a class to is_class_v
@@ -171,6 +204,8 @@ constexpr field_layout layout_of() {
       return layout;
     } else if constexpr (first_initializer_is_base<T>(std::make_index_sequence<layout.fields>{})) {
       return {field_listing::base_class, layout.fields};
+    } else if constexpr (has_union_field<T>(std::make_index_sequence<layout.fields>{})) {
+      return {field_listing::union_member, layout.fields};
     } else if constexpr (layout.fields == 0 && !std::is_empty_v<T>) {
       // Fields, but not even T{{a}} or T{a} compiles: a field the count never
       // reached cannot be left out (a reference without a default member

@@ -126,6 +126,8 @@ constexpr auto judge_fields() {
     return verdict<std::string_view, refusal::view>{};
   } else if constexpr (listing == field_listing::base_class) {
     return verdict<T, refusal::base_class>{};
+  } else if constexpr (listing == field_listing::union_member) {
+    return verdict<T, refusal::union_type>{};  // its live member is unknown (see judge)
   } else if constexpr (listing != field_listing::listed) {
     return verdict<T, refusal::fields_unlisted>{};
   } else {
