@@ -13,14 +13,23 @@
 
 namespace weft::detail {
 
+// Braces only for an aggregate: a class with an initializer_list
+// constructor (std::vector<int> from 1, 2, 3) would otherwise take a list
+// where its constructors refused the arguments.
 template <class T, class... Args>
-inline constexpr bool braced_only = !std::is_constructible_v<T, Args...>;
+inline constexpr bool braced_only = std::is_aggregate_v<T> && !std::is_constructible_v<T, Args...>;
 
-// True when building a T from Args cannot throw.
+// True when building a T from Args cannot throw. Arguments the braces
+// refuse (a narrowing one) answer false here, so that initialize() gives
+// the one error.
 template <class T, class... Args>
 constexpr bool nothrow_initializable() {
   if constexpr (braced_only<T, Args...>) {
-    return noexcept(T{std::declval<Args>()...});
+    if constexpr (requires { T{std::declval<Args>()...}; }) {
+      return noexcept(T{std::declval<Args>()...});
+    } else {
+      return false;
+    }
   } else {
     return std::is_nothrow_constructible_v<T, Args...>;
   }
