@@ -368,6 +368,31 @@ TEST_CASE("wait_for throws the other exception a child ends with while being can
   CHECK(weft::run(body()) == "cleanup failed");
 }
 
+namespace {
+// A thread that pushes `value` into `queue` once allowed; pushed() says it did.
+class push_when_allowed {
+ public:
+  push_when_allowed(weft::bounded_queue<int>& queue, int value)
+      : thread_([this, &queue, value] {
+          while (!allowed_) std::this_thread::yield();
+          queue.push(value);  // hands the item to the child's waiting pop
+          pushed_ = true;
+        }) {}
+  push_when_allowed(const push_when_allowed&) = delete;
+  push_when_allowed& operator=(const push_when_allowed&) = delete;
+  ~push_when_allowed() {
+    allow();
+    thread_.join();
+  }
+  void allow() { allowed_ = true; }
+  bool pushed() const { return pushed_; }
+
+ private:
+  std::atomic<bool> allowed_{false}, pushed_{false};
+  std::thread thread_;  // last: starts once the flags exist
+};
+}  // namespace
+
 TEST_CASE("wait_for returns a value the work produced after the deadline, before its cancellation landed",
           "[task]") {
   // helper-27: the child took an item from the queue after the deadline had
@@ -375,12 +400,7 @@ TEST_CASE("wait_for returns a value the work produced after the deadline, before
   // weft::timeout and the item was gone. Python 3.12 returns the value, and
   // DESIGN: nothing is lost to a cancellation.
   weft::bounded_queue<int> queue(1);
-  std::atomic<bool> past_deadline{false}, pushed{false};
-  std::thread producer([&] {
-    while (!past_deadline) std::this_thread::yield();
-    queue.push(7);  // hands the item to the child's waiting pop
-    pushed = true;
-  });
+  push_when_allowed producer(queue, 7);
   auto take = [&]() -> task<int> { co_return *co_await queue.async_pop(); };
   // Holds the loop's only thread until the deadline has passed and the item
   // was pushed: the loop then sees the expired deadline and the delivered
@@ -388,8 +408,8 @@ TEST_CASE("wait_for returns a value the work produced after the deadline, before
   auto hold_loop = [&](std::chrono::steady_clock::time_point deadline) -> task<> {
     co_await weft::sleep_for(0ms);
     while (std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
-    past_deadline = true;
-    while (!pushed) std::this_thread::yield();
+    producer.allow();
+    while (!producer.pushed()) std::this_thread::yield();
   };
   auto body = [&]() -> task<int> {
     const auto deadline = std::chrono::steady_clock::now() + 20ms;
@@ -404,7 +424,6 @@ TEST_CASE("wait_for returns a value the work produced after the deadline, before
     co_return got;
   };
   const int got = weft::run(body());
-  producer.join();
   CHECK((got == 7 || (got == -2 && queue.size() == 1)));
   CHECK(got == 7);  // the item reached the child: the cancellation applies at its next co_await, which never comes
 }
@@ -419,12 +438,7 @@ TEST_CASE("wait_for whose own waiting is cancelled still returns a value its wor
   CAPTURE(mode);
   using clock = std::chrono::steady_clock;
   weft::bounded_queue<int> queue(1);
-  std::atomic<bool> may_push{false}, pushed{false};
-  std::thread producer([&] {
-    while (!may_push) std::this_thread::yield();
-    queue.push(7);  // hands the item to the child's waiting pop
-    pushed = true;
-  });
+  push_when_allowed producer(queue, 7);
   auto take = [&]() -> task<int> { co_return *co_await queue.async_pop(); };
   // Holds the loop's thread until `until`: the deadline, the stop request
   // and the pusher's timer all come due meanwhile and run in one turn.
@@ -436,8 +450,8 @@ TEST_CASE("wait_for whose own waiting is cancelled still returns a value its wor
   // the item reaches the child's pop first.
   auto push_now = [&](clock::time_point at) -> task<> {
     co_await weft::sleep_until(at);
-    may_push = true;
-    while (!pushed) std::this_thread::yield();
+    producer.allow();
+    while (!producer.pushed()) std::this_thread::yield();
   };
   auto body = [&]() -> task<int> {
     const auto deadline = clock::now() + 20ms;
@@ -472,7 +486,6 @@ TEST_CASE("wait_for whose own waiting is cancelled still returns a value its wor
     co_return got;
   };
   const int got = weft::run(body());
-  producer.join();
   CHECK((got == 7 || queue.size() == 1));  // never lost
   CHECK(got == 7);
 }
